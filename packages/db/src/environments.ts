@@ -1,0 +1,147 @@
+import {
+  ACTIVE_ENVIRONMENT_STATUSES,
+  IllegalTransitionError,
+  environmentPredecessors,
+  namespaceFor,
+  type EnvironmentStatus,
+} from '@ephemera/schema';
+import type { Db } from './db-client.js';
+import type { Environment } from './generated/prisma/client.js';
+import { NotFoundError, asConflict, isRecordNotFound } from './errors.js';
+
+export interface CreateEnvironmentInput {
+  repositoryFullName: string;
+  prNumber: number;
+  prTitle?: string | null;
+  branchName: string;
+  commitSha: string;
+  installationId: number | bigint;
+  ownerId?: number | null;
+  /** Defaults to {@link namespaceFor}(repositoryFullName, prNumber). */
+  namespace?: string;
+  /** Where the preview will be served; `https://<namespace>.<domain>` when `previewBaseDomain` is given. */
+  environmentUrl?: string | null;
+  previewBaseDomain?: string;
+  status?: EnvironmentStatus;
+}
+
+export async function getEnvironmentByPr(
+  db: Db,
+  repositoryFullName: string,
+  prNumber: number,
+): Promise<Environment | null> {
+  return db.environment.findUnique({
+    where: { repositoryFullName_prNumber: { repositoryFullName, prNumber } },
+  });
+}
+
+export async function getEnvironmentByNamespace(db: Db, namespace: string): Promise<Environment | null> {
+  return db.environment.findUnique({ where: { namespace } });
+}
+
+/** Every environment not yet DESTROYED, newest first; optionally for one repository. */
+export async function getActiveEnvironments(
+  db: Db,
+  filter: { repositoryFullName?: string; limit?: number } = {},
+): Promise<Environment[]> {
+  return db.environment.findMany({
+    where: {
+      status: { in: [...ACTIVE_ENVIRONMENT_STATUSES] },
+      ...(filter.repositoryFullName ? { repositoryFullName: filter.repositoryFullName } : {}),
+    },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    ...(filter.limit ? { take: filter.limit } : {}),
+  });
+}
+
+/**
+ * Inserts the environment of a pull request (PENDING unless told otherwise). A second environment for the
+ * same repository and PR, or a namespace already taken, is a {@link ConflictError}.
+ */
+export async function createEnvironment(db: Db, input: CreateEnvironmentInput): Promise<Environment> {
+  const namespace = input.namespace ?? namespaceFor(input.repositoryFullName, input.prNumber);
+  const environmentUrl =
+    input.environmentUrl ?? (input.previewBaseDomain ? `https://${namespace}.${input.previewBaseDomain}` : null);
+  try {
+    return await db.environment.create({
+      data: {
+        repositoryFullName: input.repositoryFullName,
+        repositoryName: input.repositoryFullName.slice(input.repositoryFullName.indexOf('/') + 1),
+        prNumber: input.prNumber,
+        prTitle: input.prTitle ?? null,
+        branchName: input.branchName,
+        commitSha: input.commitSha,
+        namespace,
+        environmentUrl,
+        status: input.status ?? 'PENDING',
+        installationId: BigInt(input.installationId),
+        ownerId: input.ownerId ?? null,
+      },
+    });
+  } catch (err) {
+    throw asConflict(err, `environment for ${input.repositoryFullName}#${input.prNumber}`);
+  }
+}
+
+export interface StatusChange {
+  /** Stored with FAILED; any other status clears the previous error unless one is given. */
+  errorMessage?: string | null;
+  /** Defaults to now when the environment becomes READY. */
+  lastDeployedAt?: Date;
+  environmentUrl?: string | null;
+}
+
+/**
+ * Moves an environment to `to` if the state machine allows it from its current status. The check and the
+ * write are one conditional UPDATE, so a concurrent writer cannot slip an illegal move in between.
+ * Throws {@link IllegalTransitionError} (nothing written) or {@link NotFoundError}.
+ */
+export async function updateEnvironmentStatus(
+  db: Db,
+  id: number,
+  to: EnvironmentStatus,
+  change: StatusChange = {},
+): Promise<Environment> {
+  const now = new Date();
+  try {
+    return await db.environment.update({
+      where: { id, status: { in: environmentPredecessors(to) } },
+      data: {
+        status: to,
+        errorMessage: change.errorMessage ?? null,
+        ...(to === 'READY' ? { lastDeployedAt: change.lastDeployedAt ?? now } : {}),
+        ...(to === 'DESTROYED' ? { destroyedAt: now } : {}),
+        ...(to === 'PENDING' ? { destroyedAt: null } : {}),
+        ...(change.environmentUrl !== undefined ? { environmentUrl: change.environmentUrl } : {}),
+      },
+    });
+  } catch (err) {
+    if (!isRecordNotFound(err)) throw err;
+    const current = await db.environment.findUnique({ where: { id }, select: { status: true } });
+    if (!current) throw new NotFoundError('environment', id);
+    throw new IllegalTransitionError('environment', current.status, to, id);
+  }
+}
+
+export interface CommitChange {
+  commitSha: string;
+  prTitle?: string | null;
+  branchName?: string;
+}
+
+/** Records the pull request's new head commit (and title / branch when they changed). */
+export async function updateEnvironmentCommit(db: Db, id: number, change: CommitChange): Promise<Environment> {
+  try {
+    return await db.environment.update({
+      where: { id },
+      data: {
+        commitSha: change.commitSha,
+        ...(change.prTitle !== undefined ? { prTitle: change.prTitle } : {}),
+        ...(change.branchName !== undefined ? { branchName: change.branchName } : {}),
+      },
+    });
+  } catch (err) {
+    if (isRecordNotFound(err)) throw new NotFoundError('environment', id);
+    throw err;
+  }
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SchemaEngine } from '@prisma/schema-engine-wasm';
+import pg, { type PoolConfig } from 'pg';
+import { poolConfigFromUrl } from '../database-url.js';
+
+// Prisma's native schema engine is a binary the CLI downloads on first use, which cannot happen on machines
+// that reach only the npm registry. The same engine ships compiled to WebAssembly in @prisma/schema-engine-wasm
+// and talks to PostgreSQL through the driver adapter, so migrations run wherever Node does, and record their
+// history in _prisma_migrations exactly as `prisma migrate deploy` would.
+//
+// The package's entry imports the .wasm file as an ES module, which Node refuses; so the module is
+// instantiated here from its bytes and handed to the generated bindings, as the entry would have done.
+
+type Bindings = typeof import('@prisma/schema-engine-wasm');
+type WasmExports = Record<string, unknown>;
+// Node has WebAssembly; @types/node 20 does not declare it, and the DOM lib would declare far too much.
+const { WebAssembly } = globalThis as unknown as {
+  WebAssembly: {
+    instantiate(bytes: Uint8Array, imports: Record<string, unknown>): Promise<{ instance: { exports: WasmExports } }>;
+  };
+};
+let bindings: Promise<Bindings> | undefined;
+
+async function loadBindings(): Promise<Bindings> {
+  const require = createRequire(import.meta.url);
+  const bgPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
+  const wasmPath = bgPath.replace(/schema_engine_bg\.js$/, 'schema_engine_bg.wasm');
+  const bg = (await import('@prisma/schema-engine-wasm/schema_engine_bg')) as unknown as Bindings & {
+    __wbg_set_wasm(exports: WasmExports): void;
+  };
+  const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
+    './schema_engine_bg.js': bg,
+  });
+  bg.__wbg_set_wasm(instance.exports);
+  (instance.exports.__wbindgen_start as () => void)();
+  return bg;
+}
+
+/**
+ * The engine reads catalog columns of PostgreSQL's internal one-byte `"char"` type (pg_class.relkind,
+ * pg_constraint.contype, …), which adapter-pg refuses as an unsupported column type. pg already returns their
+ * values as strings, so this client reports them as text, which is what they are to the engine.
+ */
+class CharAsTextClient extends pg.Client {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's query() has a dozen overloads
+  override query(...args: any[]): any {
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      args[args.length - 1] = (err: Error | null, res: unknown) => last(err, err ? res : charAsText(res));
+      return (super.query as (...a: unknown[]) => unknown)(...args);
+    }
+    const result = (super.query as (...a: unknown[]) => unknown)(...args);
+    return result instanceof Promise ? result.then(charAsText) : result;
+  }
+}
+
+const PG_CHAR_OID = 18;
+const PG_TEXT_OID = 25;
+
+function charAsText<T>(res: T): T {
+  for (const r of Array.isArray(res) ? res : [res]) {
+    for (const field of (r as { fields?: Array<{ dataTypeID: number }> } | null)?.fields ?? []) {
+      if (field.dataTypeID === PG_CHAR_OID) field.dataTypeID = PG_TEXT_OID;
+    }
+  }
+  return res;
+}
+
+/**
+ * adapter-pg's shadow database is dropped while its own pool still holds a connection to it, so the DROP
+ * fails ("being accessed by other users") and every diff leaves a database behind. This closes the shadow
+ * pool first, then drops the database, then closes the connection that created it.
+ */
+class ShadowSafePrismaPg extends PrismaPg {
+  constructor(private readonly poolConfig: PoolConfig) {
+    super(poolConfig);
+  }
+
+  override async connectToShadowDb() {
+    const main = await this.connect();
+    const database = `prisma_migrate_shadow_db_${randomUUID()}`;
+    await main.executeScript(`CREATE DATABASE "${database}"`);
+    const shadow = await new PrismaPg({ ...this.poolConfig, database }).connect();
+    const closeShadow = shadow.dispose.bind(shadow);
+    shadow.dispose = async () => {
+      try {
+        await closeShadow();
+        await main.executeScript(`DROP DATABASE IF EXISTS "${database}"`);
+      } finally {
+        await main.dispose();
+      }
+    };
+    return shadow;
+  }
+}
+
+export interface EngineOptions {
+  databaseUrl: string;
+  /** schema.prisma's path (for error messages) and text. */
+  schemaPath: string;
+  schemaText: string;
+  /** Receives the engine's log lines (JSON strings). */
+  log?: (line: string) => void;
+}
+
+/** A schema engine connected to the database. Call `free()` when done. */
+export async function openSchemaEngine(options: EngineOptions): Promise<SchemaEngine> {
+  bindings ??= loadBindings();
+  const { SchemaEngine } = await bindings;
+  const adapter = bindMigrationAwareSqlAdapterFactory(
+    new ShadowSafePrismaPg({ ...poolConfigFromUrl(options.databaseUrl), Client: CharAsTextClient }),
+  );
+  return SchemaEngine.new(
+    { datamodels: [[options.schemaPath, options.schemaText]] },
+    (line: string) => options.log?.(line),
+    adapter,
+  );
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { deploymentStatusSchema, environmentStatusSchema } from './statuses.js';
+
+// The JSON the query API returns: snake_case field names exactly as the tables, timestamps ISO 8601 UTC.
+// GitHub ids are bigint in the database and plain numbers here (they stay far below 2^53).
+const timestamp = z.iso.datetime();
+
+export const environmentResponseSchema = z.object({
+  id: z.number().int(),
+  repository_full_name: z.string(),
+  repository_name: z.string(),
+  pr_number: z.number().int(),
+  pr_title: z.string().nullable(),
+  branch_name: z.string(),
+  commit_sha: z.string(),
+  namespace: z.string(),
+  environment_url: z.string().nullable(),
+  status: environmentStatusSchema,
+  installation_id: z.number().int(),
+  owner_id: z.number().int().nullable(),
+  /** The owner's GitHub login, embedded so a list needs no second request. */
+  owner: z.string().nullable(),
+  error_message: z.string().nullable(),
+  last_deployed_at: timestamp.nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+  destroyed_at: timestamp.nullable(),
+});
+export type EnvironmentResponse = z.infer<typeof environmentResponseSchema>;
+
+export const deploymentResponseSchema = z.object({
+  id: z.number().int(),
+  environment_id: z.number().int(),
+  commit_sha: z.string(),
+  commit_message: z.string().nullable(),
+  status: deploymentStatusSchema,
+  started_at: timestamp.nullable(),
+  completed_at: timestamp.nullable(),
+  error_message: z.string().nullable(),
+  /** Present only with `include_logs=true`. */
+  logs: z.string().nullable().optional(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type DeploymentResponse = z.infer<typeof deploymentResponseSchema>;
+
+export const userResponseSchema = z.object({
+  id: z.number().int(),
+  github_id: z.number().int(),
+  github_login: z.string(),
+  email: z.string().nullable(),
+  avatar_url: z.string().nullable(),
+  is_active: z.boolean(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type UserResponse = z.infer<typeof userResponseSchema>;

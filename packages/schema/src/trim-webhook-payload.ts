@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { isHandled, webhookJobSchema, type HandledEvent, type WebhookJob } from './webhook-job.js';
+
+// The part of GitHub's webhook payloads the worker reads. Everything else (20–30 KB of it) is dropped here,
+// so jobs stay small in Redis and no secret-bearing field is ever stored.
+const ghId = z.number().int().positive();
+const ghAccount = z.object({ id: ghId, login: z.string() });
+const ghRepository = z.object({
+  id: ghId,
+  full_name: z.string(),
+  name: z.string(),
+  owner: z.object({ login: z.string() }),
+});
+const ghInstallationRef = z.object({ id: ghId }).nullish();
+
+const ghPullRequestEvent = z.object({
+  installation: ghInstallationRef,
+  repository: ghRepository,
+  sender: ghAccount,
+  label: z.object({ name: z.string() }).nullish(),
+  pull_request: z.object({
+    number: z.number().int().positive(),
+    title: z.string(),
+    state: z.enum(['open', 'closed']),
+    draft: z.boolean().nullish(),
+    merged: z.boolean().nullish(),
+    updated_at: z.string(),
+    author_association: z.string(),
+    user: ghAccount.extend({ avatar_url: z.string().nullish(), email: z.string().nullish() }),
+    labels: z.array(z.object({ name: z.string() })).nullish(),
+    head: z.object({ sha: z.string(), ref: z.string(), repo: z.object({ full_name: z.string() }).nullish() }),
+    base: z.object({ repo: z.object({ full_name: z.string() }) }),
+  }),
+});
+
+const ghInstallationEvent = z.object({
+  installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
+  repositories: z.array(z.object({ full_name: z.string() })).nullish(),
+});
+
+const ghInstallationRepositoriesEvent = z.object({
+  installation: z.object({ id: ghId }),
+  repositories_removed: z.array(z.object({ full_name: z.string() })),
+});
+
+export class PayloadError extends Error {
+  override readonly name = 'PayloadError';
+}
+
+export interface DeliveryMeta {
+  event: string;
+  deliveryId: string;
+  receivedAt: Date;
+}
+
+/**
+ * Turns a verified delivery into the job the worker consumes, or `null` when the worker does not act on it.
+ * Throws {@link PayloadError} naming the offending field when a handled event lacks what the worker needs.
+ */
+export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): WebhookJob | null {
+  const action = actionOf(payload);
+  if (!isHandled(meta.event, action)) return null;
+  const event = meta.event as HandledEvent;
+  const common = {
+    deliveryId: meta.deliveryId,
+    receivedAt: meta.receivedAt.toISOString(),
+  };
+  let job: unknown;
+  switch (event) {
+    case 'pull_request': {
+      const p = parse(ghPullRequestEvent, payload);
+      const pr = p.pull_request;
+      job = {
+        ...common,
+        event,
+        action,
+        installationId: p.installation?.id ?? null,
+        repository: {
+          id: p.repository.id,
+          fullName: p.repository.full_name,
+          name: p.repository.name,
+          ownerLogin: p.repository.owner.login,
+        },
+        pullRequest: {
+          number: pr.number,
+          title: pr.title,
+          state: pr.state,
+          draft: pr.draft ?? false,
+          merged: pr.merged ?? false,
+          headSha: pr.head.sha,
+          headRef: pr.head.ref,
+          headRepoFullName: pr.head.repo?.full_name ?? null,
+          baseRepoFullName: pr.base.repo.full_name,
+          updatedAt: pr.updated_at,
+          authorAssociation: pr.author_association,
+          author: {
+            id: pr.user.id,
+            login: pr.user.login,
+            avatarUrl: pr.user.avatar_url ?? null,
+            email: pr.user.email ?? null,
+          },
+          labels: (pr.labels ?? []).map((l) => l.name),
+        },
+        label: p.label?.name ?? null,
+        sender: { id: p.sender.id, login: p.sender.login },
+      };
+      break;
+    }
+    case 'installation': {
+      const p = parse(ghInstallationEvent, payload);
+      job = {
+        ...common,
+        event,
+        action,
+        installationId: p.installation.id,
+        accountLogin: p.installation.account?.login ?? '',
+        repositories: p.repositories ? p.repositories.map((r) => r.full_name) : null,
+      };
+      break;
+    }
+    case 'installation_repositories': {
+      const p = parse(ghInstallationRepositoriesEvent, payload);
+      job = {
+        ...common,
+        event,
+        action,
+        installationId: p.installation.id,
+        repositoriesRemoved: p.repositories_removed.map((r) => r.full_name),
+      };
+      break;
+    }
+  }
+  return parse(webhookJobSchema, job);
+}
+
+function actionOf(payload: unknown): string | undefined {
+  if (payload !== null && typeof payload === 'object' && 'action' in payload) {
+    const { action } = payload as { action: unknown };
+    if (typeof action === 'string') return action;
+  }
+  return undefined;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
+    throw new PayloadError(`invalid payload: ${path}: ${issue.message}`);
+  }
+  return result.data;
+}

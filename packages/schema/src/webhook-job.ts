@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+/**
+ * The GitHub events and actions the worker acts on: the one list that ingest filters by and the worker's
+ * handler registry is checked against.
+ */
+export const HANDLED_EVENTS = {
+  pull_request: [
+    'opened',
+    'reopened',
+    'synchronize',
+    'closed',
+    'edited',
+    'labeled',
+    'unlabeled',
+    'ready_for_review',
+    'converted_to_draft',
+  ],
+  installation: ['deleted', 'suspend', 'unsuspend'],
+  installation_repositories: ['removed'],
+} as const;
+
+export type HandledEvent = keyof typeof HANDLED_EVENTS;
+export type PullRequestAction = (typeof HANDLED_EVENTS.pull_request)[number];
+export type InstallationAction = (typeof HANDLED_EVENTS.installation)[number];
+
+/** `pull_request.opened`, `installation.deleted`, …: the job name of a handled delivery. */
+export type WebhookJobName = {
+  [E in HandledEvent]: `${E}.${(typeof HANDLED_EVENTS)[E][number]}`;
+}[HandledEvent];
+
+export const WEBHOOK_JOB_NAMES: readonly WebhookJobName[] = (Object.keys(HANDLED_EVENTS) as HandledEvent[]).flatMap(
+  (event) => HANDLED_EVENTS[event].map((action) => `${event}.${action}` as WebhookJobName),
+);
+
+export function isHandled(event: string, action: string | undefined): boolean {
+  const actions = (HANDLED_EVENTS as Record<string, readonly string[]>)[event];
+  return actions !== undefined && action !== undefined && actions.includes(action);
+}
+
+/** GitHub sends a GUID in X-GitHub-Delivery; it becomes the BullMQ job id, so nothing else is accepted. */
+export const DELIVERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const githubId = z.number().int().positive();
+const isoTime = z.iso.datetime({ offset: true });
+const fullName = z.string().min(3).max(256).regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/name');
+
+const repositoryRef = z.object({
+  id: githubId,
+  fullName,
+  name: z.string().min(1).max(100),
+  ownerLogin: z.string().min(1),
+});
+
+const base = {
+  deliveryId: z.string().regex(DELIVERY_ID, 'must be a GUID'),
+  /** When ingest accepted the delivery (ISO 8601). */
+  receivedAt: isoTime,
+  /** Null for a repository webhook (not a GitHub App installation): the worker reports it and cannot give feedback. */
+  installationId: githubId.nullable(),
+};
+
+export const pullRequestJobSchema = z.object({
+  ...base,
+  event: z.literal('pull_request'),
+  action: z.enum(HANDLED_EVENTS.pull_request),
+  repository: repositoryRef,
+  pullRequest: z.object({
+    number: z.number().int().positive(),
+    title: z.string(),
+    state: z.enum(['open', 'closed']),
+    draft: z.boolean(),
+    merged: z.boolean(),
+    headSha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'),
+    headRef: z.string().min(1),
+    /** Null when the fork the PR came from was deleted. */
+    headRepoFullName: fullName.nullable(),
+    baseRepoFullName: fullName,
+    updatedAt: isoTime,
+    authorAssociation: z.string(),
+    author: z.object({
+      id: githubId,
+      login: z.string().min(1),
+      avatarUrl: z.string().nullable(),
+      email: z.string().nullable(),
+    }),
+    labels: z.array(z.string()),
+  }),
+  /** The label added or removed (labeled / unlabeled only). */
+  label: z.string().nullable(),
+  sender: z.object({ id: githubId, login: z.string() }),
+});
+export type PullRequestJob = z.infer<typeof pullRequestJobSchema>;
+
+export const installationJobSchema = z.object({
+  ...base,
+  event: z.literal('installation'),
+  action: z.enum(HANDLED_EVENTS.installation),
+  installationId: githubId,
+  accountLogin: z.string(),
+  /** The repositories GitHub lists with the event, when it lists them. */
+  repositories: z.array(fullName).nullable(),
+});
+export type InstallationJob = z.infer<typeof installationJobSchema>;
+
+export const installationRepositoriesJobSchema = z.object({
+  ...base,
+  event: z.literal('installation_repositories'),
+  action: z.enum(HANDLED_EVENTS.installation_repositories),
+  installationId: githubId,
+  repositoriesRemoved: z.array(fullName),
+});
+export type InstallationRepositoriesJob = z.infer<typeof installationRepositoriesJobSchema>;
+
+/** What ingest enqueues and the worker consumes: only the fields the worker needs, never the whole payload. */
+export const webhookJobSchema = z.discriminatedUnion('event', [
+  pullRequestJobSchema,
+  installationJobSchema,
+  installationRepositoriesJobSchema,
+]);
+export type WebhookJob = z.infer<typeof webhookJobSchema>;
+
+export function webhookJobName(job: Pick<WebhookJob, 'event' | 'action'>): WebhookJobName {
+  return `${job.event}.${job.action}` as WebhookJobName;
+}
