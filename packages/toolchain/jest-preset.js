@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 // Jest runs the TypeScript sources as ES modules: the @octokit packages ship ESM only, so the tests must too
 // (run with NODE_OPTIONS=--experimental-vm-modules, which every package's `test` script sets).
 /** @type {import('jest').Config} */
@@ -11,4 +13,5 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
   testTimeout: 30_000,
+  reporters: ['default', fileURLToPath(new URL('./jest-summary-reporter.js', import.meta.url))],
 };

@@ -1,0 +1,284 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { IllegalTransitionError, isValidNamespace, type EnvironmentStatus } from '@ephemera/schema';
+import {
+  ConflictError,
+  NotFoundError,
+  createDeployment,
+  createEnvironment,
+  createPrismaClient,
+  createUser,
+  getActiveEnvironments,
+  getDeploymentsByEnvironment,
+  getEnvironmentByNamespace,
+  getEnvironmentByPr,
+  getLatestDeployment,
+  getOrCreateUser,
+  getUserByGithubId,
+  updateDeploymentStatus,
+  updateEnvironmentCommit,
+  updateEnvironmentStatus,
+  appendDeploymentLogs,
+  type PrismaClient,
+} from '../src/index.js';
+import { Migrator, defaultPrismaDir } from '../src/migrate/index.js';
+import { createScratchDatabase } from '../src/testing.js';
+
+let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+let db: PrismaClient;
+let prCounter = 1;
+const sha = (c: string) => c.repeat(40).slice(0, 40);
+
+beforeAll(async () => {
+  scratch = await createScratchDatabase();
+  await new Migrator({ databaseUrl: scratch.url, prismaDir: defaultPrismaDir() }).migrate();
+  db = createPrismaClient({ databaseUrl: scratch.url, poolSize: 4 });
+});
+afterAll(async () => {
+  await db.$disconnect();
+  await scratch.drop();
+});
+
+async function newEnvironment(overrides: { status?: EnvironmentStatus; repo?: string } = {}) {
+  return createEnvironment(db, {
+    repositoryFullName: overrides.repo ?? 'acme/web',
+    prNumber: prCounter++,
+    prTitle: 'A change',
+    branchName: 'feature',
+    commitSha: sha('a'),
+    installationId: 3_000_000_000,
+    previewBaseDomain: 'preview.example.com',
+    ...(overrides.status ? { status: overrides.status } : {}),
+  });
+}
+
+describe('users', () => {
+  it('creates, finds by github_id, and keeps ids above 2^31', async () => {
+    const user = await createUser(db, { githubId: 2_200_000_000, githubLogin: 'big-id' });
+    expect(user.githubId).toBe(2_200_000_000n);
+    expect(user.isActive).toBe(true);
+    expect((await getUserByGithubId(db, 2_200_000_000))?.id).toBe(user.id);
+    expect(await getUserByGithubId(db, 999)).toBeNull();
+  });
+
+  it('refuses a duplicate github_id with a ConflictError', async () => {
+    await createUser(db, { githubId: 501, githubLogin: 'first' });
+    await expect(createUser(db, { githubId: 501, githubLogin: 'second' })).rejects.toThrow(ConflictError);
+    expect((await getUserByGithubId(db, 501))?.githubLogin).toBe('first');
+  });
+
+  it('getOrCreateUser upserts and syncs login and avatar without erasing a known email', async () => {
+    const created = await getOrCreateUser(db, {
+      githubId: 777,
+      githubLogin: 'octocat',
+      email: 'octo@example.com',
+      avatarUrl: 'https://a/1',
+    });
+    const synced = await getOrCreateUser(db, { githubId: 777, githubLogin: 'octocat-renamed', avatarUrl: 'https://a/2' });
+    expect(synced.id).toBe(created.id);
+    expect(synced.githubLogin).toBe('octocat-renamed');
+    expect(synced.avatarUrl).toBe('https://a/2');
+    expect(synced.email).toBe('octo@example.com');
+  });
+
+  it('getOrCreateUser called concurrently for a new account creates exactly one row', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => getOrCreateUser(db, { githubId: 4242, githubLogin: 'racer' })),
+    );
+    expect(new Set(results.map((u) => u.id)).size).toBe(1);
+    expect(await db.user.count({ where: { githubId: 4242n } })).toBe(1);
+  });
+});
+
+describe('environments', () => {
+  it('creates PENDING with a DNS-safe namespace and its URL, findable by PR and namespace', async () => {
+    const owner = await getOrCreateUser(db, { githubId: 1001, githubLogin: 'owner' });
+    const env = await createEnvironment(db, {
+      repositoryFullName: 'Acme/Shop.Front',
+      prNumber: 12,
+      branchName: 'topic',
+      commitSha: sha('b'),
+      installationId: 5,
+      ownerId: owner.id,
+      previewBaseDomain: 'preview.example.com',
+    });
+    expect(env.status).toBe('PENDING');
+    expect(env.repositoryName).toBe('Shop.Front');
+    expect(isValidNamespace(env.namespace)).toBe(true);
+    expect(env.environmentUrl).toBe(`https://${env.namespace}.preview.example.com`);
+    expect(env.installationId).toBe(5n);
+    expect((await getEnvironmentByPr(db, 'Acme/Shop.Front', 12))?.id).toBe(env.id);
+    expect((await getEnvironmentByNamespace(db, env.namespace))?.id).toBe(env.id);
+    expect(await getEnvironmentByPr(db, 'Acme/Shop.Front', 13)).toBeNull();
+  });
+
+  it('allows one environment per repository and PR', async () => {
+    const env = await newEnvironment();
+    await expect(
+      createEnvironment(db, {
+        repositoryFullName: env.repositoryFullName,
+        prNumber: env.prNumber,
+        branchName: 'other',
+        commitSha: sha('c'),
+        installationId: 1,
+        namespace: 'some-other-namespace',
+      }),
+    ).rejects.toThrow(ConflictError);
+  });
+
+  it('refuses a duplicate namespace', async () => {
+    const env = await newEnvironment();
+    await expect(
+      createEnvironment(db, {
+        repositoryFullName: 'other/repo',
+        prNumber: 1,
+        branchName: 'x',
+        commitSha: sha('c'),
+        installationId: 1,
+        namespace: env.namespace,
+      }),
+    ).rejects.toThrow(/already exists/);
+  });
+
+  it('walks the lifecycle, stamping last_deployed_at and destroyed_at, and comes back on reopen', async () => {
+    const env = await newEnvironment();
+    await updateEnvironmentStatus(db, env.id, 'PROVISIONING');
+    const ready = await updateEnvironmentStatus(db, env.id, 'READY');
+    expect(ready.lastDeployedAt).toBeInstanceOf(Date);
+    await updateEnvironmentStatus(db, env.id, 'UPDATING');
+    await updateEnvironmentStatus(db, env.id, 'READY');
+    await updateEnvironmentStatus(db, env.id, 'DESTROYING');
+    const destroyed = await updateEnvironmentStatus(db, env.id, 'DESTROYED');
+    expect(destroyed.destroyedAt).toBeInstanceOf(Date);
+    const reopened = await updateEnvironmentStatus(db, env.id, 'PENDING');
+    expect(reopened.destroyedAt).toBeNull();
+    expect(reopened.namespace).toBe(env.namespace);
+  });
+
+  it('stores the reason with FAILED and clears it on the next status', async () => {
+    const env = await newEnvironment();
+    await updateEnvironmentStatus(db, env.id, 'PROVISIONING');
+    const failed = await updateEnvironmentStatus(db, env.id, 'FAILED', { errorMessage: 'image pull failed' });
+    expect(failed.errorMessage).toBe('image pull failed');
+    const retried = await updateEnvironmentStatus(db, env.id, 'PENDING');
+    expect(retried.errorMessage).toBeNull();
+  });
+
+  it('rejects every illegal transition and writes nothing', async () => {
+    const illegal: Array<[EnvironmentStatus, EnvironmentStatus]> = [
+      ['PENDING', 'READY'],
+      ['PENDING', 'UPDATING'],
+      ['PENDING', 'DESTROYED'],
+      ['PENDING', 'PENDING'],
+      ['PROVISIONING', 'UPDATING'],
+      ['PROVISIONING', 'PENDING'],
+      ['PROVISIONING', 'DESTROYED'],
+      ['READY', 'READY'],
+      ['READY', 'PROVISIONING'],
+      ['READY', 'PENDING'],
+      ['READY', 'DESTROYED'],
+      ['UPDATING', 'PROVISIONING'],
+      ['UPDATING', 'PENDING'],
+      ['UPDATING', 'DESTROYED'],
+      ['DESTROYING', 'READY'],
+      ['DESTROYING', 'PENDING'],
+      ['DESTROYING', 'PROVISIONING'],
+      ['DESTROYING', 'UPDATING'],
+      ['DESTROYED', 'READY'],
+      ['DESTROYED', 'PROVISIONING'],
+      ['DESTROYED', 'UPDATING'],
+      ['DESTROYED', 'DESTROYING'],
+      ['DESTROYED', 'FAILED'],
+      ['FAILED', 'READY'],
+      ['FAILED', 'DESTROYED'],
+    ];
+    for (const [from, to] of illegal) {
+      const env = await newEnvironment({ status: from });
+      const error = await updateEnvironmentStatus(db, env.id, to).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IllegalTransitionError);
+      expect((error as IllegalTransitionError).from).toBe(from);
+      const after = await db.environment.findUniqueOrThrow({ where: { id: env.id } });
+      expect(after.status).toBe(from);
+      expect(after.updatedAt.getTime()).toBe(env.updatedAt.getTime());
+    }
+  });
+
+  it('lets exactly one of two racing writers make the same move', async () => {
+    const env = await newEnvironment({ status: 'READY' });
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => updateEnvironmentStatus(db, env.id, 'UPDATING')),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(IllegalTransitionError);
+    }
+  });
+
+  it('reports a missing environment as NotFoundError', async () => {
+    await expect(updateEnvironmentStatus(db, 999_999, 'READY')).rejects.toThrow(NotFoundError);
+    await expect(updateEnvironmentCommit(db, 999_999, { commitSha: sha('d') })).rejects.toThrow(NotFoundError);
+  });
+
+  it('updates the commit, title and branch', async () => {
+    const env = await newEnvironment();
+    const updated = await updateEnvironmentCommit(db, env.id, { commitSha: sha('e'), prTitle: 'Renamed' });
+    expect(updated.commitSha).toBe(sha('e'));
+    expect(updated.prTitle).toBe('Renamed');
+    expect(updated.branchName).toBe(env.branchName);
+  });
+
+  it('lists active environments newest first, optionally for one repository', async () => {
+    const a = await newEnvironment({ repo: 'list/one' });
+    const b = await newEnvironment({ repo: 'list/one' });
+    const gone = await newEnvironment({ repo: 'list/one', status: 'DESTROYED' });
+    await newEnvironment({ repo: 'list/two' });
+    const mine = await getActiveEnvironments(db, { repositoryFullName: 'list/one' });
+    expect(mine.map((e) => e.id)).toEqual([b.id, a.id]);
+    const all = await getActiveEnvironments(db);
+    expect(all.map((e) => e.id)).not.toContain(gone.id);
+    expect(all.every((e) => e.status !== 'DESTROYED')).toBe(true);
+  });
+});
+
+describe('deployments', () => {
+  it('creates QUEUED, lists newest first and finds the latest', async () => {
+    const env = await newEnvironment();
+    const first = await createDeployment(db, { environmentId: env.id, commitSha: sha('1'), commitMessage: 'one' });
+    const second = await createDeployment(db, { environmentId: env.id, commitSha: sha('2') });
+    expect(first.status).toBe('QUEUED');
+    expect((await getDeploymentsByEnvironment(db, env.id)).map((d) => d.id)).toEqual([second.id, first.id]);
+    expect((await getLatestDeployment(db, env.id))?.id).toBe(second.id);
+    expect(await getLatestDeployment(db, 999_999)).toBeNull();
+  });
+
+  it('stamps started_at and completed_at, and appends logs', async () => {
+    const env = await newEnvironment();
+    const d = await createDeployment(db, { environmentId: env.id, commitSha: sha('3') });
+    const running = await updateDeploymentStatus(db, d.id, 'IN_PROGRESS', { appendLogs: 'creating namespace\n' });
+    expect(running.startedAt).toBeInstanceOf(Date);
+    expect(running.completedAt).toBeNull();
+    await appendDeploymentLogs(db, d.id, 'rolling out\n');
+    const done = await updateDeploymentStatus(db, d.id, 'SUCCESS', { appendLogs: 'ready\n' });
+    expect(done.completedAt).toBeInstanceOf(Date);
+    expect(done.logs).toBe('creating namespace\nrolling out\nready\n');
+  });
+
+  it('rejects illegal deployment transitions and writes nothing', async () => {
+    const env = await newEnvironment();
+    const d = await createDeployment(db, { environmentId: env.id, commitSha: sha('4') });
+    await expect(updateDeploymentStatus(db, d.id, 'SUCCESS')).rejects.toThrow(IllegalTransitionError);
+    await updateDeploymentStatus(db, d.id, 'IN_PROGRESS');
+    await updateDeploymentStatus(db, d.id, 'FAILED', { errorMessage: 'boom' });
+    for (const to of ['QUEUED', 'IN_PROGRESS', 'SUCCESS', 'FAILED'] as const) {
+      await expect(updateDeploymentStatus(db, d.id, to, { appendLogs: 'x' })).rejects.toThrow(IllegalTransitionError);
+      await expect(updateDeploymentStatus(db, d.id, to)).rejects.toThrow(IllegalTransitionError);
+    }
+    const after = await db.deployment.findUniqueOrThrow({ where: { id: d.id } });
+    expect(after.status).toBe('FAILED');
+    expect(after.errorMessage).toBe('boom');
+    expect(after.logs).toBeNull();
+  });
+
+  it('refuses a deployment for a missing environment', async () => {
+    await expect(createDeployment(db, { environmentId: 999_999, commitSha: sha('5') })).rejects.toThrow(NotFoundError);
+  });
+});

@@ -1,0 +1,88 @@
+// @ts-check
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { run } from './exec.mjs';
+import { bold, green, red, say } from './log.mjs';
+import { freePort, startPostgres, startRedis, findPostgresBinDir } from './servers.mjs';
+import { ROOT, ensurePnpm, installDependencies } from './workspace.mjs';
+
+/**
+ * `npm test`: installs what is missing, starts a throwaway PostgreSQL and Redis, applies the migrations, then
+ * runs build, typecheck, lint and every package's tests through turbo, and prints one closing line with the
+ * test counts of the whole workspace. Extra arguments go to turbo (e.g. `npm test -- --filter=@ephemera/db`).
+ */
+export async function testCommand(args) {
+  const PATH = await ensurePnpm();
+  const baseEnv = { ...process.env, PATH, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' };
+  await installDependencies(baseEnv);
+
+  // Under the system temp folder rather than the checkout: when we are root, PostgreSQL runs as the postgres
+  // user, which may not be allowed into the checkout's parent folders.
+  const scratch = mkdtempSync(path.join(tmpdir(), 'ephemera-test-'));
+  chmodSync(scratch, 0o755);
+  const resultsDir = path.join(scratch, 'results');
+  /** @type {Array<{ stop(): Promise<void> }>} */
+  const servers = [];
+  const cleanup = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  const onSignal = (signal) => {
+    say(`${signal}: stopping test servers`);
+    cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const pg = await startPostgres({ dir: path.join(scratch, 'pg'), port: await freePort(), database: 'ephemera_test', fast: true });
+    servers.push(pg);
+    const redis = await startRedis({ dir: path.join(scratch, 'redis'), port: await freePort(), durable: false });
+    servers.push(redis);
+    say(`test PostgreSQL ${pg.url}, Redis ${redis.url}`);
+    const env = {
+      ...baseEnv,
+      DATABASE_URL: pg.url,
+      REDIS_URL: redis.url,
+      PG_BIN_DIR: findPostgresBinDir() ?? '',
+      EPHEMERA_TEST_RESULTS: resultsDir,
+      NODE_ENV: 'test',
+      CI: process.env.CI ?? '',
+    };
+    await run('pnpm', ['db:migrate'], { cwd: ROOT, env });
+    let failed = false;
+    try {
+      await run('pnpm', ['exec', 'turbo', 'run', 'build', 'typecheck', 'lint', 'test', '--concurrency=2', '--continue', '--output-logs=new-only', ...args], { cwd: ROOT, env });
+    } catch {
+      failed = true;
+    }
+    const totals = sumResults(resultsDir);
+    process.stdout.write(`\n${bold('Test suites')}: ${totals.suites.map((s) => `${s.name} ${s.passed}/${s.passed + s.failed}`).join(', ') || 'none ran'}\n`);
+    if (failed) process.stdout.write(red('Some build, typecheck, lint or test tasks failed (see the turbo summary above).\n'));
+    const line = `${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`;
+    process.stdout.write(`${failed || totals.failed ? red(line) : green(line)}\n`);
+    return failed || totals.failed > 0 || totals.passed === 0 ? 1 : 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Adds up what each package's Jest summary reporter wrote. */
+function sumResults(dir) {
+  const totals = { passed: 0, failed: 0, skipped: 0, suites: /** @type {Array<{name: string, passed: number, failed: number}>} */ ([]) };
+  let files = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return totals;
+  }
+  for (const file of files.sort()) {
+    const r = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+    totals.passed += r.passed;
+    totals.failed += r.failed;
+    totals.skipped += r.skipped;
+    totals.suites.push({ name: r.name, passed: r.passed, failed: r.failed });
+  }
+  return totals;
+}
