@@ -166,7 +166,7 @@ export class Migrator {
   }
 
   private async withEngine<T>(fn: (engine: SchemaEngine) => Promise<T>): Promise<T> {
-    const engine = await openSchemaEngine({
+    const { engine, close } = await openSchemaEngine({
       databaseUrl: this.options.databaseUrl,
       schemaPath: this.schemaPath,
       schemaText: await readFile(this.schemaPath, 'utf8'),
@@ -177,7 +177,7 @@ export class Migrator {
     } catch (err) {
       throw engineError(err);
     } finally {
-      engine.free();
+      await close();
     }
   }
 

@@ -76,8 +76,26 @@ function charAsText<T>(res: T): T {
  * pool first, then drops the database, then closes the connection that created it.
  */
 class ShadowSafePrismaPg extends PrismaPg {
+  /** Connections the engine opened; freeing the engine does not close them, so {@link closeAll} does. */
+  private readonly opened = new Set<{ dispose(): Promise<void> }>();
+
   constructor(private readonly poolConfig: PoolConfig) {
     super(poolConfig);
+  }
+
+  override async connect() {
+    const adapter = await super.connect();
+    this.opened.add(adapter);
+    const dispose = adapter.dispose.bind(adapter);
+    adapter.dispose = async () => {
+      this.opened.delete(adapter);
+      await dispose();
+    };
+    return adapter;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.opened].map((a) => a.dispose()));
   }
 
   override async connectToShadowDb() {
@@ -107,16 +125,21 @@ export interface EngineOptions {
   log?: (line: string) => void;
 }
 
-/** A schema engine connected to the database. Call `free()` when done. */
-export async function openSchemaEngine(options: EngineOptions): Promise<SchemaEngine> {
+/** A schema engine connected to the database. Call `close()` when done. */
+export async function openSchemaEngine(options: EngineOptions): Promise<{ engine: SchemaEngine; close(): Promise<void> }> {
   bindings ??= loadBindings();
   const { SchemaEngine } = await bindings;
-  const adapter = bindMigrationAwareSqlAdapterFactory(
-    new ShadowSafePrismaPg({ ...poolConfigFromUrl(options.databaseUrl), Client: CharAsTextClient }),
-  );
-  return SchemaEngine.new(
+  const factory = new ShadowSafePrismaPg({ ...poolConfigFromUrl(options.databaseUrl), Client: CharAsTextClient });
+  const engine = await SchemaEngine.new(
     { datamodels: [[options.schemaPath, options.schemaText]] },
     (line: string) => options.log?.(line),
-    adapter,
+    bindMigrationAwareSqlAdapterFactory(factory),
   );
+  return {
+    engine,
+    async close() {
+      engine.free();
+      await factory.closeAll();
+    },
+  };
 }
