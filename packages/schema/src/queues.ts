@@ -15,3 +15,18 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QUEUES);
+
+/** How long ingest remembers a delivery id, to answer a redelivery "duplicate" (GitHub redelivers up to 3 days back). */
+export const DELIVERY_MARKER_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Options of every webhook job. Attempts and backoff cover a database or worker outage of several minutes;
+ * retention is bounded so Redis does not grow without limit, yet failed jobs stay long enough to inspect and
+ * retry from the dashboard.
+ */
+export const WEBHOOK_JOB_OPTIONS = {
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 14 * 24 * 3600, count: 50_000 },
+} as const;

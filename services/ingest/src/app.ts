@@ -1,0 +1,249 @@
+import http from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from '@ephemera/runtime';
+import { DELIVERY_ID, PayloadError, trimWebhookPayload } from '@ephemera/schema';
+import type { IngestMetrics } from './metrics.js';
+import type { SignatureVerifier } from './signature-verifier.js';
+import { EnqueueTimeoutError, type WebhookSink } from './webhook-queue.js';
+
+export const WEBHOOK_PATH = '/api/v1/webhooks/github';
+/** GitHub caps webhook payloads at 25 MB; anything larger cannot be a genuine delivery. */
+export const MAX_BODY_BYTES = 25 * 1024 * 1024;
+/** Seconds a refused delivery should wait before it is sent again (503 Retry-After). */
+export const RETRY_AFTER_SECONDS = 10;
+const EVENT_NAME = /^[a-z][a-z_]{0,63}$/;
+
+export interface IngestDeps {
+  verifier: SignatureVerifier;
+  queue: WebhookSink;
+  logger: Logger;
+  metrics: IngestMetrics;
+}
+
+interface Delivery {
+  deliveryId?: string;
+  event?: string;
+  action?: string;
+  repository?: string;
+  outcome: string;
+}
+
+/**
+ * The ingest HTTP app, not listening: `createServer(createApp(deps))` in main, supertest in the tests.
+ * A 2xx means the delivery is in Redis (or deliberately not needed there: ignored, duplicate, ping).
+ */
+export function createApp(deps: IngestDeps): express.Express {
+  const { verifier, queue, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = req.path === WEBHOOK_PATH ? 'webhook' : (req.route?.path as string | undefined) ?? 'other';
+      metrics.requests.inc({ route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await queue.ready();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', redis: ok ? 'ok' : 'unreachable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.post(
+    WEBHOOK_PATH,
+    (req, res, next) => {
+      const started = process.hrtime.bigint();
+      const delivery: Delivery = { outcome: 'rejected' };
+      res.locals.delivery = delivery;
+      res.on('finish', () => {
+        const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+        logger.info(
+          {
+            delivery_id: delivery.deliveryId,
+            event: delivery.event,
+            action: delivery.action,
+            repository: delivery.repository,
+            outcome: delivery.outcome,
+            status: res.statusCode,
+            latency_ms: Math.round(latencyMs * 100) / 100,
+          },
+          'delivery',
+        );
+      });
+
+      // Headers first, so a request that is wrong from the start is refused before its body is read.
+      const event = req.get('x-github-event');
+      const deliveryId = req.get('x-github-delivery');
+      if (!event || !EVENT_NAME.test(event)) {
+        return fail(res, 400, 'invalid_event_header', event ? 'X-GitHub-Event is malformed' : 'X-GitHub-Event header is missing');
+      }
+      delivery.event = event;
+      if (!deliveryId || !DELIVERY_ID.test(deliveryId)) {
+        return fail(
+          res,
+          400,
+          'invalid_delivery_header',
+          deliveryId ? 'X-GitHub-Delivery must be a GUID' : 'X-GitHub-Delivery header is missing',
+        );
+      }
+      delivery.deliveryId = deliveryId;
+      if (!req.is('application/json')) {
+        const form = req.is('application/x-www-form-urlencoded');
+        return fail(
+          res,
+          415,
+          'unsupported_content_type',
+          form
+            ? 'This webhook sends application/x-www-form-urlencoded; set the webhook content type to application/json in the GitHub App settings'
+            : 'Content-Type must be application/json',
+        );
+      }
+      if (!req.get('x-hub-signature-256')) {
+        metrics.signatureFailures.inc();
+        return fail(
+          res,
+          401,
+          'missing_signature',
+          req.get('x-hub-signature')
+            ? 'X-Hub-Signature-256 header is missing (sha1 X-Hub-Signature alone is not accepted); set a webhook secret'
+            : 'X-Hub-Signature-256 header is missing; set a webhook secret',
+        );
+      }
+      next();
+    },
+    express.raw({ type: () => true, limit: MAX_BODY_BYTES }),
+    async (req: Request, res: Response) => {
+      const delivery = res.locals.delivery as Delivery;
+      const body = req.body as Buffer | undefined;
+      if (!Buffer.isBuffer(body) || body.length === 0) return fail(res, 400, 'empty_body', 'request body is empty');
+
+      let text: string;
+      try {
+        text = UTF8.decode(body);
+      } catch {
+        return fail(res, 400, 'invalid_encoding', 'request body is not valid UTF-8');
+      }
+      if (!(await verifier.verify(text, req.get('x-hub-signature-256')!))) {
+        metrics.signatureFailures.inc();
+        return fail(res, 401, 'invalid_signature', 'X-Hub-Signature-256 does not match the body and secret');
+      }
+
+      let payload: unknown;
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        return fail(res, 400, 'invalid_json', 'request body is not valid JSON');
+      }
+      if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+        return fail(res, 400, 'invalid_json', 'request body must be a JSON object');
+      }
+      const p = payload as { action?: unknown; repository?: { full_name?: unknown }; zen?: unknown };
+      if (typeof p.action === 'string') delivery.action = p.action;
+      if (typeof p.repository?.full_name === 'string') delivery.repository = p.repository.full_name;
+
+      const event = delivery.event!;
+      const deliveryId = delivery.deliveryId!;
+      if (event === 'ping') {
+        delivery.outcome = 'pong';
+        metrics.deliveries.inc({ event, outcome: 'pong' });
+        return res.status(200).json({ delivery_id: deliveryId, status: 'pong', zen: typeof p.zen === 'string' ? p.zen : undefined });
+      }
+
+      let job;
+      try {
+        job = trimWebhookPayload({ event, deliveryId, receivedAt: new Date() }, payload);
+      } catch (err) {
+        if (err instanceof PayloadError) return fail(res, 400, 'invalid_payload', err.message);
+        throw err;
+      }
+      if (job === null) {
+        delivery.outcome = 'ignored';
+        metrics.deliveries.inc({ event, outcome: 'ignored' });
+        return res.status(202).json({ delivery_id: deliveryId, status: 'ignored' });
+      }
+
+      const stopTimer = metrics.enqueueSeconds.startTimer();
+      try {
+        const outcome = await queue.enqueue(job);
+        stopTimer();
+        delivery.outcome = outcome;
+        metrics.deliveries.inc({ event, outcome });
+        return res.status(202).json({ delivery_id: deliveryId, status: outcome });
+      } catch (err) {
+        delivery.outcome = 'unavailable';
+        metrics.deliveries.inc({ event, outcome: 'unavailable' });
+        logger.warn({ err: errorSummary(err), delivery_id: deliveryId }, 'could not store delivery');
+        res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        return fail(
+          res,
+          503,
+          'queue_unavailable',
+          err instanceof EnqueueTimeoutError
+            ? 'the queue did not accept the delivery in time; redeliver it later'
+            : 'the queue is unavailable; redeliver it later',
+        );
+      }
+    },
+  );
+
+  app.use((_req, res) => {
+    fail(res, 404, 'not_found', 'no such route');
+  });
+
+  // Errors raised by express itself (body parser limits, aborted requests) and anything unexpected.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; statusCode?: number; type?: string; expose?: boolean };
+    const status = e.status ?? e.statusCode ?? 500;
+    if (res.headersSent) return;
+    if (e.type === 'entity.too.large') {
+      return fail(res, 413, 'payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes (GitHub's own limit)`);
+    }
+    if (status >= 400 && status < 500) {
+      return fail(res, status, e.type ? e.type.replace(/\W+/g, '_') : 'bad_request', 'the request could not be read');
+    }
+    logger.error({ err: errorSummary(err) }, 'unexpected error');
+    return fail(res, 500, 'internal_error', 'internal error');
+  });
+
+  return app;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function fail(res: Response, status: number, error: string, message: string): void {
+  const delivery = res.locals.delivery as Delivery | undefined;
+  res.status(status).json({ ...(delivery?.deliveryId ? { delivery_id: delivery.deliveryId } : {}), error, message });
+}
+
+function errorSummary(err: unknown): { name?: string; message: string } {
+  return err instanceof Error ? { name: err.name, message: err.message } : { message: String(err) };
+}
+
+/**
+ * The HTTP server for the app, with bounds on slow clients and JSON answers even to requests Node cannot parse
+ * (header injection, malformed request lines), which never reach express.
+ */
+export function createServer(app: express.Express): http.Server {
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, app);
+  server.keepAliveTimeout = 65_000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({ error: 'bad_request', message: `malformed HTTP request (${err.code ?? 'parse error'})` });
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+  return server;
+}

@@ -1,0 +1,53 @@
+import { ConfigError, createLogger, createRedis, onShutdown } from '@ephemera/runtime';
+import { createApp, createServer } from './app.js';
+import { loadIngestConfig } from './config.js';
+import { createIngestMetrics } from './metrics.js';
+import { SignatureVerifier } from './signature-verifier.js';
+import { WebhookQueue } from './webhook-queue.js';
+
+let config;
+try {
+  config = loadIngestConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`ingest: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+
+const logger = createLogger({ service: 'ingest', level: config.LOG_LEVEL });
+const redis = createRedis(config.REDIS_URL, 'producer');
+redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+const queue = new WebhookQueue(redis, config.QUEUE_PREFIX, config.ENQUEUE_TIMEOUT_MS);
+const app = createApp({
+  verifier: new SignatureVerifier(config.GITHUB_WEBHOOK_SECRET),
+  queue,
+  logger,
+  metrics: createIngestMetrics(),
+});
+const server = createServer(app);
+
+server.on('error', (err: NodeJS.ErrnoException) => {
+  logger.fatal(
+    { err: { message: err.message, code: err.code } },
+    err.code === 'EADDRINUSE' ? `port ${config.INGEST_PORT} is already in use (INGEST_PORT)` : 'server error',
+  );
+  process.exit(1);
+});
+server.listen(config.INGEST_PORT, () => {
+  logger.info(
+    { port: config.INGEST_PORT, secrets: config.GITHUB_WEBHOOK_SECRET.length },
+    `ingest listening on :${config.INGEST_PORT}`,
+  );
+});
+
+onShutdown(logger, async () => {
+  // Stop accepting, let in-flight deliveries finish (their answers depend on Redis), then close the queue.
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+  await queue.close();
+  await redis.quit().catch(() => undefined);
+});

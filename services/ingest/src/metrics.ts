@@ -1,0 +1,41 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface IngestMetrics {
+  registry: Registry;
+  requests: Counter<'route' | 'status'>;
+  signatureFailures: Counter;
+  deliveries: Counter<'event' | 'outcome'>;
+  enqueueSeconds: Histogram;
+}
+
+/** A registry per app, so tests and several apps in one process do not share counters. */
+export function createIngestMetrics(): IngestMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'ingest_http_requests_total',
+      help: 'HTTP requests by route and status code',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+    signatureFailures: new Counter({
+      name: 'ingest_webhook_signature_failures_total',
+      help: 'Deliveries refused because X-Hub-Signature-256 was missing or wrong',
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: 'ingest_webhook_deliveries_total',
+      help: 'Verified deliveries by event and outcome (queued, duplicate, ignored, pong, rejected, unavailable)',
+      labelNames: ['event', 'outcome'],
+      registers: [registry],
+    }),
+    enqueueSeconds: new Histogram({
+      name: 'ingest_enqueue_duration_seconds',
+      help: 'Time to store a delivery in Redis',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+  };
+}
