@@ -1,16 +1,29 @@
 import { z } from 'zod';
-import { isHandled, webhookJobSchema, type HandledEvent, type WebhookJob } from './webhook-job.js';
+import {
+  DELIVERY_ID,
+  HANDLED_EVENTS,
+  isHandled,
+  type HandledEvent,
+  type InstallationJob,
+  type InstallationRepositoriesJob,
+  type PullRequestJob,
+  type WebhookJob,
+} from './webhook-job.js';
 
 // The part of GitHub's webhook payloads the worker reads. Everything else (20–30 KB of it) is dropped here,
 // so jobs stay small in Redis and no secret-bearing field is ever stored.
+// The rules here are those of the job schemas in webhook-job.ts, checked once on GitHub's field names, so the
+// job built from them needs no second pass (the worker validates it again on its side).
 const ghId = z.number().int().positive();
-const ghAccount = z.object({ id: ghId, login: z.string() });
+const ghAccount = z.object({ id: ghId, login: z.string().min(1) });
+const fullName = z.string().min(3).max(256).regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/name');
 const ghRepository = z.object({
   id: ghId,
-  full_name: z.string(),
-  name: z.string(),
-  owner: z.object({ login: z.string() }),
+  full_name: fullName,
+  name: z.string().min(1).max(100),
+  owner: z.object({ login: z.string().min(1) }),
 });
+const isoTime = z.iso.datetime({ offset: true });
 const ghInstallationRef = z.object({ id: ghId }).nullish();
 
 const ghPullRequestEvent = z.object({
@@ -24,23 +37,27 @@ const ghPullRequestEvent = z.object({
     state: z.enum(['open', 'closed']),
     draft: z.boolean().nullish(),
     merged: z.boolean().nullish(),
-    updated_at: z.string(),
+    updated_at: isoTime,
     author_association: z.string(),
     user: ghAccount.extend({ avatar_url: z.string().nullish(), email: z.string().nullish() }),
     labels: z.array(z.object({ name: z.string() })).nullish(),
-    head: z.object({ sha: z.string(), ref: z.string(), repo: z.object({ full_name: z.string() }).nullish() }),
-    base: z.object({ repo: z.object({ full_name: z.string() }) }),
+    head: z.object({
+      sha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'),
+      ref: z.string().min(1),
+      repo: z.object({ full_name: fullName }).nullish(),
+    }),
+    base: z.object({ repo: z.object({ full_name: fullName }) }),
   }),
 });
 
 const ghInstallationEvent = z.object({
   installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
-  repositories: z.array(z.object({ full_name: z.string() })).nullish(),
+  repositories: z.array(z.object({ full_name: fullName })).nullish(),
 });
 
 const ghInstallationRepositoriesEvent = z.object({
   installation: z.object({ id: ghId }),
-  repositories_removed: z.array(z.object({ full_name: z.string() })),
+  repositories_removed: z.array(z.object({ full_name: fullName })),
 });
 
 export class PayloadError extends Error {
@@ -60,20 +77,20 @@ export interface DeliveryMeta {
 export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): WebhookJob | null {
   const action = actionOf(payload);
   if (!isHandled(meta.event, action)) return null;
+  if (!DELIVERY_ID.test(meta.deliveryId)) throw new PayloadError('invalid delivery id: must be a GUID');
   const event = meta.event as HandledEvent;
   const common = {
     deliveryId: meta.deliveryId,
     receivedAt: meta.receivedAt.toISOString(),
   };
-  let job: unknown;
   switch (event) {
     case 'pull_request': {
       const p = parse(ghPullRequestEvent, payload);
       const pr = p.pull_request;
-      job = {
+      const job: PullRequestJob = {
         ...common,
         event,
-        action,
+        action: action as PullRequestJob['action'],
         installationId: p.installation?.id ?? null,
         repository: {
           id: p.repository.id,
@@ -104,33 +121,32 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
         label: p.label?.name ?? null,
         sender: { id: p.sender.id, login: p.sender.login },
       };
-      break;
+      return job;
     }
     case 'installation': {
       const p = parse(ghInstallationEvent, payload);
-      job = {
+      const job: InstallationJob = {
         ...common,
         event,
-        action,
+        action: action as InstallationJob['action'],
         installationId: p.installation.id,
         accountLogin: p.installation.account?.login ?? '',
         repositories: p.repositories ? p.repositories.map((r) => r.full_name) : null,
       };
-      break;
+      return job;
     }
     case 'installation_repositories': {
       const p = parse(ghInstallationRepositoriesEvent, payload);
-      job = {
+      const job: InstallationRepositoriesJob = {
         ...common,
         event,
-        action,
+        action: action as (typeof HANDLED_EVENTS.installation_repositories)[number],
         installationId: p.installation.id,
         repositoriesRemoved: p.repositories_removed.map((r) => r.full_name),
       };
-      break;
+      return job;
     }
   }
-  return parse(webhookJobSchema, job);
 }
 
 function actionOf(payload: unknown): string | undefined {

@@ -1,3 +1,4 @@
 export * from './webhook-examples.js';
 export * from './signed-delivery.js';
 export * from './scratch-redis.js';
+export { freePort, portInUse, startPostgres, startRedis, findPostgresBinDir, type RunningServer } from '@ephemera/devstack/servers';

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '@ephemera/runtime';
@@ -125,12 +126,8 @@ export function createApp(deps: IngestDeps): express.Express {
       const body = req.body as Buffer | undefined;
       if (!Buffer.isBuffer(body) || body.length === 0) return fail(res, 400, 'empty_body', 'request body is empty');
 
-      let text: string;
-      try {
-        text = UTF8.decode(body);
-      } catch {
-        return fail(res, 400, 'invalid_encoding', 'request body is not valid UTF-8');
-      }
+      if (!isUtf8(body)) return fail(res, 400, 'invalid_encoding', 'request body is not valid UTF-8');
+      const text = body.toString('utf8');
       if (!(await verifier.verify(text, req.get('x-hub-signature-256')!))) {
         metrics.signatureFailures.inc();
         return fail(res, 401, 'invalid_signature', 'X-Hub-Signature-256 does not match the body and secret');
@@ -215,8 +212,6 @@ export function createApp(deps: IngestDeps): express.Express {
 
   return app;
 }
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function fail(res: Response, status: number, error: string, message: string): void {
   const delivery = res.locals.delivery as Delivery | undefined;

@@ -21,6 +21,18 @@ export class EnqueueTimeoutError extends Error {
   override readonly name = 'EnqueueTimeoutError';
 }
 
+interface Pending {
+  job: WebhookJob;
+  abandoned: boolean;
+  resolve(outcome: EnqueueOutcome): void;
+  reject(err: unknown): void;
+}
+
+/** Deliveries stored per round of Redis calls at most. */
+const MAX_BATCH = 200;
+/** Rounds in flight at once; while they run, new deliveries gather into the next round. */
+const MAX_ROUNDS_IN_FLIGHT = 2;
+
 /**
  * The webhooks queue as ingest sees it. A delivery is `queued` once its job is in Redis; the same delivery id
  * again is a `duplicate` and adds no job.
@@ -29,9 +41,15 @@ export class EnqueueTimeoutError extends Error {
  * a finished job is trimmed away. So ingest keeps its own marker per delivery id, set only after the job is
  * stored: a failure between the two leaves a job without a marker (a redelivery is then queued again and the
  * worker's processed-deliveries table drops it), never a marker without a job.
+ *
+ * Deliveries that arrive together are stored together: one pipeline of marker checks, one `addBulk`, one
+ * pipeline of marker writes per round, instead of three round trips per delivery.
  */
 export class WebhookQueue implements WebhookSink {
   readonly queue: Queue;
+  private waiting: Pending[] = [];
+  private rounds = 0;
+  private scheduled = false;
 
   constructor(
     private readonly redis: Redis,
@@ -43,70 +61,122 @@ export class WebhookQueue implements WebhookSink {
     this.queue.on('error', () => undefined);
   }
 
-  async enqueue(job: WebhookJob): Promise<EnqueueOutcome> {
-    const abandoned = new AbortController();
-    return withTimeout(this.store(job, abandoned.signal), this.timeoutMs, abandoned);
+  enqueue(job: WebhookJob): Promise<EnqueueOutcome> {
+    return new Promise<EnqueueOutcome>((resolve, reject) => {
+      const pending: Pending = { job, abandoned: false, resolve, reject };
+      // Once the caller has answered 503 the delivery is abandoned: no later step stores it, so a job is not
+      // quietly added after the sender was told to send again.
+      const timer = setTimeout(() => {
+        pending.abandoned = true;
+        reject(new EnqueueTimeoutError(`Redis did not answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      pending.resolve = (outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      pending.reject = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      this.waiting.push(pending);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.rounds >= MAX_ROUNDS_IN_FLIGHT || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.waiting.splice(0, MAX_BATCH);
+      if (batch.length === 0) return;
+      this.rounds++;
+      this.store(batch)
+        .catch((err: unknown) => {
+          for (const p of batch) p.reject(err);
+        })
+        .finally(() => {
+          this.rounds--;
+          this.schedule();
+        });
+      this.schedule();
+    });
+  }
+
+  private async store(batch: Pending[]): Promise<void> {
+    await this.connected(batch);
+    const live = () => batch.filter((p) => !p.abandoned);
+
+    const markers = (p: Pending) => `${this.prefix}:delivery:${p.job.deliveryId}`;
+    const checks = live();
+    const seen = await this.redis.pipeline(checks.map((p) => ['exists', markers(p)])).exec();
+    const fresh: Pending[] = [];
+    checks.forEach((p, i) => {
+      const [err, exists] = seen?.[i] ?? [new Error('no reply')];
+      if (err) p.reject(err);
+      else if (exists === 1) p.resolve('duplicate');
+      else fresh.push(p);
+    });
+
+    const toAdd = fresh.filter((p) => !p.abandoned);
+    if (toAdd.length === 0) return;
+    await this.queue.addBulk(
+      toAdd.map((p) => ({
+        name: webhookJobName(p.job),
+        data: p.job,
+        opts: { ...WEBHOOK_JOB_OPTIONS, jobId: p.job.deliveryId },
+      })),
+    );
+
+    const toMark = toAdd.filter((p) => !p.abandoned);
+    if (toMark.length === 0) return;
+    const set = await this.redis
+      .pipeline(toMark.map((p) => ['set', markers(p), p.job.receivedAt, 'EX', DELIVERY_MARKER_TTL_SECONDS, 'NX']))
+      .exec();
+    toMark.forEach((p, i) => {
+      const [err, reply] = set?.[i] ?? [new Error('no reply')];
+      if (err) p.reject(err);
+      else p.resolve(reply === 'OK' ? 'queued' : 'duplicate');
+    });
   }
 
   /**
-   * Once the caller has answered 503 the delivery is abandoned: no later step runs, so a job is not quietly
-   * stored after the sender was told to send again.
+   * Commands fail at once while the connection is (re)connecting, since a producer keeps no offline queue.
+   * Deliveries that arrive in that window wait for the connection instead, within their enqueue bound.
    */
-  private async store(job: WebhookJob, abandoned: AbortSignal): Promise<EnqueueOutcome> {
-    await this.connected(abandoned);
-    abandoned.throwIfAborted();
-    const marker = `${this.prefix}:delivery:${job.deliveryId}`;
-    if ((await this.redis.exists(marker)) === 1) return 'duplicate';
-    abandoned.throwIfAborted();
-    await this.queue.add(webhookJobName(job), job, { ...WEBHOOK_JOB_OPTIONS, jobId: job.deliveryId });
-    abandoned.throwIfAborted();
-    const first = await this.redis.set(marker, job.receivedAt, 'EX', DELIVERY_MARKER_TTL_SECONDS, 'NX');
-    return first === 'OK' ? 'queued' : 'duplicate';
-  }
-
-  /**
-   * Commands fail at once while the connection is (re)connecting, since a producer keeps no offline queue. A
-   * delivery that arrives in that window waits for the connection instead, within the enqueue bound.
-   */
-  private async connected(abandoned: AbortSignal): Promise<void> {
+  private async connected(batch: Pending[]): Promise<void> {
     if (this.redis.status === 'ready') return;
     if (this.redis.status === 'end') throw new Error('Redis connection is closed');
     await new Promise<void>((resolve) => {
       const done = () => {
         clearInterval(poll);
         this.redis.off('ready', done);
-        abandoned.removeEventListener('abort', done);
         resolve();
       };
-      // The poll only guards against a missed event; the abort ends the wait when the caller gives up.
-      const poll = setInterval(() => this.redis.status === 'ready' && done(), 50);
+      // Polling also ends the wait once every delivery of the batch has been given up on.
+      const poll = setInterval(() => (this.redis.status === 'ready' || batch.every((p) => p.abandoned)) && done(), 50);
       this.redis.once('ready', done);
-      abandoned.addEventListener('abort', done);
     });
   }
 
   async ready(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return (await withTimeout(this.redis.ping(), 1_000)) === 'PONG';
+      const pong = await Promise.race([
+        this.redis.ping(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), 1_000);
+        }),
+      ]);
+      return pong === 'PONG';
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   async close(): Promise<void> {
     await this.queue.close();
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout?: AbortController): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout?.abort();
-      reject(new EnqueueTimeoutError(`Redis did not answer within ${ms} ms`));
-    }, ms);
-  });
-  // The abandoned operation may still reject later; that rejection has no one left to tell.
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,74 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from '@jest/globals';
+import { z } from 'zod';
+import { ConfigError, createLogger, createRedis, env, parseConfig, redisReachable } from '../src/index.js';
+
+describe(parseConfig.name, () => {
+  const schema = z.object({
+    PORT: env.port(3000),
+    SECRET: z.string().min(1),
+    FLAG: env.bool(false),
+    LIST: env.list().default([]),
+  });
+
+  it('applies defaults and coerces values', () => {
+    expect(parseConfig(schema, { SECRET: 's', FLAG: 'yes', LIST: 'a, b,,c' })).toEqual({
+      PORT: 3000,
+      SECRET: 's',
+      FLAG: true,
+      LIST: ['a', 'b', 'c'],
+    });
+  });
+
+  it('treats empty variables as unset and reports every problem at once, by name', () => {
+    const error = (() => {
+      try {
+        parseConfig(schema, { SECRET: '  ', PORT: '70000' });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^PORT: /),
+      'SECRET is required but not set',
+    ]);
+  });
+});
+
+describe(createLogger.name, () => {
+  it('writes JSON lines with the service name and redacts secrets, tokens and signatures', () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    const log = createLogger({ service: 'unit', destination });
+    log.info({ token: 'ghs_abc', headers: { authorization: 'Bearer x', 'x-hub-signature-256': 'sha256=f00' }, keep: 1 }, 'hello');
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ service: 'unit', level: 'info', msg: 'hello', keep: 1, token: '[redacted]' });
+    expect(lines[0]).not.toContain('ghs_abc');
+    expect(lines[0]).not.toContain('Bearer x');
+    expect(lines[0]).not.toContain('sha256=f00');
+  });
+});
+
+describe(redisReachable.name, () => {
+  it('is true for the test Redis and false for a port nothing listens on', async () => {
+    const up = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
+    const down = createRedis('redis://127.0.0.1:1', 'producer', { retryStrategy: () => null });
+    down.on('error', () => undefined);
+    try {
+      // A producer keeps no offline queue: until it has connected, a PING fails like an unreachable server.
+      await new Promise((resolve) => up.once('ready', resolve));
+      expect(await redisReachable(up, 2_000)).toBe(true);
+      expect(await redisReachable(down, 500)).toBe(false);
+    } finally {
+      up.disconnect();
+      down.disconnect();
+    }
+  });
+});

@@ -1,0 +1,150 @@
+// pnpm bench:ingest — ingest against a bare express endpoint, same request, same machine, same load.
+//
+// 20 connections for ~10 s each. Every request is GitHub's real `pull_request.synchronize` example, signed;
+// each carries a fresh X-GitHub-Delivery so every one is verified, trimmed and stored as a new job (a
+// repeated id would be answered "duplicate" without touching the queue).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUES } from '@ephemera/schema';
+import { freePort, signedDelivery, startRedis, webhookExample } from '@ephemera/testkit';
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = 20;
+const SECRET = 'bench-secret';
+const PATH = '/api/v1/webhooks/github';
+
+interface Figures {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  other: number;
+}
+
+async function load(name: string, port: number, body: string, headers: Record<string, string>): Promise<Figures> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}${PATH}`,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    method: 'POST',
+    headers,
+    body,
+    requests: [
+      {
+        setupRequest: (req) => {
+          req.headers = { ...req.headers, 'x-github-delivery': randomUUID() };
+          return req;
+        },
+      },
+    ],
+  });
+  return {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok: result['2xx'],
+    other: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+async function waitForHttp(port: number, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error('ingest exited during start-up');
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server on port ${port} did not become ready`);
+}
+
+async function main(): Promise<number> {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'ephemera-bench-'));
+  const redisServer = process.env.REDIS_URL
+    ? undefined
+    : await startRedis({ dir: scratch, port: await freePort(), durable: true });
+  const redisUrl = process.env.REDIS_URL ?? redisServer!.url;
+  const prefix = `bench-${randomUUID().slice(0, 8)}`;
+
+  const payload = webhookExample('pull_request', 'synchronize', { withInstallation: true });
+  const delivery = await signedDelivery(SECRET, 'pull_request', payload);
+  const { ['x-github-delivery']: _, ...headers } = delivery.headers;
+
+  const barePort = await freePort();
+  const bare = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bare-server.ts', import.meta.url))], {
+    env: { ...process.env, PORT: String(barePort) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+
+  const ingestPort = await freePort();
+  const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+  const ingest = spawn(process.execPath, [main], {
+    env: {
+      ...process.env,
+      GITHUB_WEBHOOK_SECRET: SECRET,
+      INGEST_PORT: String(ingestPort),
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      // Production settings: one info line per delivery, written where a log collector would read it.
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const redis = new Redis(redisUrl);
+  try {
+    await waitForHttp(ingestPort, ingest);
+    await waitForHttp(barePort, bare);
+    process.stdout.write(
+      `body ${delivery.body.length} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per target, Redis ${redisUrl}\n`,
+    );
+    // A short warm-up of each, so neither pays for JIT and connection set-up in its figures.
+    await load('warm-up', barePort, delivery.body, headers).catch(() => undefined);
+    const bareFigures = await load('bare express 202', barePort, delivery.body, headers);
+    const ingestFigures = await load('ingest', ingestPort, delivery.body, headers);
+
+    const queue = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+    const stored = Object.values(counts).reduce((a, b) => a + b, 0);
+    await queue.obliterate({ force: true });
+    await queue.close();
+
+    const ratio = ingestFigures.rps / bareFigures.rps;
+    const row = (f: Figures) =>
+      `${f.name.padEnd(18)} ${f.rps.toFixed(0).padStart(8)} ${`${f.p50} ms`.padStart(8)} ${`${f.p99} ms`.padStart(8)} ${String(f.ok).padStart(8)} ${String(f.other).padStart(6)}`;
+    process.stdout.write(`\n${'target'.padEnd(18)} ${'req/s'.padStart(8)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'2xx'.padStart(8)} ${'other'.padStart(6)}\n`);
+    process.stdout.write(`${row(bareFigures)}\n${row(ingestFigures)}\n`);
+    process.stdout.write(`\nratio ingest/bare: ${ratio.toFixed(2)} (target ≥ 0.50); ingest p99 ${ingestFigures.p99} ms (target < 25 ms)\n`);
+    process.stdout.write(`jobs stored: ${stored} for ${ingestFigures.ok} accepted deliveries\n`);
+    // Requests still in flight when the clock stops are stored but not counted as answered.
+    const noLoss = stored >= ingestFigures.ok && stored <= ingestFigures.ok + CONNECTIONS;
+    const pass = ratio >= 0.5 && ingestFigures.p99 < 25 && noLoss && ingestFigures.other === 0;
+    process.stdout.write(`${pass ? 'PASS' : 'FAIL'}\n`);
+    return pass ? 0 : 1;
+  } finally {
+    ingest.kill('SIGTERM');
+    bare.kill('SIGTERM');
+    redis.disconnect();
+    await redisServer?.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
