@@ -6,4 +6,4 @@ export * from './users.js';
 export * from './environments.js';
 export * from './deployments.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
-export type { User, Environment, Deployment, ProcessedDelivery } from './generated/prisma/client.js';
+export type { User, Environment, Deployment, ProcessedDelivery, PullRequestState } from './generated/prisma/client.js';

@@ -37,7 +37,7 @@ describe(Migrator.name, () => {
     const applied = await sut.migrate();
     expect(applied).toEqual(before.pending);
     expect(await tables(db.url)).toEqual(
-      ['_prisma_migrations', 'deployments', 'environments', 'processed_deliveries', 'users'].sort(),
+      ['_prisma_migrations', 'deployments', 'environments', 'processed_deliveries', 'pull_request_states', 'users'].sort(),
     );
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();

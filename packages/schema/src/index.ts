@@ -5,3 +5,4 @@ export * from './queues.js';
 export * from './webhook-job.js';
 export * from './trim-webhook-payload.js';
 export * from './api.js';
+export * from './follow-up-jobs.js';

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+// The jobs the worker gives itself after a state change: provisioning work, GitHub feedback, scheduled
+// clean-up. Defined once here, validated again when processed.
+
+const id = z.number().int().positive();
+
+export const deployJobSchema = z.object({
+  environmentId: id,
+  deploymentId: id,
+});
+export type DeployJob = z.infer<typeof deployJobSchema>;
+
+export const destroyJobSchema = z.object({
+  environmentId: id,
+  /** The latest deployment when destruction was asked for; part of the job id, so a later destroy is a new job. */
+  deploymentId: id.nullable(),
+});
+export type DestroyJob = z.infer<typeof destroyJobSchema>;
+
+export const PROVISIONING_JOBS = { deploy: 'provisioning.deploy', destroy: 'provisioning.destroy' } as const;
+
+export const feedbackJobSchema = z.object({
+  repositoryFullName: z.string(),
+  prNumber: id,
+  installationId: id.nullable(),
+  /** The deployment whose commit status and GitHub deployment to report; null for the comment alone. */
+  deploymentId: id.nullable(),
+  /** A sentence the comment should carry this time (why the preview was destroyed, for instance). */
+  note: z.string().nullable(),
+});
+export type FeedbackJob = z.infer<typeof feedbackJobSchema>;
+
+export const FEEDBACK_JOB = 'feedback.report';
+
+export const CLEANUP_JOBS = { idle: 'cleanup.idle', stuck: 'cleanup.stuck' } as const;

@@ -1,0 +1,157 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { Octokit } from '@octokit/rest';
+import type { Logger } from '@ephemera/runtime';
+import type { GithubAppCredentials } from '../config.js';
+
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+export type DeploymentState = 'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
+
+export interface RepoRef {
+  installationId: number;
+  owner: string;
+  repo: string;
+}
+
+/** Everything Ephemera tells GitHub. */
+export interface GithubFeedback {
+  readonly enabled: boolean;
+  /** Edits the comment when `commentId` is given and still exists, else creates one; returns its id. */
+  upsertComment(ref: RepoRef, prNumber: number, commentId: number | null, body: string): Promise<number | null>;
+  setCommitStatus(ref: RepoRef, sha: string, state: CommitState, description: string, targetUrl: string | null): Promise<void>;
+  createDeployment(ref: RepoRef, sha: string, environment: string, description: string): Promise<number | null>;
+  setDeploymentStatus(
+    ref: RepoRef,
+    deploymentId: number,
+    state: DeploymentState,
+    description: string,
+    environmentUrl: string | null,
+  ): Promise<void>;
+}
+
+/** The commit status context Ephemera reports under. */
+export const STATUS_CONTEXT = 'ephemera/preview';
+
+/**
+ * GitHub App feedback through @octokit/rest. One Octokit per installation; @octokit/auth-app fetches the
+ * installation token and caches it until shortly before it expires.
+ */
+export class OctokitFeedback implements GithubFeedback {
+  readonly enabled = true;
+  private readonly clients = new Map<number, Octokit>();
+
+  constructor(
+    private readonly credentials: GithubAppCredentials,
+    private readonly baseUrl: string,
+  ) {}
+
+  private client(installationId: number): Octokit {
+    let octokit = this.clients.get(installationId);
+    if (!octokit) {
+      octokit = new Octokit({
+        baseUrl: this.baseUrl,
+        authStrategy: createAppAuth,
+        auth: { appId: this.credentials.appId, privateKey: this.credentials.privateKey, installationId },
+        userAgent: 'ephemera',
+        // Retries are the feedback queue's job (with backoff); a request fails fast here.
+        request: { retries: 0 },
+        log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
+      this.clients.set(installationId, octokit);
+    }
+    return octokit;
+  }
+
+  async upsertComment(ref: RepoRef, prNumber: number, commentId: number | null, body: string): Promise<number> {
+    const octokit = this.client(ref.installationId);
+    if (commentId !== null) {
+      try {
+        await octokit.rest.issues.updateComment({ owner: ref.owner, repo: ref.repo, comment_id: commentId, body });
+        return commentId;
+      } catch (err) {
+        // Someone deleted the comment: write a new one rather than fail forever.
+        if ((err as { status?: number }).status !== 404) throw err;
+      }
+    }
+    const { data } = await octokit.rest.issues.createComment({ owner: ref.owner, repo: ref.repo, issue_number: prNumber, body });
+    return data.id;
+  }
+
+  async setCommitStatus(ref: RepoRef, sha: string, state: CommitState, description: string, targetUrl: string | null) {
+    await this.client(ref.installationId).rest.repos.createCommitStatus({
+      owner: ref.owner,
+      repo: ref.repo,
+      sha,
+      state,
+      context: STATUS_CONTEXT,
+      description: description.slice(0, 140),
+      ...(targetUrl ? { target_url: targetUrl } : {}),
+    });
+  }
+
+  async createDeployment(ref: RepoRef, sha: string, environment: string, description: string): Promise<number | null> {
+    const { data } = await this.client(ref.installationId).rest.repos.createDeployment({
+      owner: ref.owner,
+      repo: ref.repo,
+      ref: sha,
+      environment,
+      description,
+      auto_merge: false,
+      required_contexts: [],
+      transient_environment: true,
+      production_environment: false,
+    });
+    return 'id' in data ? data.id : null;
+  }
+
+  async setDeploymentStatus(
+    ref: RepoRef,
+    deploymentId: number,
+    state: DeploymentState,
+    description: string,
+    environmentUrl: string | null,
+  ) {
+    await this.client(ref.installationId).rest.repos.createDeploymentStatus({
+      owner: ref.owner,
+      repo: ref.repo,
+      deployment_id: deploymentId,
+      state,
+      description: description.slice(0, 140),
+      auto_inactive: state === 'success',
+      ...(environmentUrl ? { environment_url: environmentUrl } : {}),
+    });
+  }
+}
+
+/** Without App credentials: logs what would have been sent, so the lifecycle still reads in the logs. */
+export class LoggingFeedback implements GithubFeedback {
+  readonly enabled = false;
+
+  constructor(private readonly logger: Logger) {}
+
+  async upsertComment(ref: RepoRef, prNumber: number, commentId: number | null, body: string) {
+    this.logger.info({ feedback: 'comment', repository: `${ref.owner}/${ref.repo}`, pr: prNumber, commentId, body }, 'would comment');
+    return commentId;
+  }
+
+  async setCommitStatus(ref: RepoRef, sha: string, state: CommitState, description: string, targetUrl: string | null) {
+    this.logger.info({ feedback: 'commit_status', repository: `${ref.owner}/${ref.repo}`, sha, state, description, targetUrl }, 'would set commit status');
+  }
+
+  async createDeployment(ref: RepoRef, sha: string, environment: string) {
+    this.logger.info({ feedback: 'deployment', repository: `${ref.owner}/${ref.repo}`, sha, environment }, 'would create deployment');
+    return null;
+  }
+
+  async setDeploymentStatus(ref: RepoRef, deploymentId: number, state: DeploymentState, description: string, environmentUrl: string | null) {
+    this.logger.info({ feedback: 'deployment_status', repository: `${ref.owner}/${ref.repo}`, deploymentId, state, description, environmentUrl }, 'would set deployment status');
+  }
+}
+
+/** Rate limits and server errors are worth retrying; any other 4xx will fail the same way again. */
+export function isRetryableGithubError(err: unknown): boolean {
+  const e = err as { status?: number; response?: { headers?: Record<string, string> } };
+  if (typeof e.status !== 'number') return true; // network errors, timeouts
+  if (e.status >= 500 || e.status === 429) return true;
+  if (e.status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0') return true;
+  return false;
+}

@@ -1,0 +1,71 @@
+import { createPrismaClient } from '@ephemera/db';
+import { ConfigError, createLogger, onShutdown } from '@ephemera/runtime';
+import { createApp } from './app.js';
+import { githubCredentials, loadWorkerConfig } from './config.js';
+import { LoggingFeedback, OctokitFeedback, type GithubFeedback } from './github/github-feedback.js';
+import { createWorkerMetrics } from './metrics.js';
+import { NoneProvisioner } from './provisioners/none-provisioner.js';
+import { startWorkerRuntime } from './worker-runtime.js';
+
+let config;
+try {
+  config = loadWorkerConfig();
+} catch (err) {
+  process.stderr.write(`worker: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+  process.exit(1);
+}
+
+const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL });
+const credentials = githubCredentials(config);
+let github: GithubFeedback;
+if (credentials) {
+  github = new OctokitFeedback(credentials, config.GITHUB_API_URL);
+  logger.info({ app_id: credentials.appId, api: config.GITHUB_API_URL }, 'GitHub feedback on');
+} else {
+  github = new LoggingFeedback(logger.child({ component: 'feedback' }));
+  logger.warn('GitHub feedback is off (GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY not set): what would be sent is logged instead');
+}
+const db = createPrismaClient({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+const metrics = createWorkerMetrics();
+const runtime = await startWorkerRuntime(
+  {
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockMs: config.WORKER_LOCK_MS,
+    provisionAttempts: config.PROVISION_ATTEMPTS,
+    ttlHours: config.ENVIRONMENT_TTL_HOURS,
+    stuckAfterMinutes: config.STUCK_AFTER_MINUTES,
+    cleanupIntervalMs: config.CLEANUP_INTERVAL_MS,
+  },
+  {
+    db,
+    provisioner: new NoneProvisioner(config.PROVISIONER_DELAY_MS),
+    github,
+    settings: {
+      previewBaseDomain: config.PREVIEW_BASE_DOMAIN,
+      previewLabel: config.PREVIEW_LABEL,
+      approveLabel: config.PREVIEW_APPROVE_LABEL,
+    },
+    logger,
+    metrics,
+  },
+);
+
+const server = createApp({ db, redis: runtime.redis, queues: runtime.queues, metrics }).listen(config.WORKER_PORT, () => {
+  logger.info({ port: config.WORKER_PORT, concurrency: config.WORKER_CONCURRENCY, provisioner: config.PROVISIONER }, `worker running; ops on :${config.WORKER_PORT}`);
+});
+server.on('error', (err: NodeJS.ErrnoException) => {
+  logger.fatal({ err: { message: err.message, code: err.code } }, err.code === 'EADDRINUSE' ? `port ${config.WORKER_PORT} is already in use (WORKER_PORT)` : 'server error');
+  process.exit(1);
+});
+
+onShutdown(
+  logger,
+  async () => {
+    server.close();
+    await runtime.close();
+    await db.$disconnect();
+  },
+  config.SHUTDOWN_TIMEOUT_MS,
+);

@@ -1,0 +1,41 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface WorkerMetrics {
+  registry: Registry;
+  jobs: Counter<'queue' | 'name' | 'outcome'>;
+  jobSeconds: Histogram<'queue'>;
+  queueDepth: Gauge<'queue' | 'state'>;
+  withoutInstallation: Counter;
+}
+
+export function createWorkerMetrics(): WorkerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    jobs: new Counter({
+      name: 'worker_jobs_total',
+      help: 'Jobs processed by queue, job name and outcome (completed, duplicate, stale, failed)',
+      labelNames: ['queue', 'name', 'outcome'],
+      registers: [registry],
+    }),
+    jobSeconds: new Histogram({
+      name: 'worker_job_duration_seconds',
+      help: 'Time to process a job',
+      labelNames: ['queue'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'worker_queue_depth',
+      help: 'Jobs per queue and state, read at scrape time',
+      labelNames: ['queue', 'state'],
+      registers: [registry],
+    }),
+    withoutInstallation: new Counter({
+      name: 'worker_webhooks_without_installation_total',
+      help: 'Deliveries from repository webhooks rather than the GitHub App (no feedback possible)',
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * What a provisioner drives: one Kubernetes-style namespace per pull request, updated per commit.
+ * A Kubernetes driver creates the namespace, applies the app and waits for its rollout (minutes); the `none`
+ * driver only pretends, so the lifecycle can be watched without a cluster.
+ */
+export interface ProvisionTarget {
+  namespace: string;
+  repositoryFullName: string;
+  prNumber: number;
+  branchName: string;
+  commitSha: string;
+  /** Where the preview is expected to be served. */
+  environmentUrl: string | null;
+}
+
+/** Receives progress lines as work proceeds; they are appended to the deployment's logs. */
+export type LogSink = (line: string) => void;
+
+export interface ProvisionResult {
+  /** The URL the preview is served at (may differ from the expected one). */
+  url: string | null;
+}
+
+export interface Provisioner {
+  readonly name: string;
+  /** First deployment of an environment: create the namespace and roll out the commit. */
+  provision(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult>;
+  /** A new commit for an existing environment. */
+  update(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult>;
+  /** Remove everything of the environment; succeeds when there is nothing left to remove. */
+  destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A provisioning failure. `transient` ones (API timeouts, conflicts, quota briefly exceeded) are retried with
+ * backoff; others fail the environment at once. `events` carries what the cluster said (pod events).
+ */
+export class ProvisionError extends Error {
+  override readonly name = 'ProvisionError';
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    readonly events: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown into a running step when its deployment was superseded or its environment closed. */
+export class StepAbandoned extends Error {
+  override readonly name = 'StepAbandoned';
+}

@@ -1,0 +1,183 @@
+import {
+  createDeployment,
+  createEnvironment,
+  getEnvironmentByPr,
+  getLatestDeployment,
+  getOrCreateUser,
+  updateDeploymentStatus,
+  updateEnvironmentStatus,
+  type Environment,
+  type Prisma,
+} from '@ephemera/db';
+import type { PullRequestJob } from '@ephemera/schema';
+import { lockPullRequest } from './pull-request-lock.js';
+import type { Touched } from './touched.js';
+
+export interface PreviewSettings {
+  previewBaseDomain: string;
+  /** Only PRs with this label get a preview, when set. */
+  previewLabel: string | undefined;
+  approveLabel: string;
+}
+
+/** Author associations whose pull requests from forks get a preview without approval. */
+const TRUSTED_ASSOCIATIONS = new Set(['OWNER', 'MEMBER', 'COLLABORATOR']);
+const ALIVE = new Set(['PENDING', 'PROVISIONING', 'READY', 'UPDATING', 'FAILED']);
+
+export type ApprovalChange = 'granted' | 'revoked' | undefined;
+
+/**
+ * Brings a pull request's environment in line with the PR as the event shows it. Every pull_request event
+ * carries the whole PR (state, draft, labels, head commit), so applying the newest snapshot is enough, and an
+ * older one (GitHub does not promise order) is recognised by `updated_at` and changes nothing.
+ *
+ * Runs inside the caller's transaction, under the PR's advisory lock.
+ */
+export async function reconcilePullRequest(
+  tx: Prisma.TransactionClient,
+  job: PullRequestJob,
+  settings: PreviewSettings,
+  approval: ApprovalChange = undefined,
+): Promise<Touched> {
+  const repo = job.repository.fullName;
+  const pr = job.pullRequest;
+  await lockPullRequest(tx, repo, pr.number);
+  const touched: Touched = {
+    repositoryFullName: repo,
+    prNumber: pr.number,
+    installationId: job.installationId,
+    superseded: [],
+    note: null,
+  };
+
+  const eventAt = new Date(pr.updatedAt);
+  const state = await tx.pullRequestState.findUnique({
+    where: { repositoryFullName_prNumber: { repositoryFullName: repo, prNumber: pr.number } },
+  });
+  // Strictly older only: GitHub's timestamps have one-second resolution, and events of the same second
+  // (opened, then labeled) must all apply.
+  if (state?.lastEventAt && eventAt < state.lastEventAt) return { ...touched, stale: true };
+
+  let approvedSha = state?.approvedSha ?? null;
+  if (approval === 'granted') approvedSha = pr.headSha;
+  if (approval === 'revoked') approvedSha = null;
+
+  const env = await getEnvironmentByPr(tx, repo, pr.number);
+  const wanted = pr.state === 'open' && !pr.draft && (!settings.previewLabel || pr.labels.includes(settings.previewLabel));
+  const fromFork = pr.headRepoFullName === null || pr.headRepoFullName.toLowerCase() !== pr.baseRepoFullName.toLowerCase();
+  const trusted = !fromFork || TRUSTED_ASSOCIATIONS.has(pr.authorAssociation);
+  const approved = trusted || (approvedSha === pr.headSha && pr.labels.includes(settings.approveLabel));
+  let heldSha: string | null = null;
+
+  if (!wanted) {
+    if (env && env.status === 'DESTROYING') {
+      // Reopened and closed again while being destroyed: the deployment queued by the reopen is void.
+      touched.superseded = await supersedeActive(tx, env.id, 'pull request closed');
+    } else if (env && ALIVE.has(env.status)) {
+      touched.superseded = await supersedeActive(tx, env.id, 'pull request closed');
+      await updateEnvironmentStatus(tx, env.id, 'DESTROYING');
+      touched.note =
+        pr.state === 'closed'
+          ? 'The pull request was closed, so its preview is being removed. Reopen it to bring the preview back.'
+          : pr.draft
+            ? 'The pull request is a draft, so its preview is being removed. Mark it ready for review to bring it back.'
+            : `The \`${settings.previewLabel}\` label was removed, so the preview is being removed. Add it again to bring it back.`;
+    }
+  } else if (!approved) {
+    // A fork's code runs in the preview: it waits for a maintainer. A running preview keeps the approved commit.
+    heldSha = pr.headSha;
+    touched.note = env
+      ? `New commits from a fork need approval before they are deployed: a maintainer removes and adds the \`${settings.approveLabel}\` label again to deploy ${pr.headSha.slice(0, 7)}.`
+      : `This pull request comes from a fork, so its preview waits for a maintainer: add the \`${settings.approveLabel}\` label to deploy it.`;
+  } else {
+    const owner = await getOrCreateUser(tx, {
+      githubId: pr.author.id,
+      githubLogin: pr.author.login,
+      email: pr.author.email,
+      avatarUrl: pr.author.avatarUrl,
+    });
+    if (!env) {
+      if (job.installationId === null) {
+        touched.note = 'This repository sends webhooks directly rather than through the Ephemera GitHub App.';
+      }
+      const created = await createEnvironment(tx, {
+        repositoryFullName: repo,
+        prNumber: pr.number,
+        prTitle: pr.title,
+        branchName: pr.headRef,
+        commitSha: pr.headSha,
+        // A repository webhook has no installation; 0 marks it (feedback cannot be sent for it).
+        installationId: job.installationId ?? 0,
+        ownerId: owner.id,
+        previewBaseDomain: settings.previewBaseDomain,
+      });
+      await createDeployment(tx, { environmentId: created.id, commitSha: pr.headSha, commitMessage: pr.title });
+    } else {
+      await redeployIfNeeded(tx, env, pr.headSha, pr.title, touched);
+    }
+  }
+
+  if (env) {
+    await tx.environment.update({
+      where: { id: env.id },
+      data: {
+        prTitle: pr.title,
+        branchName: pr.headRef,
+        ...(approved && wanted ? { commitSha: pr.headSha } : {}),
+        ...(job.installationId !== null ? { installationId: BigInt(job.installationId) } : {}),
+      },
+    });
+  }
+  await tx.pullRequestState.upsert({
+    where: { repositoryFullName_prNumber: { repositoryFullName: repo, prNumber: pr.number } },
+    create: {
+      repositoryFullName: repo,
+      prNumber: pr.number,
+      installationId: job.installationId === null ? null : BigInt(job.installationId),
+      lastEventAt: eventAt,
+      approvedSha,
+      heldSha,
+    },
+    update: {
+      lastEventAt: eventAt,
+      approvedSha,
+      heldSha,
+      ...(job.installationId !== null ? { installationId: BigInt(job.installationId) } : {}),
+    },
+  });
+  return touched;
+}
+
+/**
+ * A new deployment when the commit changed or the environment is coming back; older deployments still queued
+ * or running end as superseded, naming the new commit.
+ */
+async function redeployIfNeeded(
+  tx: Prisma.TransactionClient,
+  env: Environment,
+  headSha: string,
+  title: string,
+  touched: Touched,
+): Promise<void> {
+  const latest = await getLatestDeployment(tx, env.id);
+  const comingBack = env.status === 'DESTROYED' || env.status === 'DESTROYING' || env.status === 'FAILED';
+  const sameCommit = latest !== null && latest.commitSha === headSha && latest.status !== 'FAILED';
+  if (sameCommit && !comingBack) return;
+  if (sameCommit && env.status === 'DESTROYING' && latest.status === 'QUEUED') return;
+
+  touched.superseded = await supersedeActive(tx, env.id, `superseded by ${headSha.slice(0, 7)}`);
+  if (env.status === 'DESTROYED' || env.status === 'FAILED') await updateEnvironmentStatus(tx, env.id, 'PENDING');
+  // DESTROYING: the destroy finishes first, then this queued deployment brings the environment back.
+  await createDeployment(tx, { environmentId: env.id, commitSha: headSha, commitMessage: title });
+}
+
+async function supersedeActive(tx: Prisma.TransactionClient, environmentId: number, reason: string): Promise<number[]> {
+  const active = await tx.deployment.findMany({
+    where: { environmentId, status: { in: ['QUEUED', 'IN_PROGRESS'] } },
+    select: { id: true },
+  });
+  for (const d of active) {
+    await updateDeploymentStatus(tx, d.id, 'FAILED', { errorMessage: reason, appendLogs: `${reason}\n` });
+  }
+  return active.map((d) => d.id);
+}

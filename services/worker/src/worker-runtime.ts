@@ -1,0 +1,134 @@
+import { Worker, type Job, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PrismaClient } from '@ephemera/db';
+import { createRedis, type Logger } from '@ephemera/runtime';
+import { CLEANUP_JOBS, QUEUES } from '@ephemera/schema';
+import { FollowUps } from './follow-ups.js';
+import type { GithubFeedback } from './github/github-feedback.js';
+import { createHandlerRegistry } from './handlers/registry.js';
+import type { WorkerMetrics } from './metrics.js';
+import { createCleanupProcessor } from './processors/cleanup-processor.js';
+import { createFeedbackProcessor } from './processors/feedback-processor.js';
+import { createProvisioningProcessor } from './processors/provisioning-processor.js';
+import { createWebhookProcessor } from './processors/webhook-processor.js';
+import type { Provisioner } from './provisioners/provisioner.js';
+import type { PreviewSettings } from './pull-request-reconciler.js';
+import { createWorkerQueues, type WorkerQueues } from './queues.js';
+
+export interface WorkerRuntimeOptions {
+  redisUrl: string;
+  prefix: string;
+  concurrency: number;
+  lockMs: number;
+  provisionAttempts: number;
+  ttlHours: number;
+  stuckAfterMinutes: number;
+  cleanupIntervalMs: number;
+  /** Start the scheduled sweeps (off in tests that run them by hand). */
+  schedule?: boolean;
+}
+
+export interface WorkerRuntimeDeps {
+  db: PrismaClient;
+  provisioner: Provisioner;
+  github: GithubFeedback;
+  settings: PreviewSettings;
+  logger: Logger;
+  metrics: WorkerMetrics;
+}
+
+export interface WorkerRuntime {
+  queues: WorkerQueues;
+  followUps: FollowUps;
+  workers: Worker[];
+  redis: Redis;
+  /** Stops taking jobs and waits for running ones (BullMQ retries what does not finish in time). */
+  close(): Promise<void>;
+}
+
+/**
+ * Consumes the four queues. The handler registry is checked before anything starts, so a build with an
+ * unhandled event fails at start, not on the first delivery of that event.
+ */
+export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
+  const registry = createHandlerRegistry();
+  const redis = createRedis(options.redisUrl, 'worker');
+  redis.on('error', (err: Error) => deps.logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  const queues = createWorkerQueues(redis, options.prefix);
+  const followUps = new FollowUps(deps.db, queues, options.provisionAttempts);
+  const log = deps.logger;
+
+  const processors: Array<[string, Processor, number]> = [
+    [
+      QUEUES.webhooks,
+      createWebhookProcessor({ db: deps.db, registry, settings: deps.settings, followUps, logger: log, metrics: deps.metrics }),
+      options.concurrency,
+    ],
+    [QUEUES.provisioning, createProvisioningProcessor({ db: deps.db, provisioner: deps.provisioner, followUps, logger: log }), options.concurrency],
+    [QUEUES.feedback, createFeedbackProcessor({ db: deps.db, github: deps.github, logger: log }), Math.max(1, Math.ceil(options.concurrency / 2))],
+    [
+      QUEUES.cleanup,
+      createCleanupProcessor({
+        db: deps.db,
+        queues,
+        followUps,
+        logger: log,
+        ttlHours: options.ttlHours,
+        stuckAfterMinutes: options.stuckAfterMinutes,
+      }),
+      1,
+    ],
+  ];
+
+  const workers = processors.map(([name, processor, concurrency]) => {
+    const worker = new Worker(name, timed(name, processor, deps.metrics), {
+      connection: redis,
+      prefix: options.prefix,
+      concurrency,
+      lockDuration: options.lockMs,
+      stalledInterval: Math.max(1_000, Math.floor(options.lockMs / 2)),
+      // A job whose worker was killed is picked up again; killing workers repeatedly must not fail it.
+      maxStalledCount: 20,
+      autorun: true,
+    });
+    worker.on('error', (err) => log.warn({ queue: name, err: { message: err.message } }, 'worker error'));
+    worker.on('failed', (job: Job | undefined, err: Error) => {
+      log.warn({ queue: name, job_id: job?.id, name: job?.name, attempts: job?.attemptsMade, err: { message: err.message } }, 'job failed');
+    });
+    return worker;
+  });
+
+  if (options.schedule !== false) {
+    const every = options.cleanupIntervalMs;
+    await queues.cleanup.upsertJobScheduler('cleanup-idle', { every }, { name: CLEANUP_JOBS.idle, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+    await queues.cleanup.upsertJobScheduler('cleanup-stuck', { every }, { name: CLEANUP_JOBS.stuck, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+  }
+
+  return {
+    queues,
+    followUps,
+    workers,
+    redis,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await queues.close();
+      await redis.quit().catch(() => undefined);
+    },
+  };
+}
+
+function timed(queue: string, processor: Processor, metrics: WorkerMetrics): Processor {
+  return async (job, token, signal) => {
+    const stop = metrics.jobSeconds.startTimer({ queue });
+    try {
+      const result = await processor(job, token, signal);
+      metrics.jobs.inc({ queue, name: job.name, outcome: typeof result === 'string' && /^(duplicate|stale)$/.test(result) ? result : 'completed' });
+      return result;
+    } catch (err) {
+      metrics.jobs.inc({ queue, name: job.name, outcome: 'failed' });
+      throw err;
+    } finally {
+      stop();
+    }
+  };
+}
