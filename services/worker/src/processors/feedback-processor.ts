@@ -90,10 +90,20 @@ async function reportDeployment(db: PrismaClient, github: GithubFeedback, ref: R
 
   let githubDeploymentId = dep.githubDeploymentId ? Number(dep.githubDeploymentId) : null;
   if (githubDeploymentId === null && !superseded && !closed) {
-    githubDeploymentId = await github.createDeployment(ref, dep.commitSha, `preview/pr-${env.prNumber}`, `Ephemera preview of #${env.prNumber}`);
-    if (githubDeploymentId !== null) {
-      await db.deployment.update({ where: { id: dep.id }, data: { githubDeploymentId: BigInt(githubDeploymentId) } });
-    }
+    // Under the PR's lock and re-read: two feedback jobs for one deployment must create one GitHub deployment.
+    githubDeploymentId = await db.$transaction(
+      async (tx) => {
+        await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
+        const current = await tx.deployment.findUniqueOrThrow({ where: { id: dep.id }, select: { githubDeploymentId: true } });
+        if (current.githubDeploymentId !== null) return Number(current.githubDeploymentId);
+        const created = await github.createDeployment(ref, dep.commitSha, `preview/pr-${env.prNumber}`, `Ephemera preview of #${env.prNumber}`);
+        if (created !== null) {
+          await tx.deployment.update({ where: { id: dep.id }, data: { githubDeploymentId: BigInt(created) } });
+        }
+        return created;
+      },
+      { maxWait: 10_000, timeout: 30_000 },
+    );
   }
   if (githubDeploymentId === null) return;
   const state: DeploymentState =

@@ -1,0 +1,59 @@
+import { webhookExample } from './webhook-examples.js';
+
+// The example payloads are deep, loosely typed JSON; this module edits them in place.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export interface PullRequestVariant {
+  action: string;
+  number?: number;
+  repository?: string;
+  headSha?: string;
+  updatedAt?: string;
+  state?: 'open' | 'closed';
+  merged?: boolean;
+  draft?: boolean;
+  labels?: string[];
+  label?: string;
+  /** owner/name of the fork the PR comes from; the base repository when omitted. */
+  fromFork?: string;
+  authorAssociation?: string;
+  installationId?: number | null;
+  title?: string;
+}
+
+/**
+ * GitHub's example `pull_request` payload for the action, changed into the PR a test needs: another number,
+ * repository, head commit, time, labels, or coming from a fork. Everything else stays as GitHub sent it.
+ */
+export function pullRequestPayload(v: PullRequestVariant): Record<string, unknown> {
+  let p: Record<string, any>;
+  try {
+    p = webhookExample('pull_request', v.action === 'edited' ? 'opened' : v.action, { withInstallation: true }) as Record<string, any>;
+  } catch {
+    p = webhookExample('pull_request', v.action === 'edited' ? 'opened' : v.action) as Record<string, any>;
+  }
+  p.action = v.action;
+  const pr = p.pull_request;
+  if (v.repository) {
+    const [owner, name] = v.repository.split('/') as [string, string];
+    p.repository.full_name = v.repository;
+    p.repository.name = name;
+    p.repository.owner.login = owner;
+    pr.base.repo.full_name = v.repository;
+    pr.head.repo.full_name = v.repository;
+  }
+  if (v.number !== undefined) pr.number = v.number;
+  if (v.headSha) pr.head.sha = v.headSha;
+  if (v.updatedAt) pr.updated_at = v.updatedAt;
+  if (v.title) pr.title = v.title;
+  pr.state = v.state ?? (v.action === 'closed' ? 'closed' : 'open');
+  pr.merged = v.merged ?? false;
+  pr.draft = v.draft ?? false;
+  if (v.labels) pr.labels = v.labels.map((name, i) => ({ id: i + 1, name, color: 'ededed', default: false }));
+  if (v.label !== undefined) p.label = { id: 99, name: v.label, color: 'ededed', default: false };
+  if (v.fromFork) pr.head.repo = { ...pr.head.repo, full_name: v.fromFork, fork: true };
+  if (v.authorAssociation) pr.author_association = v.authorAssociation;
+  if (v.installationId === null) delete p.installation;
+  else if (v.installationId !== undefined) p.installation = { id: v.installationId, node_id: 'x' };
+  else p.installation ??= { id: 1, node_id: 'x' };
+  return p;
+}

@@ -1,0 +1,166 @@
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createPrismaClient, type PrismaClient } from '@ephemera/db';
+import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
+import { createScratchDatabase } from '@ephemera/db/testing';
+import { createLogger } from '@ephemera/runtime';
+import { WEBHOOK_JOB_OPTIONS, trimWebhookPayload, webhookJobName } from '@ephemera/schema';
+import { startFakeGithub, type FakeGithub } from '@ephemera/testkit';
+import { LoggingFeedback, OctokitFeedback } from '../src/github/github-feedback.js';
+import { createWorkerMetrics } from '../src/metrics.js';
+import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
+import type { Provisioner } from '../src/provisioners/provisioner.js';
+import type { PreviewSettings } from '../src/pull-request-reconciler.js';
+import { startWorkerRuntime, type WorkerRuntime } from '../src/worker-runtime.js';
+
+export interface HarnessOptions {
+  settings?: Partial<PreviewSettings>;
+  provisioner?: Provisioner;
+  github?: boolean;
+  /** Worker runtimes consuming the same queues at once. */
+  runtimes?: number;
+  provisionAttempts?: number;
+  /** Start no runtime (the test starts its own worker processes). */
+  noRuntime?: boolean;
+}
+
+export type Harness = Awaited<ReturnType<typeof startHarness>>;
+
+/** A scratch database, a queue prefix, a fake GitHub and worker runtimes, all of the test's own. */
+export async function startHarness(options: HarnessOptions = {}) {
+  const scratch = await createScratchDatabase();
+  await new Migrator({ databaseUrl: scratch.url, prismaDir: defaultPrismaDir() }).migrate();
+  const db: PrismaClient = createPrismaClient({ databaseUrl: scratch.url, poolSize: 10 });
+  const prefix = `wt-${randomBytes(4).toString('hex')}`;
+  const redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) throw new Error('REDIS_URL is not set (npm test starts a Redis server and sets it)');
+  const fakeGithub: FakeGithub | undefined = options.github === false ? undefined : await startFakeGithub();
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const logLines: string[] = [];
+  const logger = createLogger({
+    service: 'worker',
+    level: 'info',
+    destination: new Writable({
+      write(chunk: Buffer, _e, cb) {
+        logLines.push(chunk.toString());
+        cb();
+      },
+    }),
+  });
+  const settings: PreviewSettings = {
+    previewBaseDomain: 'preview.test',
+    previewLabel: undefined,
+    approveLabel: 'preview-approved',
+    ...options.settings,
+  };
+  const runtimes: WorkerRuntime[] = [];
+  const count = options.noRuntime ? 0 : (options.runtimes ?? 1);
+  for (let i = 0; i < count; i++) {
+    runtimes.push(
+      await startWorkerRuntime(
+        {
+          redisUrl,
+          prefix,
+          concurrency: 4,
+          lockMs: 5_000,
+          provisionAttempts: options.provisionAttempts ?? 3,
+          ttlHours: 72,
+          stuckAfterMinutes: 30,
+          cleanupIntervalMs: 60_000,
+          schedule: false,
+        },
+        {
+          db,
+          provisioner: options.provisioner ?? new NoneProvisioner(20),
+          github: fakeGithub ? new OctokitFeedback({ appId: 42, privateKey: pem }, fakeGithub.url) : new LoggingFeedback(logger),
+          settings,
+          logger,
+          metrics: createWorkerMetrics(),
+        },
+      ),
+    );
+  }
+  // A producer of our own, as ingest would be.
+  const producer = runtimes[0]?.queues ?? (await import('../src/queues.js')).createWorkerQueues({ url: redisUrl } as never, prefix);
+
+  return {
+    db,
+    databaseUrl: scratch.url,
+    redisUrl,
+    prefix,
+    fakeGithub,
+    pem,
+    logLines,
+    runtimes,
+    queues: producer,
+    settings,
+
+    /** Queues a delivery exactly as ingest does (trimmed, job id = delivery id). */
+    async deliver(payload: Record<string, unknown>, event = 'pull_request', deliveryId: string = randomUUID()) {
+      const job = trimWebhookPayload({ event, deliveryId, receivedAt: new Date() }, payload);
+      if (!job) throw new Error(`${event}.${String(payload.action)} is not handled`);
+      await producer.webhooks.add(webhookJobName(job), job, { ...WEBHOOK_JOB_OPTIONS, jobId: deliveryId });
+      return deliveryId;
+    },
+
+    /** Waits until no queue has work left (twice in a row, so follow-ups queued meanwhile are seen). */
+    async drain(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let quiet = 0;
+      while (quiet < 2) {
+        if (Date.now() > deadline) throw new Error('queues did not drain in time');
+        const counts = await Promise.all(
+          [producer.webhooks, producer.provisioning, producer.feedback].map((q) =>
+            q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children'),
+          ),
+        );
+        const busy = counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
+        quiet = busy === 0 ? quiet + 1 : 0;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+
+    /** Each environment with its latest deployment, the state two runs are compared on. */
+    async snapshot() {
+      const envs = await db.environment.findMany({ orderBy: [{ repositoryFullName: 'asc' }, { prNumber: 'asc' }] });
+      return Promise.all(
+        envs.map(async (e) => {
+          const latest = await db.deployment.findFirst({ where: { environmentId: e.id }, orderBy: { id: 'desc' } });
+          return {
+            repository: e.repositoryFullName,
+            pr: e.prNumber,
+            namespace: e.namespace,
+            status: e.status,
+            commitSha: e.commitSha,
+            title: e.prTitle,
+            latestDeployment: latest ? { commitSha: latest.commitSha, status: latest.status } : null,
+          };
+        }),
+      );
+    },
+
+    async failedJobs() {
+      return [
+        ...(await producer.webhooks.getFailed()),
+        ...(await producer.provisioning.getFailed()),
+        ...(await producer.feedback.getFailed()),
+      ];
+    },
+
+    async close() {
+      for (const r of runtimes) await r.close();
+      if (!runtimes[0]) await producer.close();
+      for (const q of [producer.webhooks, producer.provisioning, producer.feedback, producer.cleanup]) {
+        await q.obliterate({ force: true }).catch(() => undefined);
+      }
+      await db.$disconnect();
+      await fakeGithub?.close();
+      await scratch.drop();
+    },
+  };
+}
+
+export const sha = (n: number) => n.toString(16).padStart(40, '0');
+/** GitHub's `updated_at` for the n-th event of a test PR, one second apart. */
+export const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, n)).toISOString().replace('.000Z', 'Z');

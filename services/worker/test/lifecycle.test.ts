@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { pullRequestPayload } from '@ephemera/testkit';
+import { at, sha, startHarness, type Harness } from './harness.js';
+
+const REPO = 'Codertocat/Hello-World';
+
+describe('a pull request from opened to closed, reopened and closed again', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('opened: environment PENDING → READY with its first deployment, comment, status and GitHub deployment', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 7, headSha: sha(1), updatedAt: at(1) }));
+    await h.drain();
+    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 7 } });
+    expect(env.status).toBe('READY');
+    expect(env.commitSha).toBe(sha(1));
+    expect(env.environmentUrl).toBe(`https://${env.namespace}.preview.test`);
+    expect(env.lastDeployedAt).toBeInstanceOf(Date);
+    const owner = await h.db.user.findUniqueOrThrow({ where: { id: env.ownerId! } });
+    expect(owner.githubLogin).toBe('Codertocat');
+    const deployments = await h.db.deployment.findMany({ where: { environmentId: env.id } });
+    expect(deployments).toHaveLength(1);
+    expect(deployments[0]).toMatchObject({ status: 'SUCCESS', commitSha: sha(1) });
+    expect(deployments[0]!.startedAt).toBeInstanceOf(Date);
+    expect(deployments[0]!.completedAt).toBeInstanceOf(Date);
+    expect(deployments[0]!.logs).toMatch(/namespace .* created/);
+    expect(deployments[0]!.githubDeploymentId).not.toBeNull();
+
+    const reqs = h.fakeGithub!.requests;
+    expect(reqs.filter((r) => r.method === 'POST' && r.path.endsWith('/issues/7/comments'))).toHaveLength(1);
+    const statuses = reqs.filter((r) => r.path === `/repos/${REPO}/statuses/${sha(1)}`);
+    expect(statuses.map((r) => r.body?.state)).toContain('pending');
+    expect(statuses.at(-1)?.body).toMatchObject({ state: 'success', context: 'ephemera/preview', target_url: env.environmentUrl });
+    const ghDeployments = reqs.filter((r) => r.method === 'POST' && r.path === `/repos/${REPO}/deployments`);
+    expect(ghDeployments).toHaveLength(1);
+    expect(ghDeployments[0]!.body).toMatchObject({ ref: sha(1), environment: 'preview/pr-7', transient_environment: true });
+    const depStatuses = reqs.filter((r) => /\/deployments\/\d+\/statuses$/.test(r.path)).map((r) => r.body?.state);
+    expect(depStatuses).toContain('success');
+    expect(reqs.find((r) => /\/deployments\/\d+\/statuses$/.test(r.path) && r.body?.state === 'success')?.body?.environment_url).toBe(env.environmentUrl);
+    // Installation tokens come from the App's JWT, then feedback uses the token.
+    expect(reqs.some((r) => r.path === '/app/installations/1/access_tokens' && /^bearer /i.test(r.authorization ?? ''))).toBe(true);
+    expect(reqs.filter((r) => r.path.startsWith('/repos/')).every((r) => r.authorization === 'token ghs_fake1')).toBe(true);
+  });
+
+  it('synchronize twice: a deployment per push, commit status on each sha, still one comment', async () => {
+    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 7, headSha: sha(2), updatedAt: at(2) }));
+    await h.drain();
+    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 7, headSha: sha(3), updatedAt: at(3) }));
+    await h.drain();
+    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 7 } });
+    expect(env).toMatchObject({ status: 'READY', commitSha: sha(3) });
+    const deployments = await h.db.deployment.findMany({ where: { environmentId: env.id }, orderBy: { id: 'asc' } });
+    expect(deployments.map((d) => [d.commitSha, d.status])).toEqual([
+      [sha(1), 'SUCCESS'],
+      [sha(2), 'SUCCESS'],
+      [sha(3), 'SUCCESS'],
+    ]);
+    const reqs = h.fakeGithub!.requests;
+    for (const n of [2, 3]) {
+      expect(reqs.filter((r) => r.path === `/repos/${REPO}/statuses/${sha(n)}`).at(-1)?.body?.state).toBe('success');
+    }
+    expect(reqs.filter((r) => r.method === 'POST' && r.path.endsWith('/issues/7/comments'))).toHaveLength(1);
+    expect(reqs.filter((r) => r.method === 'PATCH' && /\/issues\/comments\/\d+$/.test(r.path)).length).toBeGreaterThan(3);
+  });
+
+  it('closed: DESTROYING → DESTROYED with destroyed_at, the comment says so', async () => {
+    await h.deliver(pullRequestPayload({ action: 'closed', number: 7, headSha: sha(3), updatedAt: at(4), merged: true }));
+    await h.drain();
+    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 7 } });
+    expect(env.status).toBe('DESTROYED');
+    expect(env.destroyedAt).toBeInstanceOf(Date);
+    const lastEdit = h.fakeGithub!.requests.filter((r) => r.method === 'PATCH').at(-1);
+    expect(String(lastEdit?.body?.body)).toMatch(/Removed/);
+  });
+
+  it('reopened: the same namespace comes back with a new deployment; closed again: destroyed again', async () => {
+    const before = await h.db.environment.findFirstOrThrow({ where: { prNumber: 7 } });
+    await h.deliver(pullRequestPayload({ action: 'reopened', number: 7, headSha: sha(3), updatedAt: at(5) }));
+    await h.drain();
+    const reopened = await h.db.environment.findFirstOrThrow({ where: { prNumber: 7 } });
+    expect(reopened).toMatchObject({ id: before.id, namespace: before.namespace, status: 'READY', destroyedAt: null });
+    expect(await h.db.deployment.count({ where: { environmentId: before.id } })).toBe(4);
+
+    await h.deliver(pullRequestPayload({ action: 'closed', number: 7, headSha: sha(3), updatedAt: at(6) }));
+    await h.drain();
+    expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 7 } })).status).toBe('DESTROYED');
+    expect(h.fakeGithub!.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/issues/7/comments'))).toHaveLength(1);
+    expect(await h.failedJobs()).toHaveLength(0);
+  });
+
+  it('edited: title and branch kept current', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 8, headSha: sha(10), updatedAt: at(10) }));
+    await h.deliver(pullRequestPayload({ action: 'edited', number: 8, headSha: sha(10), updatedAt: at(11), title: 'A better title' }));
+    await h.drain();
+    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 8 } });
+    expect(env.prTitle).toBe('A better title');
+    expect(await h.db.deployment.count({ where: { environmentId: env.id } })).toBe(1);
+  });
+
+  it('a delivery processed twice changes nothing the second time', async () => {
+    const payload = pullRequestPayload({ action: 'synchronize', number: 8, headSha: sha(12), updatedAt: at(12) });
+    const id = await h.deliver(payload);
+    await h.drain();
+    const before = await h.snapshot();
+    const deployments = await h.db.deployment.count();
+    // GitHub redelivers with the same id; BullMQ keeps the finished job, so remove it to force a second run.
+    await (await h.queues.webhooks.getJob(id))?.remove();
+    await h.deliver(payload, 'pull_request', id);
+    await h.drain();
+    expect(await h.snapshot()).toEqual(before);
+    expect(await h.db.deployment.count()).toBe(deployments);
+    expect(await h.db.processedDelivery.count({ where: { deliveryId: id } })).toBe(1);
+  });
+
+  it('a repository webhook without an installation is handled and reported, with no feedback sent', async () => {
+    const before = h.fakeGithub!.requests.length;
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 9, headSha: sha(20), updatedAt: at(20), installationId: null }));
+    await h.drain();
+    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 9 } });
+    expect(env.status).toBe('READY');
+    expect(env.installationId).toBe(0n);
+    expect(h.logLines.some((l) => l.includes('not the GitHub App'))).toBe(true);
+    expect(h.fakeGithub!.requests.slice(before).filter((r) => r.path.includes('/issues/9/'))).toHaveLength(0);
+  });
+});
+
+describe('installations', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ github: false });
+  });
+  afterAll(() => h.close());
+
+  it('destroys the environments of removed repositories and of a deleted installation', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 1, repository: 'acme/one', headSha: sha(1), updatedAt: at(1), installationId: 55 }));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 2, repository: 'acme/two', headSha: sha(2), updatedAt: at(1), installationId: 55 }));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 3, repository: 'other/three', headSha: sha(3), updatedAt: at(1), installationId: 66 }));
+    await h.drain();
+    await h.deliver(
+      {
+        action: 'removed',
+        installation: { id: 55, account: { login: 'acme' } },
+        repositories_removed: [{ id: 1, full_name: 'acme/one', name: 'one' }],
+        repositories_added: [],
+        repository_selection: 'selected',
+        sender: { id: 1, login: 'acme' },
+      },
+      'installation_repositories',
+    );
+    await h.drain();
+    const status = async (repo: string) => (await h.db.environment.findFirstOrThrow({ where: { repositoryFullName: repo } })).status;
+    expect(await status('acme/one')).toBe('DESTROYED');
+    expect(await status('acme/two')).toBe('READY');
+
+    await h.deliver({ action: 'deleted', installation: { id: 55, account: { login: 'acme' } }, sender: { id: 1, login: 'acme' } }, 'installation');
+    await h.drain();
+    expect(await status('acme/two')).toBe('DESTROYED');
+    expect(await status('other/three')).toBe('READY');
+  });
+});
