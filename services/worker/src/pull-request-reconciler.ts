@@ -63,14 +63,21 @@ export async function reconcilePullRequest(
   if (approval === 'revoked') approvedSha = null;
 
   const env = await getEnvironmentByPr(tx, repo, pr.number);
-  const wanted = pr.state === 'open' && !pr.draft && (!settings.previewLabel || pr.labels.includes(settings.previewLabel));
+  const qualifies = !pr.draft && (!settings.previewLabel || pr.labels.includes(settings.previewLabel));
+  const wanted = pr.state === 'open' && qualifies;
   const fromFork = pr.headRepoFullName === null || pr.headRepoFullName.toLowerCase() !== pr.baseRepoFullName.toLowerCase();
   const trusted = !fromFork || TRUSTED_ASSOCIATIONS.has(pr.authorAssociation);
   const approved = trusted || (approvedSha === pr.headSha && pr.labels.includes(settings.approveLabel));
   let heldSha: string | null = null;
 
   if (!wanted) {
-    if (env && env.status === 'DESTROYING') {
+    if (!env && pr.state === 'closed' && qualifies && approved) {
+      // Closed before any event that would have created its environment was applied (GitHub does not
+      // promise order, and the opened event may never come): the record is made and torn down like the one
+      // an in-order history leaves, so the outcome does not depend on arrival order.
+      const created = await createEnvironment(tx, await environmentInput(tx, job, settings));
+      await updateEnvironmentStatus(tx, created.id, 'DESTROYING');
+    } else if (env && env.status === 'DESTROYING') {
       // Reopened and closed again while being destroyed: the deployment queued by the reopen is void.
       touched.superseded = await supersedeActive(tx, env.id, 'pull request closed');
     } else if (env && ALIVE.has(env.status)) {
@@ -90,27 +97,11 @@ export async function reconcilePullRequest(
       ? `New commits from a fork need approval before they are deployed: a maintainer removes and adds the \`${settings.approveLabel}\` label again to deploy ${pr.headSha.slice(0, 7)}.`
       : `This pull request comes from a fork, so its preview waits for a maintainer: add the \`${settings.approveLabel}\` label to deploy it.`;
   } else {
-    const owner = await getOrCreateUser(tx, {
-      githubId: pr.author.id,
-      githubLogin: pr.author.login,
-      email: pr.author.email,
-      avatarUrl: pr.author.avatarUrl,
-    });
     if (!env) {
       if (job.installationId === null) {
         touched.note = 'This repository sends webhooks directly rather than through the Ephemera GitHub App.';
       }
-      const created = await createEnvironment(tx, {
-        repositoryFullName: repo,
-        prNumber: pr.number,
-        prTitle: pr.title,
-        branchName: pr.headRef,
-        commitSha: pr.headSha,
-        // A repository webhook has no installation; 0 marks it (feedback cannot be sent for it).
-        installationId: job.installationId ?? 0,
-        ownerId: owner.id,
-        previewBaseDomain: settings.previewBaseDomain,
-      });
+      const created = await createEnvironment(tx, await environmentInput(tx, job, settings));
       await createDeployment(tx, { environmentId: created.id, commitSha: pr.headSha, commitMessage: pr.title });
     } else {
       await redeployIfNeeded(tx, env, pr.headSha, pr.title, touched);
@@ -123,7 +114,8 @@ export async function reconcilePullRequest(
       data: {
         prTitle: pr.title,
         branchName: pr.headRef,
-        ...(approved && wanted ? { commitSha: pr.headSha } : {}),
+        // The head commit, except while a fork's new commit waits for approval: then the deployed one stays.
+        ...(approved || !wanted ? { commitSha: pr.headSha } : {}),
         ...(job.installationId !== null ? { installationId: BigInt(job.installationId) } : {}),
       },
     });
@@ -146,6 +138,27 @@ export async function reconcilePullRequest(
     },
   });
   return touched;
+}
+
+async function environmentInput(tx: Prisma.TransactionClient, job: PullRequestJob, settings: PreviewSettings) {
+  const pr = job.pullRequest;
+  const owner = await getOrCreateUser(tx, {
+    githubId: pr.author.id,
+    githubLogin: pr.author.login,
+    email: pr.author.email,
+    avatarUrl: pr.author.avatarUrl,
+  });
+  return {
+    repositoryFullName: job.repository.fullName,
+    prNumber: pr.number,
+    prTitle: pr.title,
+    branchName: pr.headRef,
+    commitSha: pr.headSha,
+    // A repository webhook has no installation; 0 marks it (feedback cannot be sent for it).
+    installationId: job.installationId ?? 0,
+    ownerId: owner.id,
+    previewBaseDomain: settings.previewBaseDomain,
+  };
 }
 
 /**
