@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { pullRequestPayload } from '@ephemera/testkit';
+import { createHandlerRegistry, ALL_HANDLERS } from '../src/handlers/registry.js';
+import { destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
+import { ProvisionError, type Provisioner } from '../src/provisioners/provisioner.js';
+import { createLogger } from '@ephemera/runtime';
+import { at, sha, startHarness, type Harness } from './harness.js';
+
+/** A provisioner of the test's own that fails as told: transiently `flaky` times, or for good. */
+class ScriptedProvisioner implements Provisioner {
+  readonly name = 'scripted';
+  calls = 0;
+  constructor(private readonly plan: { flaky?: number; broken?: boolean }) {}
+  private async step(log: (l: string) => void) {
+    this.calls++;
+    log(`attempt ${this.calls}`);
+    if (this.plan.broken) throw new ProvisionError('image ghcr.io/acme/app:abc not found', false, ['Failed to pull image: not found']);
+    if (this.calls <= (this.plan.flaky ?? 0)) throw new ProvisionError('API server timed out', true);
+    return { url: 'https://custom.example.test' };
+  }
+  provision(_t: never, log: (l: string) => void) {
+    return this.step(log);
+  }
+  update(_t: never, log: (l: string) => void) {
+    return this.step(log);
+  }
+  async destroy() {}
+}
+
+describe('provisioning failures', () => {
+  it('retries transient errors with backoff, then succeeds; logs keep every attempt', async () => {
+    const provisioner = new ScriptedProvisioner({ flaky: 2 });
+    const h = await startHarness({ github: false, provisioner, provisionAttempts: 4 });
+    try {
+      await h.deliver(pullRequestPayload({ action: 'opened', number: 1, headSha: sha(1), updatedAt: at(1) }));
+      await h.drain();
+      const env = await h.db.environment.findFirstOrThrow();
+      expect(env).toMatchObject({ status: 'READY', environmentUrl: 'https://custom.example.test' });
+      const dep = await h.db.deployment.findFirstOrThrow();
+      expect(dep.status).toBe('SUCCESS');
+      expect(dep.logs).toMatch(/attempt 1[\s\S]*API server timed out[\s\S]*attempt 2[\s\S]*attempt 3/);
+      expect(provisioner.calls).toBe(3);
+    } finally {
+      await h.close();
+    }
+  }, 60_000);
+
+  it('a permanent error leaves the environment FAILED with the reason, and the job in the failed list', async () => {
+    const h = await startHarness({ github: false, provisioner: new ScriptedProvisioner({ broken: true }) });
+    try {
+      await h.deliver(pullRequestPayload({ action: 'opened', number: 2, headSha: sha(2), updatedAt: at(1) }));
+      await h.drain();
+      const env = await h.db.environment.findFirstOrThrow();
+      expect(env.status).toBe('FAILED');
+      expect(env.errorMessage).toMatch(/image .* not found \(Failed to pull image: not found\)/);
+      expect((await h.db.deployment.findFirstOrThrow()).status).toBe('FAILED');
+      const failed = await h.queues.provisioning.getFailed();
+      expect(failed.map((j) => j.name)).toEqual(['provisioning.deploy']);
+      // A new push retries from FAILED.
+      await h.deliver(pullRequestPayload({ action: 'synchronize', number: 2, headSha: sha(3), updatedAt: at(2) }));
+      await h.drain();
+      expect(await h.db.deployment.count()).toBe(2);
+    } finally {
+      await h.close();
+    }
+  }, 60_000);
+});
+
+describe('GitHub feedback failures', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('retries a 5xx, drops a 422, and never holds up the environment', async () => {
+    h.fakeGithub!.failNext(/\/issues\/\d+\/comments$/, 502, 1);
+    h.fakeGithub!.failNext(/\/statuses\//, 422, 100);
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 3, headSha: sha(3), updatedAt: at(1) }));
+    await h.drain();
+    expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 3 } })).status).toBe('READY');
+    const posts = h.fakeGithub!.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/issues/3/comments'));
+    expect(posts).toHaveLength(2); // the 502, then the retry
+    const failed = await h.queues.feedback.getFailed();
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((j) => /422/.test(j.failedReason))).toBe(true);
+    // Dropped, not retried: each failed job asked for its commit status exactly once (a retried one would
+    // have asked up to 8 times, the queue's setting); one of them also met the 502 before.
+    expect(failed.every((j) => j.attemptsMade <= 2)).toBe(true);
+    const statusPosts = h.fakeGithub!.requests.filter((r) => r.path.includes('/statuses/')).length;
+    expect(statusPosts).toBe(failed.length);
+  });
+});
+
+describe('cleanup sweeps', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+  const deps = () => ({
+    db: h.db,
+    queues: h.queues,
+    followUps: h.runtimes[0]!.followUps,
+    logger: createLogger({ service: 'test', level: 'silent' }),
+    ttlHours: 72,
+    stuckAfterMinutes: 30,
+  });
+
+  it('destroys an environment with no push for the TTL and says how to bring it back', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 10, headSha: sha(10), updatedAt: at(1) }));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 11, headSha: sha(11), updatedAt: at(1) }));
+    await h.drain();
+    const idle = await h.db.environment.findFirstOrThrow({ where: { prNumber: 10 } });
+    await h.db.$executeRaw`UPDATE deployments SET created_at = now() - interval '100 hours' WHERE environment_id = ${idle.id}`;
+    expect(await destroyIdle(deps())).toBe('destroyed 1 idle environment(s)');
+    await h.drain();
+    expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 10 } })).status).toBe('DESTROYED');
+    expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 11 } })).status).toBe('READY');
+    const comment = h.fakeGithub!.requests.filter((r) => r.method === 'PATCH').map((r) => String(r.body?.body)).find((b) => b.includes('no push for 72 hours'));
+    expect(comment).toMatch(/Push a commit or reopen the pull request to bring it back/);
+
+    // A push brings it back.
+    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 10, headSha: sha(12), updatedAt: at(2) }));
+    await h.drain();
+    expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 10 } })).status).toBe('READY');
+  });
+
+  it('re-queues a step whose job was lost, and fails one stuck for twice the bound', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 20, headSha: sha(20), updatedAt: at(1) }));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 21, headSha: sha(21), updatedAt: at(1) }));
+    await h.drain();
+    // Fake what a lost job leaves: an environment mid-step with no job to finish it.
+    for (const [pr, minutes] of [[20, 40], [21, 70]] as const) {
+      const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: pr } });
+      const dep = await h.db.deployment.create({ data: { environmentId: env.id, commitSha: sha(pr + 100), status: 'IN_PROGRESS', startedAt: new Date() } });
+      await h.db.$executeRaw`UPDATE environments SET status = 'UPDATING', updated_at = now() - make_interval(mins => ${minutes}) WHERE id = ${env.id}`;
+      expect(dep.status).toBe('IN_PROGRESS');
+    }
+    expect(await mendStuck(deps())).toBe('retried 1, failed 1');
+    await h.drain();
+    const mended = await h.db.environment.findFirstOrThrow({ where: { prNumber: 20 } });
+    expect(mended.status).toBe('READY');
+    const gaveUp = await h.db.environment.findFirstOrThrow({ where: { prNumber: 21 } });
+    expect(gaveUp.status).toBe('FAILED');
+    expect(gaveUp.errorMessage).toBe('stuck in UPDATING for more than 60 minutes');
+  });
+});
+
+describe(createHandlerRegistry.name, () => {
+  it('has exactly one handler for every job ingest produces', () => {
+    expect(createHandlerRegistry().size).toBe(ALL_HANDLERS.length);
+  });
+
+  it('fails at start when a handler is missing or doubled, naming it', () => {
+    expect(() => createHandlerRegistry(ALL_HANDLERS.slice(1))).toThrow('pull_request.opened has no handler');
+    expect(() => createHandlerRegistry([...ALL_HANDLERS, ALL_HANDLERS[0]!])).toThrow('pull_request.opened has two handlers');
+  });
+});
