@@ -1,0 +1,193 @@
+// pnpm bench:worker — 20,000 pull_request events over 2,000 PRs through the real queue into PostgreSQL, and
+// the same database writes done with plain `pg`, one transaction per event, at the same concurrency.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createPrismaClient } from '@ephemera/db';
+import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
+import { createLogger } from '@ephemera/runtime';
+import { WEBHOOK_JOB_OPTIONS, namespaceFor, trimWebhookPayload, webhookJobName, type PullRequestJob } from '@ephemera/schema';
+import { freePort, pullRequestPayload, startPostgres, startRedis } from '@ephemera/testkit';
+import { LoggingFeedback } from '../src/github/github-feedback.js';
+import { createWorkerMetrics } from '../src/metrics.js';
+import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
+import { startWorkerRuntime } from '../src/worker-runtime.js';
+
+const PRS = Number(process.env.BENCH_PRS ?? 2_000);
+const PER_PR = 10;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+
+const hex = (n: number) => n.toString(16).padStart(40, '0');
+const time = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString().replace('.000Z', 'Z');
+
+function events(): PullRequestJob[] {
+  const base = pullRequestPayload({ action: 'opened' });
+  const out: PullRequestJob[] = [];
+  for (let i = 0; i < PER_PR; i++) {
+    for (let pr = 1; pr <= PRS; pr++) {
+      const p = structuredClone(base) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      p.action = i === 0 ? 'opened' : 'synchronize';
+      p.pull_request.number = pr;
+      p.pull_request.head.sha = hex(pr * 100 + i);
+      p.pull_request.updated_at = time(i);
+      out.push(trimWebhookPayload({ event: 'pull_request', deliveryId: randomUUID(), receivedAt: new Date() }, p) as PullRequestJob);
+    }
+  }
+  return out;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** The webhook transaction's writes for opened/synchronize, by hand, with plain pg. */
+async function plainEvent(client: pg.PoolClient, job: PullRequestJob): Promise<void> {
+  const repo = job.repository.fullName;
+  const pr = job.pullRequest;
+  await client.query('BEGIN');
+  try {
+    const fresh = await client.query('INSERT INTO processed_deliveries (delivery_id, event, action) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING', [job.deliveryId, job.event, job.action]);
+    if (fresh.rowCount === 0) return void (await client.query('COMMIT'));
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${repo.toLowerCase()}#${pr.number}`]);
+    const state = await client.query('SELECT last_event_at FROM pull_request_states WHERE repository_full_name=$1 AND pr_number=$2', [repo, pr.number]);
+    if (state.rows[0]?.last_event_at && new Date(pr.updatedAt) < state.rows[0].last_event_at) return void (await client.query('COMMIT'));
+    const user = await client.query(
+      `INSERT INTO users (github_id, github_login, avatar_url, updated_at) VALUES ($1,$2,$3,now())
+       ON CONFLICT (github_id) DO UPDATE SET github_login = EXCLUDED.github_login, updated_at = now() RETURNING id`,
+      [pr.author.id, pr.author.login, pr.author.avatarUrl],
+    );
+    const env = await client.query('SELECT id FROM environments WHERE repository_full_name=$1 AND pr_number=$2', [repo, pr.number]);
+    let envId: number;
+    if (env.rows[0]) {
+      envId = env.rows[0].id;
+      await client.query(`UPDATE deployments SET status='FAILED', error_message=$2, completed_at=now(), updated_at=now() WHERE environment_id=$1 AND status IN ('QUEUED','IN_PROGRESS')`, [envId, 'superseded']);
+      await client.query('UPDATE environments SET commit_sha=$2, pr_title=$3, updated_at=now() WHERE id=$1', [envId, pr.headSha, pr.title]);
+    } else {
+      const ns = namespaceFor(repo, pr.number);
+      const created = await client.query(
+        `INSERT INTO environments (repository_full_name, repository_name, pr_number, pr_title, branch_name, commit_sha, namespace, environment_url, status, installation_id, owner_id, updated_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'PENDING',$9,$10,now()) RETURNING id`,
+        [repo, job.repository.name, pr.number, pr.title, pr.headRef, pr.headSha, ns, `https://${ns}.bench`, job.installationId ?? 0, user.rows[0].id],
+      );
+      envId = created.rows[0].id;
+    }
+    await client.query(`INSERT INTO deployments (environment_id, commit_sha, commit_message, status, updated_at) VALUES ($1,$2,$3,'QUEUED',now())`, [envId, pr.headSha, pr.title]);
+    await client.query(
+      `INSERT INTO pull_request_states (repository_full_name, pr_number, last_event_at, updated_at) VALUES ($1,$2,$3,now())
+       ON CONFLICT (repository_full_name, pr_number) DO UPDATE SET last_event_at = EXCLUDED.last_event_at, updated_at = now()`,
+      [repo, pr.number, pr.updatedAt],
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
+}
+
+async function main() {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'ephemera-bench-worker-'));
+  const { chmod } = await import('node:fs/promises');
+  await chmod(scratch, 0o755);
+  const pgServer = process.env.DATABASE_URL ? undefined : await startPostgres({ dir: path.join(scratch, 'pg'), port: await freePort(), database: 'bench' });
+  const redisServer = process.env.REDIS_URL ? undefined : await startRedis({ dir: path.join(scratch, 'redis'), port: await freePort(), durable: true });
+  const serverUrl = process.env.DATABASE_URL ?? pgServer!.url;
+  const redisUrl = process.env.REDIS_URL ?? redisServer!.url;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  const dbs = [`bench_queue_${Date.now()}`, `bench_plain_${Date.now()}`];
+  for (const d of dbs) await admin.query(`CREATE DATABASE ${d}`);
+  const urlOf = (d: string) => Object.assign(new URL(serverUrl), { pathname: `/${d}` }).toString();
+  for (const d of dbs) await new Migrator({ databaseUrl: urlOf(d), prismaDir: defaultPrismaDir() }).migrate();
+
+  const jobs = events();
+  process.stdout.write(`${jobs.length} events over ${PRS} PRs, worker concurrency ${CONCURRENCY}, PostgreSQL ${pgServer ? 'started by the bench (default settings)' : serverUrl}\n`);
+
+  // 1. Through the queue: the worker as it runs in production (provisioner `none` with no delay, feedback logged).
+  const db = createPrismaClient({ databaseUrl: urlOf(dbs[0]!), poolSize: CONCURRENCY + 4 });
+  const prefix = `bench-${randomUUID().slice(0, 8)}`;
+  const runtime = await startWorkerRuntime(
+    { redisUrl, prefix, concurrency: CONCURRENCY, lockMs: 30_000, provisionAttempts: 3, ttlHours: 72, stuckAfterMinutes: 30, cleanupIntervalMs: 3_600_000, schedule: false },
+    {
+      db,
+      provisioner: new NoneProvisioner(0),
+      github: new LoggingFeedback(createLogger({ service: 'bench', level: 'silent' })),
+      settings: { previewBaseDomain: 'bench', previewLabel: undefined, approveLabel: 'preview-approved' },
+      logger: createLogger({ service: 'bench', level: 'warn' }),
+      metrics: createWorkerMetrics(),
+    },
+  );
+  const latencies: number[] = [];
+  let done = 0;
+  const finished = new Promise<void>((resolve) => {
+    runtime.workers[0]!.on('completed', (job) => {
+      latencies.push((job.finishedOn ?? Date.now()) - job.timestamp);
+      if (++done === jobs.length) resolve();
+    });
+  });
+  const started = Date.now();
+  for (let i = 0; i < jobs.length; i += 500) {
+    await runtime.queues.webhooks.addBulk(
+      jobs.slice(i, i + 500).map((j) => ({ name: webhookJobName(j), data: j, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: j.deliveryId } })),
+    );
+  }
+  await finished;
+  const queueSeconds = (Date.now() - started) / 1000;
+  const failed = await runtime.queues.webhooks.getJobCounts('failed');
+  const envs = await db.environment.count();
+  const deployments = await db.deployment.count();
+  // Let the follow-up work (deploys, feedback) finish before tearing the queues down.
+  for (;;) {
+    const counts = await Promise.all(
+      [runtime.queues.provisioning, runtime.queues.feedback].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
+    );
+    if (counts.every((c) => Object.values(c).every((n) => n === 0))) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const w of runtime.workers) await w.close();
+  for (const q of [runtime.queues.webhooks, runtime.queues.provisioning, runtime.queues.feedback]) await q.obliterate({ force: true });
+  await runtime.close();
+  await db.$disconnect();
+
+  // 2. The same writes with plain pg, one transaction per event, CONCURRENCY at a time, in delivery order per PR.
+  const pool = new pg.Pool({ connectionString: urlOf(dbs[1]!), max: CONCURRENCY });
+  const plainStarted = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      const client = await pool.connect();
+      try {
+        while (next < jobs.length) await plainEvent(client, jobs[next++]!);
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  const plainSeconds = (Date.now() - plainStarted) / 1000;
+  await pool.end();
+
+  latencies.sort((a, b) => a - b);
+  const rate = jobs.length / queueSeconds;
+  const plainRate = jobs.length / plainSeconds;
+  process.stdout.write(`\n${'path'.padEnd(34)} ${'events/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
+  process.stdout.write(`${'queue → worker → PostgreSQL'.padEnd(34)} ${rate.toFixed(0).padStart(9)} ${String(percentile(latencies, 50)).padStart(8)} ${String(percentile(latencies, 99)).padStart(8)}\n`);
+  process.stdout.write(`${'plain pg, one transaction per event'.padEnd(34)} ${plainRate.toFixed(0).padStart(9)}\n`);
+  process.stdout.write(`\nratio worker/plain: ${(rate / plainRate).toFixed(2)}; environments ${envs}, deployments ${deployments}, failed jobs ${failed.failed}\n`);
+  process.stdout.write(`(latency: job added to the queue → job completed, i.e. committed and its follow-ups queued, while all ${jobs.length} were queued at once)\n`);
+
+  for (const d of dbs) await admin.query(`DROP DATABASE ${d} WITH (FORCE)`);
+  await admin.end();
+  await pgServer?.stop();
+  await redisServer?.stop();
+  await rm(scratch, { recursive: true, force: true });
+  return failed.failed === 0 && envs === PRS ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

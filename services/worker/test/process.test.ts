@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { freePort, pullRequestPayload } from '@ephemera/testkit';
+import { at, sha, startHarness, type Harness } from './harness.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+/** The real worker entry point in a process of its own, as it runs in production. */
+function startWorkerProcess(h: Harness, port: number, extra: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: h.databaseUrl,
+      REDIS_URL: h.redisUrl,
+      QUEUE_PREFIX: h.prefix,
+      WORKER_PORT: String(port),
+      WORKER_LOCK_MS: '2000',
+      PROVISIONER_DELAY_MS: '1500',
+      PREVIEW_BASE_DOMAIN: 'preview.test',
+      LOG_LEVEL: 'warn',
+      ...extra,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the worker process', () => {
+  let h: Harness;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    h = await startHarness({ noRuntime: true, github: false });
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await h.close();
+  });
+
+  it('killed with SIGKILL mid-deployment: another worker picks the job up and the environment ends READY', async () => {
+    const port = await freePort();
+    const first = startWorkerProcess(h, port);
+    children.push(first);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 20_000, 'first worker');
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 1, headSha: sha(1), updatedAt: at(1) }));
+    await waitFor(async () => (await h.db.deployment.findFirst())?.status === 'IN_PROGRESS', 20_000, 'deployment to start');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    expect((await h.db.deployment.findFirstOrThrow()).status).toBe('IN_PROGRESS');
+
+    const secondPort = await freePort();
+    const second = startWorkerProcess(h, secondPort);
+    children.push(second);
+    await waitFor(async () => (await h.db.environment.findFirst())?.status === 'READY', 40_000, 'environment READY');
+    const dep = await h.db.deployment.findFirstOrThrow();
+    expect(dep.status).toBe('SUCCESS');
+    expect(await h.failedJobs()).toHaveLength(0);
+
+    // Operations endpoints of the running process.
+    expect(await (await fetch(`http://127.0.0.1:${secondPort}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`http://127.0.0.1:${secondPort}/readyz`)).json()).toMatchObject({ database: 'ok', redis: 'ok' });
+    const metrics = await (await fetch(`http://127.0.0.1:${secondPort}/metrics`)).text();
+    expect(metrics).toMatch(/worker_jobs_total\{queue="ephemera-provisioning",name="provisioning.deploy",outcome="completed"\} 1/);
+    expect(metrics).toMatch(/worker_job_duration_seconds_bucket/);
+    expect(metrics).toMatch(/worker_queue_depth\{queue="ephemera-webhooks",state="waiting"\} 0/);
+
+    // SIGTERM: finishes and exits 0.
+    second.kill('SIGTERM');
+    const code = await new Promise((r) => second.once('exit', r));
+    expect(code).toBe(0);
+  }, 90_000);
+
+  it('refuses to start with a clear message when configuration is wrong', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { PATH: process.env.PATH, DATABASE_URL: 'not a url', GITHUB_APP_ID: '5' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(1);
+    expect(err).toMatch(/DATABASE_URL/);
+  });
+});
