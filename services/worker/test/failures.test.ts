@@ -147,6 +147,26 @@ describe('cleanup sweeps', () => {
   });
 });
 
+describe('invalid webhook jobs', () => {
+  it('fail at once without retries, are logged, and change nothing', async () => {
+    const h = await startHarness({ github: false });
+    try {
+      const bad = { event: 'pull_request', action: 'opened', deliveryId: 'not-a-guid', repository: { fullName: 'x' } };
+      await h.queues.webhooks.add('pull_request.opened', bad, { attempts: 5, jobId: 'bad-job' });
+      await h.drain();
+      const job = await h.queues.webhooks.getJob('bad-job');
+      expect(await job!.getState()).toBe('failed');
+      expect(job!.attemptsMade).toBeLessThanOrEqual(1);
+      expect(job!.failedReason).toMatch(/invalid webhook job: deliveryId/);
+      expect(h.logLines.some((l) => l.includes('invalid webhook job'))).toBe(true);
+      expect(await h.db.environment.count()).toBe(0);
+      expect(await h.db.processedDelivery.count()).toBe(0);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe(createHandlerRegistry.name, () => {
   it('has exactly one handler for every job ingest produces', () => {
     expect(createHandlerRegistry().size).toBe(ALL_HANDLERS.length);
