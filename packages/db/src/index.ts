@@ -7,3 +7,4 @@ export * from './environments.js';
 export * from './deployments.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
 export type { User, Environment, Deployment, ProcessedDelivery, PullRequestState } from './generated/prisma/client.js';
+export * from './queries.js';

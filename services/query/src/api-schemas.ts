@@ -1,0 +1,48 @@
+import { ENVIRONMENT_STATUSES, deploymentResponseSchema, environmentResponseSchema } from '@ephemera/schema';
+import { z } from 'zod';
+
+// The request parameters of the API: what the handlers validate with, and what the OpenAPI document says.
+
+const booleanParam = z.enum(['true', 'false']).transform((v) => v === 'true');
+const limitParam = z.coerce.number().int().min(1).max(200).default(50).meta({ description: 'Page size (1–200)' });
+const cursorParam = z.string().min(1).max(200).meta({ description: 'Opaque cursor from the previous page\'s Link header' });
+
+export const listEnvironmentsQuery = z.object({
+  repository: z
+    .string()
+    .regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/repo')
+    .optional()
+    .meta({ description: 'Only environments of this repository (owner/repo)' }),
+  active_only: booleanParam.optional().meta({ description: 'true: everything not DESTROYED' }),
+  status: z
+    .union([z.enum(ENVIRONMENT_STATUSES), z.array(z.enum(ENVIRONMENT_STATUSES))])
+    .optional()
+    .meta({ description: 'Only these statuses (repeatable)' }),
+  pr_number: z.coerce.number().int().positive().optional(),
+  limit: limitParam,
+  cursor: cursorParam.optional(),
+});
+
+export const listDeploymentsQuery = z.object({
+  include_logs: booleanParam.optional().meta({ description: 'true: include each deployment\'s logs' }),
+  limit: limitParam,
+  cursor: cursorParam.optional(),
+});
+
+export const environmentIdParams = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
+export const namespaceParams = z.object({ namespace: z.string().min(1).max(63) });
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    parameter: z.string().optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+export const environmentSchema = environmentResponseSchema.meta({ id: 'Environment' });
+export const deploymentSchema = deploymentResponseSchema.meta({ id: 'Deployment' });
+export const environmentListSchema = z.array(environmentSchema);
+export const deploymentListSchema = z.array(deploymentSchema);

@@ -1,0 +1,167 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import swaggerUi from 'swagger-ui-express';
+import type { z } from 'zod';
+import { findEnvironment, listDeployments, listEnvironments, type PrismaClient } from '@ephemera/db';
+import type { Logger } from '@ephemera/runtime';
+import { ACTIVE_ENVIRONMENT_STATUSES } from '@ephemera/schema';
+import { requireApiToken, requireBasicAuth } from './access.js';
+import { environmentIdParams, listDeploymentsQuery, listEnvironmentsQuery, namespaceParams } from './api-schemas.js';
+import { deploymentCursors, environmentCursors } from './cursor.js';
+import type { QueryMetrics } from './metrics.js';
+import { createOpenApiDocument } from './openapi.js';
+import { problem } from './problem.js';
+import { deploymentJson, environmentJson } from './serialize.js';
+
+export interface QueryAppDeps {
+  db: PrismaClient;
+  /** Every queue Ephemera uses, for the dashboard. */
+  queues: Queue[];
+  metrics: QueryMetrics;
+  logger: Logger;
+  apiTokens: readonly string[];
+  admin: { username?: string | undefined; password?: string | undefined };
+}
+
+const OPENAPI_PATH = '/api/v1/openapi.json';
+
+/** Parses with the schema; on failure answers 400 naming the offending parameter and returns undefined. */
+function parse<T extends z.ZodType>(schema: T, value: unknown, res: Response): z.infer<T> | undefined {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const parameter = String(issue.path[0] ?? 'query');
+  problem(res, 400, 'Bad Request', `${parameter}: ${issue.message}`, { parameter });
+  return undefined;
+}
+
+/** The URL of the next page: the request's own query with the new cursor. */
+function nextLink(req: Request, cursor: string): string {
+  const url = new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
+  url.searchParams.set('cursor', cursor);
+  return `<${url.toString()}>; rel="next"`;
+}
+
+/**
+ * The query service: environments REST API (read-only), OpenAPI document and reference page, Bull Board, and
+ * operations endpoints. `createServer` is the caller's; tests use supertest on the app.
+ */
+export function createApp(deps: QueryAppDeps): express.Express {
+  const { db, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', 'loopback');
+
+  app.use((req, res, next) => {
+    const stop = metrics.seconds.startTimer();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? (req.path.startsWith('/admin/queues') ? '/admin/queues' : 'unmatched');
+      stop({ route });
+      metrics.requests.inc({ route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await db.$queryRaw`SELECT 1`.then(
+      () => true,
+      () => false,
+    );
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', database: ok ? 'ok' : 'unreachable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const document = createOpenApiDocument();
+  app.get(OPENAPI_PATH, (_req, res) => {
+    res.json(document);
+  });
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: OPENAPI_PATH }, customSiteTitle: 'Ephemera API' }));
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  app.use('/admin/queues', requireBasicAuth(deps.admin.username, deps.admin.password), board.getRouter());
+
+  const api = express.Router();
+  api.use(requireApiToken(deps.apiTokens));
+
+  api.get('/environments', async (req, res) => {
+    const q = parse(listEnvironmentsQuery, req.query, res);
+    if (!q) return;
+    const after = q.cursor ? environmentCursors.decode(q.cursor) : undefined;
+    if (after === null) return problem(res, 400, 'Bad Request', 'cursor: not a cursor this API issued', { parameter: 'cursor' });
+    let statuses = q.status === undefined ? undefined : Array.isArray(q.status) ? q.status : [q.status];
+    if (q.active_only) statuses = (statuses ?? [...ACTIVE_ENVIRONMENT_STATUSES]).filter((s) => s !== 'DESTROYED');
+    if (statuses?.length === 0) return res.json([]);
+    const rows = await listEnvironments(db, {
+      ...(q.repository ? { repositoryFullName: q.repository } : {}),
+      ...(statuses ? { statuses } : {}),
+      ...(q.pr_number !== undefined ? { prNumber: q.pr_number } : {}),
+      ...(after ? { after } : {}),
+      limit: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    if (rows.length > q.limit && last) res.set('Link', nextLink(req, environmentCursors.encode(last.created_key, last.id)));
+    return res.json(page.map(environmentJson));
+  });
+
+  api.get('/environments/namespace/:namespace', async (req, res) => {
+    const p = parse(namespaceParams, req.params, res);
+    if (!p) return;
+    const env = await findEnvironment(db, { namespace: p.namespace });
+    if (!env) return problem(res, 404, 'Not Found', `no environment with namespace ${p.namespace}`);
+    return res.json(environmentJson(env));
+  });
+
+  api.get('/environments/:id', async (req, res) => {
+    const p = parse(environmentIdParams, req.params, res);
+    if (!p) return;
+    const env = await findEnvironment(db, { id: p.id });
+    if (!env) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
+    return res.json(environmentJson(env));
+  });
+
+  api.get('/environments/:id/deployments', async (req, res) => {
+    const p = parse(environmentIdParams, req.params, res);
+    if (!p) return;
+    const q = parse(listDeploymentsQuery, req.query, res);
+    if (!q) return;
+    const afterId = q.cursor ? deploymentCursors.decode(q.cursor) : undefined;
+    if (afterId === null) return problem(res, 400, 'Bad Request', 'cursor: not a cursor this API issued', { parameter: 'cursor' });
+    const env = await db.environment.findUnique({ where: { id: p.id }, select: { id: true } });
+    if (!env) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
+    const rows = await listDeployments(db, p.id, {
+      ...(afterId !== undefined ? { afterId } : {}),
+      limit: q.limit + 1,
+      includeLogs: q.include_logs ?? false,
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    if (rows.length > q.limit && last) res.set('Link', nextLink(req, deploymentCursors.encode(last.id)));
+    return res.json(page.map(deploymentJson));
+  });
+
+  app.use('/api/v1', api);
+
+  app.use((_req, res) => {
+    problem(res, 404, 'Not Found', 'no such route');
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    deps.logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, 'unexpected error');
+    if (res.headersSent) return;
+    const status = (err as { status?: number }).status;
+    if (status && status >= 400 && status < 500) return problem(res, status, 'Bad Request', 'the request could not be read');
+    return problem(res, 500, 'Internal Server Error', 'internal error');
+  });
+  return app;
+}

@@ -1,0 +1,73 @@
+import type { z } from 'zod';
+import { createDocument } from 'zod-openapi';
+import {
+  deploymentListSchema,
+  environmentIdParams,
+  environmentListSchema,
+  environmentSchema,
+  listDeploymentsQuery,
+  listEnvironmentsQuery,
+  namespaceParams,
+  problemSchema,
+} from './api-schemas.js';
+
+const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
+const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } });
+const linkHeader = {
+  Link: { description: 'RFC 8288 link to the next page (`rel="next"`), as GitHub\'s API does', schema: { type: 'string' as const } },
+};
+const errors = {
+  '400': problemResponse('A parameter is malformed; `parameter` names it'),
+  '401': problemResponse('Missing or unknown bearer token'),
+};
+
+/** The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with. */
+export function createOpenApiDocument(serverUrl?: string) {
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Ephemera API',
+      version: '1.0.0',
+      description: 'Preview environments of pull requests, and their deployments.',
+    },
+    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'One of API_TOKENS' } },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/v1/environments': {
+        get: {
+          summary: 'List environments, newest first',
+          requestParams: { query: listEnvironmentsQuery },
+          responses: { '200': { description: 'A page of environments', headers: linkHeader, ...json(environmentListSchema) }, ...errors },
+        },
+      },
+      '/api/v1/environments/{id}': {
+        get: {
+          summary: 'One environment',
+          requestParams: { path: environmentIdParams },
+          responses: { '200': { description: 'The environment', ...json(environmentSchema) }, ...errors, '404': problemResponse('No such environment') },
+        },
+      },
+      '/api/v1/environments/namespace/{namespace}': {
+        get: {
+          summary: 'One environment, by its Kubernetes namespace',
+          requestParams: { path: namespaceParams },
+          responses: { '200': { description: 'The environment', ...json(environmentSchema) }, ...errors, '404': problemResponse('No such environment') },
+        },
+      },
+      '/api/v1/environments/{id}/deployments': {
+        get: {
+          summary: 'Deployment history of an environment, newest first',
+          requestParams: { path: environmentIdParams, query: listDeploymentsQuery },
+          responses: {
+            '200': { description: 'A page of deployments', headers: linkHeader, ...json(deploymentListSchema) },
+            ...errors,
+            '404': problemResponse('No such environment'),
+          },
+        },
+      },
+    },
+  });
+}
