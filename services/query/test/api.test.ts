@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { insertEnvironment, openApiValidator, startQuery } from './support.js';
+
+const oas = openApiValidator();
+
+/** The documented path a concrete request path belongs to. */
+function templateOf(path: string): string {
+  const p = path.split('?')[0]!;
+  if (p.includes('/namespace/')) return '/api/v1/environments/namespace/{namespace}';
+  if (p.endsWith('/deployments')) return '/api/v1/environments/{id}/deployments';
+  if (/\/environments\/[^/]+$/.test(p)) return '/api/v1/environments/{id}';
+  return '/api/v1/environments';
+}
+type Q = Awaited<ReturnType<typeof startQuery>>;
+
+describe('environments API', () => {
+  let q: Q;
+  const t0 = Date.UTC(2026, 0, 1);
+  beforeAll(async () => {
+    q = await startQuery();
+    const plan: Array<[string, string, number]> = [
+      ['acme/web', 'READY', 1],
+      ['acme/web', 'DESTROYED', 2],
+      ['acme/web', 'FAILED', 3],
+      ['acme/api', 'READY', 1],
+      ['acme/api', 'PROVISIONING', 2],
+      ['other/site', 'DESTROYED', 9],
+    ];
+    for (const [i, [repo, status, pr]] of plan.entries()) {
+      await insertEnvironment(q.db, { repo, status, pr, createdAt: new Date(t0 + i * 1000), owner: i % 2 ? 'hubot' : 'octocat' });
+    }
+    const env = await q.db.environment.findFirstOrThrow({ where: { repositoryFullName: 'acme/web', prNumber: 1 } });
+    for (let i = 0; i < 5; i++) {
+      await q.db.deployment.create({ data: { environmentId: env.id, commitSha: String(i).repeat(40), status: 'SUCCESS', logs: `log ${i}` } });
+    }
+  });
+  afterAll(() => q.close());
+
+  const list = async (query: string) => {
+    const res = await request(q.app).get(`/api/v1/environments${query}`);
+    expect(res.status).toBe(200);
+    oas.check('/api/v1/environments', 200, res.body);
+    return res.body as Array<Record<string, unknown>>;
+  };
+
+  it('lists newest first with the owner embedded, snake_case fields and ISO timestamps, with or without the slash', async () => {
+    const all = await list('');
+    expect(all.map((e) => [e.repository_full_name, e.pr_number])).toEqual([
+      ['other/site', 9], ['acme/api', 2], ['acme/api', 1], ['acme/web', 3], ['acme/web', 2], ['acme/web', 1],
+    ]);
+    expect(all[0]).toMatchObject({ owner: 'hubot', installation_id: 3_000_000_000, created_at: '2026-01-01T00:00:05.000Z' });
+    expect(Object.keys(all[0]!).sort()).toEqual([
+      'branch_name', 'commit_sha', 'created_at', 'destroyed_at', 'environment_url', 'error_message', 'id', 'installation_id',
+      'last_deployed_at', 'namespace', 'owner', 'owner_id', 'pr_number', 'pr_title', 'repository_full_name', 'repository_name',
+      'status', 'updated_at',
+    ]);
+    expect(await list('/')).toEqual(all);
+  });
+
+  it.each([
+    ['?repository=acme/web', [3, 2, 1]],
+    ['?active_only=true', [2, 1, 3, 1]],
+    ['?active_only=false', [9, 2, 1, 3, 2, 1]],
+    ['?status=READY', [1, 1]],
+    ['?status=READY&status=FAILED', [1, 3, 1]],
+    ['?pr_number=2', [2, 2]],
+    ['?repository=acme/web&active_only=true', [3, 1]],
+    ['?repository=acme/web&status=DESTROYED', [2]],
+    ['?repository=acme/api&pr_number=2&status=PROVISIONING', [2]],
+    ['?active_only=true&status=DESTROYED', []],
+    ['?active_only=true&status=DESTROYED&status=FAILED', [3]],
+    ['?repository=nobody/none', []],
+  ])('filters %s', async (query, prs) => {
+    expect((await list(query)).map((e) => e.pr_number)).toEqual(prs);
+  });
+
+  it('gets one by id and by namespace, 404 otherwise', async () => {
+    const [first] = await list('?limit=1');
+    const byId = await request(q.app).get(`/api/v1/environments/${first!.id}`);
+    expect(byId.status).toBe(200);
+    oas.check('/api/v1/environments/{id}', 200, byId.body);
+    expect(byId.body).toEqual(first);
+    const byNs = await request(q.app).get(`/api/v1/environments/namespace/${first!.namespace}`);
+    expect(byNs.body).toEqual(first);
+    for (const path of ['/api/v1/environments/999999', '/api/v1/environments/namespace/pr-1-nothing', '/api/v1/environments/999999/deployments']) {
+      const res = await request(q.app).get(path);
+      expect(res.status).toBe(404);
+      expect(res.type).toBe('application/problem+json');
+      oas.check(path.includes('namespace') ? '/api/v1/environments/namespace/{namespace}' : path.endsWith('deployments') ? '/api/v1/environments/{id}/deployments' : '/api/v1/environments/{id}', 404, res.body, 'application/problem+json');
+    }
+  });
+
+  it('lists deployments newest first, paginated, with logs only when asked', async () => {
+    const env = await q.db.environment.findFirstOrThrow({ where: { repositoryFullName: 'acme/web', prNumber: 1 } });
+    const page1 = await request(q.app).get(`/api/v1/environments/${env.id}/deployments?limit=2`);
+    expect(page1.status).toBe(200);
+    oas.check('/api/v1/environments/{id}/deployments', 200, page1.body);
+    expect(page1.body.map((d: { commit_sha: string }) => d.commit_sha[0])).toEqual(['4', '3']);
+    expect(page1.body[0]).not.toHaveProperty('logs');
+    const next = /<([^>]+)>; rel="next"/.exec(page1.headers.link ?? '')?.[1];
+    expect(next).toBeDefined();
+    const page2 = await request(q.app).get(new URL(next!).pathname + new URL(next!).search);
+    expect(page2.body.map((d: { commit_sha: string }) => d.commit_sha[0])).toEqual(['2', '1']);
+    const withLogs = await request(q.app).get(`/api/v1/environments/${env.id}/deployments?include_logs=true&limit=1`);
+    oas.check('/api/v1/environments/{id}/deployments', 200, withLogs.body);
+    expect(withLogs.body[0].logs).toBe('log 4');
+  });
+
+  it.each([
+    ['/api/v1/environments?limit=0', 'limit'],
+    ['/api/v1/environments?limit=201', 'limit'],
+    ['/api/v1/environments?limit=ten', 'limit'],
+    ['/api/v1/environments?cursor=not-a-cursor', 'cursor'],
+    ['/api/v1/environments?cursor=' + Buffer.from('{"t":"x","i":1}').toString('base64url'), 'cursor'],
+    ['/api/v1/environments?status=READYISH', 'status'],
+    ['/api/v1/environments?active_only=yes', 'active_only'],
+    ['/api/v1/environments?pr_number=-1', 'pr_number'],
+    ['/api/v1/environments?repository=no-slash', 'repository'],
+    ['/api/v1/environments/abc', 'id'],
+    ['/api/v1/environments/1.5', 'id'],
+    ['/api/v1/environments/99999999999', 'id'],
+    ['/api/v1/environments/1/deployments?include_logs=maybe', 'include_logs'],
+    ['/api/v1/environments/1/deployments?cursor=%%%', 'cursor'],
+  ])('%s → 400 naming %s', async (path, parameter) => {
+    const res = await request(q.app).get(path);
+    expect(res.status).toBe(400);
+    expect(res.type).toBe('application/problem+json');
+    expect(res.body).toMatchObject({ status: 400, title: 'Bad Request', parameter });
+    expect(res.body.detail).toMatch(new RegExp(`^${parameter}: `));
+    oas.check(templateOf(path), 400, res.body, 'application/problem+json');
+  });
+
+  it('serves an OpenAPI 3.1 document that validates, and the reference page', async () => {
+    const res = await request(q.app).get('/api/v1/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    const result = await new Validator().validate(res.body);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(Object.keys(res.body.paths)).toEqual([
+      '/api/v1/environments', '/api/v1/environments/{id}', '/api/v1/environments/namespace/{namespace}', '/api/v1/environments/{id}/deployments',
+    ]);
+    const docs = await request(q.app).get('/docs/');
+    expect(docs.status).toBe(200);
+    expect(docs.text).toMatch(/swagger-ui/i);
+  });
+
+  it('answers /healthz, /readyz and /metrics without a token', async () => {
+    expect((await request(q.app).get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await request(q.app).get('/readyz')).body).toMatchObject({ database: 'ok' });
+    const metrics = (await request(q.app).get('/metrics')).text;
+    expect(metrics).toMatch(/query_http_requests_total\{route="\/environments",status="200"\} \d+/);
+    expect(metrics).toMatch(/query_http_request_duration_seconds_bucket\{le="0.02",route="\/environments"\} \d+/);
+  });
+
+  it('shows every queue in Bull Board', async () => {
+    const res = await request(q.app).get('/admin/queues/api/queues');
+    expect(res.status).toBe(200);
+    expect(res.body.queues.map((x: { name: string }) => x.name).sort()).toEqual(
+      ['ephemera-cleanup', 'ephemera-feedback', 'ephemera-provisioning', 'ephemera-webhooks'],
+    );
+  });
+});
+
+describe('pagination while rows are inserted', () => {
+  let q: Q;
+  beforeAll(async () => {
+    q = await startQuery();
+    for (let i = 0; i < 45; i++) await insertEnvironment(q.db, { repo: 'page/turner', pr: i + 1 });
+  });
+  afterAll(() => q.close());
+
+  it('walks every row that existed exactly once, following Link headers', async () => {
+    const seen: number[] = [];
+    let url: string | undefined = '/api/v1/environments?repository=page/turner&limit=7';
+    let inserted = 100;
+    while (url) {
+      const res = await request(q.app).get(url);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.map((e: { pr_number: number }) => e.pr_number));
+      // Writers keep adding environments between pages.
+      await insertEnvironment(q.db, { repo: 'page/turner', pr: inserted++ });
+      await insertEnvironment(q.db, { repo: 'page/turner', pr: inserted++ });
+      const link = /<([^>]+)>; rel="next"/.exec(res.headers.link ?? '')?.[1];
+      url = link ? new URL(link).pathname + new URL(link).search : undefined;
+    }
+    const original = seen.filter((n) => n <= 45);
+    expect(original).toEqual(Array.from({ length: 45 }, (_, i) => 45 - i));
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+});
+
+describe('access control', () => {
+  let q: Q;
+  beforeAll(async () => {
+    q = await startQuery({ apiTokens: ['tok-one', 'tok-two'], admin: { username: 'admin', password: 's3cret' } });
+  });
+  afterAll(() => q.close());
+
+  it('asks for a token (401), refuses a wrong one (403), accepts each configured one', async () => {
+    const missing = await request(q.app).get('/api/v1/environments');
+    expect(missing.status).toBe(401);
+    expect(missing.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(missing.type).toBe('application/problem+json');
+    oas.check('/api/v1/environments', 401, missing.body, 'application/problem+json');
+    const wrong = await request(q.app).get('/api/v1/environments').set('Authorization', 'Bearer nope');
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.detail).toBe('the API token is not valid');
+    expect((await request(q.app).get('/api/v1/environments').set('Authorization', 'Basic dG9rLW9uZQ==')).status).toBe(401);
+    for (const token of ['tok-one', 'tok-two']) {
+      expect((await request(q.app).get('/api/v1/environments').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    }
+  });
+
+  it('leaves /healthz, /readyz and /metrics open', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await request(q.app).get(path)).status).toBe(200);
+  });
+
+  it('protects Bull Board with basic auth', async () => {
+    expect((await request(q.app).get('/admin/queues/api/queues')).status).toBe(401);
+    expect((await request(q.app).get('/admin/queues/api/queues').auth('admin', 'wrong')).status).toBe(401);
+    expect((await request(q.app).get('/admin/queues/api/queues').auth('admin', 's3cret')).status).toBe(200);
+  });
+});

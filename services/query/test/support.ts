@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { createPrismaClient, type PrismaClient } from '@ephemera/db';
+import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
+import { createScratchDatabase } from '@ephemera/db/testing';
+import { createLogger } from '@ephemera/runtime';
+import { ALL_QUEUES, namespaceFor } from '@ephemera/schema';
+import { createApp } from '../src/app.js';
+import { createQueryMetrics } from '../src/metrics.js';
+import { createOpenApiDocument } from '../src/openapi.js';
+
+export async function startQuery(options: { apiTokens?: string[]; admin?: { username: string; password: string } } = {}) {
+  const scratch = await createScratchDatabase();
+  await new Migrator({ databaseUrl: scratch.url, prismaDir: defaultPrismaDir() }).migrate();
+  const db: PrismaClient = createPrismaClient({ databaseUrl: scratch.url, poolSize: 5 });
+  const prefix = `qt-${randomBytes(4).toString('hex')}`;
+  const queues = ALL_QUEUES.map((name) => new Queue(name, { connection: { url: process.env.REDIS_URL }, prefix }));
+  const app = createApp({
+    db,
+    queues,
+    metrics: createQueryMetrics(),
+    logger: createLogger({ service: 'query', level: 'silent' }),
+    apiTokens: options.apiTokens ?? [],
+    admin: options.admin ?? {},
+  });
+  return {
+    app,
+    db,
+    queues,
+    async close() {
+      await Promise.all(queues.map((q) => q.close()));
+      await db.$disconnect();
+      await scratch.drop();
+    },
+  };
+}
+
+let seq = 0;
+/** Inserts an environment (and its owner) directly, with a controlled creation time. */
+export async function insertEnvironment(
+  db: PrismaClient,
+  v: { repo?: string; pr?: number; status?: string; createdAt?: Date; owner?: string } = {},
+) {
+  seq++;
+  const repo = v.repo ?? 'acme/web';
+  const pr = v.pr ?? seq;
+  const owner = await db.user.upsert({
+    where: { githubId: BigInt(1000 + (v.owner ?? 'octocat').length) },
+    create: { githubId: BigInt(1000 + (v.owner ?? 'octocat').length), githubLogin: v.owner ?? 'octocat' },
+    update: {},
+  });
+  return db.environment.create({
+    data: {
+      repositoryFullName: repo,
+      repositoryName: repo.split('/')[1]!,
+      prNumber: pr,
+      prTitle: `PR ${pr}`,
+      branchName: `b${pr}`,
+      commitSha: seq.toString(16).padStart(40, '0'),
+      namespace: namespaceFor(repo, pr),
+      environmentUrl: `https://${namespaceFor(repo, pr)}.preview.test`,
+      status: (v.status ?? 'READY') as never,
+      installationId: 3_000_000_000n,
+      ownerId: owner.id,
+      ...(v.createdAt ? { createdAt: v.createdAt } : {}),
+    },
+  });
+}
+
+/** Validates response bodies against the OpenAPI document the service serves. */
+export function openApiValidator() {
+  const document = createOpenApiDocument();
+  const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema(document as object, 'openapi');
+  return {
+    document,
+    /** Throws with ajv's errors when `body` does not match the documented response. */
+    check(pathTemplate: string, status: number, body: unknown, contentType = 'application/json') {
+      const pointer = `openapi#/paths/${pathTemplate.replace(/~/g, '~0').replace(/\//g, '~1')}/get/responses/${status}/content/${contentType.replace(/\//g, '~1')}/schema`;
+      const validate = ajv.compile({ $ref: pointer });
+      if (!validate(body)) throw new Error(`${pathTemplate} ${status}: ${ajv.errorsText(validate.errors)}`);
+    },
+  };
+}
