@@ -1,9 +1,24 @@
-import { Prisma } from './generated/prisma/client.js';
-import type { Db } from './db-client.js';
+import pg from 'pg';
+import { poolConfigFromUrl } from './database-url.js';
 
-// The read side of the query API: keyset-paginated lists in one SQL statement each, newest first. Each row
-// carries an exact cursor (created_at to the microsecond, and id), so pages neither repeat nor skip rows while
-// new ones are inserted: new rows sort before any cursor already handed out.
+// The read side of the query API, on plain node-postgres rather than Prisma: these are the hottest requests
+// Ephemera serves, and the same statement costs about a third of the CPU this way (measured: 0.5 ms against
+// 1.6 ms for a 51-row page). Timestamps come out of PostgreSQL already as ISO 8601 UTC text, so no Date is
+// built per cell.
+//
+// Lists are keyset-paginated, newest first, one statement each. Each row carries an exact cursor (created_at
+// to the microsecond, and id), so pages neither repeat nor skip rows while new ones are inserted: new rows sort
+// before any cursor already handed out.
+
+/** What the read functions need of a pool: node-postgres's `query`. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** A node-postgres pool for read paths. */
+export function createReadPool(config: { databaseUrl: string; poolSize?: number }): pg.Pool {
+  return new pg.Pool({ ...poolConfigFromUrl(config.databaseUrl), max: config.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
+}
 
 export interface EnvironmentRow {
   id: number;
@@ -16,15 +31,16 @@ export interface EnvironmentRow {
   namespace: string;
   environment_url: string | null;
   status: string;
-  installation_id: bigint;
+  /** bigint in the database; node-postgres returns it as text. */
+  installation_id: string;
   owner_id: number | null;
   owner: string | null;
   error_message: string | null;
-  last_deployed_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  destroyed_at: Date | null;
-  /** created_at as text with microseconds, for the next page's cursor. */
+  last_deployed_at: string | null;
+  created_at: string;
+  updated_at: string;
+  destroyed_at: string | null;
+  /** created_at with microseconds, for the next page's cursor. */
   created_key: string;
 }
 
@@ -37,35 +53,48 @@ export interface EnvironmentFilter {
   limit: number;
 }
 
-const ENVIRONMENT_COLUMNS = Prisma.sql`
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const ENVIRONMENT_COLUMNS = `
   e.id, e.repository_full_name, e.repository_name, e.pr_number, e.pr_title, e.branch_name, e.commit_sha,
   e.namespace, e.environment_url, e.status::text AS status, e.installation_id, e.owner_id, u.github_login AS owner,
-  e.error_message, e.last_deployed_at, e.created_at, e.updated_at, e.destroyed_at,
+  e.error_message, ${iso('e.last_deployed_at')} AS last_deployed_at, ${iso('e.created_at')} AS created_at,
+  ${iso('e.updated_at')} AS updated_at, ${iso('e.destroyed_at')} AS destroyed_at,
   to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key`;
 
-export async function listEnvironments(db: Db, filter: EnvironmentFilter): Promise<EnvironmentRow[]> {
-  const where: Prisma.Sql[] = [];
-  if (filter.repositoryFullName) where.push(Prisma.sql`e.repository_full_name = ${filter.repositoryFullName}`);
-  if (filter.statuses?.length) {
-    where.push(Prisma.sql`e.status IN (${Prisma.join(filter.statuses.map((s) => Prisma.sql`${s}::environment_status`))})`);
-  }
-  if (filter.prNumber !== undefined) where.push(Prisma.sql`e.pr_number = ${filter.prNumber}`);
+export async function listEnvironments(db: Queryable, filter: EnvironmentFilter): Promise<EnvironmentRow[]> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const param = (v: unknown) => `$${values.push(v)}`;
+  if (filter.repositoryFullName) where.push(`e.repository_full_name = ${param(filter.repositoryFullName)}`);
+  if (filter.statuses?.length) where.push(`e.status = ANY(${param(filter.statuses)}::environment_status[])`);
+  if (filter.prNumber !== undefined) where.push(`e.pr_number = ${param(filter.prNumber)}`);
   if (filter.after) {
-    where.push(Prisma.sql`(e.created_at, e.id) < (${filter.after.createdAt}::timestamptz, ${filter.after.id})`);
+    where.push(`(e.created_at, e.id) < (${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.id)})`);
   }
-  return db.$queryRaw<EnvironmentRow[]>`
-    SELECT ${ENVIRONMENT_COLUMNS}
-      FROM environments e LEFT JOIN users u ON u.id = e.owner_id
-     ${where.length ? Prisma.sql`WHERE ${Prisma.join(where, ' AND ')}` : Prisma.empty}
-     ORDER BY e.created_at DESC, e.id DESC
-     LIMIT ${filter.limit}`;
+  const { rows } = await db.query<EnvironmentRow>(
+    `SELECT ${ENVIRONMENT_COLUMNS}
+       FROM environments e LEFT JOIN users u ON u.id = e.owner_id
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY e.created_at DESC, e.id DESC
+      LIMIT ${param(filter.limit)}`,
+    values,
+  );
+  return rows;
 }
 
-export async function findEnvironment(db: Db, by: { id: number } | { namespace: string }): Promise<EnvironmentRow | null> {
-  const condition = 'id' in by ? Prisma.sql`e.id = ${by.id}` : Prisma.sql`e.namespace = ${by.namespace}`;
-  const rows = await db.$queryRaw<EnvironmentRow[]>`
-    SELECT ${ENVIRONMENT_COLUMNS} FROM environments e LEFT JOIN users u ON u.id = e.owner_id WHERE ${condition}`;
+export async function findEnvironment(db: Queryable, by: { id: number } | { namespace: string }): Promise<EnvironmentRow | null> {
+  const [condition, value] = 'id' in by ? ['e.id = $1', by.id] : ['e.namespace = $1', by.namespace];
+  const { rows } = await db.query<EnvironmentRow>(
+    `SELECT ${ENVIRONMENT_COLUMNS} FROM environments e LEFT JOIN users u ON u.id = e.owner_id WHERE ${condition}`,
+    [value],
+  );
   return rows[0] ?? null;
+}
+
+export async function environmentExists(db: Queryable, id: number): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM environments WHERE id = $1', [id]);
+  return (rowCount ?? 0) > 0;
 }
 
 export interface DeploymentRow {
@@ -74,26 +103,31 @@ export interface DeploymentRow {
   commit_sha: string;
   commit_message: string | null;
   status: string;
-  started_at: Date | null;
-  completed_at: Date | null;
+  started_at: string | null;
+  completed_at: string | null;
   error_message: string | null;
   logs?: string | null;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 /** Deployment history, newest first; `logs` only when asked for (they can be large). */
 export async function listDeployments(
-  db: Db,
+  db: Queryable,
   environmentId: number,
   options: { afterId?: number; limit: number; includeLogs: boolean },
 ): Promise<DeploymentRow[]> {
-  return db.$queryRaw<DeploymentRow[]>`
-    SELECT id, environment_id, commit_sha, commit_message, status::text AS status, started_at, completed_at,
-           error_message, ${options.includeLogs ? Prisma.sql`logs,` : Prisma.empty} created_at, updated_at
-      FROM deployments
-     WHERE environment_id = ${environmentId}
-       ${options.afterId !== undefined ? Prisma.sql`AND id < ${options.afterId}` : Prisma.empty}
-     ORDER BY id DESC
-     LIMIT ${options.limit}`;
+  const values: unknown[] = [environmentId, options.limit];
+  if (options.afterId !== undefined) values.push(options.afterId);
+  const { rows } = await db.query<DeploymentRow>(
+    `SELECT id, environment_id, commit_sha, commit_message, status::text AS status,
+            ${iso('started_at')} AS started_at, ${iso('completed_at')} AS completed_at, error_message,
+            ${options.includeLogs ? 'logs,' : ''} ${iso('created_at')} AS created_at, ${iso('updated_at')} AS updated_at
+       FROM deployments
+      WHERE environment_id = $1 ${options.afterId !== undefined ? 'AND id < $3' : ''}
+      ORDER BY id DESC
+      LIMIT $2`,
+    values,
+  );
+  return rows;
 }

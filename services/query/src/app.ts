@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { z } from 'zod';
-import { findEnvironment, listDeployments, listEnvironments, type PrismaClient } from '@ephemera/db';
+import { environmentExists, findEnvironment, listDeployments, listEnvironments, type Queryable } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { ACTIVE_ENVIRONMENT_STATUSES } from '@ephemera/schema';
 import { requireApiToken, requireBasicAuth } from './access.js';
@@ -17,7 +17,8 @@ import { problem } from './problem.js';
 import { deploymentJson, environmentJson } from './serialize.js';
 
 export interface QueryAppDeps {
-  db: PrismaClient;
+  /** A node-postgres pool: the service only reads. */
+  db: Queryable;
   /** Every queue Ephemera uses, for the dashboard. */
   queues: Queue[];
   metrics: QueryMetrics;
@@ -70,7 +71,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const ok = await db.$queryRaw`SELECT 1`.then(
+    const ok = await db.query('SELECT 1').then(
       () => true,
       () => false,
     );
@@ -138,8 +139,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
     if (!q) return;
     const afterId = q.cursor ? deploymentCursors.decode(q.cursor) : undefined;
     if (afterId === null) return problem(res, 400, 'Bad Request', 'cursor: not a cursor this API issued', { parameter: 'cursor' });
-    const env = await db.environment.findUnique({ where: { id: p.id }, select: { id: true } });
-    if (!env) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
+    if (!(await environmentExists(db, p.id))) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
     const rows = await listDeployments(db, p.id, {
       ...(afterId !== undefined ? { afterId } : {}),
       limit: q.limit + 1,

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { createPrismaClient } from '@ephemera/db';
+import { createReadPool } from '@ephemera/db';
 import { createLogger, createRedis, onShutdown } from '@ephemera/runtime';
 import { ALL_QUEUES } from '@ephemera/schema';
 import { createApp } from './app.js';
@@ -19,7 +19,8 @@ if (config.API_TOKENS.length === 0) {
 }
 if (!config.ADMIN_USERNAME) logger.warn('ADMIN_USERNAME/ADMIN_PASSWORD are not set: /admin/queues is open');
 
-const db = createPrismaClient({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+const db = createReadPool({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+db.on('error', (err) => logger.warn({ err: { message: err.message } }, 'idle database connection error'));
 const redis = createRedis(config.REDIS_URL, 'worker');
 redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
 const queues = ALL_QUEUES.map((name) => {
@@ -50,5 +51,5 @@ onShutdown(logger, async () => {
   });
   await Promise.all(queues.map((q) => q.close()));
   await redis.quit().catch(() => undefined);
-  await db.$disconnect();
+  await db.end();
 });

@@ -1,8 +1,6 @@
 import type { DeploymentRow, EnvironmentRow } from '@ephemera/db';
 import type { DeploymentResponse, EnvironmentResponse } from '@ephemera/schema';
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
 export function environmentJson(r: EnvironmentRow): EnvironmentResponse {
   return {
     id: r.id,
@@ -19,10 +17,10 @@ export function environmentJson(r: EnvironmentRow): EnvironmentResponse {
     owner_id: r.owner_id,
     owner: r.owner,
     error_message: r.error_message,
-    last_deployed_at: iso(r.last_deployed_at),
-    created_at: r.created_at.toISOString(),
-    updated_at: r.updated_at.toISOString(),
-    destroyed_at: iso(r.destroyed_at),
+    last_deployed_at: r.last_deployed_at,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    destroyed_at: r.destroyed_at,
   };
 }
 
@@ -33,11 +31,11 @@ export function deploymentJson(r: DeploymentRow): DeploymentResponse {
     commit_sha: r.commit_sha,
     commit_message: r.commit_message,
     status: r.status as DeploymentResponse['status'],
-    started_at: iso(r.started_at),
-    completed_at: iso(r.completed_at),
+    started_at: r.started_at,
+    completed_at: r.completed_at,
     error_message: r.error_message,
     ...(r.logs !== undefined ? { logs: r.logs } : {}),
-    created_at: r.created_at.toISOString(),
-    updated_at: r.updated_at.toISOString(),
+    created_at: r.created_at,
+    updated_at: r.updated_at,
   };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { createPrismaClient, type PrismaClient } from '@ephemera/db';
+import { createPrismaClient, createReadPool, type PrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
 import { createLogger } from '@ephemera/runtime';
@@ -17,8 +17,9 @@ export async function startQuery(options: { apiTokens?: string[]; admin?: { user
   const db: PrismaClient = createPrismaClient({ databaseUrl: scratch.url, poolSize: 5 });
   const prefix = `qt-${randomBytes(4).toString('hex')}`;
   const queues = ALL_QUEUES.map((name) => new Queue(name, { connection: { url: process.env.REDIS_URL }, prefix }));
+  const pool = createReadPool({ databaseUrl: scratch.url, poolSize: 5 });
   const app = createApp({
-    db,
+    db: pool,
     queues,
     metrics: createQueryMetrics(),
     logger: createLogger({ service: 'query', level: 'silent' }),
@@ -32,6 +33,7 @@ export async function startQuery(options: { apiTokens?: string[]; admin?: { user
     async close() {
       await Promise.all(queues.map((q) => q.close()));
       await db.$disconnect();
+      await pool.end();
       await scratch.drop();
     },
   };
