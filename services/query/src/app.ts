@@ -14,7 +14,7 @@ import { deploymentCursors, environmentCursors } from './cursor.js';
 import type { QueryMetrics } from './metrics.js';
 import { createOpenApiDocument } from './openapi.js';
 import { problem } from './problem.js';
-import { deploymentJson, environmentJson } from './serialize.js';
+import { deploymentJson } from './serialize.js';
 
 export interface QueryAppDeps {
   /** A node-postgres pool: the service only reads. */
@@ -37,6 +37,11 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, res: Response): z
   const parameter = String(issue.path[0] ?? 'query');
   problem(res, 400, 'Bad Request', `${parameter}: ${issue.message}`, { parameter });
   return undefined;
+}
+
+/** Sends JSON that PostgreSQL already serialised. */
+function sendJsonText(res: Response, json: string): void {
+  res.type('application/json').send(json);
 }
 
 /** The URL of the next page: the request's own query with the new cursor. */
@@ -113,7 +118,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     if (rows.length > q.limit && last) res.set('Link', nextLink(req, environmentCursors.encode(last.created_key, last.id)));
-    return res.json(page.map(environmentJson));
+    return sendJsonText(res, `[${page.map((r) => r.json).join(',')}]`);
   });
 
   api.get('/environments/namespace/:namespace', async (req, res) => {
@@ -121,7 +126,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
     if (!p) return;
     const env = await findEnvironment(db, { namespace: p.namespace });
     if (!env) return problem(res, 404, 'Not Found', `no environment with namespace ${p.namespace}`);
-    return res.json(environmentJson(env));
+    return sendJsonText(res, env.json);
   });
 
   api.get('/environments/:id', async (req, res) => {
@@ -129,7 +134,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
     if (!p) return;
     const env = await findEnvironment(db, { id: p.id });
     if (!env) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
-    return res.json(environmentJson(env));
+    return sendJsonText(res, env.json);
   });
 
   api.get('/environments/:id/deployments', async (req, res) => {
