@@ -27,18 +27,24 @@ function prepared<R extends pg.QueryResultRow>(db: Queryable, text: string, valu
 
 /** A node-postgres pool for read paths. */
 export function createReadPool(config: { databaseUrl: string; poolSize?: number }): pg.Pool {
-  return new pg.Pool({ ...poolConfigFromUrl(config.databaseUrl), max: config.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
+  return new pg.Pool({
+    ...poolConfigFromUrl(config.databaseUrl),
+    max: config.poolSize ?? 10,
+    connectionTimeoutMillis: 5_000,
+    // row_to_json renders timestamps in the session's time zone: UTC makes them ISO 8601 UTC ("…+00:00").
+    options: '-c TimeZone=UTC',
+  });
 }
 
 /**
- * An environment as the API returns it, already serialised by PostgreSQL (json_build_object): the service
+ * An environment as the API returns it, already serialised by PostgreSQL (row_to_json): the service
  * only joins the rows, instead of parsing ~20 columns per row and stringifying them again.
  */
 export interface EnvironmentJsonRow {
   id: number;
   /** The API object (snake_case fields, ISO 8601 UTC timestamps, owner login embedded) as JSON text. */
   json: string;
-  /** created_at with microseconds, for the next page's cursor. */
+  /** created_at as PostgreSQL's text, exact to the microsecond, for the next page's cursor. */
   created_key: string;
 }
 
@@ -51,20 +57,19 @@ export interface EnvironmentFilter {
   limit: number;
 }
 
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/** Field names and types exactly as `environmentResponseSchema` in @ephemera/schema (the tests hold them to it). */
+/**
+ * Field names and types exactly as `environmentResponseSchema` in @ephemera/schema (the tests hold them to it).
+ * row_to_json of a sub-select writes compact JSON (json_build_object would add a space around every separator)
+ * and renders timestamps natively as ISO 8601 in UTC (the pool's session time zone); formatting them with
+ * to_char instead cost a fifth of the statement's time.
+ */
 const ENVIRONMENT_JSON = `
   e.id,
-  json_build_object(
-    'id', e.id, 'repository_full_name', e.repository_full_name, 'repository_name', e.repository_name,
-    'pr_number', e.pr_number, 'pr_title', e.pr_title, 'branch_name', e.branch_name, 'commit_sha', e.commit_sha,
-    'namespace', e.namespace, 'environment_url', e.environment_url, 'status', e.status,
-    'installation_id', e.installation_id, 'owner_id', e.owner_id, 'owner', u.github_login,
-    'error_message', e.error_message, 'last_deployed_at', ${iso('e.last_deployed_at')},
-    'created_at', ${iso('e.created_at')}, 'updated_at', ${iso('e.updated_at')}, 'destroyed_at', ${iso('e.destroyed_at')}
-  )::text AS json,
-  to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key`;
+  (SELECT row_to_json(r) FROM (SELECT
+    e.id, e.repository_full_name, e.repository_name, e.pr_number, e.pr_title, e.branch_name, e.commit_sha,
+    e.namespace, e.environment_url, e.status, e.installation_id, e.owner_id, u.github_login AS owner,
+    e.error_message, e.last_deployed_at, e.created_at, e.updated_at, e.destroyed_at) r)::text AS json,
+  e.created_at::text AS created_key`;
 
 export async function listEnvironments(db: Queryable, filter: EnvironmentFilter): Promise<EnvironmentJsonRow[]> {
   const where: string[] = [];
@@ -103,18 +108,10 @@ export async function environmentExists(db: Queryable, id: number): Promise<bool
   return (rowCount ?? 0) > 0;
 }
 
-export interface DeploymentRow {
+/** A deployment as the API returns it, serialised by PostgreSQL like environments. */
+export interface DeploymentJsonRow {
   id: number;
-  environment_id: number;
-  commit_sha: string;
-  commit_message: string | null;
-  status: string;
-  started_at: string | null;
-  completed_at: string | null;
-  error_message: string | null;
-  logs?: string | null;
-  created_at: string;
-  updated_at: string;
+  json: string;
 }
 
 /** Deployment history, newest first; `logs` only when asked for (they can be large). */
@@ -122,17 +119,17 @@ export async function listDeployments(
   db: Queryable,
   environmentId: number,
   options: { afterId?: number; limit: number; includeLogs: boolean },
-): Promise<DeploymentRow[]> {
+): Promise<DeploymentJsonRow[]> {
   const values: unknown[] = [environmentId, options.limit];
   if (options.afterId !== undefined) values.push(options.afterId);
-  const { rows } = await prepared<DeploymentRow>(
+  const { rows } = await prepared<DeploymentJsonRow>(
     db,
-    `SELECT id, environment_id, commit_sha, commit_message, status::text AS status,
-            ${iso('started_at')} AS started_at, ${iso('completed_at')} AS completed_at, error_message,
-            ${options.includeLogs ? 'logs,' : ''} ${iso('created_at')} AS created_at, ${iso('updated_at')} AS updated_at
-       FROM deployments
-      WHERE environment_id = $1 ${options.afterId !== undefined ? 'AND id < $3' : ''}
-      ORDER BY id DESC
+    `SELECT d.id, (SELECT row_to_json(r) FROM (SELECT
+              d.id, d.environment_id, d.commit_sha, d.commit_message, d.status, d.started_at, d.completed_at,
+              d.error_message, ${options.includeLogs ? 'd.logs,' : ''} d.created_at, d.updated_at) r)::text AS json
+       FROM deployments d
+      WHERE d.environment_id = $1 ${options.afterId !== undefined ? 'AND d.id < $3' : ''}
+      ORDER BY d.id DESC
       LIMIT $2`,
     values,
   );

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { deploymentStatusSchema, environmentStatusSchema } from './statuses.js';
 
-// The JSON the query API returns: snake_case field names exactly as the tables, timestamps ISO 8601 UTC.
+// The JSON the query API returns: snake_case field names exactly as the tables, timestamps ISO 8601 in UTC
+// as PostgreSQL writes them ("2026-01-01T12:00:00.123456+00:00", fraction only when non-zero).
 // GitHub ids are bigint in the database and plain numbers here (they stay far below 2^53).
-const timestamp = z.iso.datetime();
+const timestamp = z.iso.datetime({ offset: true }).regex(/(Z|\+00:00)$/, 'must be UTC');
 
 export const environmentResponseSchema = z.object({
   id: z.number().int(),

@@ -14,7 +14,6 @@ import { deploymentCursors, environmentCursors } from './cursor.js';
 import type { QueryMetrics } from './metrics.js';
 import { createOpenApiDocument } from './openapi.js';
 import { problem } from './problem.js';
-import { deploymentJson } from './serialize.js';
 
 export interface QueryAppDeps {
   /** A node-postgres pool: the service only reads. */
@@ -153,7 +152,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     if (rows.length > q.limit && last) res.set('Link', nextLink(req, deploymentCursors.encode(last.id)));
-    return res.json(page.map(deploymentJson));
+    return sendJsonText(res, `[${page.map((r) => r.json).join(',')}]`);
   });
 
   app.use('/api/v1', api);

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-const environmentCursor = z.object({ t: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/), i: z.number().int().positive() });
+// t: created_at exactly as PostgreSQL printed it in UTC ("2026-01-01 12:00:00.123456+00"), to the microsecond.
+const environmentCursor = z.object({
+  t: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?\+00$/),
+  i: z.number().int().positive(),
+});
 const deploymentCursor = z.object({ i: z.number().int().positive() });
 
 /** Cursors are opaque to clients: base64url of a small JSON key. Anything else is a 400, never a 500. */

@@ -50,7 +50,7 @@ describe('environments API', () => {
     expect(all.map((e) => [e.repository_full_name, e.pr_number])).toEqual([
       ['other/site', 9], ['acme/api', 2], ['acme/api', 1], ['acme/web', 3], ['acme/web', 2], ['acme/web', 1],
     ]);
-    expect(all[0]).toMatchObject({ owner: 'hubot', installation_id: 3_000_000_000, created_at: '2026-01-01T00:00:05.000Z' });
+    expect(all[0]).toMatchObject({ owner: 'hubot', installation_id: 3_000_000_000, created_at: '2026-01-01T00:00:05+00:00' });
     expect(Object.keys(all[0]!).sort()).toEqual([
       'branch_name', 'commit_sha', 'created_at', 'destroyed_at', 'environment_url', 'error_message', 'id', 'installation_id',
       'last_deployed_at', 'namespace', 'owner', 'owner_id', 'pr_number', 'pr_title', 'repository_full_name', 'repository_name',
