@@ -71,7 +71,19 @@ const ENVIRONMENT_JSON = `
     e.error_message, e.last_deployed_at, e.created_at, e.updated_at, e.destroyed_at) r)::text AS json,
   e.created_at::text AS created_key`;
 
-export async function listEnvironments(db: Queryable, filter: EnvironmentFilter): Promise<EnvironmentJsonRow[]> {
+export interface EnvironmentPage {
+  /** The page as a JSON array, built by PostgreSQL. */
+  body: string;
+  /** Key of the page's last row when another page follows. */
+  next: { createdAt: string; id: number } | null;
+}
+
+/**
+ * One page of environments, newest first, in one statement that returns one row: PostgreSQL builds the JSON
+ * array itself, so the service receives a single value instead of parsing a row per environment. One row more
+ * than asked is read to know whether a next page exists; it is not part of the body.
+ */
+export async function listEnvironments(db: Queryable, filter: EnvironmentFilter): Promise<EnvironmentPage> {
   const where: string[] = [];
   const values: unknown[] = [];
   const param = (v: unknown) => `$${values.push(v)}`;
@@ -81,16 +93,24 @@ export async function listEnvironments(db: Queryable, filter: EnvironmentFilter)
   if (filter.after) {
     where.push(`(e.created_at, e.id) < (${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.id)})`);
   }
-  const { rows } = await prepared<EnvironmentJsonRow>(
+  const limit = param(filter.limit);
+  const { rows } = await prepared<{ body: string; last_id: number | null; last_key: string | null; more: boolean }>(
     db,
-    `SELECT ${ENVIRONMENT_JSON}
-       FROM environments e LEFT JOIN users u ON u.id = e.owner_id
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY e.created_at DESC, e.id DESC
-      LIMIT ${param(filter.limit)}`,
+    `WITH page AS (
+       SELECT ${ENVIRONMENT_JSON}, row_number() OVER (ORDER BY e.created_at DESC, e.id DESC) AS rn
+         FROM environments e LEFT JOIN users u ON u.id = e.owner_id
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY e.created_at DESC, e.id DESC
+        LIMIT ${limit} + 1)
+     SELECT '[' || coalesce(string_agg(json, ',' ORDER BY rn) FILTER (WHERE rn <= ${limit}), '') || ']' AS body,
+            (array_agg(id ORDER BY rn) FILTER (WHERE rn = ${limit}))[1] AS last_id,
+            (array_agg(created_key ORDER BY rn) FILTER (WHERE rn = ${limit}))[1] AS last_key,
+            count(*) > ${limit} AS more
+       FROM page`,
     values,
   );
-  return rows;
+  const r = rows[0]!;
+  return { body: r.body, next: r.more && r.last_id !== null && r.last_key !== null ? { createdAt: r.last_key, id: r.last_id } : null };
 }
 
 export async function findEnvironment(db: Queryable, by: { id: number } | { namespace: string }): Promise<EnvironmentJsonRow | null> {

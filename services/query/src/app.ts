@@ -38,9 +38,12 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, res: Response): z
   return undefined;
 }
 
-/** Sends JSON that PostgreSQL already serialised. */
+/**
+ * Sends JSON that PostgreSQL already serialised. As one Buffer: a page joined from row strings is a rope that
+ * Node would otherwise flatten and encode inside the socket write (measured as a third of the CPU per page).
+ */
 function sendJsonText(res: Response, json: string): void {
-  res.type('application/json').send(json);
+  res.type('application/json').send(Buffer.from(json, 'utf8'));
 }
 
 /** The URL of the next page: the request's own query with the new cursor. */
@@ -107,17 +110,15 @@ export function createApp(deps: QueryAppDeps): express.Express {
     let statuses = q.status === undefined ? undefined : Array.isArray(q.status) ? q.status : [q.status];
     if (q.active_only) statuses = (statuses ?? [...ACTIVE_ENVIRONMENT_STATUSES]).filter((s) => s !== 'DESTROYED');
     if (statuses?.length === 0) return res.json([]);
-    const rows = await listEnvironments(db, {
+    const page = await listEnvironments(db, {
       ...(q.repository ? { repositoryFullName: q.repository } : {}),
       ...(statuses ? { statuses } : {}),
       ...(q.pr_number !== undefined ? { prNumber: q.pr_number } : {}),
       ...(after ? { after } : {}),
-      limit: q.limit + 1,
+      limit: q.limit,
     });
-    const page = rows.slice(0, q.limit);
-    const last = page.at(-1);
-    if (rows.length > q.limit && last) res.set('Link', nextLink(req, environmentCursors.encode(last.created_key, last.id)));
-    return sendJsonText(res, `[${page.map((r) => r.json).join(',')}]`);
+    if (page.next) res.set('Link', nextLink(req, environmentCursors.encode(page.next.createdAt, page.next.id)));
+    return sendJsonText(res, page.body);
   });
 
   api.get('/environments/namespace/:namespace', async (req, res) => {
