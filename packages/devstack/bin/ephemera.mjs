@@ -17,10 +17,8 @@ try {
     const { testCommand } = await import('../lib/test-command.mjs');
     code = await testCommand(args);
   } else if (command === 'start') {
-    // Not built yet: the one-command local stack (PostgreSQL, Redis, migrations and every service with
-    // prefixed logs). Until then the README's "Running the services" starts them by hand.
-    say(red('npm start is not available yet; see "Running the services" in README.md to start ingest and worker by hand.'));
-    code = 1;
+    const { startCommand } = await import('../lib/start-command.mjs');
+    code = await startCommand(args);
   } else {
     process.stderr.write('usage: ephemera <start|test> [args]\n');
     code = command === 'help' ? 0 : 2;

@@ -1,0 +1,147 @@
+// @ts-check
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { run } from './exec.mjs';
+import { SetupError, bold, cyan, dim, green, red, say, yellow } from './log.mjs';
+import { portInUse, startPostgres, startRedis } from './servers.mjs';
+import { ROOT, STATE_DIR, ensurePnpm, installDependencies } from './workspace.mjs';
+
+const SERVICES = [
+  { name: 'ingest', color: cyan, portVar: 'INGEST_PORT', port: 3001 },
+  { name: 'worker', color: yellow, portVar: 'WORKER_PORT', port: 3003 },
+  { name: 'query', color: green, portVar: 'QUERY_PORT', port: 3002 },
+];
+const DEV_SECRET = 'ephemera-development-secret';
+
+/**
+ * `npm start`: the whole stack on this machine. PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when
+ * set, otherwise they run here with their data in .ephemera/ (kept between runs). Migrations are applied, the
+ * services built and started with prefixed logs. Ctrl-C stops everything.
+ */
+export async function startCommand() {
+  const lock = path.join(STATE_DIR, 'stack.pid');
+  if (existsSync(lock)) {
+    const pid = Number(readFileSync(lock, 'utf8'));
+    if (pid && isAlive(pid)) throw new SetupError(`Ephemera is already running here (pid ${pid}); stop it with Ctrl-C in its terminal first.`);
+  }
+  const env = { ...process.env, PATH: await ensurePnpm(), TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' };
+  for (const s of SERVICES) {
+    const port = Number(env[s.portVar] ?? s.port);
+    if (await portInUse(port)) throw new SetupError(`port ${port} (${s.portVar}, ${s.name}) is already in use; set ${s.portVar} to a free port.`);
+  }
+  await installDependencies(env);
+  say('building');
+  await run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env });
+
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(lock, String(process.pid));
+  /** @type {Array<{ stop(): Promise<void> }>} */
+  const servers = [];
+  /** @type {import('node:child_process').ChildProcess[]} */
+  const children = [];
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping');
+    await Promise.all(children.map((c) => new Promise((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
+      c.once('exit', resolve);
+      c.kill('SIGTERM');
+    })));
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(lock, { force: true });
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+
+  try {
+    if (!env.DATABASE_URL) {
+      const port = Number(env.EPHEMERA_PG_PORT ?? 54329);
+      if (await portInUse(port)) throw new SetupError(`port ${port} for PostgreSQL is in use; set EPHEMERA_PG_PORT or DATABASE_URL.`);
+      const pg = await startPostgres({ dir: path.join(STATE_DIR, 'postgres'), port, database: 'ephemera' });
+      servers.push(pg);
+      env.DATABASE_URL = pg.url;
+    }
+    if (!env.REDIS_URL) {
+      const port = Number(env.EPHEMERA_REDIS_PORT ?? 63799);
+      if (await portInUse(port)) throw new SetupError(`port ${port} for Redis is in use; set EPHEMERA_REDIS_PORT or REDIS_URL.`);
+      const redis = await startRedis({ dir: path.join(STATE_DIR, 'redis'), port, durable: true });
+      servers.push(redis);
+      env.REDIS_URL = redis.url;
+    }
+    await run('pnpm', ['db:migrate'], { cwd: ROOT, env });
+    env.GITHUB_WEBHOOK_SECRET ??= DEV_SECRET;
+    env.PROVISIONER_DELAY_MS ??= '1500';
+
+    for (const s of SERVICES) {
+      const child = spawn(process.execPath, [path.join(ROOT, 'services', s.name, 'dist', 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      const prefix = s.color(`${s.name.padEnd(6)} │`);
+      for (const stream of [child.stdout, child.stderr]) {
+        let buffered = '';
+        stream?.on('data', (chunk) => {
+          buffered += chunk.toString();
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) process.stdout.write(`${prefix} ${readable(line)}\n`);
+        });
+      }
+      child.on('exit', (code, signal) => {
+        if (!stopping) {
+          say(red(`${s.name} exited (${signal ?? `code ${code}`}); stopping the stack`));
+          void stopAll().then(() => process.exit(1));
+        }
+      });
+    }
+    const port = (name) => Number(env[SERVICES.find((s) => s.name === name).portVar] ?? SERVICES.find((s) => s.name === name).port);
+    const ingest = `http://localhost:${port('ingest')}`;
+    const query = `http://localhost:${port('query')}`;
+    process.stdout.write(`
+${bold('Ephemera is running')}
+  webhook URL      ${ingest}/api/v1/webhooks/github
+  webhook secret   ${env.GITHUB_WEBHOOK_SECRET === DEV_SECRET ? `${DEV_SECRET} ${dim('(development only; set GITHUB_WEBHOOK_SECRET)')}` : dim('(from GITHUB_WEBHOOK_SECRET)')}
+  API              ${query}/api/v1/environments
+  API docs         ${query}/docs
+  queues           ${query}/admin/queues
+  worker metrics   http://localhost:${port('worker')}/metrics
+  database         ${env.DATABASE_URL}
+  redis            ${env.REDIS_URL}
+
+  send a signed sample pull request event:
+    node packages/devstack/bin/send-sample.mjs ${ingest}
+
+${dim('Ctrl-C stops everything; data stays in .ephemera/')}
+`);
+    await new Promise(() => undefined);
+    return 0;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** pino's JSON lines, shortened to "level message key=value …" for a terminal. */
+function readable(line) {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { level, time: _t, service: _s, msg, ...rest } = JSON.parse(line);
+    const fields = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+      .join(' ');
+    const tag = level === 'error' || level === 'fatal' ? red(level) : level === 'warn' ? yellow(level) : dim(level);
+    return `${tag} ${msg ?? ''} ${dim(fields)}`;
+  } catch {
+    return line;
+  }
+}
