@@ -1,5 +1,5 @@
 // @ts-check
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './exec.mjs';
@@ -57,6 +57,12 @@ export async function startCommand() {
   process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 
   try {
+    if ((!env.DATABASE_URL || !env.REDIS_URL) && dockerAvailable()) {
+      say('Docker engine found: starting postgres and redis with docker compose');
+      await run('docker', ['compose', 'up', '-d', '--wait', 'postgres', 'redis'], { cwd: ROOT, env });
+      env.DATABASE_URL ??= 'postgresql://ephemera:ephemera@127.0.0.1:54329/ephemera';
+      env.REDIS_URL ??= 'redis://127.0.0.1:63799';
+    }
     if (!env.DATABASE_URL) {
       const port = Number(env.EPHEMERA_PG_PORT ?? 54329);
       if (await portInUse(port)) throw new SetupError(`port ${port} for PostgreSQL is in use; set EPHEMERA_PG_PORT or DATABASE_URL.`);
@@ -95,6 +101,14 @@ export async function startCommand() {
         }
       });
     }
+    if (env.SMEE_URL) {
+      // Real GitHub deliveries through a smee.io channel, for trying a GitHub App without a public URL.
+      const { default: SmeeClient } = await import('smee-client');
+      const target = `http://localhost:${Number(env.INGEST_PORT ?? 3001)}/api/v1/webhooks/github`;
+      const smee = new SmeeClient({ source: env.SMEE_URL, target, logger: { info: (...a) => say(`smee ${a.join(' ')}`), error: (...a) => say(red(`smee ${a.join(' ')}`)) } });
+      await smee.start();
+      say(`forwarding ${env.SMEE_URL} → ${target}`);
+    }
     const port = (name) => Number(env[SERVICES.find((s) => s.name === name).portVar] ?? SERVICES.find((s) => s.name === name).port);
     const ingest = `http://localhost:${port('ingest')}`;
     const query = `http://localhost:${port('query')}`;
@@ -111,6 +125,8 @@ ${bold('Ephemera is running')}
 
   send a signed sample pull request event:
     node packages/devstack/bin/send-sample.mjs ${ingest}
+  or replay a whole pull request (opened, two pushes, closed):
+    pnpm demo
 
 ${dim('Ctrl-C stops everything; data stays in .ephemera/')}
 `);
@@ -120,6 +136,11 @@ ${dim('Ctrl-C stops everything; data stays in .ephemera/')}
     await stopAll();
     throw err;
   }
+}
+
+/** True when a Docker engine answers (the client alone is not enough). */
+function dockerAvailable() {
+  return spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
 }
 
 function isAlive(pid) {

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// `pnpm demo`: replays a pull request's life against a running stack (`npm start`), from GitHub's own example
+// payloads, signed: opened, two pushes, closed. After each step it waits for the worker and prints the
+// environment and its deployments as the API shows them.
+import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const ingest = process.env.INGEST_URL ?? `http://localhost:${process.env.INGEST_PORT ?? 3001}`;
+const query = process.env.QUERY_URL ?? `http://localhost:${process.env.QUERY_PORT ?? 3002}`;
+const secret = (process.env.GITHUB_WEBHOOK_SECRET ?? 'ephemera-development-secret').split(',')[0].trim();
+const headers = process.env.API_TOKEN ? { authorization: `Bearer ${process.env.API_TOKEN}` } : {};
+
+const require = createRequire(new URL('../../testkit/package.json', import.meta.url));
+const examples = JSON.parse(readFileSync(require.resolve('@octokit/webhooks-examples'), 'utf8')).find((d) => d.name === 'pull_request').examples;
+const example = (action) => structuredClone(examples.find((e) => e.action === action && e.installation));
+
+const number = 1000 + Math.floor(Math.random() * 9000); // a PR of its own, so the demo can run again
+const repo = 'demo-org/demo-app';
+const sha = () => randomUUID().replace(/-/g, '').padEnd(40, '0').slice(0, 40);
+let clock = Date.now();
+
+async function send(action, headSha) {
+  const p = example(action);
+  p.pull_request.number = number;
+  p.pull_request.head.sha = headSha;
+  p.pull_request.title = `Demo pull request #${number}`;
+  p.pull_request.updated_at = new Date((clock += 2000)).toISOString().replace(/\.\d+Z$/, 'Z');
+  p.repository.full_name = repo;
+  p.repository.name = 'demo-app';
+  p.repository.owner.login = 'demo-org';
+  p.pull_request.base.repo.full_name = repo;
+  p.pull_request.head.repo.full_name = repo;
+  const body = JSON.stringify(p);
+  const res = await fetch(`${ingest}/api/v1/webhooks/github`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': 'pull_request',
+      'x-github-delivery': randomUUID(),
+      'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+    },
+    body,
+  });
+  const answer = await res.json();
+  console.log(`\n▶ pull_request.${action} (${headSha.slice(0, 7)}) → ${res.status} ${answer.status ?? answer.message}`);
+  if (!res.ok) process.exit(1);
+}
+
+async function environment() {
+  const res = await fetch(`${query}/api/v1/environments?repository=${repo}&pr_number=${number}`, { headers });
+  if (!res.ok) throw new Error(`query API answered ${res.status}`);
+  return (await res.json())[0];
+}
+
+/** Polls until the environment reaches one of the statuses, printing each status it passes through. */
+async function waitFor(statuses, commitSha) {
+  const seen = [];
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const env = await environment();
+    if (env && seen.at(-1) !== env.status) {
+      seen.push(env.status);
+      console.log(`  status ${env.status}`);
+    }
+    if (env && statuses.includes(env.status) && (!commitSha || env.commit_sha === commitSha)) return env;
+    if (Date.now() > deadline) throw new Error(`environment did not reach ${statuses.join('/')} within 60 s`);
+    // Fast enough to see PENDING, which lasts only until a worker picks the deployment up.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function show(env) {
+  const deployments = await (await fetch(`${query}/api/v1/environments/${env.id}/deployments`, { headers })).json();
+  console.log(`  environment #${env.id} ${env.namespace} ${env.status} commit ${env.commit_sha.slice(0, 7)} url ${env.environment_url}`);
+  for (const d of deployments) console.log(`    deployment #${d.id} ${d.commit_sha.slice(0, 7)} ${d.status}${d.error_message ? ` (${d.error_message})` : ''}`);
+}
+
+try {
+  let head = sha();
+  await send('opened', head);
+  await show(await waitFor(['READY', 'FAILED'], head));
+  for (let i = 0; i < 2; i++) {
+    head = sha();
+    await send('synchronize', head);
+    await show(await waitFor(['READY', 'FAILED'], head));
+  }
+  await send('closed', head);
+  await show(await waitFor(['DESTROYED', 'FAILED']));
+  console.log('\ndone');
+} catch (err) {
+  console.error(`demo failed: ${err.message} (is the stack running? npm start)`);
+  process.exit(1);
+}
