@@ -131,6 +131,10 @@ async function main(): Promise<number> {
     const noLoss = stored >= ingestFigures.ok && stored <= ingestFigures.ok + CONNECTIONS;
     const pass = ratio >= 0.5 && ingestFigures.p99 < 25 && noLoss && ingestFigures.other === 0;
     process.stdout.write(`${pass ? 'PASS' : 'FAIL'}\n`);
+    const result = [
+      { bench: 'ingest', measure: 'pull_request.synchronize, 20 conn', rps: ingestFigures.rps, p99: ingestFigures.p99, baseline: bareFigures.rps, ratio, target: 'ratio ≥ 0.50, p99 < 25 ms', pass },
+    ];
+    process.stdout.write(`bench-result ${JSON.stringify(result)}\n`);
     return pass ? 0 : 1;
   } finally {
     ingest.kill('SIGTERM');

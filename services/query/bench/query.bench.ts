@@ -94,6 +94,7 @@ async function main(): Promise<number> {
     ];
     process.stdout.write(`\n${'read'.padEnd(18)} ${'query req/s'.padStart(11)} ${'p99'.padStart(7)} ${'bare req/s'.padStart(11)} ${'p99'.padStart(7)} ${'ratio'.padStart(6)}  bytes\n`);
     let pass = true;
+    const results: Array<Record<string, unknown>> = [];
     for (const [name, paths] of targets) {
       const sampleBody = await (await fetch(`http://127.0.0.1:${queryPort}${paths[0]}`)).text();
       const barePort = await freePort();
@@ -109,11 +110,13 @@ async function main(): Promise<number> {
       bare.kill('SIGTERM');
       const ok = q.p99 < 20 && q.non2xx === 0;
       pass &&= ok;
+      results.push({ bench: 'query', measure: name, rps: q.rps, p99: q.p99, baseline: b.rps, ratio: q.rps / b.rps, target: 'p99 < 20 ms', pass: ok });
       process.stdout.write(
         `${name.padEnd(18)} ${q.rps.toFixed(0).padStart(11)} ${`${q.p99} ms`.padStart(7)} ${b.rps.toFixed(0).padStart(11)} ${`${b.p99} ms`.padStart(7)} ${(q.rps / b.rps).toFixed(2).padStart(6)}  ${sampleBody.length}${ok ? '' : '  (target: p99 < 20 ms, all 2xx)'}\n`,
       );
     }
     process.stdout.write(`\n${pass ? 'PASS' : 'FAIL'}: p99 under 20 ms for every read\n`);
+    process.stdout.write(`bench-result ${JSON.stringify(results)}\n`);
     return pass ? 0 : 1;
   } finally {
     for (const c of children) c.kill('SIGTERM');

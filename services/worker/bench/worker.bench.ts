@@ -176,6 +176,10 @@ async function main() {
   process.stdout.write(`\nratio worker/plain: ${(rate / plainRate).toFixed(2)}; environments ${envs}, deployments ${deployments}, failed jobs ${failed.failed}\n`);
   process.stdout.write(`(latency: job added to the queue → job completed, i.e. committed and its follow-ups queued, while all ${jobs.length} were queued at once)\n`);
 
+  const result = [
+    { bench: 'worker', measure: `${jobs.length} events, ${PRS} PRs`, rps: rate, p99: percentile(latencies, 99), baseline: plainRate, ratio: rate / plainRate, target: 'figures only', pass: failed.failed === 0 },
+  ];
+  process.stdout.write(`bench-result ${JSON.stringify(result)}\n`);
   for (const d of dbs) await admin.query(`DROP DATABASE ${d} WITH (FORCE)`);
   await admin.end();
   await pgServer?.stop();
