@@ -63,11 +63,19 @@ async function waitFor(statuses, commitSha) {
       seen.push(env.status);
       console.log(`  status ${env.status}`);
     }
-    if (env && statuses.includes(env.status) && (!commitSha || env.commit_sha === commitSha)) return env;
+    if (env && statuses.includes(env.status) && (!commitSha || (env.commit_sha === commitSha && (await deployed(env, commitSha))))) {
+      return env;
+    }
     if (Date.now() > deadline) throw new Error(`environment did not reach ${statuses.join('/')} within 60 s`);
     // Fast enough to see PENDING, which lasts only until a worker picks the deployment up.
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The newest deployment is this commit's, and it has finished. */
+async function deployed(env, commitSha) {
+  const [latest] = await (await fetch(`${query}/api/v1/environments/${env.id}/deployments?limit=1`, { headers })).json();
+  return latest?.commit_sha === commitSha && (latest.status === 'SUCCESS' || latest.status === 'FAILED');
 }
 
 async function show(env) {
