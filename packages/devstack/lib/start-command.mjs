@@ -101,6 +101,15 @@ export async function startCommand() {
         }
       });
     }
+    // The banner comes once every service answers its readiness check, so what it lists works when read.
+    for (const s of SERVICES) {
+      const url = `http://127.0.0.1:${Number(env[s.portVar] ?? s.port)}/readyz`;
+      const deadline = Date.now() + 60_000;
+      while (!(await fetch(url).then((r) => r.ok, () => false))) {
+        if (Date.now() > deadline) throw new SetupError(`${s.name} did not become ready within 60 s (${url}); see its log lines above`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     if (env.SMEE_URL) {
       // Real GitHub deliveries through a smee.io channel, for trying a GitHub App without a public URL.
       const { default: SmeeClient } = await import('smee-client');
