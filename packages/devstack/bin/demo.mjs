@@ -2,18 +2,14 @@
 // `pnpm demo`: replays a pull request's life against a running stack (`npm start`), from GitHub's own example
 // payloads, signed: opened, two pushes, closed. After each step it waits for the worker and prints the
 // environment and its deployments as the API shows them.
-import { createHmac, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { pullRequestExample, sendSigned } from '../lib/deliver.mjs';
 
 const ingest = process.env.INGEST_URL ?? `http://localhost:${process.env.INGEST_PORT ?? 3001}`;
 const query = process.env.QUERY_URL ?? `http://localhost:${process.env.QUERY_PORT ?? 3002}`;
 const secret = (process.env.GITHUB_WEBHOOK_SECRET ?? 'ephemera-development-secret').split(',')[0].trim();
 const headers = process.env.API_TOKEN ? { authorization: `Bearer ${process.env.API_TOKEN}` } : {};
 
-const require = createRequire(new URL('../../testkit/package.json', import.meta.url));
-const examples = JSON.parse(readFileSync(require.resolve('@octokit/webhooks-examples'), 'utf8')).find((d) => d.name === 'pull_request').examples;
-const example = (action) => structuredClone(examples.find((e) => e.action === action && e.installation));
 
 const number = 1000 + Math.floor(Math.random() * 9000); // a PR of its own, so the demo can run again
 const repo = 'demo-org/demo-app';
@@ -21,7 +17,7 @@ const sha = () => randomUUID().replace(/-/g, '').padEnd(40, '0').slice(0, 40);
 let clock = Date.now();
 
 async function send(action, headSha) {
-  const p = example(action);
+  const p = pullRequestExample(action);
   p.pull_request.number = number;
   p.pull_request.head.sha = headSha;
   p.pull_request.title = `Demo pull request #${number}`;
@@ -31,17 +27,7 @@ async function send(action, headSha) {
   p.repository.owner.login = 'demo-org';
   p.pull_request.base.repo.full_name = repo;
   p.pull_request.head.repo.full_name = repo;
-  const body = JSON.stringify(p);
-  const res = await fetch(`${ingest}/api/v1/webhooks/github`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-github-event': 'pull_request',
-      'x-github-delivery': randomUUID(),
-      'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
-    },
-    body,
-  });
+  const res = await sendSigned(ingest, secret, 'pull_request', p);
   const answer = await res.json();
   console.log(`\n▶ pull_request.${action} (${headSha.slice(0, 7)}) → ${res.status} ${answer.status ?? answer.message}`);
   if (!res.ok) process.exit(1);
