@@ -17,7 +17,8 @@ export function poolConfigFromUrl(databaseUrl: string): PoolConfig {
     throw new Error(`DATABASE_URL must start with postgresql:// (got ${url.protocol}//)`);
   }
   const config: PoolConfig = {
-    host: decodeURIComponent(url.hostname) || url.searchParams.get('host') || 'localhost',
+    // ?host=/run/postgresql (libpq's form) selects the server's unix socket folder, as psql does.
+    host: url.searchParams.get('host') || decodeURIComponent(url.hostname) || 'localhost',
     port: url.port ? Number(url.port) : 5432,
     database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres',
   };
