@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
+import { freePort, startPostgres, startRedis, type RunningServer } from '@ephemera/testkit';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const SECRET = 'fault-suite-secret';
+
+export interface Service {
+  name: string;
+  port: number;
+  process: ChildProcess;
+}
+
+/**
+ * PostgreSQL, Redis (AOF on) and the three services as separate processes, two workers among them: the
+ * stack an operator runs, which the scenarios then break.
+ */
+export async function startStack() {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'ephemera-faults-'));
+  await chmod(scratch, 0o755);
+  const pgPort = await freePort();
+  const redisPort = await freePort();
+  let postgres: RunningServer = await startPostgres({ dir: path.join(scratch, 'pg'), port: pgPort, database: 'ephemera' });
+  let redis: RunningServer = await startRedis({ dir: path.join(scratch, 'redis'), port: redisPort, durable: true });
+  await new Migrator({ databaseUrl: postgres.url, prismaDir: defaultPrismaDir() }).migrate();
+  const db = new pg.Pool({ connectionString: postgres.url, max: 4 });
+  db.on('error', () => undefined);
+  const services: Service[] = [];
+  const env = {
+    PATH: process.env.PATH,
+    DATABASE_URL: postgres.url,
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: 'ephemera',
+    GITHUB_WEBHOOK_SECRET: SECRET,
+    WORKER_LOCK_MS: '3000',
+    PROVISIONER_DELAY_MS: '50',
+    LOG_LEVEL: 'error',
+    NODE_ENV: 'development',
+  };
+
+  async function startService(name: 'ingest' | 'worker' | 'query', label: string = name): Promise<Service> {
+    const port = await freePort();
+    const portVar = { ingest: 'INGEST_PORT', worker: 'WORKER_PORT', query: 'QUERY_PORT' }[name];
+    const child = spawn(process.execPath, [path.join(ROOT, 'services', name, 'dist', 'main.js')], {
+      env: { ...env, [portVar]: String(port) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const service = { name: label, port, process: child };
+    const deadline = Date.now() + 30_000;
+    while (!(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false))) {
+      if (child.exitCode !== null) throw new Error(`${label} exited during start-up`);
+      if (Date.now() > deadline) throw new Error(`${label} did not start`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    services.push(service);
+    return service;
+  }
+
+  return {
+    db,
+    redisUrl: redis.url,
+    startService,
+    async kill(service: Service, signal: NodeJS.Signals = 'SIGKILL') {
+      const exited = new Promise((r) => service.process.once('exit', r));
+      service.process.kill(signal);
+      await exited;
+      services.splice(services.indexOf(service), 1);
+    },
+    async restartRedis(downMs: number) {
+      await redis.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      redis = await startRedis({ dir: path.join(scratch, 'redis'), port: redisPort, durable: true });
+    },
+    async restartPostgres(downMs: number) {
+      await postgres.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      postgres = await startPostgres({ dir: path.join(scratch, 'pg'), port: pgPort, database: 'ephemera' });
+    },
+    async stop() {
+      for (const s of [...services]) {
+        s.process.kill('SIGKILL');
+      }
+      await db.end().catch(() => undefined);
+      await redis.stop();
+      await postgres.stop();
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
