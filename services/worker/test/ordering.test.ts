@@ -105,14 +105,20 @@ describe('out of order, duplicated, and across two workers', () => {
   });
 
   it('a newer push supersedes a running deployment: it ends FAILED naming the new commit', async () => {
+    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 5 } });
     await h.deliver(pullRequestPayload({ action: 'synchronize', number: 5, headSha: sha(520), updatedAt: at(520) }));
+    // The second push follows as soon as the first has its deployment (sent together, two workers could apply
+    // them in either order, and the older one would then rightly be ignored as stale).
+    const deadline = Date.now() + 10_000;
+    while (!(await h.db.deployment.findFirst({ where: { environmentId: env.id, commitSha: sha(520) } })) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await h.deliver(pullRequestPayload({ action: 'synchronize', number: 5, headSha: sha(521), updatedAt: at(521) }));
     await h.drain();
-    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 5 } });
-    expect(env).toMatchObject({ status: 'READY', commitSha: sha(521) });
-    const d520 = await h.db.deployment.findFirst({ where: { environmentId: env.id, commitSha: sha(520) } });
+    expect(await h.db.environment.findFirstOrThrow({ where: { prNumber: 5 } })).toMatchObject({ status: 'READY', commitSha: sha(521) });
+    const d520 = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id, commitSha: sha(520) } });
     // Depending on timing the first push either finished before the second arrived or was superseded by it.
-    if (d520?.status === 'FAILED') expect(d520.errorMessage).toBe(`superseded by ${sha(521).slice(0, 7)}`);
-    else expect(d520?.status).toBe('SUCCESS');
+    if (d520.status === 'FAILED') expect(d520.errorMessage).toBe(`superseded by ${sha(521).slice(0, 7)}`);
+    else expect(d520.status).toBe('SUCCESS');
   });
 });
