@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { pullRequestPayload, signedDelivery, type SignedDelivery } from '@ephemera/testkit';
+
 import { SECRET } from './stack.js';
 
 const hex = (n: number) => n.toString(16).padStart(40, '0');
@@ -32,17 +33,6 @@ export async function lifecycleDeliveries(prs: number, firstPr = 1): Promise<{ d
     expected.set(pr, { status: pr % 2 === 0 ? 'DESTROYED' : 'READY', commitSha: hex(t + 3), title });
   }
   return { deliveries, expected };
-}
-
-export function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /** Sends deliveries to ingest, `concurrency` at a time; returns the ids answered 2xx and those refused. */

@@ -3,7 +3,8 @@
 // Scenarios still to come: Redis restarted mid-burst, PostgreSQL stopped for 15 s, hostile input, sustained load.
 import { Queue } from 'bullmq';
 import { ALL_QUEUES } from '@ephemera/schema';
-import { lifecycleDeliveries, send, shuffled, type Expected } from './deliveries.js';
+import { shuffled } from '@ephemera/testkit';
+import { lifecycleDeliveries, send, type Expected } from './deliveries.js';
 import { startStack, type Stack } from './stack.js';
 
 const FULL = process.env.FAULTS_SCALE === 'full';

@@ -4,3 +4,4 @@ export * from './scratch-redis.js';
 export { freePort, portInUse, startPostgres, startRedis, findPostgresBinDir, type RunningServer } from '@ephemera/devstack/servers';
 export * from './fake-github.js';
 export * from './pull-request-payload.js';
+export * from './shuffled.js';

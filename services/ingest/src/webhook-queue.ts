@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { redisReachable } from '@ephemera/runtime';
 import {
   DELIVERY_MARKER_TTL_SECONDS,
   QUEUES,
@@ -159,21 +160,8 @@ export class WebhookQueue implements WebhookSink {
     });
   }
 
-  async ready(): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const pong = await Promise.race([
-        this.redis.ping(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timeout')), 1_000);
-        }),
-      ]);
-      return pong === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+  ready(): Promise<boolean> {
+    return redisReachable(this.redis, 1_000);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { pullRequestPayload } from '@ephemera/testkit';
+import { pullRequestPayload, shuffled } from '@ephemera/testkit';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
 /** A burst of events over several PRs, in the order GitHub emitted them. */
@@ -14,17 +14,6 @@ function burst(prs: number[]): Array<Record<string, unknown>> {
     if (pr % 2 === 0) events.push(pullRequestPayload({ action: 'closed', number: pr, headSha: sha(t + 3), updatedAt: at(t + 5), title: `PR ${pr}` }));
   }
   return events;
-}
-
-function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /** What "the same final state" means: each environment's status, commit, title and its latest deployment. */
