@@ -13,6 +13,8 @@ export const MAX_BODY_BYTES = 25 * 1024 * 1024;
 /** Seconds a refused delivery should wait before it is sent again (503 Retry-After). */
 export const RETRY_AFTER_SECONDS = 10;
 const EVENT_NAME = /^[a-z][a-z_]{0,63}$/;
+/** `application/json`, with parameters or not (GitHub sends it bare). */
+const JSON_CONTENT_TYPE = /^\s*application\/json\s*(?:;|$)/i;
 
 export interface IngestDeps {
   verifier: SignatureVerifier;
@@ -40,10 +42,12 @@ export function createApp(deps: IngestDeps): express.Express {
   app.set('etag', false);
 
   app.use((req, res, next) => {
-    res.on('finish', () => {
-      const route = req.path === WEBHOOK_PATH ? 'webhook' : (req.route?.path as string | undefined) ?? 'other';
-      metrics.requests.inc({ route, status: String(res.statusCode) });
-    });
+    // The webhook route counts its own requests in the one listener it already has for its log line.
+    if (req.path !== WEBHOOK_PATH) {
+      res.on('finish', () => {
+        metrics.requests.inc({ route: (req.route?.path as string | undefined) ?? 'other', status: String(res.statusCode) });
+      });
+    }
     next();
   });
 
@@ -66,6 +70,7 @@ export function createApp(deps: IngestDeps): express.Express {
       res.locals.delivery = delivery;
       res.on('finish', () => {
         const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+        metrics.requests.inc({ route: 'webhook', status: String(res.statusCode) });
         logger.info(
           {
             delivery_id: delivery.deliveryId,
@@ -96,8 +101,9 @@ export function createApp(deps: IngestDeps): express.Express {
         );
       }
       delivery.deliveryId = deliveryId;
-      if (!req.is('application/json')) {
-        const form = req.is('application/x-www-form-urlencoded');
+      const contentType = req.headers['content-type'];
+      if (contentType === undefined || !JSON_CONTENT_TYPE.test(contentType)) {
+        const form = contentType !== undefined && req.is('application/x-www-form-urlencoded');
         return fail(
           res,
           415,
@@ -151,7 +157,7 @@ export function createApp(deps: IngestDeps): express.Express {
       if (event === 'ping') {
         delivery.outcome = 'pong';
         metrics.deliveries.inc({ event, outcome: 'pong' });
-        return res.status(200).json({ delivery_id: deliveryId, status: 'pong', zen: typeof p.zen === 'string' ? p.zen : undefined });
+        return reply(res, 200, { delivery_id: deliveryId, status: 'pong', zen: typeof p.zen === 'string' ? p.zen : undefined });
       }
 
       let job;
@@ -164,7 +170,7 @@ export function createApp(deps: IngestDeps): express.Express {
       if (job === null) {
         delivery.outcome = 'ignored';
         metrics.deliveries.inc({ event, outcome: 'ignored' });
-        return res.status(202).json({ delivery_id: deliveryId, status: 'ignored' });
+        return reply(res, 202, { delivery_id: deliveryId, status: 'ignored' });
       }
 
       const stopTimer = metrics.enqueueSeconds.startTimer();
@@ -173,7 +179,7 @@ export function createApp(deps: IngestDeps): express.Express {
         stopTimer();
         delivery.outcome = outcome;
         metrics.deliveries.inc({ event, outcome });
-        return res.status(202).json({ delivery_id: deliveryId, status: outcome });
+        return reply(res, 202, { delivery_id: deliveryId, status: outcome });
       } catch (err) {
         delivery.outcome = 'unavailable';
         metrics.deliveries.inc({ event, outcome: 'unavailable' });
@@ -215,7 +221,17 @@ export function createApp(deps: IngestDeps): express.Express {
 
 function fail(res: Response, status: number, error: string, message: string): void {
   const delivery = res.locals.delivery as Delivery | undefined;
-  res.status(status).json({ ...(delivery?.deliveryId ? { delivery_id: delivery.deliveryId } : {}), error, message });
+  reply(res, status, { ...(delivery?.deliveryId ? { delivery_id: delivery.deliveryId } : {}), error, message });
+}
+
+/**
+ * A JSON answer written straight to the response: the webhook route answers thousands of times a second, and
+ * express's `res.json` (charset negotiation, freshness and ETag checks) is made for content it does not send.
+ */
+function reply(res: Response, status: number, body: object): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
 }
 
 function errorSummary(err: unknown): { name?: string; message: string } {
