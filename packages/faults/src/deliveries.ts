@@ -35,23 +35,69 @@ export async function lifecycleDeliveries(prs: number, firstPr = 1): Promise<{ d
   return { deliveries, expected };
 }
 
-/** Sends deliveries to ingest, `concurrency` at a time; returns the ids answered 2xx and those refused. */
-export async function send(ingestPort: number, deliveries: SignedDelivery[], concurrency = 20) {
-  const accepted: string[] = [];
-  const refused: SignedDelivery[] = [];
+export interface SendResult {
+  /** Delivery ids answered 2xx. */
+  accepted: string[];
+  /** Deliveries answered anything else (or not at all), to be sent again. */
+  refused: SignedDelivery[];
+  /** Answers by status code; `error` when the request failed without one. */
+  statuses: Record<string, number>;
+}
+
+/**
+ * Sends deliveries to ingest, `concurrency` at a time, at most `perSecond` a second when given (a steady rate
+ * rather than a burst). Returns what was accepted and what was refused.
+ */
+export async function send(
+  ingestPort: number,
+  deliveries: SignedDelivery[],
+  options: { concurrency?: number; perSecond?: number } = {},
+): Promise<SendResult> {
+  const { concurrency = 20, perSecond } = options;
+  const result: SendResult = { accepted: [], refused: [], statuses: {} };
+  const started = Date.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < deliveries.length) {
-        const d = deliveries[next++]!;
-        const ok = await fetch(`http://127.0.0.1:${ingestPort}/api/v1/webhooks/github`, { method: 'POST', headers: d.headers, body: d.body }).then(
-          (r) => r.status >= 200 && r.status < 300,
-          () => false,
+        const index = next++;
+        const d = deliveries[index]!;
+        if (perSecond) {
+          const due = started + (index * 1000) / perSecond;
+          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        }
+        const status = await fetch(`http://127.0.0.1:${ingestPort}/api/v1/webhooks/github`, {
+          method: 'POST',
+          headers: d.headers,
+          body: d.body,
+        }).then(
+          async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          },
+          () => 'error' as const,
         );
-        if (ok) accepted.push(d.deliveryId);
-        else refused.push(d);
+        result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+        if (typeof status === 'number' && status >= 200 && status < 300) result.accepted.push(d.deliveryId);
+        else result.refused.push(d);
       }
     }),
   );
-  return { accepted, refused };
+  return result;
+}
+
+/**
+ * Sends refused deliveries again, as an operator redelivers from the App's settings after a 503, until all
+ * are accepted or `attempts` rounds have passed.
+ */
+export async function resendRefused(ingestPort: number, refused: SignedDelivery[], attempts = 20): Promise<SendResult> {
+  const total: SendResult = { accepted: [], refused, statuses: {} };
+  for (let i = 0; i < attempts && total.refused.length > 0; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1_000));
+    const again = await send(ingestPort, total.refused);
+    total.accepted.push(...again.accepted);
+    total.refused = again.refused;
+    for (const [k, v] of Object.entries(again.statuses)) total.statuses[k] = (total.statuses[k] ?? 0) + v;
+  }
+  return total;
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,7 @@ export async function startStack() {
   return {
     db,
     redisUrl: redis.url,
+    services,
     startService,
     async kill(service: Service, signal: NodeJS.Signals = 'SIGKILL') {
       const exited = new Promise((r) => service.process.once('exit', r));
@@ -94,3 +95,14 @@ export async function startStack() {
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** Resident memory of a service's process in MB, from /proc (the suite runs where the services run: Linux). */
+export async function residentMb(service: Service): Promise<number> {
+  const status = await readFile(`/proc/${service.process.pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
+  return Math.round(kb / 1024);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
