@@ -9,8 +9,8 @@ import { ROOT, ensurePnpm, installDependencies } from './workspace.mjs';
 
 /**
  * `npm test`: installs what is missing, starts a throwaway PostgreSQL and Redis, applies the migrations, then
- * runs build, typecheck, lint and every package's tests through turbo, and prints one closing line with the
- * test counts of the whole workspace. Extra arguments go to turbo (e.g. `npm test -- --filter=@ephemera/db`).
+ * runs build, typecheck, lint and every package's tests through turbo, then the bounded fault suite, and prints
+ * one closing line with the test counts of the whole workspace. Extra arguments go to turbo (e.g. `npm test -- --filter=@ephemera/db`).
  */
 export async function testCommand(args) {
   const PATH = await ensurePnpm();
@@ -57,9 +57,19 @@ export async function testCommand(args) {
     } catch {
       failed = true;
     }
+    // The fault suite in its bounded form, after the rest so it has the machine to itself: it starts its own
+    // PostgreSQL, Redis and service processes, since it stops and restarts them. It adds its own line to the
+    // results. `npm test -- --filter=…` (a part of the workspace) leaves it out.
+    if (!args.some((a) => a.startsWith('--filter'))) {
+      try {
+        await run('pnpm', ['--filter', '@ephemera/faults', 'run', '--silent', 'faults'], { cwd: ROOT, env: { ...env, FAULTS_SCALE: 'bounded' } });
+      } catch {
+        failed = true;
+      }
+    }
     const totals = sumResults(resultsDir);
     process.stdout.write(`\n${bold('Test suites')}: ${totals.suites.map((s) => `${s.name} ${s.passed}/${s.passed + s.failed}`).join(', ') || 'none ran'}\n`);
-    if (failed) process.stdout.write(red('Some build, typecheck, lint or test tasks failed (see the turbo summary above).\n'));
+    if (failed) process.stdout.write(red('Some build, typecheck, lint, test or fault-suite tasks failed (see above).\n'));
     const line = `${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`;
     process.stdout.write(`${failed || totals.failed ? red(line) : green(line)}\n`);
     return failed || totals.failed > 0 || totals.passed === 0 ? 1 : 0;

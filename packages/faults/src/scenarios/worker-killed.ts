@@ -14,9 +14,14 @@ export const workerKilled: Scenario = {
     const burst = send(ingest.port, deliveries).finally(() => (done = true));
     let kills = 0;
     const maxKills = full ? 20 : 6;
+    const ids = deliveries.map((d) => d.deliveryId);
+    const working = async () => {
+      const { rows } = await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM processed_deliveries WHERE delivery_id = ANY($1)', [ids]);
+      return rows[0]!.n < ids.length;
+    };
     // Kills go on after the burst has been accepted, while the workers are still working through it.
-    while (kills < maxKills && (!done || kills < 3)) {
-      await sleep(700);
+    while (kills < maxKills && (!done || (await working()))) {
+      await sleep(full ? 1_500 : 700);
       await stack.kill(ctx.workers[0]!, 'SIGKILL');
       kills++;
       ctx.workers[0] = await stack.startService('worker', 'worker-1');
