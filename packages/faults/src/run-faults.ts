@@ -50,6 +50,13 @@ async function main(): Promise<number> {
   const full = process.env.FAULTS_SCALE === 'full';
   process.stdout.write(`fault suite, ${full ? 'full' : 'bounded'} scale: ${scenarios.map((s) => s.name).join(', ')}\n`);
   const stack = await startStack();
+  // Interrupted (Ctrl-C, a CI timeout): the servers and services this run started go with it.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the fault suite's servers\n`);
+      void stack.stop().finally(() => process.exit(130));
+    });
+  }
   const outcomes: Outcome[] = [];
   try {
     const ctx: ScenarioContext = {
