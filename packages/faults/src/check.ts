@@ -13,29 +13,31 @@ export interface Outcome {
   detail: string;
 }
 
-/** The last queue found with unfinished jobs, for the message when a wait times out. */
-export let lastBusy = '';
+/** Every queue Ephemera uses, opened once for the polls of a wait; close them with {@link closeQueues}. */
+export function openQueues(redisUrl: string): Queue[] {
+  return ALL_QUEUES.map((name) => new Queue(name, { connection: { url: redisUrl }, prefix: 'ephemera' }));
+}
+
+export async function closeQueues(queues: Queue[]): Promise<void> {
+  await Promise.all(queues.map((q) => q.close()));
+}
 
 /**
- * Jobs not yet finished in every queue Ephemera uses. The cleanup queue always holds each job scheduler's next
- * run as a delayed job; those do not count.
+ * Jobs not yet finished across the queues, and a description of the busy ones (for the message when a wait
+ * times out). The cleanup queue always holds each job scheduler's next run as a delayed job; those do not count.
  */
-export async function queueDepth(redisUrl: string): Promise<number> {
-  const queues = ALL_QUEUES.map((name) => new Queue(name, { connection: { url: redisUrl }, prefix: 'ephemera' }));
-  try {
-    const counts = await Promise.all(
-      queues.map(async (q) => {
-        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-        if (q.name === QUEUES.cleanup) c.delayed = Math.max(0, (c.delayed ?? 0) - (await q.getJobSchedulersCount()));
-        const n = Object.values(c).reduce((a, b) => a + b, 0);
-        if (n > 0) lastBusy = `${q.name} ${JSON.stringify(c)}`;
-        return n;
-      }),
-    );
-    return counts.reduce((a, b) => a + b, 0);
-  } finally {
-    await Promise.all(queues.map((q) => q.close()));
-  }
+export async function queueDepth(queues: Queue[]): Promise<{ depth: number; busy: string[] }> {
+  const busy: string[] = [];
+  const counts = await Promise.all(
+    queues.map(async (q) => {
+      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+      if (q.name === QUEUES.cleanup) c.delayed = Math.max(0, (c.delayed ?? 0) - (await q.getJobSchedulersCount()));
+      const n = Object.values(c).reduce((a, b) => a + b, 0);
+      if (n > 0) busy.push(`${q.name} ${JSON.stringify(c)}`);
+      return n;
+    }),
+  );
+  return { depth: counts.reduce((a, b) => a + b, 0), busy };
 }
 
 /**
@@ -45,18 +47,32 @@ export async function queueDepth(redisUrl: string): Promise<number> {
 export async function waitForQuiet(stack: Stack, acceptedIds: string[], timeoutMs: number, problems?: string[]): Promise<number> {
   const started = Date.now();
   const unique = [...new Set(acceptedIds)];
-  for (;;) {
-    const depth = await queueDepth(stack.redisUrl).catch(() => -1);
-    const { rows } = await stack.db
-      .query<{ n: number }>('SELECT count(*)::int AS n FROM processed_deliveries WHERE delivery_id = ANY($1)', [unique])
-      .catch(() => ({ rows: [{ n: -1 }] }));
-    if (depth === 0 && rows[0]!.n === unique.length) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) {
-      problems?.push(`not settled within ${timeoutMs / 1000} s: ${depth} jobs unfinished (last busy: ${lastBusy || 'none'}), ${rows[0]!.n} of ${unique.length} deliveries applied`);
-      return -1;
+  const queues = openQueues(stack.redisUrl);
+  try {
+    for (;;) {
+      const { depth, busy } = await queueDepth(queues).catch(() => ({ depth: -1, busy: ['(Redis unreachable)'] }));
+      const { rows } = await stack.db
+        .query<{ n: number }>('SELECT count(*)::int AS n FROM processed_deliveries WHERE delivery_id = ANY($1)', [unique])
+        .catch(() => ({ rows: [{ n: -1 }] }));
+      if (depth === 0 && rows[0]!.n === unique.length) return Date.now() - started;
+      if (Date.now() - started > timeoutMs) {
+        problems?.push(
+          `not settled within ${timeoutMs / 1000} s: ${depth} jobs unfinished (${busy.join('; ') || 'queues empty'}), ${rows[0]!.n} of ${unique.length} deliveries applied`,
+        );
+        return -1;
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 250));
+  } finally {
+    await closeQueues(queues);
   }
+}
+
+/** A problem line when ingest answered anything but the `allowed` statuses (by default only 202). */
+export function unexpectedAnswers(statuses: Record<string, number>, allowed: readonly string[] = ['202'], when = ''): string[] {
+  return Object.keys(statuses).some((s) => !allowed.includes(s))
+    ? [`answers other than ${allowed.join('/')}${when}: ${JSON.stringify(statuses)}`]
+    : [];
 }
 
 /**

@@ -143,14 +143,13 @@ export class WebhookQueue implements WebhookSink {
 
     const toMark = toAdd.filter((p) => !p.abandoned);
     if (toMark.length === 0) return;
-    const set = await this.redis.eval(
+    const created = (await this.redis.eval(
       MARK_DELIVERIES,
       toMark.length,
       ...toMark.map(marker),
       DELIVERY_MARKER_TTL_SECONDS,
       ...toMark.map((p) => p.job.receivedAt),
-    );
-    const created = set as number[];
+    )) as number[];
     toMark.forEach((p, i) => p.resolve(created[i] === 1 ? 'queued' : 'duplicate'));
   }
 

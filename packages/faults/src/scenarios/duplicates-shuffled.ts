@@ -1,5 +1,5 @@
 import { shuffled } from '@ephemera/testkit';
-import { check, waitForQuiet } from '../check.js';
+import { check, unexpectedAnswers, waitForQuiet } from '../check.js';
 import { lifecycleDeliveries, send } from '../deliveries.js';
 import type { Scenario } from './context.js';
 
@@ -10,7 +10,7 @@ export const duplicatesShuffled: Scenario = {
     const { deliveries, expected } = await lifecycleDeliveries(full ? 600 : 40, 1);
     const twice = shuffled([...deliveries, ...deliveries], 11);
     const { accepted, statuses } = await send(ingest.port, twice);
-    const problems = Object.keys(statuses).some((s) => s !== '202') ? [`answers other than 202: ${JSON.stringify(statuses)}`] : [];
+    const problems = unexpectedAnswers(statuses);
     await waitForQuiet(stack, accepted, 180_000, problems);
     return check(stack, 'same deliveries twice, shuffled, two workers', twice.length, accepted, expected, { problems });
   },

@@ -1,4 +1,4 @@
-import { check, waitForQuiet } from '../check.js';
+import { check, unexpectedAnswers, waitForQuiet } from '../check.js';
 import { lifecycleDeliveries, send } from '../deliveries.js';
 import { sleep } from '../stack.js';
 import type { Scenario } from './context.js';
@@ -17,7 +17,7 @@ export const postgresStopped: Scenario = {
     await sleep(3_000);
     await stack.restartPostgres(downMs);
     const { accepted, statuses } = await stream;
-    const problems = Object.keys(statuses).some((s) => s !== '202') ? [`answers other than 202: ${JSON.stringify(statuses)}`] : [];
+    const problems = unexpectedAnswers(statuses);
     const tookMs = await waitForQuiet(stack, accepted, 300_000, problems);
     return check(stack, `PostgreSQL stopped ${downMs / 1000} s mid-stream`, deliveries.length, accepted, expected, {
       problems,

@@ -1,4 +1,4 @@
-import { check, waitForQuiet } from '../check.js';
+import { check, unexpectedAnswers, waitForQuiet } from '../check.js';
 import { lifecycleDeliveries, resendRefused, send } from '../deliveries.js';
 import { sleep } from '../stack.js';
 import type { Scenario } from './context.js';
@@ -23,9 +23,7 @@ export const redisRestarted: Scenario = {
     const again = await resendRefused(ingest.port, first.refused);
     const accepted = [...first.accepted, ...again.accepted];
 
-    const problems: string[] = [];
-    const unexpected = Object.keys(first.statuses).filter((s) => s !== '202' && s !== '503');
-    if (unexpected.length > 0) problems.push(`answers other than 202/503 while Redis restarted: ${JSON.stringify(first.statuses)}`);
+    const problems = unexpectedAnswers(first.statuses, ['202', '503'], ' while Redis restarted');
     if (refusedAtFirst === 0) problems.push('no delivery was refused: the restart missed the stream');
     if (again.refused.length > 0) problems.push(`${again.refused.length} deliveries still refused after Redis returned`);
     await waitForQuiet(stack, accepted, 300_000, problems);

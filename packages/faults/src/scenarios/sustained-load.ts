@@ -1,4 +1,4 @@
-import { check, queueDepth, waitForQuiet } from '../check.js';
+import { check, closeQueues, openQueues, queueDepth, unexpectedAnswers, waitForQuiet } from '../check.js';
 import { lifecycleDeliveries, send } from '../deliveries.js';
 import { residentMb, sleep } from '../stack.js';
 import type { Scenario } from './context.js';
@@ -35,14 +35,15 @@ export const sustainedLoad: Scenario = {
     const started = Date.now();
     const { accepted, statuses } = await send(ingest.port, deliveries, { perSecond, concurrency: 10 });
     const sendSeconds = (Date.now() - started) / 1000;
-    const depthAtEnd = await queueDepth(stack.redisUrl);
+    const queues = openQueues(stack.redisUrl);
+    const { depth: depthAtEnd } = await queueDepth(queues).finally(() => closeQueues(queues));
     const problems: string[] = [];
     const drainMs = await waitForQuiet(stack, accepted, 300_000, problems);
     reading = false;
     await reader;
     const after = await Promise.all(services.map(residentMb));
 
-    if (Object.keys(statuses).some((s) => s !== '202')) problems.push(`answers other than 202: ${JSON.stringify(statuses)}`);
+    problems.push(...unexpectedAnswers(statuses));
     if (readErrors > 0) problems.push(`${readErrors} API reads failed`);
     services.forEach((s, i) => {
       if (after[i]! - before[i]! > MEMORY_BOUND_MB) problems.push(`${s.name} memory grew ${before[i]} → ${after[i]} MB`);

@@ -1,4 +1,4 @@
-import { check, waitForQuiet } from '../check.js';
+import { check, unexpectedAnswers, waitForQuiet } from '../check.js';
 import { lifecycleDeliveries, send } from '../deliveries.js';
 import { sleep } from '../stack.js';
 import type { Scenario } from './context.js';
@@ -27,7 +27,7 @@ export const workerKilled: Scenario = {
       ctx.workers[0] = await stack.startService('worker', 'worker-1');
     }
     const { accepted, statuses } = await burst;
-    const problems = Object.keys(statuses).some((s) => s !== '202') ? [`answers other than 202: ${JSON.stringify(statuses)}`] : [];
+    const problems = unexpectedAnswers(statuses);
     await waitForQuiet(stack, accepted, 300_000, problems);
     return check(stack, `worker SIGKILLed ${kills}× during a burst`, deliveries.length, accepted, expected, { problems });
   },
