@@ -63,7 +63,12 @@ const caseArbitrary: fc.Arbitrary<Case> = fc.oneof(
       fc.integer({ min: 17_000, max: 120_000 }).map((n) => Buffer.alloc(n, 'a')),
     ),
   }),
-  fc.record({ kind: fc.constant('garbage-request' as const), head: fc.uint8Array({ minLength: 1, maxLength: 2048 }) }),
+  // Heads of nothing but CR and LF are left out: HTTP lets a server skip blank lines before a request line
+  // (RFC 9112, 2.2), so ingest rightly waits for one and answers 408 only at its 30 s request timeout.
+  fc.record({
+    kind: fc.constant('garbage-request' as const),
+    head: fc.uint8Array({ minLength: 1, maxLength: 2048 }).filter((h) => h.some((b) => b !== 0x0d && b !== 0x0a)),
+  }),
 );
 
 function signature(sign: Signing, body: Buffer): Record<string, string> {
