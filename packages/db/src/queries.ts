@@ -38,7 +38,7 @@ export function createReadPool(config: { databaseUrl: string; poolSize?: number 
     ...poolConfigFromUrl(config.databaseUrl),
     max: config.poolSize ?? 10,
     connectionTimeoutMillis: 5_000,
-    // row_to_json renders timestamps in the session's time zone: UTC makes them ISO 8601 UTC ("…+00:00").
+    // row_to_json renders timestamps in the session's time zone: UTC makes deployments' ISO 8601 UTC ("…+00:00").
     // Generic plans: PostgreSQL otherwise kept re-planning the active-environments list on every execution
     // (a custom plan per status array), which cost a third of its time; the generic plan is the same plan.
     options: '-c TimeZone=UTC -c plan_cache_mode=force_generic_plan',
@@ -67,18 +67,12 @@ export interface EnvironmentFilter {
 }
 
 /**
- * Field names and types exactly as `environmentResponseSchema` in @ephemera/schema (the tests hold them to it).
- * row_to_json of a sub-select writes compact JSON (json_build_object would add a space around every separator)
- * and renders timestamps natively as ISO 8601 in UTC (the pool's session time zone); formatting them with
- * to_char instead cost a fifth of the statement's time.
+ * An environment's API JSON is rendered by PostgreSQL when the row is written (the `api_json` column, kept by a
+ * trigger; see the environment_api_json migration), so a read only fetches finished text: rendering 18 columns
+ * per row on every request was most of a list's database time. Field names and types are exactly
+ * `environmentResponseSchema` in @ephemera/schema (the query service's tests hold them to it).
  */
-const ENVIRONMENT_JSON = `
-  e.id,
-  (SELECT row_to_json(r) FROM (SELECT
-    e.id, e.repository_full_name, e.repository_name, e.pr_number, e.pr_title, e.branch_name, e.commit_sha,
-    e.namespace, e.environment_url, e.status, e.installation_id, e.owner_id, u.github_login AS owner,
-    e.error_message, e.last_deployed_at, e.created_at, e.updated_at, e.destroyed_at) r)::text AS json,
-  e.created_at::text AS created_key`;
+const ENVIRONMENT_JSON = `e.id, e.api_json AS json, e.created_at::text AS created_key`;
 
 export interface EnvironmentPage {
   /** The page as a JSON array, built by PostgreSQL. */
@@ -107,7 +101,7 @@ export async function listEnvironments(db: Queryable, filter: EnvironmentFilter)
     db,
     `WITH page AS (
        SELECT ${ENVIRONMENT_JSON}, row_number() OVER (ORDER BY e.created_at DESC, e.id DESC) AS rn
-         FROM environments e LEFT JOIN users u ON u.id = e.owner_id
+         FROM environments e
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY e.created_at DESC, e.id DESC
         LIMIT ${limit} + 1)
@@ -126,7 +120,7 @@ export async function findEnvironment(db: Queryable, by: { id: number } | { name
   const [condition, value] = 'id' in by ? ['e.id = $1', by.id] : ['e.namespace = $1', by.namespace];
   const { rows } = await prepared<EnvironmentJsonRow>(
     db,
-    `SELECT ${ENVIRONMENT_JSON} FROM environments e LEFT JOIN users u ON u.id = e.owner_id WHERE ${condition}`,
+    `SELECT ${ENVIRONMENT_JSON} FROM environments e WHERE ${condition}`,
     [value],
   );
   return rows[0] ?? null;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { IllegalTransitionError, isValidNamespace, type EnvironmentStatus } from '@ephemera/schema';
 import {
   ConflictError,
@@ -236,6 +237,85 @@ describe('environments', () => {
     const all = await getActiveEnvironments(db);
     expect(all.map((e) => e.id)).not.toContain(gone.id);
     expect(all.every((e) => e.status !== 'DESTROYED')).toBe(true);
+  });
+});
+
+describe("environments' API JSON (api_json, kept by a trigger)", () => {
+  /** The row rendered live, the way the API rendered it before the column existed, next to the stored JSON. */
+  async function storedAndLive(id: number): Promise<{ stored: unknown; live: unknown }> {
+    const c = new pg.Client({ connectionString: scratch.url, options: '-c TimeZone=UTC' });
+    await c.connect();
+    try {
+      const { rows } = await c.query<{ stored: string; live: string }>(
+        `SELECT e.api_json AS stored, (SELECT row_to_json(r) FROM (SELECT
+           e.id, e.repository_full_name, e.repository_name, e.pr_number, e.pr_title, e.branch_name, e.commit_sha,
+           e.namespace, e.environment_url, e.status, e.installation_id, e.owner_id, u.github_login AS owner,
+           e.error_message, e.last_deployed_at, e.created_at, e.updated_at, e.destroyed_at) r)::text AS live
+           FROM environments e LEFT JOIN users u ON u.id = e.owner_id WHERE e.id = $1`,
+        [id],
+      );
+      return { stored: JSON.parse(rows[0]!.stored), live: JSON.parse(rows[0]!.live) };
+    } finally {
+      await c.end();
+    }
+  }
+
+  it('is rendered on insert with the owner embedded, and follows every update', async () => {
+    const owner = await createUser(db, { githubId: 7_000_001, githubLogin: 'json-owner' });
+    const env = await createEnvironment(db, {
+      repositoryFullName: 'json/render',
+      prNumber: prCounter++,
+      prTitle: 'Quotes " and \\ and ünïcode',
+      branchName: 'feature',
+      commitSha: sha('a'),
+      installationId: 3_000_000_000,
+      previewBaseDomain: 'preview.example.com',
+      ownerId: owner.id,
+    });
+    let { stored, live } = await storedAndLive(env.id);
+    expect(stored).toEqual(live);
+    expect(stored).toMatchObject({ id: env.id, owner: 'json-owner', pr_title: 'Quotes " and \\ and ünïcode', installation_id: 3_000_000_000 });
+
+    await updateEnvironmentStatus(db, env.id, 'PROVISIONING');
+    await updateEnvironmentStatus(db, env.id, 'FAILED', { errorMessage: 'image pull failed' });
+    await updateEnvironmentCommit(db, env.id, { commitSha: sha('f'), prTitle: 'Second title' });
+    ({ stored, live } = await storedAndLive(env.id));
+    expect(stored).toEqual(live);
+    expect(stored).toMatchObject({ status: 'FAILED', error_message: 'image pull failed', commit_sha: sha('f'), pr_title: 'Second title' });
+  });
+
+  it('writes timestamps in UTC whatever the time zone of the session that wrote the row', async () => {
+    const env = await newEnvironment({ repo: 'json/zone' });
+    const c = new pg.Client({ connectionString: scratch.url, options: '-c TimeZone=Asia/Kolkata' });
+    await c.connect();
+    try {
+      await c.query(`UPDATE environments SET last_deployed_at = '2026-03-01T12:00:00Z' WHERE id = $1`, [env.id]);
+    } finally {
+      await c.end();
+    }
+    const { stored, live } = await storedAndLive(env.id);
+    expect(stored).toEqual(live);
+    expect((stored as { last_deployed_at: string }).last_deployed_at).toBe('2026-03-01T12:00:00+00:00');
+  });
+
+  it("follows the owner's login when the GitHub account is renamed, and the owner's removal", async () => {
+    const owner = await createUser(db, { githubId: 7_000_002, githubLogin: 'before-rename' });
+    const env = await createEnvironment(db, {
+      repositoryFullName: 'json/owner',
+      prNumber: prCounter++,
+      branchName: 'feature',
+      commitSha: sha('a'),
+      installationId: 1,
+      previewBaseDomain: 'preview.example.com',
+      ownerId: owner.id,
+    });
+    await getOrCreateUser(db, { githubId: 7_000_002, githubLogin: 'after-rename' });
+    expect((await storedAndLive(env.id)).stored).toMatchObject({ owner: 'after-rename', owner_id: owner.id });
+
+    await db.user.delete({ where: { id: owner.id } });
+    const { stored, live } = await storedAndLive(env.id);
+    expect(stored).toEqual(live);
+    expect(stored).toMatchObject({ owner: null, owner_id: null });
   });
 });
 

@@ -35,6 +35,12 @@ async function loadBindings(): Promise<Bindings> {
   const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
     './schema_engine_bg.js': bg,
   });
+  // Where the engine's Rust panics leave their message; without it a panic surfaces as a TypeError about this
+  // very global instead of saying what went wrong.
+  const host = globalThis as { PRISMA_WASM_PANIC_REGISTRY?: { set_message(message: string): void } };
+  host.PRISMA_WASM_PANIC_REGISTRY ??= {
+    set_message: (message: string) => process.stderr.write(`schema engine panicked: ${message}\n`),
+  };
   bg.__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
   return bg;
@@ -70,6 +76,26 @@ function charAsText<T>(res: T): T {
   return res;
 }
 
+type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>;
+
+/**
+ * adapter-pg runs a script by splitting it at every `;`, which breaks any migration with a function body
+ * (`$$ … ; … $$`) or a `;` in a comment. Prisma's own engine sends the whole script as one simple query, so
+ * PostgreSQL parses it (and runs it as one implicit transaction); this does the same.
+ */
+function wholeScripts(adapter: PgAdapter): PgAdapter {
+  const driver = adapter.underlyingDriver();
+  adapter.executeScript = async (script: string) => {
+    try {
+      await driver.query(script);
+    } catch (err) {
+      // The adapter's own translation into the error the engine reports ("Error querying the database: …").
+      (adapter as unknown as { onError(e: unknown): never }).onError(err);
+    }
+  };
+  return adapter;
+}
+
 /**
  * adapter-pg's shadow database is dropped while its own pool still holds a connection to it, so the DROP
  * fails ("being accessed by other users") and every diff leaves a database behind. This closes the shadow
@@ -84,7 +110,7 @@ class ShadowSafePrismaPg extends PrismaPg {
   }
 
   override async connect() {
-    const adapter = await super.connect();
+    const adapter = wholeScripts(await super.connect());
     this.opened.add(adapter);
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
@@ -102,7 +128,7 @@ class ShadowSafePrismaPg extends PrismaPg {
     const main = await this.connect();
     const database = `prisma_migrate_shadow_db_${randomUUID()}`;
     await main.executeScript(`CREATE DATABASE "${database}"`);
-    const shadow = await new PrismaPg({ ...this.poolConfig, database }).connect();
+    const shadow = wholeScripts(await new PrismaPg({ ...this.poolConfig, database }).connect());
     const closeShadow = shadow.dispose.bind(shadow);
     shadow.dispose = async () => {
       try {
