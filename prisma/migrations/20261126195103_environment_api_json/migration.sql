@@ -6,13 +6,24 @@ ALTER TABLE "environments" ADD COLUMN     "api_json" TEXT;
 -- Field names, order and formats are exactly what the API returns (the query service's tests hold them to its
 -- OpenAPI document), and timestamps are ISO 8601 in UTC whatever the writing session's time zone.
 CREATE FUNCTION "environments_render_api_json"() RETURNS trigger
-LANGUAGE plpgsql SET "TimeZone" TO 'UTC' AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+  -- Switching the time zone costs three times the rendering itself, so it is switched only when the writing
+  -- session is not already in UTC (Ephemera's own sessions are), and put back at once.
+  zone text := current_setting('TimeZone');
+  switch boolean := zone NOT IN ('UTC', 'Etc/UTC');
 BEGIN
+  IF switch THEN
+    PERFORM set_config('TimeZone', 'UTC', true);
+  END IF;
   NEW.api_json := (SELECT row_to_json(r)::text FROM (SELECT
     NEW.id, NEW.repository_full_name, NEW.repository_name, NEW.pr_number, NEW.pr_title, NEW.branch_name,
     NEW.commit_sha, NEW.namespace, NEW.environment_url, NEW.status, NEW.installation_id, NEW.owner_id,
     (SELECT u.github_login FROM users u WHERE u.id = NEW.owner_id) AS owner,
     NEW.error_message, NEW.last_deployed_at, NEW.created_at, NEW.updated_at, NEW.destroyed_at) r);
+  IF switch THEN
+    PERFORM set_config('TimeZone', zone, true);
+  END IF;
   RETURN NEW;
 END
 $$;
