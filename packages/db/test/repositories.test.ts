@@ -39,11 +39,14 @@ afterAll(async () => {
   await scratch.drop();
 });
 
-async function newEnvironment(overrides: { status?: EnvironmentStatus; repo?: string } = {}) {
+async function newEnvironment(
+  overrides: { status?: EnvironmentStatus; repo?: string; prTitle?: string; ownerId?: number } = {},
+) {
   return createEnvironment(db, {
     repositoryFullName: overrides.repo ?? 'acme/web',
     prNumber: prCounter++,
-    prTitle: 'A change',
+    prTitle: overrides.prTitle ?? 'A change',
+    ...(overrides.ownerId !== undefined ? { ownerId: overrides.ownerId } : {}),
     branchName: 'feature',
     commitSha: sha('a'),
     installationId: 3_000_000_000,
@@ -262,16 +265,7 @@ describe("environments' API JSON (api_json, kept by a trigger)", () => {
 
   it('is rendered on insert with the owner embedded, and follows every update', async () => {
     const owner = await createUser(db, { githubId: 7_000_001, githubLogin: 'json-owner' });
-    const env = await createEnvironment(db, {
-      repositoryFullName: 'json/render',
-      prNumber: prCounter++,
-      prTitle: 'Quotes " and \\ and ünïcode',
-      branchName: 'feature',
-      commitSha: sha('a'),
-      installationId: 3_000_000_000,
-      previewBaseDomain: 'preview.example.com',
-      ownerId: owner.id,
-    });
+    const env = await newEnvironment({ repo: 'json/render', prTitle: 'Quotes " and \\ and ünïcode', ownerId: owner.id });
     let { stored, live } = await storedAndLive(env.id);
     expect(stored).toEqual(live);
     expect(stored).toMatchObject({ id: env.id, owner: 'json-owner', pr_title: 'Quotes " and \\ and ünïcode', installation_id: 3_000_000_000 });
@@ -300,15 +294,7 @@ describe("environments' API JSON (api_json, kept by a trigger)", () => {
 
   it("follows the owner's login when the GitHub account is renamed, and the owner's removal", async () => {
     const owner = await createUser(db, { githubId: 7_000_002, githubLogin: 'before-rename' });
-    const env = await createEnvironment(db, {
-      repositoryFullName: 'json/owner',
-      prNumber: prCounter++,
-      branchName: 'feature',
-      commitSha: sha('a'),
-      installationId: 1,
-      previewBaseDomain: 'preview.example.com',
-      ownerId: owner.id,
-    });
+    const env = await newEnvironment({ repo: 'json/owner', ownerId: owner.id });
     await getOrCreateUser(db, { githubId: 7_000_002, githubLogin: 'after-rename' });
     expect((await storedAndLive(env.id)).stored).toMatchObject({ owner: 'after-rename', owner_id: owner.id });
 
