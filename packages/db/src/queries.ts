@@ -14,20 +14,28 @@ import { poolConfigFromUrl } from './database-url.js';
 /** What the read functions need of a pool: node-postgres's `query`. */
 export interface Queryable {
   query<R extends pg.QueryResultRow>(config: pg.QueryConfig | string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends unknown[]>(config: pg.QueryArrayConfig): Promise<pg.QueryArrayResult<R>>;
 }
 
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `q_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
 /**
  * Runs `text` as a named prepared statement: each connection plans it once, not on every request (planning
  * the list query costs PostgreSQL more than running it). The name is derived from the text, so each filter
  * combination gets its own statement.
  */
 function prepared<R extends pg.QueryResultRow>(db: Queryable, text: string, values: unknown[]) {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `q_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-    statementNames.set(text, name);
-  }
-  return db.query<R>({ name, text, values });
+  return db.query<R>({ name: statementName(text), text, values });
+}
+/** As `prepared`, with each row as an array of its columns rather than an object. */
+function preparedArrays<R extends unknown[]>(db: Queryable, text: string, values: unknown[]) {
+  return db.query<R>({ name: statementName(text), text, values, rowMode: 'array' });
 }
 /** Statement names by text; bounded by the filter combinations the API allows (a few dozen). */
 const statementNames = new Map<string, string>();
@@ -75,16 +83,18 @@ export interface EnvironmentFilter {
 const ENVIRONMENT_JSON = `e.id, e.api_json AS json, e.created_at::text AS created_key`;
 
 export interface EnvironmentPage {
-  /** The page as a JSON array, built by PostgreSQL. */
+  /** The page as a JSON array, joined from the rows' finished JSON. */
   body: string;
   /** Key of the page's last row when another page follows. */
   next: { createdAt: string; id: number } | null;
 }
 
 /**
- * One page of environments, newest first, in one statement that returns one row: PostgreSQL builds the JSON
- * array itself, so the service receives a single value instead of parsing a row per environment. One row more
- * than asked is read to know whether a next page exists; it is not part of the body.
+ * One page of environments, newest first, in one statement. One row more than asked is read to know whether a
+ * next page exists; it is not part of the body. The rows come back as plain arrays and the service joins their
+ * JSON: having PostgreSQL aggregate the page into one value (string_agg and array_agg in row order) cost it twice
+ * the CPU of returning the rows (pgbench, 51-row pages: 7.1k against 14.1k statements/s), more than the service
+ * pays to read 51 short rows.
  */
 export async function listEnvironments(db: Queryable, filter: EnvironmentFilter): Promise<EnvironmentPage> {
   const where: string[] = [];
@@ -96,24 +106,22 @@ export async function listEnvironments(db: Queryable, filter: EnvironmentFilter)
   if (filter.after) {
     where.push(`(e.created_at, e.id) < (${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.id)})`);
   }
-  const limit = param(filter.limit);
-  const { rows } = await prepared<{ body: string; last_id: number | null; last_key: string | null; more: boolean }>(
+  const { rows } = await preparedArrays<[id: number, json: string, createdKey: string]>(
     db,
-    `WITH page AS (
-       SELECT ${ENVIRONMENT_JSON}, row_number() OVER (ORDER BY e.created_at DESC, e.id DESC) AS rn
-         FROM environments e
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY e.created_at DESC, e.id DESC
-        LIMIT ${limit} + 1)
-     SELECT '[' || coalesce(string_agg(json, ',' ORDER BY rn) FILTER (WHERE rn <= ${limit}), '') || ']' AS body,
-            (array_agg(id ORDER BY rn) FILTER (WHERE rn = ${limit}))[1] AS last_id,
-            (array_agg(created_key ORDER BY rn) FILTER (WHERE rn = ${limit}))[1] AS last_key,
-            count(*) > ${limit} AS more
-       FROM page`,
+    `SELECT ${ENVIRONMENT_JSON}
+       FROM environments e
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY e.created_at DESC, e.id DESC
+      LIMIT ${param(filter.limit)} + 1`,
     values,
   );
-  const r = rows[0]!;
-  return { body: r.body, next: r.more && r.last_id !== null && r.last_key !== null ? { createdAt: r.last_key, id: r.last_id } : null };
+  const more = rows.length > filter.limit;
+  if (more) rows.length = filter.limit;
+  let body = '[';
+  for (let i = 0; i < rows.length; i++) body += (i === 0 ? '' : ',') + rows[i]![1];
+  body += ']';
+  const last = rows[rows.length - 1];
+  return { body, next: more && last ? { createdAt: last[2], id: last[0] } : null };
 }
 
 export async function findEnvironment(db: Queryable, by: { id: number } | { namespace: string }): Promise<EnvironmentJsonRow | null> {

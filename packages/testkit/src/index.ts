@@ -5,3 +5,4 @@ export { freePort, portInUse, startPostgres, startRedis, findPostgresBinDir, typ
 export * from './fake-github.js';
 export * from './pull-request-payload.js';
 export * from './shuffled.js';
+export * from './load-generator.js';

@@ -6,10 +6,9 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
-import { freePort, startPostgres, startRedis } from '@ephemera/testkit';
+import { freePort, runLoad, startPostgres, startRedis } from '@ephemera/testkit';
 
 const ENVIRONMENTS = Number(process.env.BENCH_ENVIRONMENTS ?? 100_000);
 const DEPLOYMENTS = ENVIRONMENTS * 5;
@@ -29,14 +28,8 @@ async function waitReady(port: number, child: ChildProcess) {
 }
 
 async function load(port: number, paths: string[]) {
-  let i = 0;
-  const r = await autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: 20,
-    duration: DURATION_S,
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length]! }) }],
-  });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors + r.timeouts };
+  const r = await runLoad({ origin: `http://127.0.0.1:${port}`, connections: 20, durationSeconds: DURATION_S, paths });
+  return { rps: r.rps, p50: r.p50, p99: r.p99, non2xx: r.other };
 }
 
 async function main(): Promise<number> {

@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -51,11 +52,25 @@ function sendJsonText(res: Response, json: string): void {
   res.end(body);
 }
 
-/** The URL of the next page: the request's own query with the new cursor. */
+/** A Host header that can stand in a URL's authority: a name or address and an optional port. */
+const AUTHORITY = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The URL of the next page: the request's own query with the new cursor. Built from strings rather than with
+ * `new URL` and `req.protocol`, which cost a tenth of a list request's CPU (the trust-proxy check parses the
+ * peer's address on every call); `req.protocol` is only consulted when a proxy forwarded the request. A Host
+ * header that is not a plain authority gives a relative link, which RFC 8288 resolves against the request.
+ */
 function nextLink(req: Request, cursor: string): string {
-  const url = new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
-  url.searchParams.set('cursor', cursor);
-  return `<${url.toString()}>; rel="next"`;
+  const url = req.originalUrl;
+  const q = url.indexOf('?');
+  const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  params.set('cursor', cursor);
+  const target = `${q === -1 ? url : url.slice(0, q)}?${params.toString()}`;
+  const host = req.headers.host;
+  if (host === undefined || !AUTHORITY.test(host)) return `<${target}>; rel="next"`;
+  const protocol = req.headers['x-forwarded-proto'] === undefined ? ((req.socket as TLSSocket).encrypted ? 'https' : 'http') : req.protocol;
+  return `<${protocol}://${host}${target}>; rel="next"`;
 }
 
 /**

@@ -108,6 +108,27 @@ describe('environments API', () => {
     expect(withLogs.body[0].logs).toBe('log 4');
   });
 
+  it('links the next page with the filters, scheme and host of the request, and relatively when the Host is not a plain authority', async () => {
+    const nextOf = (res: request.Response) => /^<([^>]+)>; rel="next"$/.exec(res.headers.link ?? '')?.[1];
+    const plain = await request(q.app).get('/api/v1/environments?repository=acme/web&limit=1&cursor=').set('Host', 'ephemera.example.com:8443');
+    expect(plain.status).toBe(400); // an empty cursor is not one the API issued
+    const first = await request(q.app).get('/api/v1/environments?repository=acme/web&status=READY&status=FAILED&limit=1').set('Host', 'ephemera.example.com:8443');
+    const link = new URL(nextOf(first)!);
+    expect(`${link.protocol}//${link.host}${link.pathname}`).toBe('http://ephemera.example.com:8443/api/v1/environments');
+    expect([...link.searchParams.keys()]).toEqual(['repository', 'status', 'status', 'limit', 'cursor']);
+    expect(link.searchParams.getAll('status')).toEqual(['READY', 'FAILED']);
+    // A proxy on loopback (trusted) that terminated TLS.
+    const forwarded = await request(q.app).get('/api/v1/environments?limit=1').set('Host', '[::1]:3002').set('X-Forwarded-Proto', 'https');
+    expect(nextOf(forwarded)).toMatch(/^https:\/\/\[::1\]:3002\/api\/v1\/environments\?limit=1&cursor=[\w-]+$/);
+    const oddHost = await request(q.app).get('/api/v1/environments/?limit=1').set('Host', 'a b<c>');
+    expect(nextOf(oddHost)).toMatch(/^\/api\/v1\/environments\/\?limit=1&cursor=[\w-]+$/);
+    // Following a link moves on: the second page holds the next row.
+    const second = await request(q.app).get(link.pathname + link.search);
+    expect(second.status).toBe(200);
+    expect(second.body.map((e: { pr_number: number }) => e.pr_number)).toEqual([1]);
+    expect(first.body.map((e: { pr_number: number }) => e.pr_number)).toEqual([3]);
+  });
+
   it.each([
     ['/api/v1/environments?limit=0', 'limit'],
     ['/api/v1/environments?limit=201', 'limit'],
