@@ -9,11 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '@ephemera/schema';
-import { freePort, signedDelivery, startRedis, webhookExample } from '@ephemera/testkit';
+import { freePort, runLoad, signedDelivery, startRedis, webhookExample } from '@ephemera/testkit';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 20;
@@ -29,31 +28,19 @@ interface Figures {
   other: number;
 }
 
-async function load(name: string, port: number, body: string, headers: Record<string, string>): Promise<Figures> {
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}${PATH}`,
+async function load(name: string, port: number, body: string, headers: Record<string, string>, durationSeconds = DURATION_S): Promise<Figures> {
+  // Each run in a fresh load-generator process (see runLoad), with a new delivery id on every request.
+  const r = await runLoad({
+    origin: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
-    duration: DURATION_S,
+    durationSeconds,
     method: 'POST',
+    paths: [PATH],
     headers,
     body,
-    requests: [
-      {
-        setupRequest: (req) => {
-          req.headers = { ...req.headers, 'x-github-delivery': randomUUID() };
-          return req;
-        },
-      },
-    ],
+    uniqueHeader: 'x-github-delivery',
   });
-  return {
-    name,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    ok: result['2xx'],
-    other: result.non2xx + result.errors + result.timeouts,
-  };
+  return { name, ...r };
 }
 
 async function waitForHttp(port: number, child: ChildProcess): Promise<void> {
@@ -109,8 +96,13 @@ async function main(): Promise<number> {
     process.stdout.write(
       `body ${delivery.body.length} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per target, Redis ${redisUrl}\n`,
     );
-    // A short warm-up of each, so neither pays for JIT and connection set-up in its figures.
-    await load('warm-up', barePort, delivery.body, headers).catch(() => undefined);
+    // A short warm-up of each, so neither pays for JIT and connection set-up in its figures. Ingest's warm-up
+    // jobs are removed before the measurement so that the count of stored jobs checks only measured deliveries.
+    await load('warm-up', barePort, delivery.body, headers, 3);
+    await load('warm-up', ingestPort, delivery.body, headers, 3);
+    const warmed = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+    await warmed.obliterate({ force: true });
+    await warmed.close();
     const bareFigures = await load('bare express 202', barePort, delivery.body, headers);
     const ingestFigures = await load('ingest', ingestPort, delivery.body, headers);
 
