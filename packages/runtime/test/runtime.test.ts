@@ -54,6 +54,34 @@ describe(createLogger.name, () => {
     expect(lines[0]).not.toContain('Bearer x');
     expect(lines[0]).not.toContain('sha256=f00');
   });
+
+  it('redacts secret-named fields inside the objects that are logged whole', () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    const log = createLogger({ service: 'unit', destination });
+    log.warn(
+      {
+        err: { message: 'refused', token: 'ghs_err' },
+        config: { secret: 'whsec', privateKey: '-----BEGIN KEY-----', port: 3001 },
+        credentials: { password: 'hunter2' },
+        delivery_id: 'd-1',
+      },
+      'nested',
+    );
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      err: { message: 'refused', token: '[redacted]' },
+      config: { secret: '[redacted]', privateKey: '[redacted]', port: 3001 },
+      credentials: { password: '[redacted]' },
+      delivery_id: 'd-1',
+    });
+    for (const secret of ['ghs_err', 'whsec', 'BEGIN KEY', 'hunter2']) expect(lines[0]).not.toContain(secret);
+  });
 });
 
 describe(redisReachable.name, () => {
