@@ -38,7 +38,8 @@ describe(parseConfig.name, () => {
 });
 
 describe(createLogger.name, () => {
-  it('writes JSON lines with the service name and redacts secrets, tokens and signatures', () => {
+  /** A logger whose lines are kept in memory for the test to read. */
+  function capturedLogger() {
     const lines: string[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _e, cb) {
@@ -46,7 +47,11 @@ describe(createLogger.name, () => {
         cb();
       },
     });
-    const log = createLogger({ service: 'unit', destination });
+    return { lines, log: createLogger({ service: 'unit', destination }) };
+  }
+
+  it('writes JSON lines with the service name and redacts secrets, tokens and signatures', () => {
+    const { lines, log } = capturedLogger();
     log.info({ token: 'ghs_abc', headers: { authorization: 'Bearer x', 'x-hub-signature-256': 'sha256=f00' }, keep: 1 }, 'hello');
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line).toMatchObject({ service: 'unit', level: 'info', msg: 'hello', keep: 1, token: '[redacted]' });
@@ -56,14 +61,7 @@ describe(createLogger.name, () => {
   });
 
   it('redacts secret-named fields inside the objects that are logged whole', () => {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _e, cb) {
-        lines.push(chunk.toString());
-        cb();
-      },
-    });
-    const log = createLogger({ service: 'unit', destination });
+    const { lines, log } = capturedLogger();
     log.warn(
       {
         err: { message: 'refused', token: 'ghs_err' },
