@@ -12,21 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '@ephemera/schema';
-import { freePort, runLoad, signedDelivery, startRedis, webhookExample } from '@ephemera/testkit';
+import { freePort, runLoad, signedDelivery, startRedis, webhookExample, type LoadFigures } from '@ephemera/testkit';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 20;
 const SECRET = 'bench-secret';
 const PATH = '/api/v1/webhooks/github';
 
-interface Figures {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  ok: number;
-  other: number;
-}
+type Figures = LoadFigures & { name: string };
 
 async function load(name: string, port: number, body: string, headers: Record<string, string>, durationSeconds = DURATION_S): Promise<Figures> {
   // Each run in a fresh load-generator process (see runLoad), with a new delivery id on every request.

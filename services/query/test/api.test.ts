@@ -110,8 +110,6 @@ describe('environments API', () => {
 
   it('links the next page with the filters, scheme and host of the request, and relatively when the Host is not a plain authority', async () => {
     const nextOf = (res: request.Response) => /^<([^>]+)>; rel="next"$/.exec(res.headers.link ?? '')?.[1];
-    const plain = await request(q.app).get('/api/v1/environments?repository=acme/web&limit=1&cursor=').set('Host', 'ephemera.example.com:8443');
-    expect(plain.status).toBe(400); // an empty cursor is not one the API issued
     const first = await request(q.app).get('/api/v1/environments?repository=acme/web&status=READY&status=FAILED&limit=1').set('Host', 'ephemera.example.com:8443');
     const link = new URL(nextOf(first)!);
     expect(`${link.protocol}//${link.host}${link.pathname}`).toBe('http://ephemera.example.com:8443/api/v1/environments');
@@ -134,6 +132,7 @@ describe('environments API', () => {
     ['/api/v1/environments?limit=201', 'limit'],
     ['/api/v1/environments?limit=ten', 'limit'],
     ['/api/v1/environments?cursor=not-a-cursor', 'cursor'],
+    ['/api/v1/environments?repository=acme/web&limit=1&cursor=', 'cursor'],
     ['/api/v1/environments?cursor=' + Buffer.from('{"t":"x","i":1}').toString('base64url'), 'cursor'],
     ['/api/v1/environments?status=READYISH', 'status'],
     ['/api/v1/environments?active_only=yes', 'active_only'],
