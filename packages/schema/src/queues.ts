@@ -16,8 +16,11 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QUEUES);
 
-/** How long ingest remembers a delivery id, to answer a redelivery "duplicate" (GitHub redelivers up to 3 days back). */
-export const DELIVERY_MARKER_TTL_SECONDS = 7 * 24 * 3600;
+/**
+ * How long a delivery id is remembered after its job is stored, so a redelivery adds no second job and is answered
+ * "duplicate". GitHub redelivers up to 3 days back; the id is kept after retention has trimmed the job itself.
+ */
+export const DELIVERY_DEDUP_TTL_SECONDS = 7 * 24 * 3600;
 
 /**
  * Options of every webhook job. Attempts and backoff cover a database or worker outage of several minutes;

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { redisReachable } from '@ephemera/runtime';
 import {
-  DELIVERY_MARKER_TTL_SECONDS,
+  DELIVERY_DEDUP_TTL_SECONDS,
   QUEUES,
   WEBHOOK_JOB_OPTIONS,
   webhookJobName,
@@ -35,37 +35,30 @@ const MAX_BATCH = 200;
 const MAX_ROUNDS_IN_FLIGHT = 2;
 
 /**
- * `SET key value EX ttl NX` for each key, in one command; returns 1 per key it created, 0 per key that existed
- * (another ingest process stored the same delivery in the meantime). Redis caches the compiled script.
- */
-const MARK_DELIVERIES = `
-local created = {}
-for i, key in ipairs(KEYS) do
-  created[i] = redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1], 'NX') and 1 or 0
-end
-return created`;
-
-/**
  * The webhooks queue as ingest sees it. A delivery is `queued` once its job is in Redis; the same delivery id
  * again is a `duplicate` and adds no job.
  *
- * BullMQ already refuses a second job with an existing id, but cannot say that it did, and forgets the id once
- * a finished job is trimmed away. So ingest keeps its own marker per delivery id, set only after the job is
- * stored: a failure between the two leaves a job without a marker (a redelivery is then queued again and the
- * worker's processed-deliveries table drops it), never a marker without a job.
+ * Each job is added with BullMQ's deduplication keyed by the delivery id, with a time to live: BullMQ's add
+ * script refuses the job while that key lives and sets it in the same script that stores the job, so "seen"
+ * and "stored" cannot part (a failed add leaves neither), and the key outlives the job when retention trims it.
+ * Which answer to give comes from a read of those keys sent just before the adds: the same connection delivers
+ * commands to Redis in order, so it sees what was stored before this round and nothing of it.
  *
- * Deliveries that arrive together are stored together: one MGET of markers, one `addBulk`, one script
- * call writing the markers per round, instead of three round trips per delivery.
+ * Deliveries that arrive together are stored together, and the read and the adds go out in one write: one
+ * round trip per round of deliveries. A delivery id already in a round in flight waits for that round, so
+ * concurrent copies of one delivery get one `queued` and the rest `duplicate`.
  */
 export class WebhookQueue implements WebhookSink {
   readonly queue: Queue;
   private waiting: Pending[] = [];
+  /** Delivery ids of the rounds in flight. */
+  private storing = new Set<string>();
   private rounds = 0;
   private scheduled = false;
 
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly timeoutMs: number,
   ) {
     this.queue = new Queue(QUEUES.webhooks, { connection: redis, prefix });
@@ -76,8 +69,8 @@ export class WebhookQueue implements WebhookSink {
   enqueue(job: WebhookJob): Promise<EnqueueOutcome> {
     return new Promise<EnqueueOutcome>((resolve, reject) => {
       const pending: Pending = { job, abandoned: false, resolve, reject };
-      // Once the caller has answered 503 the delivery is abandoned: no later step stores it, so a job is not
-      // quietly added after the sender was told to send again.
+      // Once the caller has answered 503 the delivery is abandoned: no later round sends it. One already sent
+      // may still be stored, and a redelivery of it is then answered "duplicate", with its job in Redis.
       const timer = setTimeout(() => {
         pending.abandoned = true;
         reject(new EnqueueTimeoutError(`Redis did not answer within ${this.timeoutMs} ms`));
@@ -100,14 +93,17 @@ export class WebhookQueue implements WebhookSink {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      const batch = this.waiting.splice(0, MAX_BATCH);
+      const batch = this.takeBatch();
       if (batch.length === 0) return;
+      const ids = batch.map((p) => p.job.deliveryId);
+      for (const id of ids) this.storing.add(id);
       this.rounds++;
       this.store(batch)
         .catch((err: unknown) => {
           for (const p of batch) p.reject(err);
         })
         .finally(() => {
+          for (const id of ids) this.storing.delete(id);
           this.rounds--;
           this.schedule();
         });
@@ -115,42 +111,48 @@ export class WebhookQueue implements WebhookSink {
     });
   }
 
+  /** The next round: abandoned deliveries dropped, and a delivery id already being stored left for later. */
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const ids = new Set<string>();
+    const later: Pending[] = [];
+    for (const p of this.waiting) {
+      if (p.abandoned) continue;
+      const id = p.job.deliveryId;
+      if (batch.length >= MAX_BATCH || this.storing.has(id) || ids.has(id)) later.push(p);
+      else {
+        batch.push(p);
+        ids.add(id);
+      }
+    }
+    this.waiting = later;
+    return batch;
+  }
+
   private async store(batch: Pending[]): Promise<void> {
     await this.connected(batch);
-    const live = () => batch.filter((p) => !p.abandoned);
-
-    const marker = (p: Pending) => `${this.prefix}:delivery:${p.job.deliveryId}`;
-    const checks = live();
-    if (checks.length === 0) return;
-    // One MGET rather than a pipeline: ioredis copies every BullMQ script onto each pipeline it creates, which
-    // cost more CPU than the commands themselves at webhook rates.
-    const seen = await this.redis.mget(checks.map(marker));
-    const fresh: Pending[] = [];
-    checks.forEach((p, i) => {
-      if (seen[i] !== null) p.resolve('duplicate');
-      else fresh.push(p);
-    });
-
-    const toAdd = fresh.filter((p) => !p.abandoned);
-    if (toAdd.length === 0) return;
-    await this.queue.addBulk(
-      toAdd.map((p) => ({
+    const live = batch.filter((p) => !p.abandoned);
+    if (live.length === 0) return;
+    // Sent first, so Redis runs it before the adds below: a key it finds was set by an earlier round.
+    const stored = this.redis.mget(live.map((p) => this.dedupKey(p.job.deliveryId)));
+    const added = this.queue.addBulk(
+      live.map((p) => ({
         name: webhookJobName(p.job),
         data: p.job,
-        opts: { ...WEBHOOK_JOB_OPTIONS, jobId: p.job.deliveryId },
+        opts: {
+          ...WEBHOOK_JOB_OPTIONS,
+          jobId: p.job.deliveryId,
+          deduplication: { id: p.job.deliveryId, ttl: DELIVERY_DEDUP_TTL_SECONDS * 1000 },
+        },
       })),
     );
+    const [before] = await Promise.all([stored, added]);
+    live.forEach((p, i) => p.resolve(before[i] === null ? 'queued' : 'duplicate'));
+  }
 
-    const toMark = toAdd.filter((p) => !p.abandoned);
-    if (toMark.length === 0) return;
-    const created = (await this.redis.eval(
-      MARK_DELIVERIES,
-      toMark.length,
-      ...toMark.map(marker),
-      DELIVERY_MARKER_TTL_SECONDS,
-      ...toMark.map((p) => p.job.receivedAt),
-    )) as number[];
-    toMark.forEach((p, i) => p.resolve(created[i] === 1 ? 'queued' : 'duplicate'));
+  /** BullMQ's key for a deduplication id (`<prefix>:<queue>:de:<id>`). */
+  private dedupKey(deliveryId: string): string {
+    return `${this.queue.toKey('de')}:${deliveryId}`;
   }
 
   /**

@@ -2,11 +2,13 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Worker } from 'bullmq';
 import request from 'supertest';
-import { HANDLED_EVENTS, webhookJobSchema, type PullRequestJob } from '@ephemera/schema';
+import { createRedis } from '@ephemera/runtime';
+import { HANDLED_EVENTS, QUEUES, webhookJobSchema, type PullRequestJob } from '@ephemera/schema';
 import { signBody, signedDelivery, webhookExample } from '@ephemera/testkit';
 import { WEBHOOK_PATH, createServer } from '../src/app.js';
-import { SECRET, buildIngest } from './support.js';
+import { SECRET, buildIngest, redisUrl } from './support.js';
 
 const sut = buildIngest();
 const server = createServer(sut.app);
@@ -296,6 +298,36 @@ describe('duplicates', () => {
     expect(again.res.status).toBe(202);
     expect(again.res.body).toEqual({ delivery_id: first.delivery.deliveryId, status: 'duplicate' });
     expect(await sut.jobCount()).toBe(before);
+  });
+
+  it('still answers duplicate, and adds no job, once retention has trimmed the finished job', async () => {
+    const own = buildIngest();
+    const connection = createRedis(redisUrl(), 'worker');
+    const d = await signedDelivery(SECRET, 'pull_request', webhookExample('pull_request', 'closed', { withInstallation: true }));
+    const id = d.deliveryId;
+    // Completed by a worker, as the worker service does...
+    const worker = new Worker(QUEUES.webhooks, async () => undefined, { connection, prefix: own.prefix, autorun: false });
+    const completed = new Promise<void>((resolve) => worker.on('completed', (job) => job.id === id && resolve()));
+    try {
+      const first = await request(own.app).post(WEBHOOK_PATH).set(d.headers).send(d.body);
+      expect(first.body.status).toBe('queued');
+      void worker.run();
+      await completed;
+      // ...then trimmed the way retention trims finished jobs: their keys deleted, the deduplication key left.
+      await own.redis.del(`${own.prefix}:${QUEUES.webhooks}:${id}`);
+      await own.redis.zrem(`${own.prefix}:${QUEUES.webhooks}:completed`, id);
+      expect(await own.queue.queue.getJob(id)).toBeUndefined();
+      expect(await own.jobCount()).toBe(0);
+
+      const again = await request(own.app).post(WEBHOOK_PATH).set(d.headers).send(d.body);
+      expect(again.status).toBe(202);
+      expect(again.body).toEqual({ delivery_id: id, status: 'duplicate' });
+      expect(await own.jobCount()).toBe(0);
+    } finally {
+      await worker.close();
+      await connection.quit();
+      await own.close();
+    }
   });
 
   it('stores exactly one job for 50 concurrent deliveries of one id', async () => {
