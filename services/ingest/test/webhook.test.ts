@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Worker } from 'bullmq';
 import request from 'supertest';
@@ -210,6 +211,11 @@ describe('bad input: a 4xx, a JSON body that says why, and nothing queued', () =
       const form = `payload=${encodeURIComponent(body)}`;
       const d = await signedDelivery(SECRET, 'pull_request', payload, { body: form });
       return { headers: { ...d.headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form };
+    }],
+    ['gzip-compressed body (signed over the bytes sent)', 415, 'unsupported_content_encoding', async () => {
+      const bytes = gzipSync(body);
+      const d = await signedDelivery(SECRET, 'pull_request', payload);
+      return { headers: { ...d.headers, 'content-encoding': 'gzip', 'x-hub-signature-256': hmac(bytes) }, body: bytes };
     }],
     ['invalid UTF-8 (signed over the raw bytes)', 400, 'invalid_encoding', async () => {
       const d = await signedDelivery(SECRET, 'pull_request', payload);
