@@ -5,7 +5,11 @@ export type { Logger };
 export interface LoggerOptions {
   service: string;
   level?: string;
-  /** Where lines go; stdout by default. Tests pass a stream to read them. */
+  /**
+   * Where lines go; stdout by default, written asynchronously: while one write is in flight the next lines
+   * gather and go out together, instead of a blocking write per line on the request path. pino flushes what is
+   * left when the process exits. Tests pass a stream to read them.
+   */
   destination?: DestinationStream;
 }
 
@@ -49,6 +53,6 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination,
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }

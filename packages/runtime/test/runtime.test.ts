@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
@@ -38,6 +39,23 @@ describe(parseConfig.name, () => {
 });
 
 describe(createLogger.name, () => {
+  it('writes every line to stdout, those logged just before process.exit included', () => {
+    // A process of its own: stdout is written asynchronously, and what is still buffered must not be lost at exit.
+    const script = `
+      import { createLogger } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const log = createLogger({ service: 'exit-test' });
+      for (let i = 0; i < 5000; i++) log.info({ i }, 'line');
+      log.fatal('last words');
+      process.exit(3);
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.status).toBe(3);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { i?: number; msg: string });
+    expect(lines).toHaveLength(5001);
+    expect(lines.slice(0, 5000).map((l) => l.i)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    expect(lines[5000]).toMatchObject({ service: 'exit-test', level: 'fatal', msg: 'last words' });
+  });
+
   /** A logger whose lines are kept in memory for the test to read. */
   function capturedLogger() {
     const lines: string[] = [];
