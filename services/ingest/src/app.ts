@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
+import { finished } from 'node:stream';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import getRawBody from 'raw-body';
 import type { Logger } from '@ephemera/runtime';
@@ -74,11 +75,16 @@ export function createApp(deps: IngestDeps): express.Express {
     // raw-body itself rather than express.raw: no charset or content-type negotiation for a body that is only
     // ever verified as bytes, and the limit is checked against Content-Length before anything is read.
     getRawBody(req, { length: req.headers['content-length'], limit: MAX_BODY_BYTES }, (err, body) => {
-      if (err) return next(err);
-      admit(body, req.headers['x-hub-signature-256'] as string, delivery).then(
-        (admitted) => (admitted.job ? store(res, admitted.job, delivery) : admitted.answer(res)),
-        next,
-      );
+      if (err) {
+        // The rest of the body is read off before the answer, as express's body parsers do: a connection closed
+        // with bytes still unread is reset, and the sender would never see its 413.
+        finished(req, () => next(err));
+        req.resume();
+        return;
+      }
+      admit(body, req.headers['x-hub-signature-256'] as string, delivery)
+        .then((admitted) => (admitted.job ? store(res, admitted.job, delivery) : admitted.answer(res)))
+        .catch(next);
     });
   });
 
