@@ -41,6 +41,7 @@ describe(parseConfig.name, () => {
 describe(createLogger.name, () => {
   it('writes every line to stdout, those logged just before process.exit included', () => {
     // A process of its own: stdout is written asynchronously, and what is still buffered must not be lost at exit.
+    // It runs the built package, which this package's turbo.json builds before its tests.
     const script = `
       import { createLogger } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
       const log = createLogger({ service: 'exit-test' });

@@ -45,8 +45,9 @@ const MAX_ROUNDS_IN_FLIGHT = 2;
  * commands to Redis in order, so it sees what was stored before this round and nothing of it.
  *
  * Deliveries that arrive together are stored together, the read and the adds sent at once: one round trip per
- * round of deliveries. A delivery id already in a round in flight waits for that round, so
- * concurrent copies of one delivery get one `queued` and the rest `duplicate`.
+ * round of deliveries. A delivery id already in a round in flight waits for that round, so concurrent copies of
+ * one delivery get one `queued` and the rest `duplicate`. (Copies racing each other through two ingest processes
+ * may both be answered `queued`; BullMQ still stores one job.)
  */
 export class WebhookQueue implements WebhookSink {
   readonly queue: Queue;
