@@ -72,8 +72,8 @@ export function createApp(deps: IngestDeps): express.Express {
       if (refusal.status === 401) metrics.signatureFailures.inc();
       return fail(res, refusal.status, refusal.error, refusal.message);
     }
-    // raw-body itself rather than express.raw: no charset or content-type negotiation for a body that is only
-    // ever verified as bytes, and the limit is checked against Content-Length before anything is read.
+    // raw-body itself rather than express.raw: the body is only ever used as the bytes that were signed, so none
+    // of express.raw's type, charset and decompression handling applies (a compressed body is refused above).
     getRawBody(req, { length: req.headers['content-length'], limit: MAX_BODY_BYTES }, (err, body) => {
       if (err) {
         // The rest of the body is read off before the answer, as express's body parsers do: a connection closed
