@@ -320,8 +320,8 @@ describe('duplicates', () => {
       void worker.run();
       await completed;
       // ...then trimmed the way retention trims finished jobs: their keys deleted, the deduplication key left.
-      await own.redis.del(`${own.prefix}:${QUEUES.webhooks}:${id}`);
-      await own.redis.zrem(`${own.prefix}:${QUEUES.webhooks}:completed`, id);
+      await own.redis.del(own.queue.queue.toKey(id));
+      await own.redis.zrem(own.queue.queue.toKey('completed'), id);
       expect(await own.queue.queue.getJob(id)).toBeUndefined();
       expect(await own.jobCount()).toBe(0);
 
