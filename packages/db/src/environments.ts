@@ -22,7 +22,13 @@ export interface CreateEnvironmentInput {
   /** Where the preview will be served; `https://<namespace>.<domain>` when `previewBaseDomain` is given. */
   environmentUrl?: string | null;
   previewBaseDomain?: string;
+  /** The scheme of the expected URL (default https). */
+  previewUrlScheme?: 'http' | 'https';
   status?: EnvironmentStatus;
+  baseSha?: string | null;
+  fromFork?: boolean;
+  /** Set when the environment waits for room under the per-repository limit. */
+  waitingSince?: Date | null;
 }
 
 export async function getEnvironmentByPr(
@@ -61,7 +67,8 @@ export async function getActiveEnvironments(
 export async function createEnvironment(db: Db, input: CreateEnvironmentInput): Promise<Environment> {
   const namespace = input.namespace ?? namespaceFor(input.repositoryFullName, input.prNumber);
   const environmentUrl =
-    input.environmentUrl ?? (input.previewBaseDomain ? `https://${namespace}.${input.previewBaseDomain}` : null);
+    input.environmentUrl ??
+    (input.previewBaseDomain ? `${input.previewUrlScheme ?? 'https'}://${namespace}.${input.previewBaseDomain}` : null);
   try {
     return await db.environment.create({
       data: {
@@ -76,6 +83,9 @@ export async function createEnvironment(db: Db, input: CreateEnvironmentInput): 
         status: input.status ?? 'PENDING',
         installationId: BigInt(input.installationId),
         ownerId: input.ownerId ?? null,
+        baseSha: input.baseSha ?? null,
+        fromFork: input.fromFork ?? false,
+        waitingSince: input.waitingSince ?? null,
       },
     });
   } catch (err) {
@@ -112,6 +122,8 @@ export async function updateEnvironmentStatus(
         ...(to === 'READY' ? { lastDeployedAt: change.lastDeployedAt ?? now } : {}),
         ...(to === 'DESTROYED' ? { destroyedAt: now } : {}),
         ...(to === 'PENDING' ? { destroyedAt: null } : {}),
+        // A teardown stays asked for through a FAILED destroy (the sweep tries again) and ends with any other move.
+        ...(to === 'DESTROYING' ? { destroyRequestedAt: now, waitingSince: null } : to === 'FAILED' ? {} : { destroyRequestedAt: null }),
         ...(change.environmentUrl !== undefined ? { environmentUrl: change.environmentUrl } : {}),
       },
     });

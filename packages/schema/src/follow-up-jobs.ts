@@ -33,4 +33,4 @@ export type FeedbackJob = z.infer<typeof feedbackJobSchema>;
 
 export const FEEDBACK_JOB = 'feedback.report';
 
-export const CLEANUP_JOBS = { idle: 'cleanup.idle', stuck: 'cleanup.stuck' } as const;
+export const CLEANUP_JOBS = { idle: 'cleanup.idle', stuck: 'cleanup.stuck', namespaces: 'cleanup.namespaces' } as const;

@@ -28,7 +28,7 @@ export function namespaceFor(repositoryFullName: string, prNumber: number): stri
   return `${prefix}${slug}-${hash}`;
 }
 
-function slugify(name: string): string {
+export function slugify(name: string): string {
   return name
     .normalize('NFKD')
     .replace(/\p{M}/gu, '') // combining marks left by NFKD: "café" → "cafe"

@@ -46,7 +46,7 @@ const ghPullRequestEvent = z.object({
       ref: z.string().min(1),
       repo: z.object({ full_name: fullName }).nullish(),
     }),
-    base: z.object({ repo: z.object({ full_name: fullName }) }),
+    base: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'), repo: z.object({ full_name: fullName }) }),
   }),
 });
 
@@ -108,6 +108,7 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
           headRef: pr.head.ref,
           headRepoFullName: pr.head.repo?.full_name ?? null,
           baseRepoFullName: pr.base.repo.full_name,
+          baseSha: pr.base.sha,
           updatedAt: pr.updated_at,
           authorAssociation: pr.author_association,
           author: {

@@ -76,6 +76,8 @@ export const pullRequestJobSchema = z.object({
     /** Null when the fork the PR came from was deleted. */
     headRepoFullName: fullName.nullable(),
     baseRepoFullName: fullName,
+    /** The base branch's commit: a fork's preview configuration is read from it. Null in jobs queued before it was kept. */
+    baseSha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha').nullable().default(null),
     updatedAt: isoTime,
     authorAssociation: z.string(),
     author: z.object({

@@ -7,6 +7,8 @@ export interface PullRequestVariant {
   number?: number;
   repository?: string;
   headSha?: string;
+  /** The base branch's commit (`pull_request.base.sha`). */
+  baseSha?: string;
   updatedAt?: string;
   state?: 'open' | 'closed';
   merged?: boolean;
@@ -43,6 +45,7 @@ export function pullRequestPayload(v: PullRequestVariant): Record<string, unknow
   }
   if (v.number !== undefined) pr.number = v.number;
   if (v.headSha) pr.head.sha = v.headSha;
+  if (v.baseSha) pr.base.sha = v.baseSha;
   if (v.updatedAt) pr.updated_at = v.updatedAt;
   if (v.title) pr.title = v.title;
   pr.state = v.state ?? (v.action === 'closed' ? 'closed' : 'open');

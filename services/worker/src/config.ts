@@ -1,6 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { env, parseConfig } from '@ephemera/runtime';
+import { MAX_REPLICAS_FORMAT } from '@ephemera/schema';
 import { z } from 'zod';
+
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').max(63);
+const labelValue = z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a Kubernetes label value').max(63);
+const cpuQuantity = z.string().regex(/^(\d+m|\d+(\.\d{1,3})?)$/, 'must be a CPU quantity such as 500m or 2');
+const memoryQuantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a memory quantity such as 256Mi or 4Gi');
+const secretRef = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be namespace/name')
+  .transform((v) => {
+    const [namespace, name] = v.split('/') as [string, string];
+    return { namespace, name };
+  });
 
 export const workerConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
@@ -21,16 +34,45 @@ export const workerConfigSchema = z.object({
   /** The label a maintainer adds to let a pull request from a fork run its preview. */
   PREVIEW_APPROVE_LABEL: z.string().min(1).default('preview-approved'),
 
-  PROVISIONER: z.enum(['none']).default('none'),
+  PROVISIONER: z.enum(['none', 'kubernetes']).default('none'),
   /** How long each simulated step of the `none` provisioner takes. */
   PROVISIONER_DELAY_MS: z.coerce.number().int().min(0).default(500),
   /** Attempts of a provisioning step before the environment is FAILED. */
   PROVISION_ATTEMPTS: env.positiveInt(5),
+  /** Environments alive at once per repository (0: no limit); a pull request over it waits its turn. */
+  MAX_ENVIRONMENTS_PER_REPO: z.coerce.number().int().min(0).default(0),
+  PREVIEW_URL_SCHEME: z.enum(['https', 'http']).default('https'),
+
+  // The Kubernetes provisioner (PROVISIONER=kubernetes).
+  /** A kubeconfig file; unset: the in-cluster service account. */
+  KUBECONFIG: z.string().min(1).optional(),
+  KUBE_CONTEXT: z.string().min(1).optional(),
+  KUBE_REQUEST_TIMEOUT_MS: env.positiveInt(30_000),
+  /** Tells this installation's objects from another's in a shared cluster (a label value). */
+  EPHEMERA_INSTANCE: labelValue.default('default'),
+  PREVIEW_QUOTA_CPU: cpuQuantity.default('2'),
+  PREVIEW_QUOTA_MEMORY: memoryQuantity.default('4Gi'),
+  PREVIEW_QUOTA_PODS: env.positiveInt(20),
+  PREVIEW_DEFAULT_CPU: cpuQuantity.default('250m'),
+  PREVIEW_DEFAULT_MEMORY: memoryQuantity.default('256Mi'),
+  PREVIEW_MAX_REPLICAS: z.coerce.number().int().min(1).max(MAX_REPLICAS_FORMAT).default(3),
+  INGRESS_NAMESPACE: dnsLabel.default('ingress-nginx'),
+  INGRESS_CLASS: z.string().min(1).optional(),
+  /** `namespace/name` of a TLS Secret (a wildcard certificate) copied into every preview. */
+  PREVIEW_TLS_SECRET: secretRef.optional(),
+  /** `namespace/name` of an image pull Secret copied into every preview and used by its pods. */
+  PREVIEW_IMAGE_PULL_SECRET: secretRef.optional(),
+  /** Where the Secrets that `secret_env` may name live, and which of them previews may have. */
+  PREVIEW_SECRETS_NAMESPACE: dnsLabel.optional(),
+  PREVIEW_SECRETS_ALLOWED: env.list().default([]),
+  DESTROY_TIMEOUT_SECONDS: env.positiveInt(600),
 
   GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
   /** PEM text, or the path of a PEM file. */
   GITHUB_APP_PRIVATE_KEY: z.string().min(1).optional(),
   GITHUB_API_URL: z.url().default('https://api.github.com'),
+  /** Every request to GitHub is abandoned after this long. */
+  GITHUB_REQUEST_TIMEOUT_MS: env.positiveInt(15_000),
 
   ENVIRONMENT_TTL_HOURS: z.coerce.number().positive().default(72),
   /** Minutes an environment may stay PROVISIONING, UPDATING or DESTROYING before cleanup retries its step. */
@@ -53,6 +95,12 @@ export function loadWorkerConfig(environment: NodeJS.ProcessEnv = process.env): 
   if ((config.GITHUB_APP_ID === undefined) !== (config.GITHUB_APP_PRIVATE_KEY === undefined)) {
     throw new Error('GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY go together: set both for GitHub feedback, or neither');
   }
+  if (config.PROVISIONER === 'kubernetes' && config.GITHUB_APP_ID === undefined) {
+    throw new Error('PROVISIONER=kubernetes reads each repository\'s .ephemera.yml with the GitHub App: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY');
+  }
+  if (config.PREVIEW_SECRETS_ALLOWED.length > 0 && !config.PREVIEW_SECRETS_NAMESPACE) {
+    throw new Error('PREVIEW_SECRETS_ALLOWED needs PREVIEW_SECRETS_NAMESPACE, the namespace the allowed Secrets are copied from');
+  }
   return config;
 }
 
@@ -63,4 +111,11 @@ export function githubCredentials(config: WorkerConfig): GithubAppCredentials | 
     ? config.GITHUB_APP_PRIVATE_KEY.replace(/\\n/g, '\n')
     : readFileSync(config.GITHUB_APP_PRIVATE_KEY, 'utf8');
   return { appId: config.GITHUB_APP_ID, privateKey: key };
+}
+
+/** Where GitHub shows pull requests, from its API address (GitHub Enterprise Server: https://HOST/api/v3). */
+export function githubWebUrl(apiUrl: string): string {
+  const url = new URL(apiUrl);
+  if (url.hostname === 'api.github.com') return 'https://github.com';
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/api\/v3\/?$/, '').replace(/\/$/, '')}`;
 }

@@ -25,7 +25,7 @@ export class FollowUps {
     const latest = env ? await getLatestDeployment(this.db, env.id) : null;
     if (env?.status === 'DESTROYING') {
       await this.destroy({ environmentId: env.id, deploymentId: latest?.id ?? null });
-    } else if (env && latest?.status === 'QUEUED' && env.status !== 'DESTROYED') {
+    } else if (env && latest?.status === 'QUEUED' && env.status !== 'DESTROYED' && env.waitingSince === null) {
       await this.deploy({ environmentId: env.id, deploymentId: latest.id });
     }
     const installationId = env ? Number(env.installationId) || null : t.installationId;

@@ -3,8 +3,10 @@ import { ConfigError, createLogger, onShutdown } from '@ephemera/runtime';
 import { createApp } from './app.js';
 import { githubCredentials, loadWorkerConfig } from './config.js';
 import { LoggingFeedback, OctokitFeedback, type GithubFeedback } from './github/github-feedback.js';
+import { InstallationClients } from './github/installation-clients.js';
 import { createWorkerMetrics } from './metrics.js';
-import { NoneProvisioner } from './provisioners/none-provisioner.js';
+import { createProvisioner } from './provisioners/create-provisioner.js';
+import type { Provisioner } from './provisioners/provisioner.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
 let config;
@@ -17,14 +19,23 @@ try {
 
 const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL });
 const credentials = githubCredentials(config);
+const clients = credentials ? new InstallationClients(credentials, config.GITHUB_API_URL, config.GITHUB_REQUEST_TIMEOUT_MS) : undefined;
 let github: GithubFeedback;
-if (credentials) {
-  github = new OctokitFeedback(credentials, config.GITHUB_API_URL);
+if (clients && credentials) {
+  github = new OctokitFeedback(clients);
   logger.info({ app_id: credentials.appId, api: config.GITHUB_API_URL }, 'GitHub feedback on');
 } else {
   github = new LoggingFeedback(logger.child({ component: 'feedback' }));
   logger.warn('GitHub feedback is off (GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY not set): what would be sent is logged instead');
 }
+let provisioner: Provisioner;
+try {
+  provisioner = await createProvisioner(config, clients);
+} catch (err) {
+  logger.fatal({ provisioner: config.PROVISIONER }, `cannot start the ${config.PROVISIONER} provisioner: ${(err as Error).message}`);
+  process.exit(1);
+}
+logger.info({ provisioner: provisioner.name }, `provisioner ${provisioner.name} ready`);
 const db = createPrismaClient({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
 const metrics = createWorkerMetrics();
 const runtime = await startWorkerRuntime(
@@ -37,15 +48,18 @@ const runtime = await startWorkerRuntime(
     ttlHours: config.ENVIRONMENT_TTL_HOURS,
     stuckAfterMinutes: config.STUCK_AFTER_MINUTES,
     cleanupIntervalMs: config.CLEANUP_INTERVAL_MS,
+    maxEnvironmentsPerRepo: config.MAX_ENVIRONMENTS_PER_REPO,
   },
   {
     db,
-    provisioner: new NoneProvisioner(config.PROVISIONER_DELAY_MS),
+    provisioner,
     github,
     settings: {
       previewBaseDomain: config.PREVIEW_BASE_DOMAIN,
       previewLabel: config.PREVIEW_LABEL,
       approveLabel: config.PREVIEW_APPROVE_LABEL,
+      previewUrlScheme: config.PREVIEW_URL_SCHEME,
+      maxEnvironmentsPerRepo: config.MAX_ENVIRONMENTS_PER_REPO,
     },
     logger,
     metrics,

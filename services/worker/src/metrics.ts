@@ -6,6 +6,8 @@ export interface WorkerMetrics {
   jobSeconds: Histogram<'queue'>;
   queueDepth: Gauge<'queue' | 'state'>;
   withoutInstallation: Counter;
+  orphanNamespacesDeleted: Counter;
+  environmentsRedeployed: Counter;
 }
 
 export function createWorkerMetrics(): WorkerMetrics {
@@ -35,6 +37,16 @@ export function createWorkerMetrics(): WorkerMetrics {
     withoutInstallation: new Counter({
       name: 'worker_webhooks_without_installation_total',
       help: 'Deliveries from repository webhooks rather than the GitHub App (no feedback possible)',
+      registers: [registry],
+    }),
+    orphanNamespacesDeleted: new Counter({
+      name: 'ephemera_orphan_namespaces_deleted_total',
+      help: 'Namespaces of this installation deleted by the sweep because their environment is gone or DESTROYED',
+      registers: [registry],
+    }),
+    environmentsRedeployed: new Counter({
+      name: 'ephemera_environments_redeployed_total',
+      help: 'READY environments deployed again by the sweep because their namespace had vanished',
       registers: [registry],
     }),
   };

@@ -11,6 +11,7 @@ import {
 } from '@ephemera/db';
 import type { PullRequestJob } from '@ephemera/schema';
 import { lockPullRequest } from './pull-request-lock.js';
+import { lockRepository, placesTaken, waitingAhead, waitingNote } from './repository-capacity.js';
 import type { Touched } from './touched.js';
 
 export interface PreviewSettings {
@@ -18,6 +19,10 @@ export interface PreviewSettings {
   /** Only PRs with this label get a preview, when set. */
   previewLabel: string | undefined;
   approveLabel: string;
+  /** Scheme of the preview URL (PREVIEW_URL_SCHEME, default https). */
+  previewUrlScheme?: 'http' | 'https';
+  /** MAX_ENVIRONMENTS_PER_REPO (0 or unset: no limit). */
+  maxEnvironmentsPerRepo?: number;
 }
 
 /** Author associations whose pull requests from forks get a preview without approval. */
@@ -65,7 +70,7 @@ export async function reconcilePullRequest(
   const env = await getEnvironmentByPr(tx, repo, pr.number);
   const qualifies = !pr.draft && (!settings.previewLabel || pr.labels.includes(settings.previewLabel));
   const wanted = pr.state === 'open' && qualifies;
-  const fromFork = pr.headRepoFullName === null || pr.headRepoFullName.toLowerCase() !== pr.baseRepoFullName.toLowerCase();
+  const fromFork = isFromFork(pr);
   const trusted = !fromFork || TRUSTED_ASSOCIATIONS.has(pr.authorAssociation);
   const approved = trusted || (approvedSha === pr.headSha && pr.labels.includes(settings.approveLabel));
   let heldSha: string | null = null;
@@ -97,15 +102,24 @@ export async function reconcilePullRequest(
       ? `New commits from a fork need approval before they are deployed: a maintainer removes and adds the \`${settings.approveLabel}\` label again to deploy ${pr.headSha.slice(0, 7)}.`
       : `This pull request comes from a fork, so its preview waits for a maintainer: add the \`${settings.approveLabel}\` label to deploy it.`;
   } else {
+    const limit = settings.maxEnvironmentsPerRepo ?? 0;
+    // A new environment, or one coming back, takes a place: counted under the repository's lock.
+    const takesPlace = limit > 0 && (!env || env.status === 'DESTROYED');
+    if (takesPlace) await lockRepository(tx, repo);
+    const full = takesPlace && (await placesTaken(tx, repo, env?.id)) >= limit;
+    const waitingSince = full ? new Date() : null;
     if (!env) {
       if (job.installationId === null) {
         touched.note = 'This repository sends webhooks directly rather than through the Ephemera GitHub App.';
       }
-      const created = await createEnvironment(tx, await environmentInput(tx, job, settings));
+      const created = await createEnvironment(tx, { ...(await environmentInput(tx, job, settings)), waitingSince });
       await createDeployment(tx, { environmentId: created.id, commitSha: pr.headSha, commitMessage: pr.title });
     } else {
       await redeployIfNeeded(tx, env, pr.headSha, pr.title, touched);
+      if (waitingSince) await tx.environment.update({ where: { id: env.id }, data: { waitingSince } });
     }
+    const since = waitingSince ?? (env?.status === 'PENDING' ? env.waitingSince : null);
+    if (since) touched.note = waitingNote(limit, await waitingAhead(tx, repo, since));
   }
 
   if (env) {
@@ -114,6 +128,8 @@ export async function reconcilePullRequest(
       data: {
         prTitle: pr.title,
         branchName: pr.headRef,
+        fromFork,
+        ...(pr.baseSha !== null ? { baseSha: pr.baseSha } : {}),
         // The head commit, except while a fork's new commit waits for approval: then the deployed one stays.
         ...(approved || !wanted ? { commitSha: pr.headSha } : {}),
         ...(job.installationId !== null ? { installationId: BigInt(job.installationId) } : {}),
@@ -158,6 +174,9 @@ async function environmentInput(tx: Prisma.TransactionClient, job: PullRequestJo
     installationId: job.installationId ?? 0,
     ownerId: owner.id,
     previewBaseDomain: settings.previewBaseDomain,
+    previewUrlScheme: settings.previewUrlScheme ?? 'https',
+    baseSha: pr.baseSha,
+    fromFork: isFromFork(pr),
   };
 }
 
@@ -193,4 +212,9 @@ async function supersedeActive(tx: Prisma.TransactionClient, environmentId: numb
     await updateDeploymentStatus(tx, d.id, 'FAILED', { errorMessage: reason, appendLogs: `${reason}\n` });
   }
   return active.map((d) => d.id);
+}
+
+/** A PR whose head is not in the base repository (or whose fork was deleted) carries someone else's code. */
+function isFromFork(pr: PullRequestJob['pullRequest']): boolean {
+  return pr.headRepoFullName === null || pr.headRepoFullName.toLowerCase() !== pr.baseRepoFullName.toLowerCase();
 }

@@ -24,6 +24,8 @@ export interface WorkerRuntimeOptions {
   ttlHours: number;
   stuckAfterMinutes: number;
   cleanupIntervalMs: number;
+  /** MAX_ENVIRONMENTS_PER_REPO (0: no limit). */
+  maxEnvironmentsPerRepo?: number;
   /** Start the scheduled sweeps (off in tests that run them by hand). */
   schedule?: boolean;
 }
@@ -64,7 +66,17 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       createWebhookProcessor({ db: deps.db, registry, settings: deps.settings, followUps, logger: log, metrics: deps.metrics }),
       options.concurrency,
     ],
-    [QUEUES.provisioning, createProvisioningProcessor({ db: deps.db, provisioner: deps.provisioner, followUps, logger: log }), options.concurrency],
+    [
+      QUEUES.provisioning,
+      createProvisioningProcessor({
+        db: deps.db,
+        provisioner: deps.provisioner,
+        followUps,
+        logger: log,
+        maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
+      }),
+      options.concurrency,
+    ],
     [QUEUES.feedback, createFeedbackProcessor({ db: deps.db, github: deps.github, logger: log }), Math.max(1, Math.ceil(options.concurrency / 2))],
     [
       QUEUES.cleanup,
@@ -75,6 +87,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
         logger: log,
         ttlHours: options.ttlHours,
         stuckAfterMinutes: options.stuckAfterMinutes,
+        provisioner: deps.provisioner,
+        metrics: deps.metrics,
+        maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
       }),
       1,
     ],
@@ -102,6 +117,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
     const every = options.cleanupIntervalMs;
     await queues.cleanup.upsertJobScheduler('cleanup-idle', { every }, { name: CLEANUP_JOBS.idle, opts: { removeOnComplete: 100, removeOnFail: 100 } });
     await queues.cleanup.upsertJobScheduler('cleanup-stuck', { every }, { name: CLEANUP_JOBS.stuck, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+    await queues.cleanup.upsertJobScheduler('cleanup-namespaces', { every }, { name: CLEANUP_JOBS.namespaces, opts: { removeOnComplete: 100, removeOnFail: 100 } });
   }
 
   return {

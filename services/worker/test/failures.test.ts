@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { createHandlerRegistry, ALL_HANDLERS } from '../src/handlers/registry.js';
 import { destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
+import { createWorkerMetrics } from '../src/metrics.js';
+import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
 import { ProvisionError, type Provisioner } from '../src/provisioners/provisioner.js';
 import { createLogger } from '@ephemera/runtime';
 import { at, sha, startHarness, type Harness } from './harness.js';
@@ -25,6 +27,10 @@ class ScriptedProvisioner implements Provisioner {
     return this.step(log);
   }
   async destroy() {}
+  async ownedNamespaces() {
+    return null;
+  }
+  async deleteNamespace() {}
 }
 
 describe('provisioning failures', () => {
@@ -105,6 +111,9 @@ describe('cleanup sweeps', () => {
     logger: createLogger({ service: 'test', level: 'silent' }),
     ttlHours: 72,
     stuckAfterMinutes: 30,
+    provisioner: new NoneProvisioner(0),
+    metrics: createWorkerMetrics(),
+    maxEnvironmentsPerRepo: 0,
   });
 
   it('destroys an environment with no push for the TTL and says how to bring it back', async () => {
@@ -137,7 +146,7 @@ describe('cleanup sweeps', () => {
       await h.db.$executeRaw`UPDATE environments SET status = 'UPDATING', updated_at = now() - make_interval(mins => ${minutes}) WHERE id = ${env.id}`;
       expect(dep.status).toBe('IN_PROGRESS');
     }
-    expect(await mendStuck(deps())).toBe('retried 1, failed 1');
+    expect(await mendStuck(deps())).toBe('retried 1, failed 1, destroys retried 0, waiting started 0');
     await h.drain();
     const mended = await h.db.environment.findFirstOrThrow({ where: { prNumber: 20 } });
     expect(mended.status).toBe('READY');

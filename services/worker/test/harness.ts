@@ -7,6 +7,7 @@ import { createLogger } from '@ephemera/runtime';
 import { WEBHOOK_JOB_OPTIONS, trimWebhookPayload, webhookJobName } from '@ephemera/schema';
 import { startFakeGithub, type FakeGithub } from '@ephemera/testkit';
 import { LoggingFeedback, OctokitFeedback } from '../src/github/github-feedback.js';
+import { InstallationClients } from '../src/github/installation-clients.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
 import type { Provisioner } from '../src/provisioners/provisioner.js';
@@ -73,7 +74,7 @@ export async function startHarness(options: HarnessOptions = {}) {
         {
           db,
           provisioner: options.provisioner ?? new NoneProvisioner(20),
-          github: fakeGithub ? new OctokitFeedback({ appId: 42, privateKey: pem }, fakeGithub.url) : new LoggingFeedback(logger),
+          github: fakeGithub ? new OctokitFeedback(new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 10_000)) : new LoggingFeedback(logger),
           settings,
           logger,
           metrics: createWorkerMetrics(),

@@ -1,7 +1,6 @@
-import { createAppAuth } from '@octokit/auth-app';
-import { Octokit } from '@octokit/rest';
+import type { Octokit } from '@octokit/rest';
 import type { Logger } from '@ephemera/runtime';
-import type { GithubAppCredentials } from '../config.js';
+import type { InstallationClients } from './installation-clients.js';
 
 export type CommitState = 'pending' | 'success' | 'failure' | 'error';
 export type DeploymentState = 'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
@@ -31,34 +30,14 @@ export interface GithubFeedback {
 /** The commit status context Ephemera reports under. */
 export const STATUS_CONTEXT = 'ephemera/preview';
 
-/**
- * GitHub App feedback through @octokit/rest. One Octokit per installation; @octokit/auth-app fetches the
- * installation token and caches it until shortly before it expires.
- */
+/** GitHub App feedback through @octokit/rest, as each installation. */
 export class OctokitFeedback implements GithubFeedback {
   readonly enabled = true;
-  private readonly clients = new Map<number, Octokit>();
 
-  constructor(
-    private readonly credentials: GithubAppCredentials,
-    private readonly baseUrl: string,
-  ) {}
+  constructor(private readonly clients: InstallationClients) {}
 
   private client(installationId: number): Octokit {
-    let octokit = this.clients.get(installationId);
-    if (!octokit) {
-      octokit = new Octokit({
-        baseUrl: this.baseUrl,
-        authStrategy: createAppAuth,
-        auth: { appId: this.credentials.appId, privateKey: this.credentials.privateKey, installationId },
-        userAgent: 'ephemera',
-        // Retries are the feedback queue's job (with backoff); a request fails fast here.
-        request: { retries: 0 },
-        log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-      });
-      this.clients.set(installationId, octokit);
-    }
-    return octokit;
+    return this.clients.for(installationId);
   }
 
   async upsertComment(ref: RepoRef, prNumber: number, commentId: number | null, body: string): Promise<number> {

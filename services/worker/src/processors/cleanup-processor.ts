@@ -1,10 +1,13 @@
-import type { Job } from 'bullmq';
-import { updateDeploymentStatus, updateEnvironmentStatus, type PrismaClient } from '@ephemera/db';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { createDeployment, updateDeploymentStatus, updateEnvironmentStatus, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { CLEANUP_JOBS } from '@ephemera/schema';
 import type { FollowUps } from '../follow-ups.js';
+import type { WorkerMetrics } from '../metrics.js';
+import type { Provisioner } from '../provisioners/provisioner.js';
 import { lockPullRequest } from '../pull-request-lock.js';
 import type { WorkerQueues } from '../queues.js';
+import { repositoriesWithWaiting, startWaiting } from '../repository-capacity.js';
 
 export interface CleanupDeps {
   db: PrismaClient;
@@ -13,6 +16,10 @@ export interface CleanupDeps {
   logger: Logger;
   ttlHours: number;
   stuckAfterMinutes: number;
+  provisioner: Provisioner;
+  metrics: WorkerMetrics;
+  /** MAX_ENVIRONMENTS_PER_REPO (0: no limit). */
+  maxEnvironmentsPerRepo: number;
 }
 
 /**
@@ -24,7 +31,8 @@ export function createCleanupProcessor(deps: CleanupDeps) {
   return async function processCleanup(job: Job): Promise<string> {
     if (job.name === CLEANUP_JOBS.idle) return destroyIdle(deps);
     if (job.name === CLEANUP_JOBS.stuck) return mendStuck(deps);
-    return `unknown cleanup job ${job.name}`;
+    if (job.name === CLEANUP_JOBS.namespaces) return reconcileNamespaces(deps);
+    throw new UnrecoverableError(`unknown cleanup job ${job.name}`);
   };
 }
 
@@ -55,11 +63,13 @@ export async function destroyIdle({ db, followUps, logger, ttlHours }: CleanupDe
   return `destroyed ${destroyed} idle environment(s)`;
 }
 
-export async function mendStuck({ db, queues, followUps, logger, stuckAfterMinutes }: CleanupDeps): Promise<string> {
+export async function mendStuck(deps: CleanupDeps): Promise<string> {
+  const { db, queues, followUps, logger, stuckAfterMinutes } = deps;
   const bound = new Date(Date.now() - stuckAfterMinutes * 60_000);
   const giveUp = new Date(Date.now() - 2 * stuckAfterMinutes * 60_000);
   const stuck = await db.environment.findMany({
-    where: { status: { in: ['PENDING', 'PROVISIONING', 'UPDATING', 'DESTROYING'] }, updatedAt: { lt: bound } },
+    // An environment waiting for room in its repository is not stuck.
+    where: { status: { in: ['PENDING', 'PROVISIONING', 'UPDATING', 'DESTROYING'] }, updatedAt: { lt: bound }, waitingSince: null },
     take: 500,
   });
   let retried = 0;
@@ -101,6 +111,86 @@ export async function mendStuck({ db, queues, followUps, logger, stuckAfterMinut
       await followUps.deploy({ environmentId: env.id, deploymentId: latest.id });
     }
   }
-  if (retried + failed > 0) logger.warn({ retried, failed }, 'stuck environments handled');
-  return `retried ${retried}, failed ${failed}`;
+  const destroys = await retryFailedDestroys(deps);
+  let started = 0;
+  for (const repo of await repositoriesWithWaiting(db)) {
+    for (const pr of await startWaiting(db, repo, deps.maxEnvironmentsPerRepo)) {
+      started++;
+      await followUps.feedbackFor(pr.repositoryFullName, pr.prNumber);
+    }
+  }
+  if (retried + failed + destroys + started > 0) logger.warn({ retried, failed, destroys, started }, 'stuck environments handled');
+  return `retried ${retried}, failed ${failed}, destroys retried ${destroys}, waiting started ${started}`;
+}
+
+/** A teardown that failed (a namespace stuck Terminating past DESTROY_TIMEOUT_SECONDS) is asked for again. */
+async function retryFailedDestroys({ db, followUps }: CleanupDeps): Promise<number> {
+  const failed = await db.environment.findMany({
+    where: { status: 'FAILED', destroyRequestedAt: { not: null } },
+    select: { id: true, repositoryFullName: true, prNumber: true },
+    take: 500,
+  });
+  let n = 0;
+  for (const env of failed) {
+    const moved = await db.$transaction(async (tx) => {
+      await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
+      const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id }, select: { status: true, destroyRequestedAt: true } });
+      if (current.status !== 'FAILED' || current.destroyRequestedAt === null) return false;
+      await updateEnvironmentStatus(tx, env.id, 'DESTROYING');
+      return true;
+    });
+    if (moved) {
+      n++;
+      await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+    }
+  }
+  return n;
+}
+
+/**
+ * Brings the cluster and the database together: namespaces of this installation whose environment does not
+ * exist or is DESTROYED are deleted (a FAILED environment keeps its namespace for inspection until it is closed
+ * or expires), and a READY environment whose namespace has vanished is deployed again.
+ */
+export async function reconcileNamespaces({ db, provisioner, followUps, logger, metrics }: CleanupDeps): Promise<string> {
+  const signal = AbortSignal.timeout(5 * 60_000);
+  // READY ones are read before the cluster is listed: a namespace exists from before an environment is READY,
+  // so one that is READY now and missing from the list has really vanished.
+  const ready = await db.environment.findMany({ where: { status: 'READY' }, select: { id: true, namespace: true } });
+  const owned = await provisioner.ownedNamespaces(signal);
+  if (owned === null) return 'skipped: the provisioner makes no namespaces';
+  // Environments are read after the list, so one created meanwhile is seen and its namespace kept.
+  const ids = [...new Set(owned.map((o) => o.environmentId).filter((id): id is number => id !== null))];
+  const envs = new Map((await db.environment.findMany({ where: { id: { in: ids } }, select: { id: true, namespace: true, status: true } })).map((e) => [e.id, e]));
+  let orphans = 0;
+  for (const ns of owned) {
+    const env = ns.environmentId === null ? undefined : envs.get(ns.environmentId);
+    const orphan = !env || env.status === 'DESTROYED' || env.namespace !== ns.namespace;
+    if (!orphan || ns.terminating) continue;
+    await provisioner.deleteNamespace(ns.namespace, signal);
+    orphans++;
+    metrics.orphanNamespacesDeleted.inc();
+    logger.info({ namespace: ns.namespace, environment_id: ns.environmentId, environment_status: env?.status ?? null }, 'orphan namespace deleted');
+  }
+
+  const present = new Set(owned.filter((o) => !o.terminating).map((o) => o.namespace));
+  let redeployed = 0;
+  for (const env of ready.filter((e) => !present.has(e.namespace))) {
+    const created = await db.$transaction(async (tx) => {
+      const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
+      await lockPullRequest(tx, current.repositoryFullName, current.prNumber);
+      const again = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
+      if (again.status !== 'READY') return null;
+      const active = await tx.deployment.count({ where: { environmentId: env.id, status: { in: ['QUEUED', 'IN_PROGRESS'] } } });
+      if (active > 0) return null;
+      await createDeployment(tx, { environmentId: env.id, commitSha: again.commitSha, commitMessage: 'namespace vanished; deployed again' });
+      return again;
+    });
+    if (!created) continue;
+    redeployed++;
+    metrics.environmentsRedeployed.inc();
+    logger.warn({ environment_id: env.id, namespace: env.namespace }, 'namespace of a READY environment vanished; deploying again');
+    await followUps.feedbackFor(created.repositoryFullName, created.prNumber, 'The preview\'s namespace disappeared from the cluster, so it is being deployed again.');
+  }
+  return `orphan namespaces deleted ${orphans}, environments redeployed ${redeployed}`;
 }

@@ -12,6 +12,7 @@ import { PROVISIONING_JOBS, deployJobSchema, destroyJobSchema } from '@ephemera/
 import type { FollowUps } from '../follow-ups.js';
 import { ProvisionError, StepAbandoned, type ProvisionTarget, type Provisioner } from '../provisioners/provisioner.js';
 import { lockPullRequest } from '../pull-request-lock.js';
+import { lockRepository, placesTaken, startWaiting } from '../repository-capacity.js';
 
 export interface ProvisioningDeps {
   db: PrismaClient;
@@ -20,6 +21,8 @@ export interface ProvisioningDeps {
   logger: Logger;
   /** How often a running step checks that it is still wanted (not superseded, not closed). */
   checkIntervalMs?: number;
+  /** MAX_ENVIRONMENTS_PER_REPO (0: no limit). */
+  maxEnvironmentsPerRepo?: number;
 }
 
 /** Deploys and destroys, one job name each. */
@@ -35,12 +38,17 @@ export function createProvisioningProcessor(deps: ProvisioningDeps) {
 
 function target(env: Environment, commitSha: string): ProvisionTarget {
   return {
+    environmentId: env.id,
     namespace: env.namespace,
     repositoryFullName: env.repositoryFullName,
     prNumber: env.prNumber,
     branchName: env.branchName,
     commitSha,
     environmentUrl: env.environmentUrl,
+    installationId: Number(env.installationId),
+    fromFork: env.fromFork,
+    // A fork never supplies the configuration: its previews are configured by the base branch.
+    configSha: env.fromFork ? env.baseSha : commitSha,
   };
 }
 
@@ -55,10 +63,10 @@ function describe(err: unknown): string {
 }
 
 /** Collects log lines and appends them to the deployment in batches, not one write per line. */
-function logBuffer(db: PrismaClient, deploymentId: number) {
+function logBuffer(db: PrismaClient, deploymentId: number | null) {
   let lines: string[] = [];
   const flush = async () => {
-    if (lines.length === 0) return;
+    if (lines.length === 0 || deploymentId === null) return;
     const text = lines.map((l) => `${new Date().toISOString()} ${l}\n`).join('');
     lines = [];
     await appendDeploymentLogs(db, deploymentId, text);
@@ -105,6 +113,8 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
         // QUEUED while DESTROYING: a reopen; the destroy step brings the environment back when it is done.
         return { skip: 'waiting for destroy' } as const;
       }
+      // Waiting for room under MAX_ENVIRONMENTS_PER_REPO: started when another environment is destroyed.
+      if (env.waitingSince !== null) return { skip: 'waiting for room in the repository' } as const;
       if (dep.status === 'QUEUED') await updateDeploymentStatus(tx, dep.id, 'IN_PROGRESS');
       let mode: 'provision' | 'update' = env.lastDeployedAt ? 'update' : 'provision';
       if (env.status === 'PENDING') mode = 'provision';
@@ -178,15 +188,18 @@ async function failDeployment(db: PrismaClient, env: Environment, deploymentId: 
   });
 }
 
-function createDestroyStep({ db, provisioner, followUps, logger }: ProvisioningDeps) {
+function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironmentsPerRepo = 0 }: ProvisioningDeps) {
   return async function destroy(job: Job): Promise<string> {
-    const { environmentId } = destroyJobSchema.parse(job.data);
+    const { environmentId, deploymentId } = destroyJobSchema.parse(job.data);
     const env = await db.environment.findUnique({ where: { id: environmentId } });
     if (!env || env.status !== 'DESTROYING') return `skipped: environment ${env?.status ?? 'gone'}`;
-    const lines: string[] = [];
+    // The teardown's lines go to the logs of the deployment it ends, so the API shows why a destroy took long.
+    const logs = logBuffer(db, deploymentId);
     try {
-      await provisioner.destroy(target(env, env.commitSha), (l) => lines.push(l), new AbortController().signal);
+      await provisioner.destroy(target(env, env.commitSha), logs.push, new AbortController().signal);
     } catch (err) {
+      logs.push(`error: ${describe(err)}`);
+      await logs.close().catch(() => undefined);
       if (!isFinalAttempt(job, err)) {
         logger.warn({ environment_id: environmentId, attempt: job.attemptsMade + 1, err: describe(err) }, 'destroy failed; retrying');
         throw err;
@@ -201,22 +214,33 @@ function createDestroyStep({ db, provisioner, followUps, logger }: ProvisioningD
       await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
       throw err instanceof ProvisionError && !err.transient ? new UnrecoverableError(describe(err)) : err;
     }
+    await logs.close().catch(() => undefined);
 
     const comesBack = await db.$transaction(async (tx) => {
       await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
+      if (maxEnvironmentsPerRepo > 0) await lockRepository(tx, env.repositoryFullName);
       const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
       if (current.status !== 'DESTROYING') return false;
       await updateEnvironmentStatus(tx, env.id, 'DESTROYED');
-      // Reopened while being destroyed: the deployment the reopen queued starts now.
+      // Reopened while being destroyed: the deployment the reopen queued starts now, or waits its turn.
       const latest = await getLatestDeployment(tx, env.id);
       if (latest?.status === 'QUEUED') {
         await updateEnvironmentStatus(tx, env.id, 'PENDING');
+        if (maxEnvironmentsPerRepo > 0 && (await placesTaken(tx, env.repositoryFullName, env.id)) >= maxEnvironmentsPerRepo) {
+          await tx.environment.update({ where: { id: env.id }, data: { waitingSince: new Date() } });
+        }
         return true;
       }
       return false;
     });
-    logger.info({ environment_id: env.id, namespace: env.namespace, lines: lines.length }, 'environment destroyed');
+    logger.info({ environment_id: env.id, namespace: env.namespace }, 'environment destroyed');
     await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+    // Its place is free: the oldest environment of the repository waiting for one starts.
+    if (maxEnvironmentsPerRepo > 0) {
+      for (const started of await startWaiting(db, env.repositoryFullName, maxEnvironmentsPerRepo)) {
+        await followUps.feedbackFor(started.repositoryFullName, started.prNumber);
+      }
+    }
     return comesBack ? 'destroyed, then queued again (reopened)' : 'destroyed';
   };
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LogSink, ProvisionResult, ProvisionTarget, Provisioner } from './provisioner.js';
+import type { LogSink, OwnedNamespace, ProvisionResult, ProvisionTarget, Provisioner } from './provisioner.js';
 
 /**
  * The local default: touches no cluster and completes each step after `delayMs`, logging what a real driver
@@ -25,6 +25,12 @@ export class NoneProvisioner implements Provisioner {
     await sleep(this.delayMs, undefined, { signal });
     log(`[none] namespace ${target.namespace} deleted`);
   }
+
+  async ownedNamespaces(): Promise<OwnedNamespace[] | null> {
+    return null;
+  }
+
+  async deleteNamespace(): Promise<void> {}
 
   private async rollout(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult> {
     log(`[none] rolling out ${target.repositoryFullName}@${target.commitSha.slice(0, 7)} (simulated)`);

@@ -4,6 +4,7 @@
  * driver only pretends, so the lifecycle can be watched without a cluster.
  */
 export interface ProvisionTarget {
+  environmentId: number;
   namespace: string;
   repositoryFullName: string;
   prNumber: number;
@@ -11,6 +12,20 @@ export interface ProvisionTarget {
   commitSha: string;
   /** Where the preview is expected to be served. */
   environmentUrl: string | null;
+  /** The App installation that reads the repository (0: a repository webhook, which has none). */
+  installationId: number;
+  /** A pull request from a fork: its configuration is the base commit's, and it gets no secrets. */
+  fromFork: boolean;
+  /** The commit the configuration is read from (the head commit, or the base commit for a fork); null when unknown. */
+  configSha: string | null;
+}
+
+/** A namespace the provisioner owns in the cluster, found by its labels. */
+export interface OwnedNamespace {
+  namespace: string;
+  /** From its `ephemera.dev/environment` label; null when the label is not a number. */
+  environmentId: number | null;
+  terminating: boolean;
 }
 
 /** Receives progress lines as work proceeds; they are appended to the deployment's logs. */
@@ -29,6 +44,10 @@ export interface Provisioner {
   update(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult>;
   /** Remove everything of the environment; succeeds when there is nothing left to remove. */
   destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void>;
+  /** The namespaces this installation owns, for the sweeps; null for a provisioner that makes none. */
+  ownedNamespaces(signal: AbortSignal): Promise<OwnedNamespace[] | null>;
+  /** Asks for a namespace this installation owns to be deleted, without waiting for it to go. */
+  deleteNamespace(namespace: string, signal: AbortSignal): Promise<void>;
 }
 
 /**

@@ -1,0 +1,36 @@
+import { githubWebUrl, type WorkerConfig } from '../config.js';
+import type { InstallationClients } from '../github/installation-clients.js';
+import { KubeApi } from './kubernetes/kube-api.js';
+import { KubernetesProvisioner } from './kubernetes/kubernetes-provisioner.js';
+import { NoneProvisioner } from './none-provisioner.js';
+import { GithubConfigSource } from './preview-config-source.js';
+import type { Provisioner } from './provisioner.js';
+
+/**
+ * The provisioner PROVISIONER names. The Kubernetes one checks its access before it is returned, so a worker
+ * that cannot reach the cluster, or lacks a permission, stops at start with the reason.
+ */
+export async function createProvisioner(config: WorkerConfig, clients: InstallationClients | undefined): Promise<Provisioner> {
+  if (config.PROVISIONER === 'none') return new NoneProvisioner(config.PROVISIONER_DELAY_MS);
+  if (!clients) throw new Error('PROVISIONER=kubernetes needs the GitHub App credentials to read .ephemera.yml');
+  const api = new KubeApi({ kubeconfigPath: config.KUBECONFIG, context: config.KUBE_CONTEXT, requestTimeoutMs: config.KUBE_REQUEST_TIMEOUT_MS });
+  const provisioner = new KubernetesProvisioner({
+    api,
+    configs: new GithubConfigSource(clients, { maxReplicas: config.PREVIEW_MAX_REPLICAS }),
+    instance: config.EPHEMERA_INSTANCE,
+    baseDomain: config.PREVIEW_BASE_DOMAIN,
+    urlScheme: config.PREVIEW_URL_SCHEME,
+    quota: { cpu: config.PREVIEW_QUOTA_CPU, memory: config.PREVIEW_QUOTA_MEMORY, pods: config.PREVIEW_QUOTA_PODS },
+    defaults: { cpu: config.PREVIEW_DEFAULT_CPU, memory: config.PREVIEW_DEFAULT_MEMORY },
+    ingressNamespace: config.INGRESS_NAMESPACE,
+    ingressClass: config.INGRESS_CLASS,
+    tlsSecret: config.PREVIEW_TLS_SECRET,
+    imagePullSecret: config.PREVIEW_IMAGE_PULL_SECRET,
+    secretsNamespace: config.PREVIEW_SECRETS_NAMESPACE,
+    secretsAllowed: config.PREVIEW_SECRETS_ALLOWED,
+    destroyTimeoutSeconds: config.DESTROY_TIMEOUT_SECONDS,
+    githubWebUrl: githubWebUrl(config.GITHUB_API_URL),
+  });
+  await provisioner.checkAccess();
+  return provisioner;
+}
