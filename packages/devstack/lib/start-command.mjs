@@ -128,6 +128,8 @@ ${bold('Ephemera is running')}
   API              ${query}/api/v1/environments
   API docs         ${query}/docs
   queues           ${query}/admin/queues
+  config schema    ${query}/api/v1/config-schema.json
+  provisioner      ${env.PROVISIONER === 'kubernetes' ? `kubernetes (${env.KUBECONFIG ?? 'in-cluster service account'}${env.KUBE_CONTEXT ? `, context ${env.KUBE_CONTEXT}` : ''})` : `none ${dim('(simulated; PROVISIONER=kubernetes with KUBECONFIG deploys to a cluster)')}`}
   worker metrics   http://localhost:${port('worker')}/metrics
   database         ${env.DATABASE_URL}
   redis            ${env.REDIS_URL}

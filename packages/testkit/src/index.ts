@@ -6,3 +6,4 @@ export * from './fake-github.js';
 export * from './pull-request-payload.js';
 export * from './shuffled.js';
 export * from './load-generator.js';
+export * from './fake-kubernetes.js';

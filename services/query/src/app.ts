@@ -8,7 +8,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { z } from 'zod';
 import { environmentExists, findEnvironment, listDeployments, listEnvironments, type Queryable } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { ACTIVE_ENVIRONMENT_STATUSES } from '@ephemera/schema';
+import { ACTIVE_ENVIRONMENT_STATUSES, previewConfigJsonSchema } from '@ephemera/schema';
 import { requireApiToken, requireBasicAuth } from './access.js';
 import { environmentIdParams, listDeploymentsQuery, listEnvironmentsQuery, namespaceParams } from './api-schemas.js';
 import { deploymentCursors, environmentCursors } from './cursor.js';
@@ -28,6 +28,7 @@ export interface QueryAppDeps {
 }
 
 const OPENAPI_PATH = '/api/v1/openapi.json';
+const CONFIG_SCHEMA_PATH = '/api/v1/config-schema.json';
 
 /** Parses with the schema; on failure answers 400 naming the offending parameter and returns undefined. */
 function parse<T extends z.ZodType>(schema: T, value: unknown, res: Response): z.infer<T> | undefined {
@@ -111,6 +112,11 @@ export function createApp(deps: QueryAppDeps): express.Express {
   const document = createOpenApiDocument();
   app.get(OPENAPI_PATH, (_req, res) => {
     res.json(document);
+  });
+  // Public like the OpenAPI document: editors fetch it without credentials, and it says nothing about environments.
+  const configSchema = JSON.stringify(previewConfigJsonSchema());
+  app.get(CONFIG_SCHEMA_PATH, (_req, res) => {
+    res.type('application/schema+json').send(configSchema);
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: OPENAPI_PATH }, customSiteTitle: 'Ephemera API' }));
 

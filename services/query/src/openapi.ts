@@ -57,6 +57,18 @@ export function createOpenApiDocument(serverUrl?: string) {
           responses: { '200': { description: 'The environment', ...json(environmentSchema) }, ...errors, '404': problemResponse('No such environment') },
         },
       },
+      '/api/v1/config-schema.json': {
+        get: {
+          summary: 'The JSON Schema of .ephemera.yml, for editor completion (no token needed)',
+          security: [],
+          responses: {
+            '200': {
+              description: 'A JSON Schema (draft 2020-12), generated from the schema the worker validates with',
+              content: { 'application/schema+json': { schema: { type: 'object' as const } } },
+            },
+          },
+        },
+      },
       '/api/v1/environments/{id}/deployments': {
         get: {
           summary: 'Deployment history of an environment, newest first',

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parsePreviewConfig } from '@ephemera/schema';
 import { insertEnvironment, openApiValidator, startQuery } from './support.js';
 
 const oas = openApiValidator();
@@ -160,7 +162,8 @@ describe('environments API', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(Object.keys(res.body.paths)).toEqual([
-      '/api/v1/environments', '/api/v1/environments/{id}', '/api/v1/environments/namespace/{namespace}', '/api/v1/environments/{id}/deployments',
+      '/api/v1/environments', '/api/v1/environments/{id}', '/api/v1/environments/namespace/{namespace}', '/api/v1/config-schema.json',
+      '/api/v1/environments/{id}/deployments',
     ]);
     const docs = await request(q.app).get('/docs/');
     expect(docs.status).toBe(200);
@@ -232,6 +235,28 @@ describe('access control', () => {
     for (const token of ['tok-one', 'tok-two']) {
       expect((await request(q.app).get('/api/v1/environments').set('Authorization', `Bearer ${token}`)).status).toBe(200);
     }
+  });
+
+  it('serves the JSON Schema of .ephemera.yml without a token, agreeing with the worker\'s validation', async () => {
+    const res = await request(q.app).get('/api/v1/config-schema.json');
+    expect(res.status).toBe(200);
+    expect(res.type).toBe('application/schema+json');
+    const schema = JSON.parse(res.text) as Record<string, unknown>;
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    const validate = new Ajv2020({ strict: false }).compile(schema);
+    const documents: Array<[string, unknown]> = [
+      ['the README example', { version: 1, services: { web: { image: 'ghcr.io/acme/web:{{sha}}', port: 3000, env: { NODE_ENV: 'preview' }, health: { path: '/healthz' } } }, timeout_seconds: 600 }],
+      ['an unknown key', { version: 1, services: { web: { image: 'x', port: 80, volumes: [] } } }],
+      ['a service name that is not a DNS label', { version: 1, services: { Web_1: { image: 'x', port: 80 } } }],
+      ['version 2', { version: 2, services: { web: { image: 'x', port: 80 } } }],
+      ['no image', { version: 1, services: { web: { port: 80 } } }],
+      ['a timeout over 1800 s', { version: 1, services: { web: { image: 'x', port: 80 } }, timeout_seconds: 3600 }],
+    ];
+    for (const [what, doc] of documents) {
+      const worker = parsePreviewConfig(JSON.stringify(doc)).ok;
+      expect({ what, valid: validate(doc) }).toEqual({ what, valid: worker });
+    }
+    expect(documents.filter(([, d]) => validate(d))).toHaveLength(1);
   });
 
   it('leaves /healthz, /readyz and /metrics open', async () => {

@@ -49,7 +49,7 @@ export class FollowUps {
   async destroy(job: DestroyJob): Promise<void> {
     await this.queues.provisioning.add(PROVISIONING_JOBS.destroy, job, {
       ...provisioningJobOptions(this.provisionAttempts),
-      jobId: `destroy-${job.environmentId}-${job.deploymentId ?? 0}`,
+      jobId: destroyJobId(job.environmentId, job.deploymentId),
     });
   }
 
@@ -64,6 +64,11 @@ export class FollowUps {
   async feedbackFor(repositoryFullName: string, prNumber: number, note: string | null = null): Promise<void> {
     await this.ensureOne({ repositoryFullName, prNumber, installationId: null, superseded: [], note });
   }
+}
+
+/** A destroy's job id: the latest deployment is part of it, so a teardown asked for after a reopen is a new job. */
+export function destroyJobId(environmentId: number, deploymentId: number | null): string {
+  return `destroy-${environmentId}-${deploymentId ?? 0}`;
 }
 
 function hash(text: string): string {

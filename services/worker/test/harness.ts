@@ -17,6 +17,9 @@ import { startWorkerRuntime, type WorkerRuntime } from '../src/worker-runtime.js
 export interface HarnessOptions {
   settings?: Partial<PreviewSettings>;
   provisioner?: Provisioner;
+  /** A provisioner built with the harness's fake GitHub and App key (to read repository files as the App). */
+  provisionerFor?: (ctx: { fakeGithub: FakeGithub; pem: string }) => Provisioner;
+  maxEnvironmentsPerRepo?: number;
   github?: boolean;
   /** Worker runtimes consuming the same queues at once. */
   runtimes?: number;
@@ -53,8 +56,12 @@ export async function startHarness(options: HarnessOptions = {}) {
     previewBaseDomain: 'preview.test',
     previewLabel: undefined,
     approveLabel: 'preview-approved',
+    maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
     ...options.settings,
   };
+  const provisioner =
+    options.provisioner ?? (options.provisionerFor && fakeGithub ? options.provisionerFor({ fakeGithub, pem }) : new NoneProvisioner(20));
+  const metrics = createWorkerMetrics();
   const runtimes: WorkerRuntime[] = [];
   const count = options.noRuntime ? 0 : (options.runtimes ?? 1);
   for (let i = 0; i < count; i++) {
@@ -69,15 +76,16 @@ export async function startHarness(options: HarnessOptions = {}) {
           ttlHours: 72,
           stuckAfterMinutes: 30,
           cleanupIntervalMs: 60_000,
+          maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
           schedule: false,
         },
         {
           db,
-          provisioner: options.provisioner ?? new NoneProvisioner(20),
+          provisioner,
           github: fakeGithub ? new OctokitFeedback(new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 10_000)) : new LoggingFeedback(logger),
           settings,
           logger,
-          metrics: createWorkerMetrics(),
+          metrics,
         },
       ),
     );
@@ -96,6 +104,9 @@ export async function startHarness(options: HarnessOptions = {}) {
     runtimes,
     queues: producer,
     settings,
+    provisioner,
+    metrics,
+    logger,
 
     /** Queues a delivery exactly as ingest does (trimmed, job id = delivery id). */
     async deliver(payload: Record<string, unknown>, event = 'pull_request', deliveryId: string = randomUUID()) {

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { freePort, pullRequestPayload } from '@ephemera/testkit';
+import { freePort, pullRequestPayload, startFakeKubernetes } from '@ephemera/testkit';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -88,4 +91,34 @@ describe('the worker process', () => {
     expect(code).toBe(1);
     expect(err).toMatch(/DATABASE_URL/);
   });
+
+  it('with PROVISIONER=kubernetes, stops at start naming what the cluster refuses, or the credentials it lacks', async () => {
+    const fake = await startFakeKubernetes();
+    const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
+    try {
+      fake.forbid('delete', 'namespaces');
+      fake.forbid('list', 'events');
+      const kube = { PROVISIONER: 'kubernetes', KUBECONFIG: fake.writeKubeconfig(dir) };
+      const run = async (extra: Record<string, string>) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+          env: { PATH: process.env.PATH, DATABASE_URL: h.databaseUrl, REDIS_URL: h.redisUrl, QUEUE_PREFIX: h.prefix, WORKER_PORT: String(await freePort()), ...extra },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+        const code = await new Promise((r) => child.once('exit', r));
+        return { code, out };
+      };
+      const refused = await run({ ...kube, GITHUB_APP_ID: '42', GITHUB_APP_PRIVATE_KEY: h.pem });
+      expect(refused.code).toBe(1);
+      expect(refused.out).toMatch(/cannot start the kubernetes provisioner: the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ refuses what the provisioner needs \(cluster-wide\): delete namespaces, list events/);
+      const noApp = await run(kube);
+      expect(noApp.code).toBe(1);
+      expect(noApp.out).toMatch(/PROVISIONER=kubernetes reads each repository's \.ephemera\.yml with the GitHub App: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY/);
+    } finally {
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { createDeployment, updateDeploymentStatus, updateEnvironmentStatus, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { CLEANUP_JOBS } from '@ephemera/schema';
-import type { FollowUps } from '../follow-ups.js';
+import { destroyJobId, type FollowUps } from '../follow-ups.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { Provisioner } from '../provisioners/provisioner.js';
 import { lockPullRequest } from '../pull-request-lock.js';
@@ -97,13 +97,8 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
     }
     // Queue the step again. A finished job under the same id would make the add a no-op: remove it first.
     const latest = await db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' } });
-    const jobId = env.status === 'DESTROYING' ? `destroy-${env.id}-${latest?.id ?? 0}` : latest ? `deploy-${latest.id}` : null;
-    if (jobId) {
-      const existing = await queues.provisioning.getJob(jobId);
-      const state = existing ? await existing.getState() : undefined;
-      if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') continue;
-      if (existing) await existing.remove();
-    }
+    const jobId = env.status === 'DESTROYING' ? destroyJobId(env.id, latest?.id ?? null) : latest ? `deploy-${latest.id}` : null;
+    if (jobId && !(await clearFinishedJob(queues, jobId))) continue;
     retried++;
     if (env.status === 'DESTROYING') await followUps.destroy({ environmentId: env.id, deploymentId: latest?.id ?? null });
     // The deploy step picks up a deployment left IN_PROGRESS by a job that is gone, as well as a QUEUED one.
@@ -124,7 +119,8 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
 }
 
 /** A teardown that failed (a namespace stuck Terminating past DESTROY_TIMEOUT_SECONDS) is asked for again. */
-async function retryFailedDestroys({ db, followUps }: CleanupDeps): Promise<number> {
+async function retryFailedDestroys(deps: CleanupDeps): Promise<number> {
+  const { db, followUps } = deps;
   const failed = await db.environment.findMany({
     where: { status: 'FAILED', destroyRequestedAt: { not: null } },
     select: { id: true, repositoryFullName: true, prNumber: true },
@@ -141,10 +137,25 @@ async function retryFailedDestroys({ db, followUps }: CleanupDeps): Promise<numb
     });
     if (moved) {
       n++;
+      // The failed destroy job keeps its id: it is removed so the destroy can be queued again under it.
+      const latest = await db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' }, select: { id: true } });
+      await clearFinishedJob(deps.queues, destroyJobId(env.id, latest?.id ?? null));
       await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
     }
   }
   return n;
+}
+
+/**
+ * Removes a finished (completed or failed) job so the same id can be queued again; BullMQ ignores an add under
+ * the id of a job it still keeps. False when the job is still queued or running.
+ */
+async function clearFinishedJob(queues: WorkerQueues, jobId: string): Promise<boolean> {
+  const existing = await queues.provisioning.getJob(jobId);
+  const state = existing ? await existing.getState() : undefined;
+  if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') return false;
+  if (existing) await existing.remove();
+  return true;
 }
 
 /**

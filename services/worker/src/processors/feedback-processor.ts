@@ -135,15 +135,23 @@ export function renderComment(env: Environment | null, latest: Deployment | null
   if (!env) {
     lines.push(`**Status:** ⏸️ Waiting for approval${heldSha ? ` of \`${heldSha.slice(0, 7)}\`` : ''}`);
   } else {
-    lines.push(`**Status:** ${STATUS_TEXT[env.status] ?? env.status}`);
+    const waiting = env.status === 'PENDING' && env.waitingSince !== null;
+    lines.push(`**Status:** ${waiting ? '⏳ Waiting for a place (this repository has as many previews as the installation allows)' : (STATUS_TEXT[env.status] ?? env.status)}`);
     if (env.environmentUrl && env.status !== 'DESTROYED') lines.push(`**URL:** ${env.environmentUrl}`);
     lines.push(`**Commit:** \`${env.commitSha.slice(0, 7)}\``);
     lines.push(`**Namespace:** \`${env.namespace}\``);
     if (env.lastDeployedAt) lines.push(`**Last deployed:** ${env.lastDeployedAt.toISOString()}`);
     if (latest) lines.push(`**Latest deployment:** #${latest.id} (${latest.status.toLowerCase()}, \`${latest.commitSha.slice(0, 7)}\`)`);
-    if (env.status === 'FAILED' && env.errorMessage) lines.push('', `> ${env.errorMessage}`);
+    if (env.status === 'FAILED' && env.errorMessage) lines.push('', fenced(env.errorMessage));
     if (heldSha) lines.push('', `⏸️ \`${heldSha.slice(0, 7)}\` waits for approval.`);
   }
   if (note) lines.push('', note);
   return lines.join('\n');
+}
+
+/** Text shown as it is (error messages carry log lines and YAML): fenced longer than any backtick run inside. */
+function fenced(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}text\n${text}\n${fence}`;
 }

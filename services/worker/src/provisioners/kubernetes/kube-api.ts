@@ -58,6 +58,9 @@ export class KubeApi {
         kc.setCurrentContext(access.context);
       }
     } else {
+      if (!process.env.KUBERNETES_SERVICE_HOST) {
+        throw new Error('KUBECONFIG is not set and the worker is not running in a pod (no KUBERNETES_SERVICE_HOST): set KUBECONFIG to a kubeconfig file');
+      }
       kc.loadFromCluster();
     }
     const cluster = kc.getCurrentCluster();

@@ -45,6 +45,8 @@ export interface KubernetesProvisionerOptions {
   pollIntervalMs?: number;
   /** Lines of a failing container's log kept in the error. */
   logTailLines?: number;
+  /** How long one configured second lasts (timeouts); tests shorten it. */
+  secondMs?: number;
 }
 
 const FIELD_MANAGER = 'ephemera';
@@ -60,10 +62,12 @@ export class KubernetesProvisioner implements Provisioner {
   readonly name = 'kubernetes';
   private readonly pollMs: number;
   private readonly tailLines: number;
+  private readonly secondMs: number;
 
   constructor(private readonly o: KubernetesProvisionerOptions) {
     this.pollMs = o.pollIntervalMs ?? 2_000;
     this.tailLines = o.logTailLines ?? 20;
+    this.secondMs = o.secondMs ?? 1_000;
   }
 
   /**
@@ -75,7 +79,7 @@ export class KubernetesProvisioner implements Provisioner {
     try {
       await api.version.getCode();
     } catch (err) {
-      throw new Error(`cannot reach the Kubernetes API at ${api.server}: ${kubeFailure(err).message}`);
+      throw new Error(`cannot reach the Kubernetes API at ${api.server}: ${kubeFailure(err).message}`, { cause: err });
     }
     const checks = KUBERNETES_PERMISSIONS.flatMap((p) => p.verbs.map((verb) => ({ verb, group: p.group, resource: p.resource })));
     const refused: string[] = [];
@@ -93,7 +97,7 @@ export class KubernetesProvisioner implements Provisioner {
             }),
           { signal, what: `checking permission ${verb} ${resource}` },
         ).catch((err: Error) => {
-          throw new Error(`the Kubernetes API at ${api.server} refused a permission check: ${err.message}`);
+          throw new Error(`the Kubernetes API at ${api.server} refused a permission check: ${err.message}`, { cause: err });
         });
         if (!review.status?.allowed) refused.push(`${verb} ${group ? `${resource}.${group}` : resource}`);
       }),
@@ -233,7 +237,7 @@ export class KubernetesProvisioner implements Provisioner {
    * reopen right after a close, or a namespace removed by hand) is waited for.
    */
   private async claimNamespace(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.o.destroyTimeoutSeconds * 1000;
+    const deadline = Date.now() + this.o.destroyTimeoutSeconds * this.secondMs;
     let said = false;
     for (;;) {
       const ns = await this.readNamespace(target.namespace, signal);
@@ -290,7 +294,7 @@ export class KubernetesProvisioner implements Provisioner {
   private async waitForRollout(target: ProvisionTarget, config: PreviewConfig, log: LogSink, signal: AbortSignal): Promise<void> {
     const ns = target.namespace;
     const names = Object.keys(config.services);
-    const deadline = Date.now() + config.timeout_seconds * 1000;
+    const deadline = Date.now() + config.timeout_seconds * this.secondMs;
     const seen = new Set<string>();
     const pending = new Set(names);
     let problems: PodProblem[] = [];
@@ -379,7 +383,7 @@ export class KubernetesProvisioner implements Provisioner {
     }
     if (!first.metadata?.deletionTimestamp) await this.deleteNamespace(name, signal);
     log(`namespace ${name} deletion requested`);
-    const deadline = Date.now() + this.o.destroyTimeoutSeconds * 1000;
+    const deadline = Date.now() + this.o.destroyTimeoutSeconds * this.secondMs;
     let lastConditions = '';
     for (;;) {
       const ns = await this.readNamespace(name, signal);

@@ -1,0 +1,3 @@
+import preset from '@ephemera/toolchain/jest-preset';
+
+export default { ...preset };

@@ -1,0 +1,428 @@
+import { isObject, deepEqual, type Obj } from './merge.js';
+import {
+  configKeyErrors,
+  dns1035LabelErrors,
+  dns1123LabelErrors,
+  dns1123SubdomainErrors,
+  envVarNameErrors,
+  labelKeyErrors,
+  labelValueErrors,
+} from './names.js';
+import { parseQuantity, QUANTITY_PATTERN } from './quantity.js';
+import { apiVersionOf, type ResourceDef } from './resources.js';
+import { matchesSelectorObject } from './selectors.js';
+import {
+  badRequest,
+  duplicate,
+  forbiddenField,
+  goValue,
+  invalid,
+  invalidValue,
+  notSupported,
+  required,
+  type FieldError,
+} from './status.js';
+
+type SchemaValidator = (obj: Obj) => void;
+
+/**
+ * The OpenAPI schemas of every kind served, from kubernetes-models (compiled ajv validators). Loaded on first
+ * start so importing the testkit stays cheap for suites that never start a fake cluster.
+ */
+export async function loadSchemaValidators(): Promise<Map<string, SchemaValidator>> {
+  // One at a time: Jest's ESM loader fails ("not in cache") when imports sharing modules run concurrently.
+  const ns = await import('kubernetes-models/v1/Namespace');
+  const pod = await import('kubernetes-models/v1/Pod');
+  const svc = await import('kubernetes-models/v1/Service');
+  const secret = await import('kubernetes-models/v1/Secret');
+  const cm = await import('kubernetes-models/v1/ConfigMap');
+  const ev = await import('kubernetes-models/v1/Event');
+  const quota = await import('kubernetes-models/v1/ResourceQuota');
+  const limits = await import('kubernetes-models/v1/LimitRange');
+  const sa = await import('kubernetes-models/v1/ServiceAccount');
+  const deploy = await import('kubernetes-models/apps/v1/Deployment');
+  const rs = await import('kubernetes-models/apps/v1/ReplicaSet');
+  const ing = await import('kubernetes-models/networking.k8s.io/v1/Ingress');
+  const netpol = await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy');
+  const ssar = await import('kubernetes-models/authorization.k8s.io/v1/SelfSubjectAccessReview');
+  return new Map<string, SchemaValidator>([
+    ['v1/Namespace', (o) => new ns.Namespace(o as never).validate()],
+    ['v1/Pod', (o) => new pod.Pod(o as never).validate()],
+    ['v1/Service', (o) => new svc.Service(o as never).validate()],
+    ['v1/Secret', (o) => new secret.Secret(o as never).validate()],
+    ['v1/ConfigMap', (o) => new cm.ConfigMap(o as never).validate()],
+    ['v1/Event', (o) => new ev.Event(o as never).validate()],
+    ['v1/ResourceQuota', (o) => new quota.ResourceQuota(o as never).validate()],
+    ['v1/LimitRange', (o) => new limits.LimitRange(o as never).validate()],
+    ['v1/ServiceAccount', (o) => new sa.ServiceAccount(o as never).validate()],
+    ['apps/v1/Deployment', (o) => new deploy.Deployment(o as never).validate()],
+    ['apps/v1/ReplicaSet', (o) => new rs.ReplicaSet(o as never).validate()],
+    ['networking.k8s.io/v1/Ingress', (o) => new ing.Ingress(o as never).validate()],
+    ['networking.k8s.io/v1/NetworkPolicy', (o) => new netpol.NetworkPolicy(o as never).validate()],
+    ['authorization.k8s.io/v1/SelfSubjectAccessReview', (o) => new ssar.SelfSubjectAccessReview(o as never).validate()],
+  ]);
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/** `/spec/template/spec/containers/0/image` as the API server prints it: `spec.template.spec.containers[0].image`. */
+function fieldPath(obj: unknown, pointer: string): { field: string; value: unknown } {
+  let field = '';
+  let cur: unknown = obj;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) {
+      field += `[${key}]`;
+      cur = cur[Number(key)];
+    } else {
+      field += /[./]/.test(key) ? `[${key}]` : field ? `.${key}` : key;
+      cur = isObject(cur) ? cur[key] : undefined;
+    }
+  }
+  return { field, value: cur };
+}
+
+function schemaErrors(validate: SchemaValidator, obj: Obj): FieldError[] {
+  try {
+    validate(obj);
+    return [];
+  } catch (err) {
+    const errors = (err as { errors?: AjvError[] }).errors;
+    if (!Array.isArray(errors)) return [invalidValue('', null, String((err as Error).message))];
+    return errors.map((e) => {
+      const { field, value } = fieldPath(obj, e.instancePath);
+      if (e.keyword === 'required') return required(`${field ? `${field}.` : ''}${String(e.params.missingProperty)}`);
+      if (e.keyword === 'enum') return notSupported(field, value, (e.params.allowedValues as unknown[]).map(String));
+      if (e.keyword === 'type') return invalidValue(field, value, `${field} in body must be of type ${String(e.params.type)}: ${JSON.stringify(typeof value)}`);
+      return invalidValue(field, value, e.message ?? e.keyword);
+    });
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Secret data is []byte in Go: bad base64 fails decoding, a 400 before validation runs. */
+export function checkBase64Data(def: ResourceDef, obj: Obj): void {
+  if (def.kind !== 'Secret' || !isObject(obj.data)) return;
+  for (const value of Object.values(obj.data)) {
+    if (typeof value !== 'string') continue;
+    if (BASE64.test(value) && value.length % 4 === 0) continue;
+    let at = [...value].findIndex((c) => !/[A-Za-z0-9+/=]/.test(c));
+    if (at < 0) at = value.length - (value.length % 4);
+    throw badRequest(`Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte ${at}`);
+  }
+}
+
+function metaErrors(def: ResourceDef, obj: Obj, errors: FieldError[]): void {
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
+  const name = meta.name;
+  if (typeof name !== 'string' || name === '') errors.push(required('metadata.name', 'name or generateName is required'));
+  else {
+    const check = def.kind === 'Namespace' ? dns1123LabelErrors : def.kind === 'Service' ? dns1035LabelErrors : dns1123SubdomainErrors;
+    for (const e of check(name)) errors.push(invalidValue('metadata.name', name, e));
+  }
+  labelErrors(meta.labels, 'metadata.labels', errors);
+  if (isObject(meta.annotations)) {
+    let size = 0;
+    for (const [k, v] of Object.entries(meta.annotations)) {
+      for (const e of labelKeyErrors(k)) errors.push(invalidValue('metadata.annotations', k, e));
+      size += k.length + String(v).length;
+    }
+    if (size > 256 * 1024) errors.push({ type: 'FieldValueTooLong', field: 'metadata.annotations', detail: 'Too long: must have at most 262144 bytes' });
+  }
+}
+
+function labelErrors(labels: unknown, field: string, errors: FieldError[]): void {
+  if (!isObject(labels)) return;
+  for (const [k, v] of Object.entries(labels)) {
+    for (const e of labelKeyErrors(k)) errors.push(invalidValue(field, k, e));
+    if (typeof v === 'string') for (const e of labelValueErrors(v)) errors.push(invalidValue(field, v, e));
+  }
+}
+
+function portNameErrors(name: string): string[] {
+  const errors: string[] = [];
+  if (name.length > 15) errors.push('must be no more than 15 characters');
+  if (!/^[-a-z0-9]+$/.test(name)) errors.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (!/[a-z]/.test(name)) errors.push('must contain at least one letter (a-z)');
+  if (name.startsWith('-') || name.endsWith('-')) errors.push('must not begin or end with a hyphen');
+  if (name.includes('--')) errors.push('must not contain consecutive hyphens');
+  return errors;
+}
+
+const portRange = (field: string, port: unknown, errors: FieldError[]) => {
+  if (typeof port === 'number' && (port < 1 || port > 65535 || !Number.isInteger(port))) errors.push(invalidValue(field, port, 'must be between 1 and 65535, inclusive'));
+};
+
+function resourceErrors(resources: unknown, field: string, errors: FieldError[]): void {
+  if (!isObject(resources)) return;
+  for (const kind of ['limits', 'requests'] as const) {
+    const amounts = resources[kind];
+    if (!isObject(amounts)) continue;
+    for (const [name, q] of Object.entries(amounts)) {
+      if (parseQuantity(q) === undefined) errors.push(invalidValue(`${field}.${kind}[${name}]`, q, `quantities must match the regular expression '${QUANTITY_PATTERN}'`));
+    }
+  }
+  if (isObject(resources.requests) && isObject(resources.limits)) {
+    for (const [name, q] of Object.entries(resources.requests)) {
+      const limit = parseQuantity(resources.limits[name]);
+      const request = parseQuantity(q);
+      if (limit !== undefined && request !== undefined && request > limit) {
+        errors.push(invalidValue(`${field}.requests`, q, `must be less than or equal to ${name} limit of ${String(resources.limits[name])}`));
+      }
+    }
+  }
+}
+
+function podSpecErrors(spec: unknown, field: string, errors: FieldError[], template: boolean): void {
+  if (!isObject(spec)) return;
+  const volumes = new Set<string>();
+  (Array.isArray(spec.volumes) ? spec.volumes : []).forEach((v: Obj, i: number) => {
+    if (typeof v?.name !== 'string') return;
+    if (volumes.has(v.name)) errors.push(duplicate(`${field}.volumes[${i}].name`, v.name));
+    for (const e of dns1123LabelErrors(v.name)) errors.push(invalidValue(`${field}.volumes[${i}].name`, v.name, e));
+    volumes.add(v.name);
+  });
+  const names = new Set<string>();
+  const checkContainers = (list: unknown, key: string, mustHave: boolean) => {
+    if (!Array.isArray(list) || list.length === 0) {
+      if (mustHave) errors.push(required(`${field}.${key}`));
+      return;
+    }
+    list.forEach((c: unknown, i: number) => {
+      const at = `${field}.${key}[${i}]`;
+      if (!isObject(c)) return;
+      if (typeof c.name !== 'string' || c.name === '') errors.push(required(`${at}.name`));
+      else {
+        for (const e of dns1123LabelErrors(c.name)) errors.push(invalidValue(`${at}.name`, c.name, e));
+        if (names.has(c.name)) errors.push(duplicate(`${at}.name`, c.name));
+        names.add(c.name);
+      }
+      if (typeof c.image !== 'string' || c.image.trim() === '') errors.push(required(`${at}.image`));
+      const portNames = new Set<string>();
+      (Array.isArray(c.ports) ? c.ports : []).forEach((p: Obj, j: number) => {
+        if (!isObject(p)) return;
+        portRange(`${at}.ports[${j}].containerPort`, p.containerPort, errors);
+        if (p.hostPort !== undefined) portRange(`${at}.ports[${j}].hostPort`, p.hostPort, errors);
+        if (typeof p.name === 'string') {
+          for (const e of portNameErrors(p.name)) errors.push(invalidValue(`${at}.ports[${j}].name`, p.name, e));
+          if (portNames.has(p.name)) errors.push(duplicate(`${at}.ports[${j}].name`, p.name));
+          portNames.add(p.name);
+        }
+      });
+      (Array.isArray(c.env) ? c.env : []).forEach((e: Obj, j: number) => {
+        if (!isObject(e)) return;
+        if (typeof e.name !== 'string' || e.name === '') errors.push(required(`${at}.env[${j}].name`));
+        else for (const msg of envVarNameErrors(e.name)) errors.push(invalidValue(`${at}.env[${j}].name`, e.name, msg));
+        if (e.value !== undefined && e.valueFrom !== undefined) {
+          errors.push(invalidValue(`${at}.env[${j}].valueFrom`, '', 'may not be specified when `value` is not empty'));
+        }
+        const ref = isObject(e.valueFrom) ? (e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef) : undefined;
+        if (isObject(ref)) {
+          const refKind = e.valueFrom.secretKeyRef ? 'secretKeyRef' : 'configMapKeyRef';
+          if (typeof ref.key !== 'string' || ref.key === '') errors.push(required(`${at}.env[${j}].valueFrom.${refKind}.key`));
+          if (typeof ref.name !== 'string' || ref.name === '') errors.push(required(`${at}.env[${j}].valueFrom.${refKind}.name`));
+        }
+      });
+      (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).forEach((m: Obj, j: number) => {
+        if (isObject(m) && typeof m.name === 'string' && !volumes.has(m.name)) {
+          errors.push({ type: 'FieldValueInvalid', field: `${at}.volumeMounts[${j}].name`, detail: `Not found: ${goValue(m.name)}` });
+        }
+      });
+      resourceErrors(c.resources, `${at}.resources`, errors);
+    });
+  };
+  checkContainers(spec.initContainers, 'initContainers', false);
+  checkContainers(spec.containers, 'containers', true);
+  if (template && spec.restartPolicy !== undefined && spec.restartPolicy !== 'Always') {
+    errors.push(notSupported(`${field}.restartPolicy`, spec.restartPolicy, ['Always']));
+  }
+}
+
+function emptySelector(selector: unknown): boolean {
+  if (!isObject(selector)) return true;
+  const labels = isObject(selector.matchLabels) ? Object.keys(selector.matchLabels).length : 0;
+  const exprs = Array.isArray(selector.matchExpressions) ? selector.matchExpressions.length : 0;
+  return labels + exprs === 0;
+}
+
+function goSelector(selector: unknown): string {
+  const s = isObject(selector) ? selector : {};
+  const ml = isObject(s.matchLabels) ? goValue(s.matchLabels) : 'map[string]string(nil)';
+  const me = Array.isArray(s.matchExpressions) && s.matchExpressions.length > 0 ? `[]v1.LabelSelectorRequirement{...}` : '[]v1.LabelSelectorRequirement(nil)';
+  return `v1.LabelSelector{MatchLabels:${ml}, MatchExpressions:${me}}`;
+}
+
+function workloadErrors(def: ResourceDef, obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  if (typeof spec.replicas === 'number' && spec.replicas < 0) errors.push(invalidValue('spec.replicas', spec.replicas, 'must be greater than or equal to 0'));
+  if (spec.selector === undefined) errors.push(required('spec.selector'));
+  else if (emptySelector(spec.selector)) errors.push(invalidValue('spec.selector', goSelector(spec.selector), `empty selector is invalid for ${def.singular}`));
+  const template = isObject(spec.template) ? spec.template : undefined;
+  const labels = isObject(template?.metadata) ? template.metadata.labels : undefined;
+  labelErrors(labels, 'spec.template.metadata.labels', errors);
+  if (spec.selector !== undefined && !emptySelector(spec.selector) && !matchesSelectorObject(spec.selector, labels)) {
+    errors.push(invalidValue('spec.template.metadata.labels', labels ?? {}, '`selector` does not match template `labels`'));
+  }
+  if (!template) errors.push(required('spec.template'));
+  else podSpecErrors(template.spec, 'spec.template.spec', errors, true);
+  if (def.kind === 'Deployment') {
+    const ru = isObject(spec.strategy) && isObject(spec.strategy.rollingUpdate) ? spec.strategy.rollingUpdate : undefined;
+    if (ru && isZero(ru.maxSurge) && isZero(ru.maxUnavailable)) {
+      errors.push(invalidValue('spec.strategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, 'may not be 0 when `maxSurge` is 0'));
+    }
+    if (typeof spec.progressDeadlineSeconds === 'number' && spec.progressDeadlineSeconds <= (spec.minReadySeconds ?? 0)) {
+      errors.push(invalidValue('spec.progressDeadlineSeconds', spec.progressDeadlineSeconds, 'must be greater than minReadySeconds'));
+    }
+  }
+  if (old && isObject(old.spec) && !deepEqual(old.spec.selector, spec.selector)) {
+    errors.push(invalidValue('spec.selector', goSelector(spec.selector), 'field is immutable'));
+  }
+}
+
+const isZero = (v: unknown) => v === 0 || v === '0' || v === '0%';
+
+function serviceErrors(obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  const type = spec.type ?? 'ClusterIP';
+  const ports: unknown[] = Array.isArray(spec.ports) ? spec.ports : [];
+  if (type !== 'ExternalName' && spec.clusterIP !== 'None' && ports.length === 0) errors.push(required('spec.ports'));
+  const names = new Set<string>();
+  ports.forEach((p, i) => {
+    if (!isObject(p)) return;
+    portRange(`spec.ports[${i}].port`, p.port, errors);
+    if (typeof p.targetPort === 'number') portRange(`spec.ports[${i}].targetPort`, p.targetPort, errors);
+    if (typeof p.targetPort === 'string') for (const e of portNameErrors(p.targetPort)) errors.push(invalidValue(`spec.ports[${i}].targetPort`, p.targetPort, e));
+    if (ports.length > 1 && (typeof p.name !== 'string' || p.name === '')) errors.push(required(`spec.ports[${i}].name`));
+    if (typeof p.name === 'string' && p.name !== '') {
+      if (names.has(p.name)) errors.push(duplicate(`spec.ports[${i}].name`, p.name));
+      names.add(p.name);
+      for (const e of dns1123LabelErrors(p.name)) errors.push(invalidValue(`spec.ports[${i}].name`, p.name, e));
+    }
+  });
+  labelErrors(spec.selector, 'spec.selector', errors);
+  const oldIP = isObject(old?.spec) ? old.spec.clusterIP : undefined;
+  if (oldIP && spec.clusterIP && oldIP !== spec.clusterIP) {
+    errors.push(invalidValue('spec.clusterIPs[0]', `[]string{${JSON.stringify(spec.clusterIP)}}`, 'may not change once set'));
+  }
+}
+
+function secretErrors(obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
+  let size = 0;
+  for (const [k, v] of Object.entries(isObject(obj.data) ? obj.data : {})) {
+    for (const e of configKeyErrors(k)) errors.push(invalidValue('data', k, e));
+    size += Buffer.from(String(v), 'base64').length;
+  }
+  if (size > 1024 * 1024) errors.push({ type: 'FieldValueTooLong', field: 'data', detail: 'Too long: must have at most 1048576 bytes' });
+  const data = isObject(obj.data) ? obj.data : {};
+  if (obj.type === 'kubernetes.io/tls') {
+    for (const key of ['tls.crt', 'tls.key']) if (!(key in data)) errors.push(required(`data[${key}]`));
+  }
+  if (obj.type === 'kubernetes.io/dockerconfigjson' && !('.dockerconfigjson' in data)) errors.push(required('data[.dockerconfigjson]'));
+  if (old) {
+    if ((old.type ?? 'Opaque') !== (obj.type ?? 'Opaque')) errors.push(invalidValue('type', obj.type, 'field is immutable'));
+    if (old.immutable === true) {
+      if (!deepEqual(old.data, obj.data)) errors.push(forbiddenField('data', 'field is immutable when `immutable` is set'));
+      if (obj.immutable !== true) errors.push(forbiddenField('immutable', 'field is immutable when `immutable` is set'));
+    }
+  }
+}
+
+function configMapErrors(obj: Obj, errors: FieldError[]): void {
+  const data = isObject(obj.data) ? obj.data : {};
+  const binary = isObject(obj.binaryData) ? obj.binaryData : {};
+  for (const k of Object.keys(data)) for (const e of configKeyErrors(k)) errors.push(invalidValue('data', k, e));
+  for (const k of Object.keys(binary)) {
+    for (const e of configKeyErrors(k)) errors.push(invalidValue('binaryData', k, e));
+    if (k in data) errors.push(invalidValue('data', k, 'duplicate of key present in binaryData'));
+  }
+}
+
+function ingressErrors(obj: Obj, errors: FieldError[]): void {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  (Array.isArray(spec.rules) ? spec.rules : []).forEach((rule: Obj, i: number) => {
+    if (!isObject(rule)) return;
+    if (typeof rule.host === 'string' && rule.host !== '') {
+      const host = rule.host.startsWith('*.') ? rule.host.slice(2) : rule.host;
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(rule.host)) errors.push(invalidValue(`spec.rules[${i}].host`, rule.host, 'must be a DNS name, not an IP address'));
+      else for (const e of dns1123SubdomainErrors(host)) errors.push(invalidValue(`spec.rules[${i}].host`, rule.host, e));
+    }
+    const paths = isObject(rule.http) && Array.isArray(rule.http.paths) ? rule.http.paths : [];
+    paths.forEach((p: Obj, j: number) => {
+      if (!isObject(p)) return;
+      const at = `spec.rules[${i}].http.paths[${j}]`;
+      if ((p.pathType === 'Prefix' || p.pathType === 'Exact') && typeof p.path === 'string' && !p.path.startsWith('/')) {
+        errors.push(invalidValue(`${at}.path`, p.path, 'must be an absolute path'));
+      }
+      const service = isObject(p.backend) && isObject(p.backend.service) ? p.backend.service : undefined;
+      if (service) {
+        if (typeof service.name === 'string') for (const e of dns1035LabelErrors(service.name)) errors.push(invalidValue(`${at}.backend.service.name`, service.name, e));
+        const port = isObject(service.port) ? service.port : {};
+        if (port.number === undefined && (port.name === undefined || port.name === '')) errors.push(required(`${at}.backend.service.port.name`));
+        if (port.number !== undefined && port.name !== undefined) errors.push(invalidValue(`${at}.backend.service.port`, port, 'cannot set both port name & port number'));
+        portRange(`${at}.backend.service.port.number`, port.number, errors);
+      }
+    });
+  });
+}
+
+function quantityMapErrors(map: unknown, field: string, errors: FieldError[]): void {
+  if (!isObject(map)) return;
+  for (const [name, q] of Object.entries(map)) {
+    if (parseQuantity(q) === undefined) errors.push(invalidValue(`${field}[${name}]`, q, `quantities must match the regular expression '${QUANTITY_PATTERN}'`));
+  }
+}
+
+/**
+ * Everything the API server checks before storing `obj` (already defaulted): the kind's OpenAPI schema, then the
+ * apimachinery and per-kind rules; `old` is the stored object on updates. Throws 422 Invalid.
+ */
+export function validateObject(def: ResourceDef, obj: Obj, old: Obj | undefined, schemas: Map<string, SchemaValidator>): void {
+  const errors: FieldError[] = [];
+  const schema = schemas.get(`${apiVersionOf(def)}/${def.kind}`);
+  if (schema) errors.push(...schemaErrors(schema, obj));
+  metaErrors(def, obj, errors);
+  switch (def.kind) {
+    case 'Deployment':
+    case 'ReplicaSet':
+      workloadErrors(def, obj, old, errors);
+      break;
+    case 'Pod':
+      podSpecErrors(obj.spec, 'spec', errors, false);
+      break;
+    case 'Service':
+      serviceErrors(obj, old, errors);
+      break;
+    case 'Secret':
+      secretErrors(obj, old, errors);
+      break;
+    case 'ConfigMap':
+      configMapErrors(obj, errors);
+      break;
+    case 'Ingress':
+      ingressErrors(obj, errors);
+      break;
+    case 'ResourceQuota':
+      quantityMapErrors(obj.spec?.hard, 'spec.hard', errors);
+      break;
+    case 'LimitRange':
+      (Array.isArray(obj.spec?.limits) ? obj.spec.limits : []).forEach((l: Obj, i: number) => {
+        for (const k of ['max', 'min', 'default', 'defaultRequest', 'maxLimitRequestRatio']) quantityMapErrors(l?.[k], `spec.limits[${i}].${k}`, errors);
+      });
+      break;
+  }
+  // The same field can fail the schema and a rule; the server reports each problem once.
+  const seen = new Set<string>();
+  const unique = errors.filter((e) => {
+    const key = `${e.field}|${e.type}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  if (unique.length > 0) throw invalid(def, String(obj.metadata?.name ?? ''), unique);
+}
