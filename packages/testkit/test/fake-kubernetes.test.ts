@@ -140,8 +140,10 @@ describe('fake Kubernetes API server', () => {
     expect(created.metadata?.managedFields?.[0]).toMatchObject({ manager: 'ephemera', operation: 'Apply' });
     expect(created.spec?.template.spec?.containers[0]?.imagePullPolicy).toBe('IfNotPresent');
 
+    // Once the controller has settled the rollout, applying the same configuration again changes nothing.
+    const settled = await rolledOut('ssa', 'web');
     const again = await apply(deployment('ssa', 'web'));
-    expect(again.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
+    expect(again.metadata?.resourceVersion).toBe(settled.metadata?.resourceVersion);
 
     const labelled = deployment('ssa', 'web');
     labelled.metadata!.labels!.tier = 'frontend';

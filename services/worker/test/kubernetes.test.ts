@@ -7,6 +7,7 @@ import { pullRequestPayload, startFakeKubernetes, type FakeGithub, type FakeKube
 import { InstallationClients } from '../src/github/installation-clients.js';
 import { mendStuck, reconcileNamespaces, type CleanupDeps } from '../src/processors/cleanup-processor.js';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
+import { KUBERNETES_PERMISSIONS } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
 import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { GithubConfigSource } from '../src/provisioners/preview-config-source.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
@@ -205,6 +206,13 @@ describe('Kubernetes provisioner: a pull request from opened to closed', () => {
     expect(latest.logs).toMatch(/namespace .* deletion requested[\s\S]*namespace .* deleted/);
     expect(await h.failedJobs()).toHaveLength(0);
   });
+
+  it('used only what KUBERNETES_PERMISSIONS lists (the start-up check and the shipped role)', () => {
+    const granted = new Set(KUBERNETES_PERMISSIONS.flatMap((p) => p.verbs.map((v) => `${v} ${p.group}/${p.resource}`)));
+    const used = new Set(fake.requests.map((r) => `${r.verb} ${r.group}/${r.resource}`));
+    expect([...used].filter((u) => !granted.has(u))).toEqual([]);
+    expect(used.size).toBeGreaterThan(10);
+  });
 });
 
 describe('Kubernetes provisioner: failures', () => {
@@ -222,6 +230,8 @@ describe('Kubernetes provisioner: failures', () => {
             ? 'CrashLoopBackOff'
             : images.some((i) => i.includes('slow'))
               ? 'ProgressDeadlineExceeded'
+              : images.some((i) => i.includes('quota'))
+                ? 'FailedCreate'
               : images.some((i) => i.includes('hang'))
                 ? 'pending'
                 : 'success',
@@ -273,6 +283,17 @@ describe('Kubernetes provisioner: failures', () => {
     const env = await envOf(h, REPO, 12);
     expect(env.status).toBe('FAILED');
     expect(env.errorMessage).toMatch(/^web: ProgressDeadlineExceeded: deployment "web" exceeded its progress deadline/);
+  });
+
+  it('a quota refusal is logged as it appears and named when the rollout times out', async () => {
+    h.fakeGithub!.setFile(REPO, sha(19), '.ephemera.yml', single('ghcr.io/acme/quota:1'));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 19, repository: REPO, headSha: sha(19), updatedAt: at(1) }));
+    await h.drain();
+    const env = await envOf(h, REPO, 19);
+    expect(env.status).toBe('FAILED');
+    expect(env.errorMessage).toMatch(/^rollout did not finish within 30 s: web: .*\(ReplicaSet web-[a-z0-9]+: FailedCreate: .*exceeded quota/);
+    const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id } });
+    expect(dep.logs).toMatch(/ReplicaSet web-[a-z0-9]+: FailedCreate: .*exceeded quota/);
   });
 
   it('no .ephemera.yml: FAILED naming the file and the commit, and the comment says how to add one; nothing is created', async () => {
