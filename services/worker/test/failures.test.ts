@@ -2,10 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { createHandlerRegistry, ALL_HANDLERS } from '../src/handlers/registry.js';
 import { destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
-import { createWorkerMetrics } from '../src/metrics.js';
-import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
 import { ProvisionError, type Provisioner } from '../src/provisioners/provisioner.js';
-import { createLogger } from '@ephemera/runtime';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
 /** A provisioner of the test's own that fails as told: transiently `flaky` times, or for good. */
@@ -104,17 +101,6 @@ describe('cleanup sweeps', () => {
     h = await startHarness();
   });
   afterAll(() => h.close());
-  const deps = () => ({
-    db: h.db,
-    queues: h.queues,
-    followUps: h.runtimes[0]!.followUps,
-    logger: createLogger({ service: 'test', level: 'silent' }),
-    ttlHours: 72,
-    stuckAfterMinutes: 30,
-    provisioner: new NoneProvisioner(0),
-    metrics: createWorkerMetrics(),
-    maxEnvironmentsPerRepo: 0,
-  });
 
   it('destroys an environment with no push for the TTL and says how to bring it back', async () => {
     await h.deliver(pullRequestPayload({ action: 'opened', number: 10, headSha: sha(10), updatedAt: at(1) }));
@@ -122,7 +108,7 @@ describe('cleanup sweeps', () => {
     await h.drain();
     const idle = await h.db.environment.findFirstOrThrow({ where: { prNumber: 10 } });
     await h.db.$executeRaw`UPDATE deployments SET created_at = now() - interval '100 hours' WHERE environment_id = ${idle.id}`;
-    expect(await destroyIdle(deps())).toBe('destroyed 1 idle environment(s)');
+    expect(await destroyIdle(h.cleanupDeps())).toBe('destroyed 1 idle environment(s)');
     await h.drain();
     expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 10 } })).status).toBe('DESTROYED');
     expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 11 } })).status).toBe('READY');
@@ -146,7 +132,7 @@ describe('cleanup sweeps', () => {
       await h.db.$executeRaw`UPDATE environments SET status = 'UPDATING', updated_at = now() - make_interval(mins => ${minutes}) WHERE id = ${env.id}`;
       expect(dep.status).toBe('IN_PROGRESS');
     }
-    expect(await mendStuck(deps())).toBe('retried 1, failed 1, destroys retried 0, waiting started 0');
+    expect(await mendStuck(h.cleanupDeps())).toBe('retried 1, failed 1, destroys retried 0, waiting started 0');
     await h.drain();
     const mended = await h.db.environment.findFirstOrThrow({ where: { prNumber: 20 } });
     expect(mended.status).toBe('READY');

@@ -9,6 +9,7 @@ import { startFakeGithub, type FakeGithub } from '@ephemera/testkit';
 import { LoggingFeedback, OctokitFeedback } from '../src/github/github-feedback.js';
 import { InstallationClients } from '../src/github/installation-clients.js';
 import { createWorkerMetrics } from '../src/metrics.js';
+import type { CleanupDeps } from '../src/processors/cleanup-processor.js';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
 import type { Provisioner } from '../src/provisioners/provisioner.js';
 import type { PreviewSettings } from '../src/pull-request-reconciler.js';
@@ -107,6 +108,21 @@ export async function startHarness(options: HarnessOptions = {}) {
     provisioner,
     metrics,
     logger,
+
+    /** What the cleanup sweeps are given, to run them by hand (the harness schedules none). */
+    cleanupDeps(): CleanupDeps {
+      return {
+        db,
+        queues: producer,
+        followUps: runtimes[0]!.followUps,
+        logger: createLogger({ service: 'test', level: 'silent' }),
+        ttlHours: 72,
+        stuckAfterMinutes: 30,
+        provisioner,
+        metrics,
+        maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
+      };
+    },
 
     /** Queues a delivery exactly as ingest does (trimmed, job id = delivery id). */
     async deliver(payload: Record<string, unknown>, event = 'pull_request', deliveryId: string = randomUUID()) {

@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { createLogger } from '@ephemera/runtime';
 import { pullRequestPayload, startFakeKubernetes, type FakeGithub, type FakeKubernetes } from '@ephemera/testkit';
 import { InstallationClients } from '../src/github/installation-clients.js';
-import { mendStuck, reconcileNamespaces, type CleanupDeps } from '../src/processors/cleanup-processor.js';
+import { mendStuck, reconcileNamespaces } from '../src/processors/cleanup-processor.js';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
 import { KUBERNETES_PERMISSIONS } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
 import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
@@ -58,20 +57,6 @@ function provisionerFor(fake: FakeKubernetes, overrides: Partial<KubernetesProvi
       secondMs: 10,
       ...overrides,
     });
-}
-
-function cleanupDeps(h: Harness): CleanupDeps {
-  return {
-    db: h.db,
-    queues: h.queues,
-    followUps: h.runtimes[0]!.followUps,
-    logger: createLogger({ service: 'test', level: 'silent' }),
-    ttlHours: 72,
-    stuckAfterMinutes: 30,
-    provisioner: h.provisioner,
-    metrics: h.metrics,
-    maxEnvironmentsPerRepo: 0,
-  };
 }
 
 async function envOf(h: Harness, repository: string, pr: number) {
@@ -489,7 +474,7 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
     fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pr-1001-theirs', labels: labels(987655, 'other') } });
     fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'unrelated' } });
 
-    const result = await reconcileNamespaces(cleanupDeps(h));
+    const result = await reconcileNamespaces(h.cleanupDeps());
     expect(result).toBe('orphan namespaces deleted 2, environments redeployed 0');
     await new Promise((r) => setTimeout(r, 150));
     const names = fake.list('v1', 'Namespace').map((n) => n.metadata.name);
@@ -504,7 +489,7 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
   it('deploys a READY environment again when its namespace vanished', async () => {
     const env = await envOf(h, REPO, 30);
     fake.removeNamespaceNow(env.namespace);
-    expect(await reconcileNamespaces(cleanupDeps(h))).toBe('orphan namespaces deleted 0, environments redeployed 1');
+    expect(await reconcileNamespaces(h.cleanupDeps())).toBe('orphan namespaces deleted 0, environments redeployed 1');
     await h.drain();
     expect((await envOf(h, REPO, 30)).status).toBe('READY');
     expect(fake.get('apps/v1', 'Deployment', env.namespace, 'web')).toBeDefined();
@@ -523,7 +508,7 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
     expect(failed.destroyRequestedAt).toBeInstanceOf(Date);
 
     hold.release();
-    expect(await mendStuck(cleanupDeps(h))).toBe('retried 0, failed 0, destroys retried 1, waiting started 0');
+    expect(await mendStuck(h.cleanupDeps())).toBe('retried 0, failed 0, destroys retried 1, waiting started 0');
     await h.drain();
     const gone = await envOf(h, REPO, 30);
     expect(gone).toMatchObject({ status: 'DESTROYED', destroyRequestedAt: null });
