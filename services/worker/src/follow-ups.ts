@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import { getEnvironmentByPr, getLatestDeployment, type PrismaClient } from '@ephemera/db';
 import { FEEDBACK_JOB, PROVISIONING_JOBS, type DeployJob, type DestroyJob, type FeedbackJob } from '@ephemera/schema';
 import { FEEDBACK_JOB_OPTIONS, provisioningJobOptions, type WorkerQueues } from './queues.js';
@@ -42,7 +43,7 @@ export class FollowUps {
   async deploy(job: DeployJob): Promise<void> {
     await this.queues.provisioning.add(PROVISIONING_JOBS.deploy, job, {
       ...provisioningJobOptions(this.provisionAttempts),
-      jobId: `deploy-${job.deploymentId}`,
+      jobId: deployJobId(job.deploymentId),
     });
   }
 
@@ -60,10 +61,38 @@ export class FollowUps {
     });
   }
 
+  /**
+   * The deploy of an environment that waited for a place under MAX_ENVIRONMENTS_PER_REPO. A deploy job that ran
+   * while it still waited finished without deploying; it is removed so the deploy can be queued under its id.
+   */
+  async afterWaiting(repositoryFullName: string, prNumber: number): Promise<void> {
+    const env = await getEnvironmentByPr(this.db, repositoryFullName, prNumber);
+    const latest = env ? await getLatestDeployment(this.db, env.id) : null;
+    if (latest?.status === 'QUEUED') await clearFinishedJob(this.queues.provisioning, deployJobId(latest.id));
+    await this.feedbackFor(repositoryFullName, prNumber);
+  }
+
   /** Feedback for a PR's current state (after a provisioning step changed it). */
   async feedbackFor(repositoryFullName: string, prNumber: number, note: string | null = null): Promise<void> {
     await this.ensureOne({ repositoryFullName, prNumber, installationId: null, superseded: [], note });
   }
+}
+
+/**
+ * Removes a finished (completed or failed) job so the same id can be queued again; BullMQ ignores an add under
+ * the id of a job it still keeps. False when the job is still queued or running.
+ */
+export async function clearFinishedJob(queue: Queue, jobId: string): Promise<boolean> {
+  const existing = await queue.getJob(jobId);
+  const state = existing ? await existing.getState() : undefined;
+  if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') return false;
+  if (existing) await existing.remove();
+  return true;
+}
+
+/** A deploy's job id: one job per deployment, so queueing it again adds nothing. */
+export function deployJobId(deploymentId: number): string {
+  return `deploy-${deploymentId}`;
 }
 
 /** A destroy's job id: the latest deployment is part of it, so a teardown asked for after a reopen is a new job. */

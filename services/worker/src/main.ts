@@ -48,7 +48,6 @@ const runtime = await startWorkerRuntime(
     ttlHours: config.ENVIRONMENT_TTL_HOURS,
     stuckAfterMinutes: config.STUCK_AFTER_MINUTES,
     cleanupIntervalMs: config.CLEANUP_INTERVAL_MS,
-    maxEnvironmentsPerRepo: config.MAX_ENVIRONMENTS_PER_REPO,
   },
   {
     db,

@@ -24,8 +24,6 @@ export interface WorkerRuntimeOptions {
   ttlHours: number;
   stuckAfterMinutes: number;
   cleanupIntervalMs: number;
-  /** MAX_ENVIRONMENTS_PER_REPO (0: no limit). */
-  maxEnvironmentsPerRepo?: number;
   /** Start the scheduled sweeps (off in tests that run them by hand). */
   schedule?: boolean;
 }
@@ -73,7 +71,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
         provisioner: deps.provisioner,
         followUps,
         logger: log,
-        maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
+        maxEnvironmentsPerRepo: deps.settings.maxEnvironmentsPerRepo ?? 0,
       }),
       options.concurrency,
     ],
@@ -89,7 +87,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
         stuckAfterMinutes: options.stuckAfterMinutes,
         provisioner: deps.provisioner,
         metrics: deps.metrics,
-        maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
+        maxEnvironmentsPerRepo: deps.settings.maxEnvironmentsPerRepo ?? 0,
       }),
       1,
     ],

@@ -77,7 +77,6 @@ export async function startHarness(options: HarnessOptions = {}) {
           ttlHours: 72,
           stuckAfterMinutes: 30,
           cleanupIntervalMs: 60_000,
-          maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
           schedule: false,
         },
         {

@@ -552,6 +552,14 @@ describe('Kubernetes provisioner: MAX_ENVIRONMENTS_PER_REPO', () => {
     expect((await commentBodies(h, REPO, 42)).some((b) => b.includes('(1 waiting ahead of it)'))).toBe(true);
     expect(await lastComment(h, REPO, 42)).toMatch(/\*\*Status:\*\* ⏳ Waiting for a place/);
 
+    // A deploy job that runs while the environment waits (queued by hand here) starts nothing and blocks nothing.
+    const w41 = await envOf(h, REPO, 41);
+    const d41 = await h.db.deployment.findFirstOrThrow({ where: { environmentId: w41.id } });
+    await h.runtimes[0]!.followUps.deploy({ environmentId: w41.id, deploymentId: d41.id });
+    await h.drain();
+    expect(await (await h.queues.provisioning.getJob(`deploy-${d41.id}`))?.returnvalue).toBe('skipped: waiting for room in the repository');
+    expect((await envOf(h, REPO, 41)).status).toBe('PENDING');
+
     await h.deliver(pullRequestPayload({ action: 'closed', number: 40, repository: REPO, headSha: sha(40), updatedAt: at(4) }));
     await h.drain();
     expect((await envOf(h, REPO, 40)).status).toBe('DESTROYED');

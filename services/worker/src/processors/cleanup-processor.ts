@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { createDeployment, updateDeploymentStatus, updateEnvironmentStatus, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { CLEANUP_JOBS } from '@ephemera/schema';
-import { destroyJobId, type FollowUps } from '../follow-ups.js';
+import { clearFinishedJob, deployJobId, destroyJobId, type FollowUps } from '../follow-ups.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { Provisioner } from '../provisioners/provisioner.js';
 import { lockPullRequest } from '../pull-request-lock.js';
@@ -97,8 +97,8 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
     }
     // Queue the step again. A finished job under the same id would make the add a no-op: remove it first.
     const latest = await db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' } });
-    const jobId = env.status === 'DESTROYING' ? destroyJobId(env.id, latest?.id ?? null) : latest ? `deploy-${latest.id}` : null;
-    if (jobId && !(await clearFinishedJob(queues, jobId))) continue;
+    const jobId = env.status === 'DESTROYING' ? destroyJobId(env.id, latest?.id ?? null) : latest ? deployJobId(latest.id) : null;
+    if (jobId && !(await clearFinishedJob(queues.provisioning, jobId))) continue;
     retried++;
     if (env.status === 'DESTROYING') await followUps.destroy({ environmentId: env.id, deploymentId: latest?.id ?? null });
     // The deploy step picks up a deployment left IN_PROGRESS by a job that is gone, as well as a QUEUED one.
@@ -111,7 +111,7 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
   for (const repo of await repositoriesWithWaiting(db)) {
     for (const pr of await startWaiting(db, repo, deps.maxEnvironmentsPerRepo)) {
       started++;
-      await followUps.feedbackFor(pr.repositoryFullName, pr.prNumber);
+      await followUps.afterWaiting(pr.repositoryFullName, pr.prNumber);
     }
   }
   if (retried + failed + destroys + started > 0) logger.warn({ retried, failed, destroys, started }, 'stuck environments handled');
@@ -139,24 +139,13 @@ async function retryFailedDestroys(deps: CleanupDeps): Promise<number> {
       n++;
       // The failed destroy job keeps its id: it is removed so the destroy can be queued again under it.
       const latest = await db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' }, select: { id: true } });
-      await clearFinishedJob(deps.queues, destroyJobId(env.id, latest?.id ?? null));
+      await clearFinishedJob(deps.queues.provisioning, destroyJobId(env.id, latest?.id ?? null));
       await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
     }
   }
   return n;
 }
 
-/**
- * Removes a finished (completed or failed) job so the same id can be queued again; BullMQ ignores an add under
- * the id of a job it still keeps. False when the job is still queued or running.
- */
-async function clearFinishedJob(queues: WorkerQueues, jobId: string): Promise<boolean> {
-  const existing = await queues.provisioning.getJob(jobId);
-  const state = existing ? await existing.getState() : undefined;
-  if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') return false;
-  if (existing) await existing.remove();
-  return true;
-}
 
 /**
  * Brings the cluster and the database together: namespaces of this installation whose environment does not

@@ -238,7 +238,7 @@ function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironments
     // Its place is free: the oldest environment of the repository waiting for one starts.
     if (maxEnvironmentsPerRepo > 0) {
       for (const started of await startWaiting(db, env.repositoryFullName, maxEnvironmentsPerRepo)) {
-        await followUps.feedbackFor(started.repositoryFullName, started.prNumber);
+        await followUps.afterWaiting(started.repositoryFullName, started.prNumber);
       }
     }
     return comesBack ? 'destroyed, then queued again (reopened)' : 'destroyed';
