@@ -29,7 +29,7 @@ const ghInstallationRef = z.object({ id: ghId }).nullish();
 const ghPullRequestEvent = z.object({
   installation: ghInstallationRef,
   repository: ghRepository,
-  sender: ghAccount,
+  sender: ghAccount.extend({ type: z.string().nullish() }),
   label: z.object({ name: z.string() }).nullish(),
   pull_request: z.object({
     number: z.number().int().positive(),
@@ -56,7 +56,7 @@ const ghInstallationEvent = z.object({
 });
 
 const ghInstallationRepositoriesEvent = z.object({
-  installation: z.object({ id: ghId }),
+  installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
   repositories_removed: z.array(z.object({ full_name: fullName })),
 });
 
@@ -120,7 +120,7 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
           labels: (pr.labels ?? []).map((l) => l.name),
         },
         label: p.label?.name ?? null,
-        sender: { id: p.sender.id, login: p.sender.login },
+        sender: { id: p.sender.id, login: p.sender.login, type: p.sender.type ?? 'User' },
       };
       return job;
     }
@@ -143,6 +143,7 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
         event,
         action: action as (typeof HANDLED_EVENTS.installation_repositories)[number],
         installationId: p.installation.id,
+        accountLogin: p.installation.account?.login ?? '',
         repositoriesRemoved: p.repositories_removed.map((r) => r.full_name),
       };
       return job;

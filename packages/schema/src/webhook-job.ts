@@ -90,7 +90,8 @@ export const pullRequestJobSchema = z.object({
   }),
   /** The label added or removed (labeled / unlabeled only). */
   label: z.string().nullable(),
-  sender: z.object({ id: githubId, login: z.string() }),
+  /** Who caused the event; `type` is `Bot` for apps (a bot's label never approves a fork). */
+  sender: z.object({ id: githubId, login: z.string(), type: z.string().default('User') }),
 });
 export type PullRequestJob = z.infer<typeof pullRequestJobSchema>;
 
@@ -110,6 +111,8 @@ export const installationRepositoriesJobSchema = z.object({
   event: z.literal('installation_repositories'),
   action: z.enum(HANDLED_EVENTS.installation_repositories),
   installationId: githubId,
+  /** The account the App is installed on ('' in jobs queued before it was kept). */
+  accountLogin: z.string().default(''),
   repositoriesRemoved: z.array(fullName),
 });
 export type InstallationRepositoriesJob = z.infer<typeof installationRepositoriesJobSchema>;
@@ -124,4 +127,12 @@ export type WebhookJob = z.infer<typeof webhookJobSchema>;
 
 export function webhookJobName(job: Pick<WebhookJob, 'event' | 'action'>): WebhookJobName {
   return `${job.event}.${job.action}` as WebhookJobName;
+}
+
+/**
+ * The GitHub account a delivery belongs to, for ALLOWED_ACCOUNTS: the repository's owner for pull requests, the
+ * installation's account for installation events.
+ */
+export function deliveryAccount(job: WebhookJob): string {
+  return job.event === 'pull_request' ? job.repository.ownerLogin : job.accountLogin;
 }
