@@ -8,7 +8,10 @@ import { pullRequestExample, sendSigned } from '../lib/deliver.mjs';
 const ingest = process.env.INGEST_URL ?? `http://localhost:${process.env.INGEST_PORT ?? 3001}`;
 const query = process.env.QUERY_URL ?? `http://localhost:${process.env.QUERY_PORT ?? 3002}`;
 const secret = (process.env.GITHUB_WEBHOOK_SECRET ?? 'ephemera-development-secret').split(',')[0].trim();
-const headers = process.env.API_TOKEN ? { authorization: `Bearer ${process.env.API_TOKEN}` } : {};
+// The stack of `npm start` serves the API open unless API_TOKENS is set; then API_TOKEN (or the first of
+// API_TOKENS, when this shell has them) is sent.
+const token = process.env.API_TOKEN?.trim() || process.env.API_TOKENS?.split(',').map((t) => t.trim()).find(Boolean);
+const headers = token ? { authorization: `Bearer ${token}` } : {};
 
 
 const number = 1000 + Math.floor(Math.random() * 9000); // a PR of its own, so the demo can run again
@@ -35,6 +38,7 @@ async function send(action, headSha) {
 
 async function environment() {
   const res = await fetch(`${query}/api/v1/environments?repository=${repo}&pr_number=${number}`, { headers });
+  if (res.status === 401 || res.status === 403) throw new Error(`query API answered ${res.status}: set API_TOKEN to one of the stack's API_TOKENS`);
   if (!res.ok) throw new Error(`query API answered ${res.status}`);
   return (await res.json())[0];
 }

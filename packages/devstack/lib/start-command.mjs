@@ -1,5 +1,6 @@
 // @ts-check
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './exec.mjs';
@@ -13,6 +14,7 @@ const SERVICES = [
   { name: 'query', color: green, portVar: 'QUERY_PORT', port: 3002 },
 ];
 const DEV_SECRET = 'ephemera-development-secret';
+const DEV_ADMIN_USERNAME = 'admin';
 
 /**
  * `npm start`: the whole stack on this machine. PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when
@@ -80,6 +82,7 @@ export async function startCommand() {
     await run('pnpm', ['db:migrate'], { cwd: ROOT, env });
     env.GITHUB_WEBHOOK_SECRET ??= DEV_SECRET;
     env.PROVISIONER_DELAY_MS ??= '1500';
+    const access = developmentAccess(env);
 
     for (const s of SERVICES) {
       const child = spawn(process.execPath, [path.join(ROOT, 'services', s.name, 'dist', 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -126,18 +129,21 @@ ${bold('Ephemera is running')}
   webhook URL      ${ingest}/api/v1/webhooks/github
   webhook secret   ${env.GITHUB_WEBHOOK_SECRET === DEV_SECRET ? `${DEV_SECRET} ${dim('(development only; set GITHUB_WEBHOOK_SECRET)')}` : dim('(from GITHUB_WEBHOOK_SECRET)')}
   API              ${query}/api/v1/environments
+                   ${access.apiOpen ? `API open (API_AUTH=none) — set API_TOKENS to require a token` : `a token from API_TOKENS is required ${dim('(Authorization: Bearer <token>)')}`}
   API docs         ${query}/docs
   queues           ${query}/admin/queues
+                   ${access.devPassword ? `user ${env.ADMIN_USERNAME}, password ${env.ADMIN_PASSWORD} ${dim('(development only; set ADMIN_USERNAME and ADMIN_PASSWORD)')}` : `user ${env.ADMIN_USERNAME}, password ${dim('(from ADMIN_PASSWORD)')}`}
+                   ${access.adminWrite ? 'changes allowed (ADMIN_WRITE=true)' : `read-only ${dim('(ADMIN_WRITE=true allows retrying, cleaning and removing jobs)')}`}
   config schema    ${query}/api/v1/config-schema.json
   provisioner      ${env.PROVISIONER === 'kubernetes' ? `kubernetes (${env.KUBECONFIG ?? 'in-cluster service account'}${env.KUBE_CONTEXT ? `, context ${env.KUBE_CONTEXT}` : ''})` : `none ${dim('(simulated; PROVISIONER=kubernetes with KUBECONFIG deploys to a cluster)')}`}
   worker metrics   http://localhost:${port('worker')}/metrics
-  database         ${env.DATABASE_URL}
-  redis            ${env.REDIS_URL}
+  database         ${maskUrl(env.DATABASE_URL)}
+  redis            ${maskUrl(env.REDIS_URL)}
 
   send a signed sample pull request event:
     node packages/devstack/bin/send-sample.mjs ${ingest}
   or replay a whole pull request (opened, two pushes, closed):
-    pnpm demo
+    ${access.apiOpen ? 'pnpm demo' : `API_TOKEN=<one of API_TOKENS> pnpm demo`}
 
 ${dim('Ctrl-C stops everything; data stays in .ephemera/')}
 `);
@@ -146,6 +152,54 @@ ${dim('Ctrl-C stops everything; data stays in .ephemera/')}
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+/**
+ * The query service's access settings for a development stack, filled in where not given: without API_TOKENS
+ * the API is served open on purpose (API_AUTH=none; given tokens always apply), and the queue dashboard gets the
+ * user `admin` with a password generated once and kept in .ephemera/ (so it stays the same between runs).
+ * @param {NodeJS.ProcessEnv} env changed in place
+ */
+function developmentAccess(env) {
+  const hasTokens = (env.API_TOKENS ?? '').split(',').some((t) => t.trim() !== '');
+  if (!hasTokens && !env.API_AUTH?.trim()) env.API_AUTH = 'none';
+  let devPassword = false;
+  if (!env.ADMIN_USERNAME?.trim()) env.ADMIN_USERNAME = DEV_ADMIN_USERNAME;
+  if (!env.ADMIN_PASSWORD?.trim()) {
+    env.ADMIN_PASSWORD = developmentPassword();
+    devPassword = true;
+  }
+  return {
+    apiOpen: !hasTokens && env.API_AUTH === 'none',
+    devPassword,
+    adminWrite: ['true', '1', 'yes'].includes(env.ADMIN_WRITE?.trim() ?? ''),
+  };
+}
+
+/** The dashboard password of this checkout's development stack: 24 random characters, made on first use. */
+function developmentPassword() {
+  const file = path.join(STATE_DIR, 'admin-password');
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= 12) return kept;
+  }
+  const password = randomBytes(18).toString('base64url');
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/** A connection URL with its password (if any) shown as ***, for printing. */
+function maskUrl(url) {
+  if (!url) return url;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
+    return u.toString();
+  } catch {
+    return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
   }
 }
 

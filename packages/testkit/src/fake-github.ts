@@ -7,6 +7,8 @@ export interface RecordedRequest {
   path: string;
   body: Record<string, unknown> | null;
   authorization: string | undefined;
+  /** When it arrived (ms since the epoch). */
+  at: number;
 }
 
 export interface FakeGithub {
@@ -16,19 +18,45 @@ export interface FakeGithub {
   failNext(pattern: RegExp, status: number, count?: number): void;
   /** A file of `owner/name` at commit `ref`, served by the contents API; `null` removes it. */
   setFile(repository: string, ref: string, path: string, text: string | null): void;
+  /** A person's role on a repository (`GET …/collaborators/{username}/permission`); unset: `read`; `null`: 404. */
+  setPermission(repository: string, login: string, role: GithubRole | null): void;
+  /**
+   * An installation as `GET /app/installations/{id}` shows it: `suspended` sets `suspended_at`; `null` means
+   * uninstalled (404, and no more tokens). Installations not set exist, active.
+   */
+  setInstallation(id: number, state: 'active' | 'suspended' | null): void;
+  /** The repositories an installation reaches (`GET /installation/repositories`); unset: none. */
+  setInstallationRepositories(id: number, fullNames: string[]): void;
+  /**
+   * The next request whose method and path match starts a rate limit of `waitSeconds`: it and every matching
+   * request until then are refused as GitHub does: `secondary` answers 403 with `retry-after`; `primary` answers
+   * 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` at the limit's end; `429` answers 429 with
+   * `retry-after`.
+   */
+  rateLimitNext(match: { method?: string; path: RegExp }, kind: 'secondary' | 'primary' | '429', waitSeconds: number): void;
+  /** The issue comments of a pull request as GitHub holds them now. */
+  commentsOf(repository: string, issueNumber: number): Array<{ id: number; body: string }>;
   close(): Promise<void>;
 }
 
+export type GithubRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+
 /**
- * A local stand-in for GitHub's REST API, speaking its shapes for what Ephemera calls: App installation
- * tokens, issue comments, commit statuses, deployments and deployment statuses, and repository files through
- * the contents API. It records every request.
+ * A local stand-in for GitHub's REST API, speaking its shapes for what Ephemera calls: App installations and
+ * their tokens and repositories, collaborator permissions, issue comments, commit statuses, deployments and
+ * deployment statuses, repository files through the contents API, and the rate limits' answers. It records every
+ * request.
  */
 export async function startFakeGithub(): Promise<FakeGithub> {
   const requests: RecordedRequest[] = [];
   const failures: Array<{ pattern: RegExp; status: number; count: number }> = [];
   let nextId = 1000;
-  const comments = new Map<number, string>();
+  const comments = new Map<number, { body: string; repository: string; issue: number }>();
+  const permissions = new Map<string, GithubRole | null>();
+  const installations = new Map<number, 'active' | 'suspended' | null>();
+  const installationRepos = new Map<number, string[]>();
+  const rateLimits: Array<{ method?: string; path: RegExp; kind: 'secondary' | 'primary' | '429'; wait: number; until: number | null }> = [];
+  const bot = { login: 'ephemera[bot]', id: 4242, type: 'Bot' };
   const files = new Map<string, string>();
   const fileKey = (repository: string, ref: string, path: string) => `${repository.toLowerCase()}@${ref}:${path}`;
 
@@ -38,18 +66,104 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     req.on('end', () => {
       const [path, search] = (req.url ?? '/').split('?') as [string, string | undefined];
       const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
-      requests.push({ method: req.method ?? 'GET', path, body, authorization: req.headers.authorization });
-      const send = (status: number, payload: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-request-id': `fake-${requests.length}` });
-        res.end(JSON.stringify(payload));
+      requests.push({ method: req.method ?? 'GET', path, body, authorization: req.headers.authorization, at: Date.now() });
+      const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-request-id': `fake-${requests.length}`, ...headers });
+        res.end(payload === undefined ? '' : JSON.stringify(payload));
       };
+      const limit = rateLimits.find((r) => (r.until === null || r.until > Date.now()) && (!r.method || r.method === req.method) && r.path.test(path));
+      if (limit) {
+        limit.until ??= Date.now() + limit.wait * 1000;
+        const left = Math.max(1, Math.ceil((limit.until - Date.now()) / 1000));
+        if (limit.kind === 'primary') {
+          return send(403, { message: 'API rate limit exceeded for installation ID 1.', documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting' }, {
+            'x-ratelimit-limit': '5000',
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-used': '5000',
+            'x-ratelimit-reset': String(Math.ceil(limit.until / 1000)),
+          });
+        }
+        return send(
+          limit.kind === '429' ? 429 : 403,
+          { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits' },
+          { 'retry-after': String(left) },
+        );
+      }
       const failure = failures.find((f) => f.count > 0 && f.pattern.test(path));
       if (failure) {
         failure.count--;
         return send(failure.status, { message: `fake failure ${failure.status}`, documentation_url: 'https://docs.github.com/rest' });
       }
       let m: RegExpMatchArray | null;
+      if (req.method === 'GET' && (m = path.match(/^\/app\/installations\/(\d+)$/))) {
+        const id = Number(m[1]);
+        const state = installations.has(id) ? installations.get(id) : 'active';
+        if (!/^bearer /i.test(req.headers.authorization ?? '')) return send(401, { message: 'A JSON web token could not be decoded' });
+        if (state === null) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#get-an-installation-for-the-authenticated-app' });
+        return send(200, {
+          id,
+          account: { login: 'acme', id: 1, type: 'Organization' },
+          app_id: 42,
+          target_type: 'Organization',
+          permissions: { pull_requests: 'write', statuses: 'write', deployments: 'write', contents: 'read', metadata: 'read' },
+          events: ['pull_request'],
+          repository_selection: 'selected',
+          created_at: '2026-01-01T00:00:00Z',
+          updated_at: '2026-01-01T00:00:00Z',
+          suspended_at: state === 'suspended' ? '2026-06-01T00:00:00Z' : null,
+          suspended_by: state === 'suspended' ? { login: 'acme-admin', id: 2, type: 'User' } : null,
+        });
+      }
+      if (req.method === 'GET' && path === '/installation/repositories') {
+        const id = Number(/^token ghs_fake(\d+)$/.exec(req.headers.authorization ?? '')?.[1]);
+        if (!id) return send(401, { message: 'Bad credentials' });
+        const all = installationRepos.get(id) ?? [];
+        const q = new URLSearchParams(search ?? '');
+        const perPage = Math.min(100, Number(q.get('per_page') ?? 30));
+        const page = Number(q.get('page') ?? 1);
+        const slice = all.slice((page - 1) * perPage, page * perPage);
+        const headers: Record<string, string> = {};
+        if (page * perPage < all.length) {
+          headers.link = `<http://${req.headers.host}/installation/repositories?per_page=${perPage}&page=${page + 1}>; rel="next"`;
+        }
+        return send(
+          200,
+          {
+            total_count: all.length,
+            repository_selection: 'selected',
+            repositories: slice.map((full, i) => ({ id: 10_000 + i, name: full.split('/')[1], full_name: full, private: false, owner: { login: full.split('/')[0] } })),
+          },
+          headers,
+        );
+      }
+      if (req.method === 'GET' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/))) {
+        const key = `${m[1]}/${m[2]}`.toLowerCase() + `:${decodeURIComponent(m[3]!).toLowerCase()}`;
+        const role = permissions.has(key) ? permissions.get(key) : 'read';
+        if (role === null || role === undefined) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user' });
+        // `permission` folds maintain into write and triage into read, as GitHub's does.
+        const permission = role === 'maintain' ? 'write' : role === 'triage' ? 'read' : role;
+        return send(200, { permission, role_name: role, user: { login: decodeURIComponent(m[3]!), id: 7, type: 'User' } });
+      }
+      if (req.method === 'GET' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/))) {
+        const repository = `${m[1]}/${m[2]}`.toLowerCase();
+        const list = [...comments.entries()].filter(([, c]) => c.repository === repository && c.issue === Number(m![3]));
+        const q = new URLSearchParams(search ?? '');
+        const perPage = Math.min(100, Number(q.get('per_page') ?? 30));
+        const page = Number(q.get('page') ?? 1);
+        const headers: Record<string, string> = {};
+        if (page * perPage < list.length) headers.link = `<http://${req.headers.host}${path}?per_page=${perPage}&page=${page + 1}>; rel="next"`;
+        return send(
+          200,
+          list.slice((page - 1) * perPage, page * perPage).map(([id, c]) => ({ id, node_id: `IC_${id}`, body: c.body, user: bot, html_url: `https://github.com/${m![1]}/${m![2]}/pull/${m![3]}#issuecomment-${id}` })),
+          headers,
+        );
+      }
+      if (req.method === 'DELETE' && (m = path.match(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/(\d+)$/))) {
+        if (!comments.delete(Number(m[1]))) return send(404, { message: 'Not Found' });
+        return send(204, undefined);
+      }
       if (req.method === 'POST' && (m = path.match(/^\/app\/installations\/(\d+)\/access_tokens$/))) {
+        if (installations.get(Number(m[1])) === null) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app' });
         return send(201, {
           token: `ghs_fake${m[1]}`,
           expires_at: new Date(Date.now() + 3600_000).toISOString(),
@@ -83,14 +197,15 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       }
       if (req.method === 'POST' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/))) {
         const id = nextId++;
-        comments.set(id, String(body?.body ?? ''));
-        return send(201, { id, node_id: `IC_${id}`, body: body?.body, html_url: `https://github.com/${m[1]}/${m[2]}/pull/${m[3]}#issuecomment-${id}` });
+        comments.set(id, { body: String(body?.body ?? ''), repository: `${m[1]}/${m[2]}`.toLowerCase(), issue: Number(m[3]) });
+        return send(201, { id, node_id: `IC_${id}`, body: body?.body, user: bot, html_url: `https://github.com/${m[1]}/${m[2]}/pull/${m[3]}#issuecomment-${id}` });
       }
       if (req.method === 'PATCH' && (m = path.match(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/(\d+)$/))) {
         const id = Number(m[1]);
-        if (!comments.has(id)) return send(404, { message: 'Not Found' });
-        comments.set(id, String(body?.body ?? ''));
-        return send(200, { id, body: body?.body });
+        const existing = comments.get(id);
+        if (!existing) return send(404, { message: 'Not Found' });
+        comments.set(id, { ...existing, body: String(body?.body ?? '') });
+        return send(200, { id, body: body?.body, user: bot });
       }
       if (req.method === 'POST' && /^\/repos\/[^/]+\/[^/]+\/statuses\/[0-9a-f]{40}$/.test(path)) {
         return send(201, { id: nextId++, state: body?.state, context: body?.context, description: body?.description, target_url: body?.target_url ?? null });
@@ -115,6 +230,23 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     setFile(repository, ref, path, text) {
       if (text === null) files.delete(fileKey(repository, ref, path));
       else files.set(fileKey(repository, ref, path), text);
+    },
+    setPermission(repository, login, role) {
+      permissions.set(`${repository.toLowerCase()}:${login.toLowerCase()}`, role);
+    },
+    setInstallation(id, state) {
+      installations.set(id, state);
+    },
+    setInstallationRepositories(id, fullNames) {
+      installationRepos.set(id, [...fullNames]);
+    },
+    rateLimitNext(match, kind, waitSeconds) {
+      rateLimits.push({ ...match, kind, wait: waitSeconds, until: null });
+    },
+    commentsOf(repository, issueNumber) {
+      return [...comments.entries()]
+        .filter(([, c]) => c.repository === repository.toLowerCase() && c.issue === issueNumber)
+        .map(([id, c]) => ({ id, body: c.body }));
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -20,6 +20,8 @@ export interface PullRequestVariant {
   authorAssociation?: string;
   installationId?: number | null;
   title?: string;
+  /** Who caused the event (`sender`); GitHub's example sender when omitted. `Bot` for an app. */
+  sender?: { login: string; type?: 'User' | 'Bot' };
 }
 
 /**
@@ -55,6 +57,7 @@ export function pullRequestPayload(v: PullRequestVariant): Record<string, unknow
   if (v.label !== undefined) p.label = { id: 99, name: v.label, color: 'ededed', default: false };
   if (v.fromFork) pr.head.repo = { ...pr.head.repo, full_name: v.fromFork, fork: true };
   if (v.authorAssociation) pr.author_association = v.authorAssociation;
+  if (v.sender) p.sender = { ...p.sender, login: v.sender.login, id: 5000 + v.sender.login.length, type: v.sender.type ?? 'User' };
   if (v.installationId === null) delete p.installation;
   else if (v.installationId !== undefined) p.installation = { id: v.installationId, node_id: 'x' };
   else p.installation ??= { id: 1, node_id: 'x' };

@@ -82,7 +82,8 @@ async function main(): Promise<number> {
 
   const queryPort = await freePort();
   const query = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
-    env: { ...process.env, DATABASE_URL: dbUrl, REDIS_URL: process.env.REDIS_URL ?? redisServer!.url, QUERY_PORT: String(queryPort), LOG_LEVEL: 'error', NODE_ENV: 'development' },
+    // The API open on purpose (the reads are measured without a token), whatever API_TOKENS the shell has.
+    env: { ...process.env, DATABASE_URL: dbUrl, REDIS_URL: process.env.REDIS_URL ?? redisServer!.url, QUERY_PORT: String(queryPort), LOG_LEVEL: 'error', NODE_ENV: 'development', API_TOKENS: '', API_AUTH: 'none' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const children: ChildProcess[] = [query];

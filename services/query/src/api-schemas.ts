@@ -3,6 +3,9 @@ import { z } from 'zod';
 
 // The request parameters of the API: what the handlers validate with, and what the OpenAPI document says.
 
+/** The largest PostgreSQL `integer` (ids, PR numbers): anything beyond it is a 400 here, not a database error. */
+export const PG_INTEGER_MAX = 2_147_483_647;
+
 const booleanParam = z.enum(['true', 'false']).transform((v) => v === 'true');
 const limitParam = z.coerce.number().int().min(1).max(200).default(50).meta({ description: 'Page size (1–200)' });
 const cursorParam = z.string().min(1).max(200).meta({ description: 'Opaque cursor from the previous page\'s Link header' });
@@ -18,7 +21,7 @@ export const listEnvironmentsQuery = z.object({
     .union([z.enum(ENVIRONMENT_STATUSES), z.array(z.enum(ENVIRONMENT_STATUSES))])
     .optional()
     .meta({ description: 'Only these statuses (repeatable)' }),
-  pr_number: z.coerce.number().int().positive().optional(),
+  pr_number: z.coerce.number().int().positive().max(PG_INTEGER_MAX).optional().meta({ description: 'Only this pull request number' }),
   limit: limitParam,
   cursor: cursorParam.optional(),
 });
@@ -29,7 +32,7 @@ export const listDeploymentsQuery = z.object({
   cursor: cursorParam.optional(),
 });
 
-export const environmentIdParams = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
+export const environmentIdParams = z.object({ id: z.coerce.number().int().positive().max(PG_INTEGER_MAX) });
 export const namespaceParams = z.object({ namespace: z.string().min(1).max(63) });
 
 export const problemSchema = z

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { environmentExists, findEnvironment, listDeployments, listEnvironments, type Queryable } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { ACTIVE_ENVIRONMENT_STATUSES, previewConfigJsonSchema } from '@ephemera/schema';
-import { requireApiToken, requireBasicAuth } from './access.js';
+import { AUTHORITY, DEFAULT_LOGIN_LIMIT, basicCredentials, guardAdminWrites, limitFailedLogins, requireApiToken, requireBasicAuth, type ApiAuth, type LoginLimit } from './access.js';
 import { environmentIdParams, listDeploymentsQuery, listEnvironmentsQuery, namespaceParams } from './api-schemas.js';
 import { deploymentCursors, environmentCursors } from './cursor.js';
 import type { QueryMetrics } from './metrics.js';
@@ -23,8 +23,15 @@ export interface QueryAppDeps {
   queues: Queue[];
   metrics: QueryMetrics;
   logger: Logger;
+  /** Bearer tokens the API accepts (API_TOKENS). Given tokens always apply. */
   apiTokens: readonly string[];
-  admin: { username?: string | undefined; password?: string | undefined };
+  /** `none` with no tokens: the API is open on purpose (API_AUTH=none). No tokens otherwise: createApp throws. */
+  apiAuth?: ApiAuth | undefined;
+  /**
+   * Bull Board at /admin/queues: served only with both credentials (404 otherwise); read-only unless `write`
+   * (ADMIN_WRITE=true). `loginLimit`: failed logins per client address and window (default 10 per 15 minutes).
+   */
+  admin: { username?: string | undefined; password?: string | undefined; write?: boolean | undefined; loginLimit?: LoginLimit | undefined };
 }
 
 const OPENAPI_PATH = '/api/v1/openapi.json';
@@ -52,9 +59,6 @@ function sendJsonText(res: Response, json: string): void {
   res.setHeader('Content-Length', body.length);
   res.end(body);
 }
-
-/** A Host header that can stand in a URL's authority: a name or address and an optional port. */
-const AUTHORITY = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /**
  * The URL of the next page: the request's own query with the new cursor. Built from strings rather than with
@@ -120,13 +124,19 @@ export function createApp(deps: QueryAppDeps): express.Express {
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: OPENAPI_PATH }, customSiteTitle: 'Ephemera API' }));
 
-  const board = new ExpressAdapter();
-  board.setBasePath('/admin/queues');
-  createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  app.use('/admin/queues', requireBasicAuth(deps.admin.username, deps.admin.password), board.getRouter());
+  const { username, password, write = false, loginLimit = DEFAULT_LOGIN_LIMIT } = deps.admin;
+  if (username !== undefined && password !== undefined) {
+    const board = new ExpressAdapter();
+    board.setBasePath('/admin/queues');
+    // Bull Board's own read-only mode hides the buttons that change queues; guardAdminWrites refuses the requests.
+    createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: !write })), serverAdapter: board });
+    const credentials = basicCredentials(username, password);
+    app.use('/admin/queues', limitFailedLogins(credentials, loginLimit), requireBasicAuth(credentials), guardAdminWrites(write), board.getRouter());
+  }
+  // Without both credentials the dashboard is not served: /admin/queues falls through to the 404 below.
 
   const api = express.Router();
-  api.use(requireApiToken(deps.apiTokens));
+  api.use(requireApiToken(deps.apiTokens, deps.apiAuth));
 
   api.get('/environments', async (req, res) => {
     const q = parse(listEnvironmentsQuery, req.query, res);

@@ -1,5 +1,8 @@
-import { env, parseConfig } from '@ephemera/runtime';
+import { ConfigError, env, parseConfig } from '@ephemera/runtime';
 import { z } from 'zod';
+
+/** The shortest ADMIN_PASSWORD accepted when NODE_ENV=production. */
+export const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
 
 export const queryConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
@@ -7,12 +10,15 @@ export const queryConfigSchema = z.object({
   REDIS_URL: env.redisUrl(),
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('ephemera'),
   QUERY_PORT: env.port(3002),
-  /** Bearer tokens accepted by the API, comma-separated. None: the API is open (refused in production). */
+  /** Bearer tokens accepted by the API, comma-separated. Required unless API_AUTH=none; given tokens always apply. */
   API_TOKENS: env.list().default([]),
-  /** `none` opens the API in production on purpose. */
+  /** `none` serves the API without authentication on purpose when API_TOKENS is empty (ignored when tokens are set). */
   API_AUTH: z.enum(['token', 'none']).optional(),
+  /** Basic-auth credentials for Bull Board at /admin/queues; without both the dashboard is not served (404). */
   ADMIN_USERNAME: z.string().min(1).optional(),
   ADMIN_PASSWORD: z.string().min(1).optional(),
+  /** true: Bull Board may change queues (retry, promote, clean, add, remove, pause…); otherwise it is read-only. */
+  ADMIN_WRITE: env.bool(false),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
 });
@@ -20,23 +26,24 @@ export const queryConfigSchema = z.object({
 export type QueryConfig = z.infer<typeof queryConfigSchema>;
 
 /**
- * Parses the configuration and applies the access rules: production requires API tokens (unless API_AUTH=none
- * says otherwise on purpose) and dashboard credentials.
+ * Parses the configuration and applies the access rules, in every NODE_ENV: the API needs API_TOKENS unless
+ * API_AUTH=none says otherwise on purpose; the dashboard credentials go together, and in production the
+ * password has at least {@link MIN_PRODUCTION_ADMIN_PASSWORD} characters.
  */
 export function loadQueryConfig(environment: NodeJS.ProcessEnv = process.env): QueryConfig {
   const config = parseConfig(queryConfigSchema, environment);
   const problems: string[] = [];
-  if (config.NODE_ENV === 'production') {
-    if (config.API_TOKENS.length === 0 && config.API_AUTH !== 'none') {
-      problems.push('API_TOKENS is required in production (or set API_AUTH=none to serve the API without authentication)');
-    }
-    if (!config.ADMIN_USERNAME || !config.ADMIN_PASSWORD) {
-      problems.push('ADMIN_USERNAME and ADMIN_PASSWORD are required in production (they protect /admin/queues)');
-    }
+  if (config.API_TOKENS.length === 0 && config.API_AUTH !== 'none') {
+    problems.push(
+      'API_TOKENS is not set: set API_TOKENS to the bearer tokens the environments API accepts (comma-separated), or set API_AUTH=none to serve the API without authentication on purpose',
+    );
   }
   if ((config.ADMIN_USERNAME === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
-    problems.push('ADMIN_USERNAME and ADMIN_PASSWORD go together');
+    problems.push('ADMIN_USERNAME and ADMIN_PASSWORD go together (set both to serve /admin/queues, or neither)');
   }
-  if (problems.length > 0) throw new Error(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  if (config.NODE_ENV === 'production' && config.ADMIN_PASSWORD !== undefined && config.ADMIN_PASSWORD.length < MIN_PRODUCTION_ADMIN_PASSWORD) {
+    problems.push(`ADMIN_PASSWORD must be at least ${MIN_PRODUCTION_ADMIN_PASSWORD} characters long when NODE_ENV=production`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -15,9 +15,18 @@ try {
 }
 const logger = createLogger({ service: 'query', level: config.LOG_LEVEL });
 if (config.API_TOKENS.length === 0) {
-  logger.warn('API_TOKENS is not set: the environments API is open to anyone who can reach it');
+  // Configuration validation allows this only with API_AUTH=none.
+  logger.warn('API_AUTH=none and no API_TOKENS: the environments API is open to anyone who can reach it; set API_TOKENS to require a token');
+} else if (config.API_AUTH === 'none') {
+  logger.warn('API_AUTH=none is ignored because API_TOKENS is set: the environments API requires one of the tokens');
 }
-if (!config.ADMIN_USERNAME) logger.warn('ADMIN_USERNAME/ADMIN_PASSWORD are not set: /admin/queues is open');
+if (config.ADMIN_USERNAME === undefined || config.ADMIN_PASSWORD === undefined) {
+  logger.warn('the queue dashboard /admin/queues is off (404): set ADMIN_USERNAME and ADMIN_PASSWORD to serve it behind basic auth');
+} else if (config.ADMIN_WRITE) {
+  logger.info('ADMIN_WRITE=true: the queue dashboard can retry, promote, clean, add and remove jobs and pause queues');
+} else {
+  logger.info('the queue dashboard /admin/queues is read-only; set ADMIN_WRITE=true to change queues from it');
+}
 
 const db = createReadPool({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
 db.on('error', (err) => logger.warn({ err: { message: err.message } }, 'idle database connection error'));
@@ -34,7 +43,8 @@ const app = createApp({
   metrics: createQueryMetrics(),
   logger,
   apiTokens: config.API_TOKENS,
-  admin: { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD },
+  apiAuth: config.API_AUTH,
+  admin: { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, write: config.ADMIN_WRITE },
 });
 const server = app.listen(config.QUERY_PORT, () => {
   logger.info({ port: config.QUERY_PORT }, `query listening on :${config.QUERY_PORT} (API /api/v1, docs /docs, queues /admin/queues)`);

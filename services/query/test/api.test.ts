@@ -17,6 +17,9 @@ function templateOf(path: string): string {
 }
 type Q = Awaited<ReturnType<typeof startQuery>>;
 
+/** A cursor as the API encodes them, with any content. */
+const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
 describe('environments API', () => {
   let q: Q;
   const t0 = Date.UTC(2026, 0, 1);
@@ -74,6 +77,7 @@ describe('environments API', () => {
     ['?active_only=true&status=DESTROYED', []],
     ['?active_only=true&status=DESTROYED&status=FAILED', [3]],
     ['?repository=nobody/none', []],
+    ['?pr_number=2147483647', []],
   ])('filters %s', async (query, prs) => {
     expect((await list(query)).map((e) => e.pr_number)).toEqual(prs);
   });
@@ -139,12 +143,34 @@ describe('environments API', () => {
     ['/api/v1/environments?status=READYISH', 'status'],
     ['/api/v1/environments?active_only=yes', 'active_only'],
     ['/api/v1/environments?pr_number=-1', 'pr_number'],
+    ['/api/v1/environments?pr_number=0', 'pr_number'],
+    ['/api/v1/environments?pr_number=2147483648', 'pr_number'],
+    ['/api/v1/environments?pr_number=99999999999999999999', 'pr_number'],
+    ['/api/v1/environments?pr_number=1e400', 'pr_number'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-01 00:00:00+00', i: 2_147_483_648 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-01 00:00:00+00', i: 2 ** 53 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-01 00:00:00+00', i: 0 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-13-01 00:00:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-02-30 00:00:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2025-02-29 00:00:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '1900-02-29 00:00:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-00 00:00:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-01 24:00:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-01 23:60:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-01 23:59:60+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '0000-01-01 00:00:00+00', i: 1 }), 'cursor'],
+    ['/api/v1/environments?cursor=' + cursor({ t: '2026-01-01 00:00:00.1234567+00', i: 1 }), 'cursor'],
     ['/api/v1/environments?repository=no-slash', 'repository'],
     ['/api/v1/environments/abc', 'id'],
     ['/api/v1/environments/1.5', 'id'],
     ['/api/v1/environments/99999999999', 'id'],
+    ['/api/v1/environments/2147483648', 'id'],
+    ['/api/v1/environments/0', 'id'],
+    ['/api/v1/environments/2147483648/deployments', 'id'],
     ['/api/v1/environments/1/deployments?include_logs=maybe', 'include_logs'],
     ['/api/v1/environments/1/deployments?cursor=%%%', 'cursor'],
+    ['/api/v1/environments/1/deployments?cursor=' + cursor({ i: 2_147_483_648 }), 'cursor'],
+    ['/api/v1/environments/1/deployments?cursor=' + cursor({ i: -1 }), 'cursor'],
   ])('%s → 400 naming %s', async (path, parameter) => {
     const res = await request(q.app).get(path);
     expect(res.status).toBe(400);
@@ -152,6 +178,20 @@ describe('environments API', () => {
     expect(res.body).toMatchObject({ status: 400, title: 'Bad Request', parameter });
     expect(res.body.detail).toMatch(new RegExp(`^${parameter}: `));
     oas.check(templateOf(path), 400, res.body, 'application/problem+json');
+  });
+
+  it('accepts the largest values the columns hold: an empty page or a 404, never a 500', async () => {
+    expect(await list('?cursor=' + cursor({ t: '9999-12-31 23:59:59.999999+00', i: 2_147_483_647 }))).toHaveLength(6);
+    expect(await list('?cursor=' + cursor({ t: '2024-02-29 23:59:59+00', i: 1 }))).toEqual([]);
+    expect(await list('?cursor=' + cursor({ t: '2000-02-29 00:00:00+00', i: 1 }))).toEqual([]);
+    expect(await list('?cursor=' + cursor({ t: '0001-01-01 00:00:00+00', i: 1 }))).toEqual([]);
+    const env = await q.db.environment.findFirstOrThrow({ where: { repositoryFullName: 'acme/web', prNumber: 1 } });
+    const deployments = await request(q.app).get(`/api/v1/environments/${env.id}/deployments?cursor=${cursor({ i: 2_147_483_647 })}`);
+    expect(deployments.status).toBe(200);
+    expect(deployments.body).toHaveLength(5);
+    for (const path of ['/api/v1/environments/2147483647', '/api/v1/environments/2147483647/deployments']) {
+      expect((await request(q.app).get(path)).status).toBe(404);
+    }
   });
 
   it('serves an OpenAPI 3.1 document that validates, and the reference page', async () => {
@@ -178,12 +218,12 @@ describe('environments API', () => {
     expect(metrics).toMatch(/query_http_request_duration_seconds_bucket\{le="0.02",route="\/environments"\} \d+/);
   });
 
-  it('shows every queue in Bull Board', async () => {
-    const res = await request(q.app).get('/admin/queues/api/queues');
-    expect(res.status).toBe(200);
-    expect(res.body.queues.map((x: { name: string }) => x.name).sort()).toEqual(
-      ['ephemera-cleanup', 'ephemera-feedback', 'ephemera-provisioning', 'ephemera-webhooks'],
-    );
+  it('does not serve Bull Board without the admin credentials', async () => {
+    for (const path of ['/admin/queues', '/admin/queues/', '/admin/queues/api/queues']) {
+      const res = await request(q.app).get(path);
+      expect(res.status).toBe(404);
+      expect(res.type).toBe('application/problem+json');
+    }
   });
 });
 
@@ -259,13 +299,38 @@ describe('access control', () => {
     expect(documents.filter(([, d]) => validate(d))).toHaveLength(1);
   });
 
-  it('leaves /healthz, /readyz and /metrics open', async () => {
-    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await request(q.app).get(path)).status).toBe(200);
+  it('leaves /healthz, /readyz, /metrics, the OpenAPI document, the config schema and /docs open', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json', '/api/v1/config-schema.json', '/docs/']) {
+      expect({ path, status: (await request(q.app).get(path)).status }).toEqual({ path, status: 200 });
+    }
+  });
+
+  it('requires the tokens when API_AUTH=none is set as well: given tokens always apply', async () => {
+    const app = q.appWith({ apiTokens: ['tok-one'], apiAuth: 'none' });
+    expect((await request(app).get('/api/v1/environments')).status).toBe(401);
+    expect((await request(app).get('/api/v1/environments/1')).status).toBe(401);
+    expect((await request(app).get('/api/v1/environments').set('Authorization', 'Bearer tok-one')).status).toBe(200);
+  });
+
+  it('serves the API open only with API_AUTH=none: no tokens otherwise is refused when the app is made', async () => {
+    expect(() => q.appWith({ apiTokens: [], apiAuth: 'token' })).toThrow(/no API tokens/);
+    const open = q.appWith({ apiTokens: [], apiAuth: 'none' });
+    const res = await request(open).get('/api/v1/environments');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual([]);
   });
 
   it('protects Bull Board with basic auth', async () => {
     expect((await request(q.app).get('/admin/queues/api/queues')).status).toBe(401);
     expect((await request(q.app).get('/admin/queues/api/queues').auth('admin', 'wrong')).status).toBe(401);
     expect((await request(q.app).get('/admin/queues/api/queues').auth('admin', 's3cret')).status).toBe(200);
+  });
+
+  it('shows every queue in Bull Board', async () => {
+    const res = await request(q.app).get('/admin/queues/api/queues').auth('admin', 's3cret');
+    expect(res.status).toBe(200);
+    expect(res.body.queues.map((x: { name: string }) => x.name).sort()).toEqual(
+      ['ephemera-cleanup', 'ephemera-feedback', 'ephemera-provisioning', 'ephemera-webhooks'],
+    );
   });
 });

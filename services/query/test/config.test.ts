@@ -1,23 +1,58 @@
 import { describe, expect, it } from '@jest/globals';
+import { ConfigError } from '@ephemera/runtime';
 import { loadQueryConfig } from '../src/config.js';
 
 const base = { DATABASE_URL: 'postgresql://u@localhost/db' };
+const open = { ...base, API_AUTH: 'none' };
 
 describe(loadQueryConfig.name, () => {
-  it('runs open in development, with defaults', () => {
-    expect(loadQueryConfig(base)).toMatchObject({ QUERY_PORT: 3002, API_TOKENS: [] });
+  it('has defaults: port 3002, no tokens only with API_AUTH=none, no dashboard, read-only', () => {
+    expect(loadQueryConfig(open)).toMatchObject({ QUERY_PORT: 3002, API_TOKENS: [], API_AUTH: 'none', ADMIN_WRITE: false });
+    expect(loadQueryConfig(open).ADMIN_USERNAME).toBeUndefined();
   });
 
-  it('refuses production without API tokens unless API_AUTH=none says so on purpose', () => {
-    const admin = { ADMIN_USERNAME: 'a', ADMIN_PASSWORD: 'b' };
-    expect(() => loadQueryConfig({ ...base, ...admin, NODE_ENV: 'production' })).toThrow(/API_TOKENS is required in production/);
-    expect(loadQueryConfig({ ...base, ...admin, NODE_ENV: 'production', API_AUTH: 'none' }).API_TOKENS).toEqual([]);
-    expect(loadQueryConfig({ ...base, ...admin, NODE_ENV: 'production', API_TOKENS: 'x, y' }).API_TOKENS).toEqual(['x', 'y']);
+  it.each(['development', 'test', 'production'])('refuses NODE_ENV=%s without API tokens unless API_AUTH=none says so on purpose', (NODE_ENV) => {
+    for (const environment of [{ ...base, NODE_ENV }, { ...base, NODE_ENV, API_AUTH: 'token' }, { ...base, NODE_ENV, API_TOKENS: ' , ' }]) {
+      let error: unknown;
+      try {
+        loadQueryConfig(environment);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/API_TOKENS is not set: .*API_AUTH=none/);
+    }
+    expect(loadQueryConfig({ ...base, NODE_ENV, API_AUTH: 'none' }).API_TOKENS).toEqual([]);
+    expect(loadQueryConfig({ ...base, NODE_ENV, API_TOKENS: 'x, y' }).API_TOKENS).toEqual(['x', 'y']);
   });
 
-  it('requires the dashboard credentials in production, and both of them together', () => {
-    expect(() => loadQueryConfig({ ...base, NODE_ENV: 'production', API_TOKENS: 'x' })).toThrow(/ADMIN_USERNAME and ADMIN_PASSWORD are required/);
-    expect(() => loadQueryConfig({ ...base, ADMIN_USERNAME: 'a' })).toThrow(/go together/);
+  it('keeps given tokens when API_AUTH=none is set as well (the app then requires them)', () => {
+    expect(loadQueryConfig({ ...base, API_TOKENS: 'x', API_AUTH: 'none' })).toMatchObject({ API_TOKENS: ['x'], API_AUTH: 'none' });
+  });
+
+  it('starts without the dashboard credentials in every mode (the dashboard is then not served), but wants both together', () => {
+    expect(loadQueryConfig({ ...open, NODE_ENV: 'production' }).ADMIN_PASSWORD).toBeUndefined();
+    expect(() => loadQueryConfig({ ...open, ADMIN_USERNAME: 'a' })).toThrow(/ADMIN_USERNAME and ADMIN_PASSWORD go together/);
+    expect(() => loadQueryConfig({ ...open, ADMIN_PASSWORD: 'a-long-enough-password' })).toThrow(/go together/);
+  });
+
+  it('wants an ADMIN_PASSWORD of at least 12 characters in production', () => {
+    const admin = (password: string) => ({ ...open, ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: password });
+    expect(() => loadQueryConfig({ ...admin('elevenchars'), NODE_ENV: 'production' })).toThrow(/ADMIN_PASSWORD must be at least 12 characters/);
+    expect(loadQueryConfig({ ...admin('twelve-chars'), NODE_ENV: 'production' }).ADMIN_PASSWORD).toBe('twelve-chars');
+    expect(loadQueryConfig({ ...admin('short'), NODE_ENV: 'development' }).ADMIN_PASSWORD).toBe('short');
+  });
+
+  it('reads ADMIN_WRITE as a boolean and names a bad value', () => {
+    expect(loadQueryConfig({ ...open, ADMIN_WRITE: 'true' }).ADMIN_WRITE).toBe(true);
+    expect(loadQueryConfig({ ...open, ADMIN_WRITE: 'false' }).ADMIN_WRITE).toBe(false);
+    expect(() => loadQueryConfig({ ...open, ADMIN_WRITE: 'sure' })).toThrow(/ADMIN_WRITE/);
+  });
+
+  it('reports every problem together', () => {
+    expect(() => loadQueryConfig({ ...base, NODE_ENV: 'production', ADMIN_USERNAME: 'a', ADMIN_PASSWORD: 'short' })).toThrow(
+      /API_TOKENS is not set[^]*ADMIN_PASSWORD must be at least 12/,
+    );
   });
 
   it('names a missing DATABASE_URL', () => {

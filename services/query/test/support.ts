@@ -7,29 +7,46 @@ import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
 import { createLogger } from '@ephemera/runtime';
 import { ALL_QUEUES, namespaceFor } from '@ephemera/schema';
-import { createApp } from '../src/app.js';
+import type { ApiAuth } from '../src/access.js';
+import { createApp, type QueryAppDeps } from '../src/app.js';
 import { createQueryMetrics } from '../src/metrics.js';
 import { createOpenApiDocument } from '../src/openapi.js';
 
-export async function startQuery(options: { apiTokens?: string[]; admin?: { username: string; password: string } } = {}) {
+export interface QueryOptions {
+  apiTokens?: string[];
+  /** Defaults to `none`: an open API unless tokens are given (tokens always apply). */
+  apiAuth?: ApiAuth;
+  admin?: QueryAppDeps['admin'];
+}
+
+/**
+ * The query app over a scratch database and queues of a prefix of its own. `appWith` builds another app over
+ * the same database and queues (its own metrics and login limiter), for other access settings.
+ */
+export async function startQuery(options: QueryOptions = {}) {
   const scratch = await createScratchDatabase();
   await new Migrator({ databaseUrl: scratch.url, prismaDir: defaultPrismaDir() }).migrate();
   const db: PrismaClient = createPrismaClient({ databaseUrl: scratch.url, poolSize: 5 });
   const prefix = `qt-${randomBytes(4).toString('hex')}`;
   const queues = ALL_QUEUES.map((name) => new Queue(name, { connection: { url: process.env.REDIS_URL }, prefix }));
   const pool = createReadPool({ databaseUrl: scratch.url, poolSize: 5 });
-  const app = createApp({
-    db: pool,
-    queues,
-    metrics: createQueryMetrics(),
-    logger: createLogger({ service: 'query', level: 'silent' }),
-    apiTokens: options.apiTokens ?? [],
-    admin: options.admin ?? {},
-  });
+  const appWith = (o: QueryOptions) =>
+    createApp({
+      db: pool,
+      queues,
+      metrics: createQueryMetrics(),
+      logger: createLogger({ service: 'query', level: 'silent' }),
+      apiTokens: o.apiTokens ?? [],
+      apiAuth: o.apiAuth ?? 'none',
+      admin: o.admin ?? {},
+    });
   return {
-    app,
+    app: appWith(options),
+    appWith,
     db,
     queues,
+    prefix,
+    databaseUrl: scratch.url,
     async close() {
       await Promise.all(queues.map((q) => q.close()));
       await db.$disconnect();

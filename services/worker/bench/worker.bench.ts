@@ -12,6 +12,7 @@ import { WEBHOOK_JOB_OPTIONS, namespaceFor, trimWebhookPayload, webhookJobName, 
 import { freePort, pullRequestPayload, startPostgres, startRedis } from '@ephemera/testkit';
 import { LoggingFeedback } from '../src/github/github-feedback.js';
 import { createWorkerMetrics } from '../src/metrics.js';
+import { NoGithubChecks } from '../src/github/github-checks.js';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
 import { startWorkerRuntime } from '../src/worker-runtime.js';
 
@@ -112,6 +113,7 @@ async function main() {
     {
       db,
       provisioner: new NoneProvisioner(0),
+      checks: new NoGithubChecks(),
       github: new LoggingFeedback(createLogger({ service: 'bench', level: 'silent' })),
       settings: { previewBaseDomain: 'bench', previewLabel: undefined, approveLabel: 'preview-approved' },
       logger: createLogger({ service: 'bench', level: 'warn' }),

@@ -72,7 +72,9 @@ export const workerConfigSchema = z.object({
   GITHUB_APP_PRIVATE_KEY: z.string().min(1).optional(),
   GITHUB_API_URL: z.url().default('https://api.github.com'),
   /** Every request to GitHub is abandoned after this long. */
-  GITHUB_REQUEST_TIMEOUT_MS: env.positiveInt(15_000),
+  GITHUB_REQUEST_TIMEOUT_MS: env.positiveInt(10_000),
+  /** How long GitHub's answer about a person's permission on a repository is reused. */
+  PERMISSION_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
 
   ENVIRONMENT_TTL_HOURS: z.coerce.number().positive().default(72),
   /** Minutes an environment may stay PROVISIONING, UPDATING or DESTROYING before cleanup retries its step. */

@@ -2,6 +2,7 @@ import { createPrismaClient } from '@ephemera/db';
 import { ConfigError, createLogger, onShutdown } from '@ephemera/runtime';
 import { createApp } from './app.js';
 import { githubCredentials, loadWorkerConfig } from './config.js';
+import { NoGithubChecks, OctokitChecks } from './github/github-checks.js';
 import { LoggingFeedback, OctokitFeedback, type GithubFeedback } from './github/github-feedback.js';
 import { InstallationClients } from './github/installation-clients.js';
 import { createWorkerMetrics } from './metrics.js';
@@ -53,6 +54,7 @@ const runtime = await startWorkerRuntime(
     db,
     provisioner,
     github,
+    checks: clients ? new OctokitChecks(clients, config.PERMISSION_CACHE_SECONDS, logger.child({ component: 'checks' })) : new NoGithubChecks(),
     settings: {
       previewBaseDomain: config.PREVIEW_BASE_DOMAIN,
       previewLabel: config.PREVIEW_LABEL,

@@ -10,6 +10,7 @@ import {
   type Prisma,
 } from '@ephemera/db';
 import type { PullRequestJob } from '@ephemera/schema';
+import type { HandlerContext } from './handlers/handler.js';
 import { lockPullRequest } from './pull-request-lock.js';
 import { lockRepository, placesTaken, waitingAhead, waitingNote } from './repository-capacity.js';
 import type { Touched } from './touched.js';
@@ -25,8 +26,6 @@ export interface PreviewSettings {
   maxEnvironmentsPerRepo?: number;
 }
 
-/** Author associations whose pull requests from forks get a preview without approval. */
-const TRUSTED_ASSOCIATIONS = new Set(['OWNER', 'MEMBER', 'COLLABORATOR']);
 const ALIVE = new Set(['PENDING', 'PROVISIONING', 'READY', 'UPDATING', 'FAILED']);
 
 export type ApprovalChange = 'granted' | 'revoked' | undefined;
@@ -36,14 +35,14 @@ export type ApprovalChange = 'granted' | 'revoked' | undefined;
  * carries the whole PR (state, draft, labels, head commit), so applying the newest snapshot is enough, and an
  * older one (GitHub does not promise order) is recognised by `updated_at` and changes nothing.
  *
+ * A fork's code runs only with the say-so of someone who may write to the repository, as GitHub reports their
+ * permission (`ctx.facts.senderTrusted`, asked before the transaction): a commit is deployable when a trusted
+ * sender opened the PR with it or pushed it, or when a trusted sender's approval label covers it.
+ *
  * Runs inside the caller's transaction, under the PR's advisory lock.
  */
-export async function reconcilePullRequest(
-  tx: Prisma.TransactionClient,
-  job: PullRequestJob,
-  settings: PreviewSettings,
-  approval: ApprovalChange = undefined,
-): Promise<Touched> {
+export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequestJob, approval: ApprovalChange = undefined): Promise<Touched> {
+  const { tx, settings } = ctx;
   const repo = job.repository.fullName;
   const pr = job.pullRequest;
   await lockPullRequest(tx, repo, pr.number);
@@ -63,17 +62,25 @@ export async function reconcilePullRequest(
   // (opened, then labeled) must all apply.
   if (state?.lastEventAt && eventAt < state.lastEventAt) return { ...touched, stale: true };
 
+  const fromFork = isFromFork(pr);
+  const senderTrusted = ctx.facts.senderTrusted === true;
   let approvedSha = state?.approvedSha ?? null;
-  if (approval === 'granted') approvedSha = pr.headSha;
+  let trustedSha = state?.trustedSha ?? null;
+  let refusedApproval = false;
+  if (approval === 'granted' && fromFork) {
+    if (senderTrusted) approvedSha = pr.headSha;
+    else refusedApproval = true;
+  }
   if (approval === 'revoked') approvedSha = null;
+  // The commit a trusted person opened the pull request with, or pushed.
+  if (fromFork && senderTrusted && (job.action === 'opened' || job.action === 'synchronize')) trustedSha = pr.headSha;
 
   const env = await getEnvironmentByPr(tx, repo, pr.number);
   const qualifies = !pr.draft && (!settings.previewLabel || pr.labels.includes(settings.previewLabel));
   const wanted = pr.state === 'open' && qualifies;
-  const fromFork = isFromFork(pr);
-  const trusted = !fromFork || TRUSTED_ASSOCIATIONS.has(pr.authorAssociation);
-  const approved = trusted || (approvedSha === pr.headSha && pr.labels.includes(settings.approveLabel));
+  const approved = !fromFork || trustedSha === pr.headSha || (approvedSha === pr.headSha && pr.labels.includes(settings.approveLabel));
   let heldSha: string | null = null;
+  const whoMayApprove = `only people with write access to ${repo} can approve a fork's preview`;
 
   if (!wanted) {
     if (!env && pr.state === 'closed' && qualifies && approved) {
@@ -95,12 +102,20 @@ export async function reconcilePullRequest(
             ? 'The pull request is a draft, so its preview is being removed. Mark it ready for review to bring it back.'
             : `The \`${settings.previewLabel}\` label was removed, so the preview is being removed. Add it again to bring it back.`;
     }
+  } else if (!approved && approval === 'revoked' && env && ALIVE.has(env.status)) {
+    // The approval that let this fork's code run was withdrawn: the preview goes.
+    touched.superseded = await supersedeActive(tx, env.id, 'approval withdrawn');
+    await updateEnvironmentStatus(tx, env.id, 'DESTROYING');
+    heldSha = pr.headSha;
+    touched.note = `The \`${settings.approveLabel}\` label was removed, so this fork's preview is being removed. Someone with write access adds it again to deploy ${pr.headSha.slice(0, 7)}.`;
   } else if (!approved) {
     // A fork's code runs in the preview: it waits for a maintainer. A running preview keeps the approved commit.
     heldSha = pr.headSha;
-    touched.note = env
-      ? `New commits from a fork need approval before they are deployed: a maintainer removes and adds the \`${settings.approveLabel}\` label again to deploy ${pr.headSha.slice(0, 7)}.`
-      : `This pull request comes from a fork, so its preview waits for a maintainer: add the \`${settings.approveLabel}\` label to deploy it.`;
+    touched.note = refusedApproval
+      ? `@${job.sender.login} added the \`${settings.approveLabel}\` label, but ${whoMayApprove} (and bots cannot): nothing was deployed.`
+      : env
+        ? `New commits from a fork need approval before they are deployed: someone with write access removes and adds the \`${settings.approveLabel}\` label again to deploy ${pr.headSha.slice(0, 7)}.`
+        : `This pull request comes from a fork, so its preview waits for approval: someone with write access to ${repo} adds the \`${settings.approveLabel}\` label to deploy it.`;
   } else {
     const limit = settings.maxEnvironmentsPerRepo ?? 0;
     // A new environment, or one coming back, takes a place: counted under the repository's lock.
@@ -144,11 +159,13 @@ export async function reconcilePullRequest(
       installationId: job.installationId === null ? null : BigInt(job.installationId),
       lastEventAt: eventAt,
       approvedSha,
+      trustedSha,
       heldSha,
     },
     update: {
       lastEventAt: eventAt,
       approvedSha,
+      trustedSha,
       heldSha,
       ...(job.installationId !== null ? { installationId: BigInt(job.installationId) } : {}),
     },
@@ -215,6 +232,6 @@ async function supersedeActive(tx: Prisma.TransactionClient, environmentId: numb
 }
 
 /** A PR whose head is not in the base repository (or whose fork was deleted) carries someone else's code. */
-function isFromFork(pr: PullRequestJob['pullRequest']): boolean {
+export function isFromFork(pr: PullRequestJob['pullRequest']): boolean {
   return pr.headRepoFullName === null || pr.headRepoFullName.toLowerCase() !== pr.baseRepoFullName.toLowerCase();
 }

@@ -4,6 +4,7 @@ import type { PrismaClient } from '@ephemera/db';
 import { createRedis, type Logger } from '@ephemera/runtime';
 import { CLEANUP_JOBS, QUEUES } from '@ephemera/schema';
 import { FollowUps } from './follow-ups.js';
+import type { GithubChecks } from './github/github-checks.js';
 import type { GithubFeedback } from './github/github-feedback.js';
 import { createHandlerRegistry } from './handlers/registry.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -32,6 +33,8 @@ export interface WorkerRuntimeDeps {
   db: PrismaClient;
   provisioner: Provisioner;
   github: GithubFeedback;
+  /** What is asked of GitHub before trusting a delivery (permissions, installations). */
+  checks: GithubChecks;
   settings: PreviewSettings;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -61,7 +64,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
   const processors: Array<[string, Processor, number]> = [
     [
       QUEUES.webhooks,
-      createWebhookProcessor({ db: deps.db, registry, settings: deps.settings, followUps, logger: log, metrics: deps.metrics }),
+      createWebhookProcessor({ db: deps.db, registry, settings: deps.settings, followUps, logger: log, metrics: deps.metrics, checks: deps.checks }),
       options.concurrency,
     ],
     [

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { createHandlerRegistry, ALL_HANDLERS } from '../src/handlers/registry.js';
 import { destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
+import { rateLimitWait } from '../src/processors/feedback-processor.js';
 import { ProvisionError, type Provisioner } from '../src/provisioners/provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
@@ -82,8 +83,12 @@ describe('GitHub feedback failures', () => {
     await h.deliver(pullRequestPayload({ action: 'opened', number: 3, headSha: sha(3), updatedAt: at(1) }));
     await h.drain();
     expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 3 } })).status).toBe('READY');
+    // The 502 met the look for an existing comment (by its marker); the retry looked again, then created one.
+    const lists = h.fakeGithub!.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/issues/3/comments'));
+    expect(lists.length).toBeGreaterThanOrEqual(2);
     const posts = h.fakeGithub!.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/issues/3/comments'));
-    expect(posts).toHaveLength(2); // the 502, then the retry
+    expect(posts).toHaveLength(1);
+    expect(h.fakeGithub!.commentsOf('Codertocat/Hello-World', 3)).toHaveLength(1);
     const failed = await h.queues.feedback.getFailed();
     expect(failed.length).toBeGreaterThan(0);
     expect(failed.every((j) => /422/.test(j.failedReason))).toBe(true);
@@ -92,6 +97,44 @@ describe('GitHub feedback failures', () => {
     expect(failed.every((j) => j.attemptsMade <= 2)).toBe(true);
     const statusPosts = h.fakeGithub!.requests.filter((r) => r.path.includes('/statuses/')).length;
     expect(statusPosts).toBe(failed.length);
+  });
+});
+
+describe('GitHub rate limits', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('a comment creation answered with a secondary rate limit is posted after the wait GitHub asks for', async () => {
+    h.fakeGithub!.rateLimitNext({ method: 'POST', path: /\/issues\/30\/comments$/ }, 'secondary', 2);
+    h.fakeGithub!.rateLimitNext({ method: 'POST', path: /\/statuses\// }, 'primary', 2);
+    h.fakeGithub!.rateLimitNext({ method: 'POST', path: /\/deployments$/ }, '429', 1);
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 30, headSha: sha(30), updatedAt: at(1) }));
+    await h.drain();
+    // The first creation was refused; the one that went through came after the wait, and only one comment exists.
+    const posts = h.fakeGithub!.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/issues/30/comments'));
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(posts.at(-1)!.at - posts[0]!.at).toBeGreaterThanOrEqual(1_900);
+    expect(h.fakeGithub!.commentsOf('Codertocat/Hello-World', 30)).toHaveLength(1);
+    const statuses = h.fakeGithub!.requests.filter((r) => r.path === `/repos/Codertocat/Hello-World/statuses/${sha(30)}`);
+    expect(statuses.at(-1)?.body?.state).toBe('success');
+    expect(h.fakeGithub!.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/deployments')).length).toBeGreaterThanOrEqual(2);
+    // Waited for, never dropped.
+    expect(await h.queues.feedback.getFailed()).toHaveLength(0);
+    expect(h.logLines.some((l) => l.includes('GitHub rate limit; feedback waits as long as GitHub says'))).toBe(true);
+  }, 60_000);
+
+  it('reads the wait from retry-after, or from x-ratelimit-reset when the remaining count is 0', () => {
+    const now = 1_000_000_000_000;
+    const err = (status: number, headers: Record<string, string>, message = 'x') => ({ status, message, response: { headers } });
+    expect(rateLimitWait(err(403, { 'retry-after': '30' }), now)).toBe(30_000);
+    expect(rateLimitWait(err(429, { 'retry-after': '5' }), now)).toBe(5_000);
+    expect(rateLimitWait(err(403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 120) }), now)).toBe(121_000);
+    expect(rateLimitWait(err(403, {}, 'You have exceeded a secondary rate limit'), now)).toBe(60_000);
+    expect(rateLimitWait(err(403, { 'x-ratelimit-remaining': '12' }, 'Resource not accessible by integration'), now)).toBeNull();
+    expect(rateLimitWait(err(422, { 'retry-after': '5' }), now)).toBeNull();
   });
 });
 

@@ -8,6 +8,7 @@ import { WEBHOOK_JOB_OPTIONS, trimWebhookPayload, webhookJobName } from '@epheme
 import { startFakeGithub, type FakeGithub } from '@ephemera/testkit';
 import { LoggingFeedback, OctokitFeedback } from '../src/github/github-feedback.js';
 import { InstallationClients } from '../src/github/installation-clients.js';
+import { NoGithubChecks, OctokitChecks } from '../src/github/github-checks.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import type { CleanupDeps } from '../src/processors/cleanup-processor.js';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
@@ -63,6 +64,7 @@ export async function startHarness(options: HarnessOptions = {}) {
   const provisioner =
     options.provisioner ?? (options.provisionerFor && fakeGithub ? options.provisionerFor({ fakeGithub, pem }) : new NoneProvisioner(20));
   const metrics = createWorkerMetrics();
+  const clients = fakeGithub ? new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 10_000) : undefined;
   const runtimes: WorkerRuntime[] = [];
   const count = options.noRuntime ? 0 : (options.runtimes ?? 1);
   for (let i = 0; i < count; i++) {
@@ -82,7 +84,8 @@ export async function startHarness(options: HarnessOptions = {}) {
         {
           db,
           provisioner,
-          github: fakeGithub ? new OctokitFeedback(new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 10_000)) : new LoggingFeedback(logger),
+          github: clients ? new OctokitFeedback(clients) : new LoggingFeedback(logger),
+          checks: clients ? new OctokitChecks(clients, 0, logger) : new NoGithubChecks(),
           settings,
           logger,
           metrics,

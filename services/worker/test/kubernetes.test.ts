@@ -388,6 +388,8 @@ describe('Kubernetes provisioner: forks and secrets', () => {
         urlScheme: 'https',
       }),
     });
+    // Fork pull requests here are opened by someone with write access, so they deploy without a label.
+    h.fakeGithub!.setPermission(REPO, 'maint', 'maintain');
   });
   afterAll(async () => {
     await h.close();
@@ -398,7 +400,7 @@ describe('Kubernetes provisioner: forks and secrets', () => {
     h.fakeGithub!.setFile(REPO, sha(100), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: ghcr.io/acme/base-config:{{short_sha}}\n    port: 80\ntimeout_seconds: 30\n');
     h.fakeGithub!.setFile(REPO, sha(21), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: evil/miner:latest\n    port: 80\n');
     await h.deliver(
-      pullRequestPayload({ action: 'opened', number: 21, repository: REPO, fromFork: 'mallory/forked', authorAssociation: 'MEMBER', headSha: sha(21), baseSha: sha(100), updatedAt: at(1) }),
+      pullRequestPayload({ action: 'opened', number: 21, repository: REPO, fromFork: 'mallory/forked', sender: { login: 'maint' }, headSha: sha(21), baseSha: sha(100), updatedAt: at(1) }),
     );
     await h.drain();
     const env = await envOf(h, REPO, 21);
@@ -433,7 +435,7 @@ describe('Kubernetes provisioner: forks and secrets', () => {
     await h.deliver(pullRequestPayload({ action: 'opened', number: 23, repository: REPO, headSha: sha(23), updatedAt: at(1) }));
     h.fakeGithub!.setFile(REPO, sha(101), '.ephemera.yml', withSecret('preview-db'));
     await h.deliver(
-      pullRequestPayload({ action: 'opened', number: 24, repository: REPO, fromFork: 'mallory/forked', authorAssociation: 'MEMBER', headSha: sha(24), baseSha: sha(101), updatedAt: at(1) }),
+      pullRequestPayload({ action: 'opened', number: 24, repository: REPO, fromFork: 'mallory/forked', sender: { login: 'maint' }, headSha: sha(24), baseSha: sha(101), updatedAt: at(1) }),
     );
     await h.drain();
     expect((await envOf(h, REPO, 23)).errorMessage).toMatch(/^secret_env names Secrets this installation does not share with previews: prod-db/);

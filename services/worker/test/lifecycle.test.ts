@@ -127,37 +127,77 @@ describe('a pull request from opened to closed, reopened and closed again', () =
   });
 });
 
-describe('installations', () => {
+describe('installations: destructive events are confirmed with GitHub', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  const status = async (repo: string) => (await h.db.environment.findFirstOrThrow({ where: { repositoryFullName: repo } })).status;
+  const removed = (installation: number, repos: string[]) => ({
+    action: 'removed',
+    installation: { id: installation, account: { login: 'acme' } },
+    repositories_removed: repos.map((full, i) => ({ id: i + 1, full_name: full, name: full.split('/')[1] })),
+    repositories_added: [],
+    repository_selection: 'selected',
+    sender: { id: 1, login: 'acme' },
+  });
+  const installationEvent = (action: string, id: number) => ({ action, installation: { id, account: { login: 'acme' } }, sender: { id: 1, login: 'acme' } });
+
+  it('destroys the previews of repositories GitHub no longer lists, and keeps those it still does', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 1, repository: 'acme/one', headSha: sha(1), updatedAt: at(1), installationId: 55 }));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 2, repository: 'acme/two', headSha: sha(2), updatedAt: at(1), installationId: 55 }));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 3, repository: 'other/three', headSha: sha(3), updatedAt: at(1), installationId: 66 }));
+    await h.drain();
+    h.fakeGithub!.setInstallationRepositories(55, ['acme/two']);
+    // acme/one is really gone; acme/two is claimed removed but GitHub still lists it (a forged or replayed event).
+    await h.deliver(removed(55, ['acme/one', 'acme/two']), 'installation_repositories');
+    await h.drain();
+    expect(await status('acme/one')).toBe('DESTROYED');
+    expect(await status('acme/two')).toBe('READY');
+    expect(h.logLines.some((l) => l.includes('not confirmed by GitHub for these repositories') && l.includes('acme/two'))).toBe(true);
+    expect(h.fakeGithub!.requests.some((r) => r.path === '/installation/repositories' && r.authorization === 'token ghs_fake55')).toBe(true);
+  });
+
+  it('a replayed installation.deleted for an installation GitHub still reports leaves its previews running', async () => {
+    await h.deliver(installationEvent('deleted', 55), 'installation');
+    await h.deliver(installationEvent('suspend', 55), 'installation');
+    await h.drain();
+    expect(await status('acme/two')).toBe('READY');
+    expect(h.logLines.filter((l) => l.includes('not confirmed by GitHub; nothing changed'))).toHaveLength(2);
+    const asked = h.fakeGithub!.requests.filter((r) => r.path === '/app/installations/55');
+    expect(asked).toHaveLength(2);
+    expect(asked.every((r) => /^bearer /i.test(r.authorization ?? ''))).toBe(true);
+  });
+
+  it('destroys the previews of an installation GitHub confirms suspended or deleted, and no other', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 4, repository: 'third/four', headSha: sha(4), updatedAt: at(1), installationId: 77 }));
+    await h.drain();
+    h.fakeGithub!.setInstallation(77, 'suspended');
+    await h.deliver(installationEvent('suspend', 77), 'installation');
+    h.fakeGithub!.setInstallation(55, null);
+    await h.deliver(installationEvent('deleted', 55), 'installation');
+    await h.drain();
+    expect(await status('third/four')).toBe('DESTROYED');
+    expect(await status('acme/two')).toBe('DESTROYED');
+    expect(await status('other/three')).toBe('READY');
+  });
+});
+
+describe('installations without App credentials', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ github: false });
   });
   afterAll(() => h.close());
 
-  it('destroys the environments of removed repositories and of a deleted installation', async () => {
+  it('cannot confirm a destructive event, so it changes nothing', async () => {
     await h.deliver(pullRequestPayload({ action: 'opened', number: 1, repository: 'acme/one', headSha: sha(1), updatedAt: at(1), installationId: 55 }));
-    await h.deliver(pullRequestPayload({ action: 'opened', number: 2, repository: 'acme/two', headSha: sha(2), updatedAt: at(1), installationId: 55 }));
-    await h.deliver(pullRequestPayload({ action: 'opened', number: 3, repository: 'other/three', headSha: sha(3), updatedAt: at(1), installationId: 66 }));
     await h.drain();
-    await h.deliver(
-      {
-        action: 'removed',
-        installation: { id: 55, account: { login: 'acme' } },
-        repositories_removed: [{ id: 1, full_name: 'acme/one', name: 'one' }],
-        repositories_added: [],
-        repository_selection: 'selected',
-        sender: { id: 1, login: 'acme' },
-      },
-      'installation_repositories',
-    );
-    await h.drain();
-    const status = async (repo: string) => (await h.db.environment.findFirstOrThrow({ where: { repositoryFullName: repo } })).status;
-    expect(await status('acme/one')).toBe('DESTROYED');
-    expect(await status('acme/two')).toBe('READY');
-
     await h.deliver({ action: 'deleted', installation: { id: 55, account: { login: 'acme' } }, sender: { id: 1, login: 'acme' } }, 'installation');
     await h.drain();
-    expect(await status('acme/two')).toBe('DESTROYED');
-    expect(await status('other/three')).toBe('READY');
+    expect((await h.db.environment.findFirstOrThrow({ where: { repositoryFullName: 'acme/one' } })).status).toBe('READY');
+    expect(h.logLines.some((l) => l.includes('unknown (no App credentials)'))).toBe(true);
   });
 });

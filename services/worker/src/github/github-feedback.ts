@@ -14,8 +14,14 @@ export interface RepoRef {
 /** Everything Ephemera tells GitHub. */
 export interface GithubFeedback {
   readonly enabled: boolean;
-  /** Edits the comment when `commentId` is given and still exists, else creates one; returns its id. */
-  upsertComment(ref: RepoRef, prNumber: number, commentId: number | null, body: string): Promise<number | null>;
+  /** The id of the pull request's comment that contains `marker`, written by this App; null when there is none. */
+  findComment(ref: RepoRef, prNumber: number, marker: string): Promise<number | null>;
+  /** Creates a comment; its id, or null when feedback is off. */
+  createComment(ref: RepoRef, prNumber: number, body: string): Promise<number | null>;
+  /** Edits a comment; false when it no longer exists. */
+  updateComment(ref: RepoRef, commentId: number, body: string): Promise<boolean>;
+  /** Deletes a comment; one already gone is fine. */
+  deleteComment(ref: RepoRef, commentId: number): Promise<void>;
   setCommitStatus(ref: RepoRef, sha: string, state: CommitState, description: string, targetUrl: string | null): Promise<void>;
   createDeployment(ref: RepoRef, sha: string, environment: string, description: string): Promise<number | null>;
   setDeploymentStatus(
@@ -40,19 +46,36 @@ export class OctokitFeedback implements GithubFeedback {
     return this.clients.for(installationId);
   }
 
-  async upsertComment(ref: RepoRef, prNumber: number, commentId: number | null, body: string): Promise<number> {
+  async findComment(ref: RepoRef, prNumber: number, marker: string): Promise<number | null> {
     const octokit = this.client(ref.installationId);
-    if (commentId !== null) {
-      try {
-        await octokit.rest.issues.updateComment({ owner: ref.owner, repo: ref.repo, comment_id: commentId, body });
-        return commentId;
-      } catch (err) {
-        // Someone deleted the comment: write a new one rather than fail forever.
-        if ((err as { status?: number }).status !== 404) throw err;
-      }
+    for await (const { data } of octokit.paginate.iterator(octokit.rest.issues.listComments, { owner: ref.owner, repo: ref.repo, issue_number: prNumber, per_page: 100 })) {
+      const mine = data.find((c) => c.user?.type === 'Bot' && (c.body ?? '').includes(marker));
+      if (mine) return mine.id;
     }
-    const { data } = await octokit.rest.issues.createComment({ owner: ref.owner, repo: ref.repo, issue_number: prNumber, body });
+    return null;
+  }
+
+  async createComment(ref: RepoRef, prNumber: number, body: string): Promise<number> {
+    const { data } = await this.client(ref.installationId).rest.issues.createComment({ owner: ref.owner, repo: ref.repo, issue_number: prNumber, body });
     return data.id;
+  }
+
+  async updateComment(ref: RepoRef, commentId: number, body: string): Promise<boolean> {
+    try {
+      await this.client(ref.installationId).rest.issues.updateComment({ owner: ref.owner, repo: ref.repo, comment_id: commentId, body });
+      return true;
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return false;
+      throw err;
+    }
+  }
+
+  async deleteComment(ref: RepoRef, commentId: number): Promise<void> {
+    try {
+      await this.client(ref.installationId).rest.issues.deleteComment({ owner: ref.owner, repo: ref.repo, comment_id: commentId });
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
   }
 
   async setCommitStatus(ref: RepoRef, sha: string, state: CommitState, description: string, targetUrl: string | null) {
@@ -107,10 +130,21 @@ export class LoggingFeedback implements GithubFeedback {
 
   constructor(private readonly logger: Logger) {}
 
-  async upsertComment(ref: RepoRef, prNumber: number, commentId: number | null, body: string) {
-    this.logger.info({ feedback: 'comment', repository: `${ref.owner}/${ref.repo}`, pr: prNumber, commentId, body }, 'would comment');
-    return commentId;
+  async findComment(): Promise<null> {
+    return null;
   }
+
+  async createComment(ref: RepoRef, prNumber: number, body: string): Promise<null> {
+    this.logger.info({ feedback: 'comment', repository: `${ref.owner}/${ref.repo}`, pr: prNumber, body }, 'would comment');
+    return null;
+  }
+
+  async updateComment(ref: RepoRef, commentId: number, body: string): Promise<boolean> {
+    this.logger.info({ feedback: 'comment', repository: `${ref.owner}/${ref.repo}`, commentId, body }, 'would edit comment');
+    return true;
+  }
+
+  async deleteComment(): Promise<void> {}
 
   async setCommitStatus(ref: RepoRef, sha: string, state: CommitState, description: string, targetUrl: string | null) {
     this.logger.info({ feedback: 'commit_status', repository: `${ref.owner}/${ref.repo}`, sha, state, description, targetUrl }, 'would set commit status');

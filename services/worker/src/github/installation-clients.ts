@@ -16,6 +16,7 @@ export function fetchWithTimeout(timeoutMs: number): typeof fetch {
  */
 export class InstallationClients {
   private readonly clients = new Map<number, Octokit>();
+  private appClient: Octokit | undefined;
 
   constructor(
     private readonly credentials: GithubAppCredentials,
@@ -26,17 +27,27 @@ export class InstallationClients {
   for(installationId: number): Octokit {
     let octokit = this.clients.get(installationId);
     if (!octokit) {
-      octokit = new Octokit({
-        baseUrl: this.baseUrl,
-        authStrategy: createAppAuth,
-        auth: { appId: this.credentials.appId, privateKey: this.credentials.privateKey, installationId },
-        userAgent: 'ephemera',
-        // Retries belong to the queues (with backoff); a request fails fast here.
-        request: { retries: 0, fetch: fetchWithTimeout(this.timeoutMs) },
-        log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-      });
+      octokit = this.make(installationId);
       this.clients.set(installationId, octokit);
     }
     return octokit;
+  }
+
+  /** The App itself (its JWT), for `/app/...` endpoints such as an installation's state. */
+  app(): Octokit {
+    this.appClient ??= this.make(undefined);
+    return this.appClient;
+  }
+
+  private make(installationId: number | undefined): Octokit {
+    return new Octokit({
+      baseUrl: this.baseUrl,
+      authStrategy: createAppAuth,
+      auth: { appId: this.credentials.appId, privateKey: this.credentials.privateKey, ...(installationId !== undefined ? { installationId } : {}) },
+      userAgent: 'ephemera',
+      // Retries belong to the queues (with backoff); a request fails fast here.
+      request: { retries: 0, fetch: fetchWithTimeout(this.timeoutMs) },
+      log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
   }
 }

@@ -1,24 +1,41 @@
 import type { InstallationJob, WebhookJobName } from '@ephemera/schema';
+import type { InstallationState } from '../github/github-checks.js';
 import { destroyEnvironments } from './destroy-environments.js';
 import type { WebhookHandler } from './handler.js';
 
-/** A handler that destroys every preview of the installation, with `note` on each PR. */
-function destroyAllOfInstallation(jobName: WebhookJobName, note: string): WebhookHandler<InstallationJob> {
+/**
+ * A handler that destroys every preview of the installation, with `note` on each PR, once GitHub confirms the
+ * installation is in one of `confirmedBy` states. A replayed or forged event that GitHub contradicts changes
+ * nothing.
+ */
+function destroyAllOfInstallation(jobName: WebhookJobName, confirmedBy: readonly InstallationState[], note: string): WebhookHandler<InstallationJob> {
   return {
     jobName,
-    handle: (ctx, job) => destroyEnvironments(ctx.tx, { installationId: BigInt(job.installationId) }, note),
+    async handle(ctx, job) {
+      const state = ctx.facts.installationState;
+      if (state === null || !confirmedBy.includes(state)) {
+        ctx.logger.warn(
+          { installation_id: job.installationId, account: job.accountLogin, event: jobName, github_says: state ?? 'unknown (no App credentials)' },
+          `${jobName} not confirmed by GitHub; nothing changed`,
+        );
+        return [];
+      }
+      return destroyEnvironments(ctx.tx, { installationId: BigInt(job.installationId) }, note);
+    },
   };
 }
 
 /** The App was uninstalled: nothing of that installation may keep running. */
 export const installationDeleted = destroyAllOfInstallation(
   'installation.deleted',
+  ['gone'],
   'The Ephemera GitHub App was uninstalled, so this preview was removed.',
 );
 
 /** A suspended installation gets no previews; they are destroyed like on uninstall. */
 export const installationSuspend = destroyAllOfInstallation(
   'installation.suspend',
+  ['suspended', 'gone'],
   'The Ephemera GitHub App was suspended for this account, so this preview was removed. Push a commit after unsuspending to bring it back.',
 );
 

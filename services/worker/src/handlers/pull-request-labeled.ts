@@ -7,6 +7,6 @@ export const pullRequestLabeled: WebhookHandler<PullRequestJob> = {
   jobName: 'pull_request.labeled',
   async handle(ctx, job) {
     const approval = job.label === ctx.settings.approveLabel ? 'granted' : undefined;
-    return [await reconcilePullRequest(ctx.tx, job, ctx.settings, approval)];
+    return [await reconcilePullRequest(ctx, job, approval)];
   },
 };

@@ -6,6 +6,6 @@ import type { WebhookHandler } from './handler.js';
 export const pullRequestReadyForReview: WebhookHandler<PullRequestJob> = {
   jobName: 'pull_request.ready_for_review',
   async handle(ctx, job) {
-    return [await reconcilePullRequest(ctx.tx, job, ctx.settings)];
+    return [await reconcilePullRequest(ctx, job)];
   },
 };

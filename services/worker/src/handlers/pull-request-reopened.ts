@@ -6,6 +6,6 @@ import type { WebhookHandler } from './handler.js';
 export const pullRequestReopened: WebhookHandler<PullRequestJob> = {
   jobName: 'pull_request.reopened',
   async handle(ctx, job) {
-    return [await reconcilePullRequest(ctx.tx, job, ctx.settings)];
+    return [await reconcilePullRequest(ctx, job)];
   },
 };

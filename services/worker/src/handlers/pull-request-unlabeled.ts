@@ -7,6 +7,6 @@ export const pullRequestUnlabeled: WebhookHandler<PullRequestJob> = {
   jobName: 'pull_request.unlabeled',
   async handle(ctx, job) {
     const approval = job.label === ctx.settings.approveLabel ? 'revoked' : undefined;
-    return [await reconcilePullRequest(ctx.tx, job, ctx.settings, approval)];
+    return [await reconcilePullRequest(ctx, job, approval)];
   },
 };

@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { freePort } from '@ephemera/testkit';
+import { startQuery } from './support.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+type Q = Awaited<ReturnType<typeof startQuery>>;
+
+/**
+ * The real entry point in a process of its own: runs until `/readyz` answers (then is stopped) or until it exits,
+ * and gives back its exit code, what it wrote, and what the API answered without a token.
+ */
+async function runQuery(q: Q, extra: Record<string, string>) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: q.databaseUrl,
+      REDIS_URL: process.env.REDIS_URL,
+      QUEUE_PREFIX: q.prefix,
+      QUERY_PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...extra,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + 20_000;
+  let api: number | undefined;
+  let dashboard: number | undefined;
+  while (!gone && Date.now() < deadline) {
+    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) {
+      api = (await fetch(`http://127.0.0.1:${port}/api/v1/environments`)).status;
+      dashboard = (await fetch(`http://127.0.0.1:${port}/admin/queues`)).status;
+      child.kill('SIGTERM');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!gone && api === undefined) child.kill('SIGKILL');
+  const code = await exited;
+  return { code, output, api, dashboard, lines: output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string | number; msg: string }) };
+}
+
+const warnings = (lines: Array<{ level: string | number; msg: string }>) => lines.filter((l) => l.level === 'warn' || l.level === 40).map((l) => l.msg);
+
+describe('the query process', () => {
+  let q: Q;
+  beforeAll(async () => {
+    q = await startQuery();
+  });
+  afterAll(() => q.close());
+
+  it.each(['development', 'test', 'production'])('refuses to start with NODE_ENV=%s and neither API_TOKENS nor API_AUTH=none, naming both', async (NODE_ENV) => {
+    const run = await runQuery(q, { NODE_ENV });
+    expect(run.code).toBe(1);
+    expect(run.api).toBeUndefined();
+    expect(run.output).toMatch(/query: invalid configuration/);
+    expect(run.output).toMatch(/API_TOKENS is not set: .*API_AUTH=none/);
+  });
+
+  it('refuses to start in production with an ADMIN_PASSWORD shorter than 12 characters', async () => {
+    const run = await runQuery(q, { NODE_ENV: 'production', API_TOKENS: 'tok', ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'short' });
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/ADMIN_PASSWORD must be at least 12 characters/);
+  });
+
+  it('with API_AUTH=none and no tokens: serves the API open and says so, and says how to turn the dashboard on', async () => {
+    const run = await runQuery(q, { API_AUTH: 'none' });
+    expect(run.api).toBe(200);
+    expect(run.dashboard).toBe(404);
+    const warned = warnings(run.lines);
+    expect(warned).toContainEqual(expect.stringMatching(/API_AUTH=none .*open.*set API_TOKENS/));
+    expect(warned).toContainEqual(expect.stringMatching(/\/admin\/queues is off.*ADMIN_USERNAME and ADMIN_PASSWORD/));
+  });
+
+  it('with tokens and API_AUTH=none: requires a token, and warns that API_AUTH=none is ignored', async () => {
+    const run = await runQuery(q, { API_AUTH: 'none', API_TOKENS: 'tok', ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'a-long-password', NODE_ENV: 'production' });
+    expect(run.api).toBe(401);
+    expect(run.dashboard).toBe(401);
+    const warned = warnings(run.lines);
+    expect(warned).toContainEqual(expect.stringMatching(/API_AUTH=none is ignored because API_TOKENS is set/));
+    expect(warned.join('\n')).not.toMatch(/admin\/queues is off/);
+  });
+});
