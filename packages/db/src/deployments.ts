@@ -44,10 +44,14 @@ export async function getLatestDeployment(db: Db, environmentId: number): Promis
   return db.deployment.findFirst({ where: { environmentId }, orderBy: { id: 'desc' } });
 }
 
+/** DEPLOYMENT_LOG_MAX_BYTES' default: a deployment's logs keep their newest this many bytes. */
+export const DEFAULT_LOG_MAX_BYTES = 262_144;
+
 export interface DeploymentChange {
   errorMessage?: string | null;
-  /** Appended to the deployment's logs (each call adds lines; nothing is overwritten). */
+  /** Appended to the deployment's logs (each call adds lines; the oldest are cut past the cap). */
   appendLogs?: string;
+  maxLogBytes?: number;
 }
 
 /**
@@ -67,7 +71,7 @@ export async function updateDeploymentStatus(
     const rows = await db.$queryRaw<Array<{ id: number }>>`
       UPDATE deployments
          SET status = ${to}::deployment_status,
-             logs = COALESCE(logs, '') || ${change.appendLogs},
+             logs = ephemera_cap_logs(COALESCE(logs, '') || ${change.appendLogs}, ${change.maxLogBytes ?? DEFAULT_LOG_MAX_BYTES}::int),
              error_message = ${change.errorMessage ?? null},
              started_at = CASE WHEN ${to} = 'IN_PROGRESS' THEN ${now} ELSE started_at END,
              completed_at = CASE WHEN ${to} IN ('SUCCESS', 'FAILED') THEN ${now} ELSE completed_at END,
@@ -99,9 +103,12 @@ async function throwRefusal(db: Db, id: number, to: DeploymentStatus): Promise<n
   throw new IllegalTransitionError('deployment', current.status, to, id);
 }
 
-/** Adds lines to a deployment's logs without changing its status. */
-export async function appendDeploymentLogs(db: Db, id: number, lines: string): Promise<void> {
+/**
+ * Adds lines to a deployment's logs without changing its status; past `maxBytes` the oldest lines are cut (with
+ * a marker saying how much), so a chatty rollout cannot grow a row without bound.
+ */
+export async function appendDeploymentLogs(db: Db, id: number, lines: string, maxBytes: number = DEFAULT_LOG_MAX_BYTES): Promise<void> {
   const n = await db.$executeRaw`
-    UPDATE deployments SET logs = COALESCE(logs, '') || ${lines}, updated_at = now() WHERE id = ${id}`;
+    UPDATE deployments SET logs = ephemera_cap_logs(COALESCE(logs, '') || ${lines}, ${maxBytes}::int), updated_at = now() WHERE id = ${id}`;
   if (n === 0) throw new NotFoundError('deployment', id);
 }

@@ -145,7 +145,10 @@ export interface DeploymentJsonRow {
   json: string;
 }
 
-/** Deployment history, newest first; `logs` only when asked for (they can be large). */
+/** What a list returns of each deployment's logs (`include_logs=true`): its newest this many bytes. */
+export const LISTED_LOG_MAX_BYTES = 65_536;
+
+/** Deployment history, newest first; `logs` only when asked for, and then only their newest part. */
 export async function listDeployments(
   db: Queryable,
   environmentId: number,
@@ -157,7 +160,7 @@ export async function listDeployments(
     db,
     `SELECT d.id, (SELECT row_to_json(r) FROM (SELECT
               d.id, d.environment_id, d.commit_sha, d.commit_message, d.status, d.started_at, d.completed_at,
-              d.error_message, ${options.includeLogs ? 'd.logs,' : ''} d.created_at, d.updated_at) r)::text AS json
+              d.error_message, ${options.includeLogs ? `ephemera_cap_logs(d.logs, ${LISTED_LOG_MAX_BYTES}) AS logs,` : ''} d.created_at, d.updated_at) r)::text AS json
        FROM deployments d
       WHERE d.environment_id = $1 ${options.afterId !== undefined ? 'AND d.id < $3' : ''}
       ORDER BY d.id DESC

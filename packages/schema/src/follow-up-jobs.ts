@@ -33,4 +33,14 @@ export type FeedbackJob = z.infer<typeof feedbackJobSchema>;
 
 export const FEEDBACK_JOB = 'feedback.report';
 
-export const CLEANUP_JOBS = { idle: 'cleanup.idle', stuck: 'cleanup.stuck', namespaces: 'cleanup.namespaces' } as const;
+export const CLEANUP_JOBS = {
+  idle: 'cleanup.idle',
+  stuck: 'cleanup.stuck',
+  namespaces: 'cleanup.namespaces',
+  /** Ask GitHub to redeliver what was lost (REDELIVERY_INTERVAL_MS). */
+  redeliver: 'cleanup.redeliver',
+  /** Converge on GitHub's pull requests and installations (RESYNC_INTERVAL_MS). */
+  resync: 'cleanup.resync',
+  /** Keep the data bounded: old delivery ids, old destroyed environments. */
+  prune: 'cleanup.prune',
+} as const;

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { signedDelivery } from './signed-delivery.js';
 
 export interface RecordedRequest {
   method: string;
@@ -36,7 +37,35 @@ export interface FakeGithub {
   rateLimitNext(match: { method?: string; path: RegExp }, kind: 'secondary' | 'primary' | '429', waitSeconds: number): void;
   /** The issue comments of a pull request as GitHub holds them now. */
   commentsOf(repository: string, issueNumber: number): Array<{ id: number; body: string }>;
+  /** Where GitHub sends the App's deliveries, and the secret it signs them with. */
+  setWebhook(url: string, secret: string): void;
+  /**
+   * Sends a delivery as GitHub does (signed, with its headers) and keeps it in the App's delivery log
+   * (`GET /app/hook/deliveries`), from which it can be redelivered (`POST /app/hook/deliveries/{id}/attempts`).
+   * `lost: true` records it as GitHub does when the webhook URL cannot be reached, without sending it.
+   */
+  deliver(event: string, payload: Record<string, unknown>, options?: { guid?: string; lost?: boolean }): Promise<FakeDelivery>;
+  /** Every delivery attempt, oldest first (redeliveries included). */
+  deliveries: FakeDelivery[];
+  /** Moves GitHub's clock (the `delivered_at` of deliveries from now on) this far ahead, for tests of time-based rules. */
+  advanceClock(ms: number): void;
+  /** A pull request as the pulls API serves it (`GET /repos/{o}/{r}/pulls`, `…/pulls/{n}`): a webhook payload's `pull_request`. */
+  setPullRequest(repository: string, pullRequest: Record<string, unknown>): void;
   close(): Promise<void>;
+}
+
+export interface FakeDelivery {
+  id: number;
+  guid: string;
+  event: string;
+  action: string | null;
+  delivered_at: string;
+  redelivery: boolean;
+  status: string;
+  status_code: number;
+  installation_id: number | null;
+  repository_id: number | null;
+  payload: Record<string, unknown>;
 }
 
 export type GithubRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
@@ -57,6 +86,48 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const installationRepos = new Map<number, string[]>();
   const rateLimits: Array<{ method?: string; path: RegExp; kind: 'secondary' | 'primary' | '429'; wait: number; until: number | null }> = [];
   const bot = { login: 'ephemera[bot]', id: 4242, type: 'Bot' };
+  const deliveries: FakeDelivery[] = [];
+  let webhook: { url: string; secret: string } | null = null;
+  let nextDeliveryId = 1;
+  let clockOffset = 0;
+  const pulls = new Map<string, Map<number, Record<string, unknown>>>();
+
+  /** One attempt of a delivery, sent now (or recorded as unreachable), kept in the delivery log. */
+  async function attempt(event: string, payload: Record<string, unknown>, guid: string, redelivery: boolean, lost: boolean): Promise<FakeDelivery> {
+    const started = Date.now() + clockOffset;
+    let status = 'failed to connect to host';
+    let statusCode = 0;
+    if (!lost && webhook) {
+      try {
+        const signed = await signedDelivery(webhook.secret, event, payload, { deliveryId: guid });
+        const res = await fetch(webhook.url, { method: 'POST', headers: signed.headers, body: signed.body, signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        statusCode = res.status;
+        status = res.ok ? 'OK' : `Invalid HTTP Response: ${res.status}`;
+      } catch {
+        // unreachable, as recorded above
+      }
+    }
+    const record: FakeDelivery = {
+      id: nextDeliveryId++,
+      guid,
+      event,
+      action: typeof payload.action === 'string' ? payload.action : null,
+      delivered_at: new Date(started).toISOString().replace(/\.\d+Z$/, 'Z'),
+      redelivery,
+      status,
+      status_code: statusCode,
+      installation_id: (payload.installation as { id?: number } | undefined)?.id ?? null,
+      repository_id: (payload.repository as { id?: number } | undefined)?.id ?? null,
+      payload,
+    };
+    deliveries.push(record);
+    return record;
+  }
+  const listed = (d: FakeDelivery) => {
+    const { payload: _payload, ...rest } = d;
+    return { ...rest, duration: 0.05, throttled_at: null };
+  };
   const files = new Map<string, string>();
   const fileKey = (repository: string, ref: string, path: string) => `${repository.toLowerCase()}@${ref}:${path}`;
 
@@ -95,6 +166,60 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         return send(failure.status, { message: `fake failure ${failure.status}`, documentation_url: 'https://docs.github.com/rest' });
       }
       let m: RegExpMatchArray | null;
+      const jwt = /^bearer /i.test(req.headers.authorization ?? '');
+      if (req.method === 'GET' && path === '/app/hook/deliveries') {
+        if (!jwt) return send(401, { message: 'A JSON web token could not be decoded' });
+        // Newest first; the cursor is where the next page starts.
+        const q = new URLSearchParams(search ?? '');
+        const perPage = Math.min(100, Number(q.get('per_page') ?? 30));
+        const newestFirst = [...deliveries].reverse();
+        const from = q.get('cursor') ? newestFirst.findIndex((d) => `v1_${d.id}` === q.get('cursor')) : 0;
+        if (from < 0) return send(422, { message: 'Validation Failed', errors: [{ field: 'cursor', code: 'invalid' }] });
+        const page = newestFirst.slice(from, from + perPage);
+        const next = newestFirst[from + perPage];
+        const headers: Record<string, string> = next ? { link: `<http://${req.headers.host}/app/hook/deliveries?per_page=${perPage}&cursor=v1_${next.id}>; rel="next"` } : {};
+        return send(200, page.map(listed), headers);
+      }
+      if ((m = path.match(/^\/app\/hook\/deliveries\/(\d+)(\/attempts)?$/))) {
+        if (!jwt) return send(401, { message: 'A JSON web token could not be decoded' });
+        const found = deliveries.find((d) => d.id === Number(m![1]));
+        if (!found) return send(404, { message: 'Not Found' });
+        if (req.method === 'GET' && !m[2]) return send(200, { ...listed(found), url: webhook?.url ?? '', request: { headers: {}, payload: found.payload }, response: { headers: {}, payload: null } });
+        if (req.method === 'POST' && m[2]) {
+          setImmediate(() => void attempt(found.event, found.payload, found.guid, true, false));
+          return send(202, {});
+        }
+      }
+      if (req.method === 'GET' && path === '/app/installations') {
+        if (!jwt) return send(401, { message: 'A JSON web token could not be decoded' });
+        const list = [...installations.entries()].filter(([, st]) => st !== null);
+        return send(
+          200,
+          list.map(([id, st]) => ({ id, account: { login: 'acme', id: 1, type: 'Organization' }, app_id: 42, suspended_at: st === 'suspended' ? '2026-06-01T00:00:00Z' : null })),
+        );
+      }
+      if (req.method === 'GET' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+))?$/))) {
+        const byNumber = pulls.get(`${m[1]}/${m[2]}`.toLowerCase()) ?? new Map<number, Record<string, unknown>>();
+        if (m[3]) {
+          const pr = byNumber.get(Number(m[3]));
+          return pr ? send(200, pr) : send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/pulls/pulls#get-a-pull-request' });
+        }
+        const q = new URLSearchParams(search ?? '');
+        const state = q.get('state') ?? 'open';
+        const perPage = Math.min(100, Number(q.get('per_page') ?? 30));
+        const page = Number(q.get('page') ?? 1);
+        const all = [...byNumber.values()].filter((p) => state === 'all' || p.state === state).sort((a, b) => Number(b.number) - Number(a.number));
+        const body = all.slice((page - 1) * perPage, page * perPage);
+        // Conditional requests: an unchanged list answers 304 and costs no rate limit, as GitHub's do.
+        const etag = `W/"${createHash('sha1').update(JSON.stringify(body)).digest('hex')}"`;
+        const headers: Record<string, string> = { etag };
+        if (page * perPage < all.length) headers.link = `<http://${req.headers.host}${path}?state=${state}&per_page=${perPage}&page=${page + 1}>; rel="next"`;
+        if (req.headers['if-none-match'] === etag) {
+          res.writeHead(304, headers);
+          return res.end();
+        }
+        return send(200, body, headers);
+      }
       if (req.method === 'GET' && (m = path.match(/^\/app\/installations\/(\d+)$/))) {
         const id = Number(m[1]);
         const state = installations.has(id) ? installations.get(id) : 'active';
@@ -242,6 +367,21 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     },
     rateLimitNext(match, kind, waitSeconds) {
       rateLimits.push({ ...match, kind, wait: waitSeconds, until: null });
+    },
+    setWebhook(url, secret) {
+      webhook = { url, secret };
+    },
+    deliver(event, payload, options = {}) {
+      return attempt(event, payload, options.guid ?? randomUUID(), false, options.lost ?? false);
+    },
+    deliveries,
+    advanceClock(ms) {
+      clockOffset += ms;
+    },
+    setPullRequest(repository, pullRequest) {
+      const key = repository.toLowerCase();
+      if (!pulls.has(key)) pulls.set(key, new Map());
+      pulls.get(key)!.set(Number(pullRequest.number), structuredClone(pullRequest));
     },
     commentsOf(repository, issueNumber) {
       return [...comments.entries()]

@@ -27,7 +27,7 @@ export const listEnvironmentsQuery = z.object({
 });
 
 export const listDeploymentsQuery = z.object({
-  include_logs: booleanParam.optional().meta({ description: 'true: include each deployment\'s logs' }),
+  include_logs: booleanParam.optional().meta({ description: 'true: include each deployment\'s logs (their newest 64 KiB, cut at a line with a marker saying how much was left out)' }),
   limit: limitParam,
   cursor: cursorParam.optional(),
 });

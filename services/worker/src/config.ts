@@ -80,6 +80,16 @@ export const workerConfigSchema = z.object({
   /** Minutes an environment may stay PROVISIONING, UPDATING or DESTROYING before cleanup retries its step. */
   STUCK_AFTER_MINUTES: z.coerce.number().positive().default(30),
   CLEANUP_INTERVAL_MS: env.positiveInt(5 * 60_000),
+  /** How often lost deliveries are asked for again (0: never). */
+  REDELIVERY_INTERVAL_MS: z.coerce.number().int().min(0).default(5 * 60_000),
+  /** How often the state is resynchronised with GitHub's pull requests and installations (0: never). */
+  RESYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(30 * 60_000),
+  /** Delivery ids are remembered this long (a redelivery older than this would apply again). */
+  DELIVERY_RETENTION_DAYS: env.positiveInt(14),
+  /** A deployment's logs keep their newest this many bytes. */
+  DEPLOYMENT_LOG_MAX_BYTES: env.positiveInt(262_144),
+  /** Environments destroyed longer ago than this are deleted with their deployments (0: kept). */
+  DESTROYED_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
 
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),

@@ -49,11 +49,16 @@ const runtime = await startWorkerRuntime(
     ttlHours: config.ENVIRONMENT_TTL_HOURS,
     stuckAfterMinutes: config.STUCK_AFTER_MINUTES,
     cleanupIntervalMs: config.CLEANUP_INTERVAL_MS,
+    redeliveryIntervalMs: config.REDELIVERY_INTERVAL_MS,
+    resyncIntervalMs: config.RESYNC_INTERVAL_MS,
+    retention: { deliveryDays: config.DELIVERY_RETENTION_DAYS, destroyedDays: config.DESTROYED_RETENTION_DAYS },
+    logMaxBytes: config.DEPLOYMENT_LOG_MAX_BYTES,
   },
   {
     db,
     provisioner,
     github,
+    clients,
     checks: clients ? new OctokitChecks(clients, config.PERMISSION_CACHE_SECONDS, logger.child({ component: 'checks' })) : new NoGithubChecks(),
     settings: {
       previewBaseDomain: config.PREVIEW_BASE_DOMAIN,

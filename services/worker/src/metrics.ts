@@ -8,6 +8,8 @@ export interface WorkerMetrics {
   withoutInstallation: Counter;
   orphanNamespacesDeleted: Counter;
   environmentsRedeployed: Counter;
+  redeliveriesRequested: Counter;
+  resyncCorrections: Counter<'kind'>;
 }
 
 export function createWorkerMetrics(): WorkerMetrics {
@@ -47,6 +49,17 @@ export function createWorkerMetrics(): WorkerMetrics {
     environmentsRedeployed: new Counter({
       name: 'ephemera_environments_redeployed_total',
       help: 'READY environments deployed again by the sweep because their namespace had vanished',
+      registers: [registry],
+    }),
+    redeliveriesRequested: new Counter({
+      name: 'ephemera_redeliveries_requested_total',
+      help: 'Deliveries GitHub was asked to redeliver because they were never applied',
+      registers: [registry],
+    }),
+    resyncCorrections: new Counter({
+      name: 'ephemera_resync_corrections_total',
+      help: 'Corrections made by the resync with GitHub, by kind (destroyed, applied, installation)',
+      labelNames: ['kind'],
       registers: [registry],
     }),
   };

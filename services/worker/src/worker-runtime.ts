@@ -6,6 +6,7 @@ import { CLEANUP_JOBS, QUEUES } from '@ephemera/schema';
 import { FollowUps } from './follow-ups.js';
 import type { GithubChecks } from './github/github-checks.js';
 import type { GithubFeedback } from './github/github-feedback.js';
+import type { InstallationClients } from './github/installation-clients.js';
 import { createHandlerRegistry } from './handlers/registry.js';
 import type { WorkerMetrics } from './metrics.js';
 import { createCleanupProcessor } from './processors/cleanup-processor.js';
@@ -25,6 +26,13 @@ export interface WorkerRuntimeOptions {
   ttlHours: number;
   stuckAfterMinutes: number;
   cleanupIntervalMs: number;
+  /** REDELIVERY_INTERVAL_MS and RESYNC_INTERVAL_MS (0: that pass does not run). */
+  redeliveryIntervalMs?: number;
+  resyncIntervalMs?: number;
+  /** DELIVERY_RETENTION_DAYS and DESTROYED_RETENTION_DAYS. */
+  retention?: { deliveryDays: number; destroyedDays: number };
+  /** DEPLOYMENT_LOG_MAX_BYTES. */
+  logMaxBytes?: number;
   /** Start the scheduled sweeps (off in tests that run them by hand). */
   schedule?: boolean;
 }
@@ -35,6 +43,8 @@ export interface WorkerRuntimeDeps {
   github: GithubFeedback;
   /** What is asked of GitHub before trusting a delivery (permissions, installations). */
   checks: GithubChecks;
+  /** The App's clients, for the redelivery and resync passes; absent without App credentials. */
+  clients?: InstallationClients | undefined;
   settings: PreviewSettings;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -75,6 +85,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
         followUps,
         logger: log,
         maxEnvironmentsPerRepo: deps.settings.maxEnvironmentsPerRepo ?? 0,
+        ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
       }),
       options.concurrency,
     ],
@@ -91,6 +102,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
         provisioner: deps.provisioner,
         metrics: deps.metrics,
         maxEnvironmentsPerRepo: deps.settings.maxEnvironmentsPerRepo ?? 0,
+        clients: deps.clients,
+        settings: deps.settings,
+        retention: options.retention ?? { deliveryDays: 14, destroyedDays: 90 },
       }),
       1,
     ],
@@ -115,10 +129,27 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
   });
 
   if (options.schedule !== false) {
-    const every = options.cleanupIntervalMs;
-    await queues.cleanup.upsertJobScheduler('cleanup-idle', { every }, { name: CLEANUP_JOBS.idle, opts: { removeOnComplete: 100, removeOnFail: 100 } });
-    await queues.cleanup.upsertJobScheduler('cleanup-stuck', { every }, { name: CLEANUP_JOBS.stuck, opts: { removeOnComplete: 100, removeOnFail: 100 } });
-    await queues.cleanup.upsertJobScheduler('cleanup-namespaces', { every }, { name: CLEANUP_JOBS.namespaces, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+    // BullMQ job schedulers: one job per interval whichever worker takes it, not a timer per process. They live in
+    // Redis, so they are made again whenever the connection is (re)established: a Redis that lost its data
+    // (restarted without its append-only file, or flushed) would otherwise stop every sweep for good.
+    const schedules: Array<[string, number, string]> = [
+      ['cleanup-idle', options.cleanupIntervalMs, CLEANUP_JOBS.idle],
+      ['cleanup-stuck', options.cleanupIntervalMs, CLEANUP_JOBS.stuck],
+      ['cleanup-namespaces', options.cleanupIntervalMs, CLEANUP_JOBS.namespaces],
+      ['cleanup-prune', options.cleanupIntervalMs, CLEANUP_JOBS.prune],
+      ['redelivery', options.redeliveryIntervalMs ?? 0, CLEANUP_JOBS.redeliver],
+      ['resync', options.resyncIntervalMs ?? 0, CLEANUP_JOBS.resync],
+    ];
+    const upsertSchedulers = async () => {
+      for (const [id, every, name] of schedules) {
+        if (every > 0) await queues.cleanup.upsertJobScheduler(id, { every }, { name, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+        else await queues.cleanup.removeJobScheduler(id);
+      }
+    };
+    await upsertSchedulers();
+    redis.on('ready', () => {
+      upsertSchedulers().catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not re-create the job schedulers; retried on the next reconnect'));
+    });
   }
 
   return {

@@ -22,6 +22,8 @@ export interface HarnessOptions {
   /** A provisioner built with the harness's fake GitHub and App key (to read repository files as the App). */
   provisionerFor?: (ctx: { fakeGithub: FakeGithub; pem: string }) => Provisioner;
   maxEnvironmentsPerRepo?: number;
+  /** Start the job schedulers, with the redelivery and resync passes, as production does. */
+  schedule?: boolean;
   github?: boolean;
   /** Worker runtimes consuming the same queues at once. */
   runtimes?: number;
@@ -79,13 +81,16 @@ export async function startHarness(options: HarnessOptions = {}) {
           ttlHours: 72,
           stuckAfterMinutes: 30,
           cleanupIntervalMs: 60_000,
-          schedule: false,
+          redeliveryIntervalMs: 300_000,
+          resyncIntervalMs: 1_800_000,
+          schedule: options.schedule ?? false,
         },
         {
           db,
           provisioner,
           github: clients ? new OctokitFeedback(clients) : new LoggingFeedback(logger),
           checks: clients ? new OctokitChecks(clients, 0, logger) : new NoGithubChecks(),
+          clients,
           settings,
           logger,
           metrics,
@@ -110,6 +115,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     provisioner,
     metrics,
     logger,
+    clients,
 
     /** What the cleanup sweeps are given, to run them by hand (the harness schedules none). */
     cleanupDeps(): CleanupDeps {
@@ -123,6 +129,9 @@ export async function startHarness(options: HarnessOptions = {}) {
         provisioner,
         metrics,
         maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
+        clients,
+        settings,
+        retention: { deliveryDays: 14, destroyedDays: 90 },
       };
     },
 

@@ -8,6 +8,10 @@ import type { Provisioner } from '../provisioners/provisioner.js';
 import { lockPullRequest } from '../pull-request-lock.js';
 import type { WorkerQueues } from '../queues.js';
 import { repositoriesWithWaiting, startWaiting } from '../repository-capacity.js';
+import type { InstallationClients } from '../github/installation-clients.js';
+import { redeliverLost } from '../github/redelivery.js';
+import { resyncWithGithub } from '../github/resync.js';
+import type { PreviewSettings } from '../pull-request-reconciler.js';
 
 export interface CleanupDeps {
   db: PrismaClient;
@@ -20,6 +24,10 @@ export interface CleanupDeps {
   metrics: WorkerMetrics;
   /** MAX_ENVIRONMENTS_PER_REPO (0: no limit). */
   maxEnvironmentsPerRepo: number;
+  /** The App's clients, for the passes that ask GitHub (redelivery, resync); absent without App credentials. */
+  clients?: InstallationClients | undefined;
+  settings: PreviewSettings;
+  retention: { deliveryDays: number; destroyedDays: number };
 }
 
 /**
@@ -28,12 +36,57 @@ export interface CleanupDeps {
  * the bound.
  */
 export function createCleanupProcessor(deps: CleanupDeps) {
-  return async function processCleanup(job: Job): Promise<string> {
-    if (job.name === CLEANUP_JOBS.idle) return destroyIdle(deps);
-    if (job.name === CLEANUP_JOBS.stuck) return mendStuck(deps);
-    if (job.name === CLEANUP_JOBS.namespaces) return reconcileNamespaces(deps);
-    throw new UnrecoverableError(`unknown cleanup job ${job.name}`);
+  const sweeps: Record<(typeof CLEANUP_JOBS)[keyof typeof CLEANUP_JOBS], (d: CleanupDeps) => Promise<string>> = {
+    [CLEANUP_JOBS.idle]: destroyIdle,
+    [CLEANUP_JOBS.stuck]: mendStuck,
+    [CLEANUP_JOBS.namespaces]: reconcileNamespaces,
+    [CLEANUP_JOBS.redeliver]: (d) =>
+      d.clients
+        ? redeliverLost({ db: d.db, clients: d.clients, webhooks: d.queues.webhooks, logger: d.logger, requested: d.metrics.redeliveriesRequested })
+        : Promise.resolve('skipped: no App credentials'),
+    [CLEANUP_JOBS.resync]: (d) =>
+      d.clients
+        ? resyncWithGithub({ db: d.db, clients: d.clients, settings: d.settings, followUps: d.followUps, logger: d.logger, corrections: d.metrics.resyncCorrections })
+        : Promise.resolve('skipped: no App credentials'),
+    [CLEANUP_JOBS.prune]: pruneData,
   };
+  return async function processCleanup(job: Job): Promise<string> {
+    const sweep = (sweeps as Record<string, (d: CleanupDeps) => Promise<string>>)[job.name];
+    if (!sweep) throw new UnrecoverableError(`unknown cleanup job ${job.name}`);
+    return sweep(deps);
+  };
+}
+
+/**
+ * Keeps the data bounded: delivery ids older than DELIVERY_RETENTION_DAYS (with their redelivery counts) and
+ * environments destroyed longer ago than DESTROYED_RETENTION_DAYS (with their deployments) are deleted, in
+ * batches so no statement holds many rows at once.
+ */
+export async function pruneData({ db, logger, retention }: CleanupDeps): Promise<string> {
+  const deliveriesBefore = new Date(Date.now() - retention.deliveryDays * 86_400_000);
+  let deliveries = 0;
+  for (;;) {
+    const n = await db.$executeRaw`
+      DELETE FROM processed_deliveries WHERE delivery_id IN (
+        SELECT delivery_id FROM processed_deliveries WHERE processed_at < ${deliveriesBefore} LIMIT 5000)`;
+    deliveries += n;
+    if (n < 5000) break;
+  }
+  await db.redeliveryRequest.deleteMany({ where: { lastRequestedAt: { lt: deliveriesBefore } } });
+  let environments = 0;
+  if (retention.destroyedDays > 0) {
+    const destroyedBefore = new Date(Date.now() - retention.destroyedDays * 86_400_000);
+    for (;;) {
+      const batch = await db.environment.findMany({ where: { status: 'DESTROYED', destroyedAt: { lt: destroyedBefore } }, select: { id: true }, take: 500 });
+      if (batch.length === 0) break;
+      // Deployments go with them (ON DELETE CASCADE); the status is checked again in the delete itself.
+      const { count } = await db.environment.deleteMany({ where: { id: { in: batch.map((b) => b.id) }, status: 'DESTROYED' } });
+      environments += count;
+      if (batch.length < 500) break;
+    }
+  }
+  if (deliveries + environments > 0) logger.info({ deliveries, environments }, 'old data pruned');
+  return `pruned ${deliveries} delivery ids, ${environments} destroyed environments`;
 }
 
 export async function destroyIdle({ db, followUps, logger, ttlHours }: CleanupDeps): Promise<string> {

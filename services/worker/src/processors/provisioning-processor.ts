@@ -23,6 +23,8 @@ export interface ProvisioningDeps {
   checkIntervalMs?: number;
   /** MAX_ENVIRONMENTS_PER_REPO (0: no limit). */
   maxEnvironmentsPerRepo?: number;
+  /** DEPLOYMENT_LOG_MAX_BYTES. */
+  logMaxBytes?: number;
 }
 
 /** Deploys and destroys, one job name each. */
@@ -63,13 +65,13 @@ function describe(err: unknown): string {
 }
 
 /** Collects log lines and appends them to the deployment in batches, not one write per line. */
-function logBuffer(db: PrismaClient, deploymentId: number | null) {
+function logBuffer(db: PrismaClient, deploymentId: number | null, maxBytes?: number) {
   let lines: string[] = [];
   const flush = async () => {
     if (lines.length === 0 || deploymentId === null) return;
     const text = lines.map((l) => `${new Date().toISOString()} ${l}\n`).join('');
     lines = [];
-    await appendDeploymentLogs(db, deploymentId, text);
+    await appendDeploymentLogs(db, deploymentId, text, maxBytes);
   };
   const timer = setInterval(() => void flush().catch(() => undefined), 1_000);
   return {
@@ -93,7 +95,7 @@ function watchdog(stillWanted: () => Promise<boolean>, intervalMs: number) {
   return { signal: controller.signal, stop: () => clearInterval(timer) };
 }
 
-function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs = 1_000 }: ProvisioningDeps) {
+function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs = 1_000, logMaxBytes }: ProvisioningDeps) {
   return async function deploy(job: Job): Promise<string> {
     const { deploymentId, environmentId } = deployJobSchema.parse(job.data);
 
@@ -127,7 +129,7 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
     await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
 
     // 2. Work, with log lines saved as they come and a watchdog for supersession.
-    const logs = logBuffer(db, deploymentId);
+    const logs = logBuffer(db, deploymentId, logMaxBytes);
     const dog = watchdog(async () => {
       const dep = await db.deployment.findUnique({ where: { id: deploymentId }, select: { status: true } });
       return dep?.status === 'IN_PROGRESS';
@@ -188,13 +190,13 @@ async function failDeployment(db: PrismaClient, env: Environment, deploymentId: 
   });
 }
 
-function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironmentsPerRepo = 0 }: ProvisioningDeps) {
+function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironmentsPerRepo = 0, logMaxBytes }: ProvisioningDeps) {
   return async function destroy(job: Job): Promise<string> {
     const { environmentId, deploymentId } = destroyJobSchema.parse(job.data);
     const env = await db.environment.findUnique({ where: { id: environmentId } });
     if (!env || env.status !== 'DESTROYING') return `skipped: environment ${env?.status ?? 'gone'}`;
     // The teardown's lines go to the logs of the deployment it ends, so the API shows why a destroy took long.
-    const logs = logBuffer(db, deploymentId);
+    const logs = logBuffer(db, deploymentId, logMaxBytes);
     try {
       await provisioner.destroy(target(env, env.commitSha), logs.push, new AbortController().signal);
     } catch (err) {

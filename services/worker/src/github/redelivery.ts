@@ -1,0 +1,107 @@
+import type { Queue } from 'bullmq';
+import type { PrismaClient } from '@ephemera/db';
+import type { Logger } from '@ephemera/runtime';
+import { isHandled } from '@ephemera/schema';
+import type { Counter } from 'prom-client';
+import type { InstallationClients } from './installation-clients.js';
+
+/** The point (GitHub's `delivered_at`) the last pass looked back to; the next pass lists deliveries back to it. */
+const SEEN_UNTIL = 'deliveries_seen_until';
+/** A delivery younger than this may still be on its way through ingest and the queue. */
+export const IN_FLIGHT_MS = 2 * 60_000;
+/** Redeliveries asked for one delivery, in all. */
+export const MAX_REDELIVERIES = 3;
+/** How far back the first pass looks. */
+const FIRST_PASS_MS = 3600_000;
+
+export interface RedeliveryDeps {
+  db: PrismaClient;
+  clients: InstallationClients;
+  webhooks: Queue;
+  logger: Logger;
+  requested: Counter;
+  now?: () => number;
+}
+
+interface Delivery {
+  id: number;
+  guid: string;
+  delivered_at: string;
+  event: string;
+  action?: string | null;
+}
+
+/**
+ * Asks GitHub to redeliver what Ephemera lost. GitHub retries nothing by itself, so a delivery ingest answered
+ * 503 (or never received), or one Redis lost after ingest answered 202, is gone unless asked for again. The pass
+ * lists the App's deliveries newest first back to where the last pass got to, and asks again for each delivery of
+ * an event Ephemera acts on that was never applied (no row in processed_deliveries) and has no job in Redis but a
+ * failed one, once it is older than two minutes; at most three times per delivery, counted in the database.
+ */
+export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
+  const { db, clients, webhooks, logger, requested } = deps;
+  const now = deps.now?.() ?? Date.now();
+  const mark = await db.githubSyncState.findUnique({ where: { key: SEEN_UNTIL } });
+  const since = mark ? Date.parse(mark.value) : now - FIRST_PASS_MS;
+  const settled = now - IN_FLIGHT_MS;
+
+  // Newest first, page by page, back to the mark. Attempts of one delivery share its guid.
+  const octokit = clients.app();
+  const byGuid = new Map<string, Delivery[]>();
+  let oldestListed = now;
+  for await (const { data } of octokit.paginate.iterator(octokit.rest.apps.listWebhookDeliveries, { per_page: 100 })) {
+    for (const d of data as Delivery[]) {
+      const at = Date.parse(d.delivered_at);
+      oldestListed = Math.min(oldestListed, at);
+      if (at < since) continue;
+      byGuid.set(d.guid, [...(byGuid.get(d.guid) ?? []), d]);
+    }
+    if (oldestListed < since) break;
+  }
+
+  // A delivery is decided once its newest attempt has settled; the mark never passes one still in flight.
+  const candidates = [...byGuid.entries()]
+    .map(([guid, attempts]) => ({ guid, attempts, newest: Math.max(...attempts.map((a) => Date.parse(a.delivered_at))) }))
+    .filter((c) => isHandled(c.attempts[0]!.event, c.attempts[0]!.action ?? undefined));
+  const undecided = candidates.filter((c) => c.newest > settled).map((c) => c.newest);
+  const newMark = Math.max(since, Math.min(settled, ...undecided.map((t) => t - 1)));
+
+  const settledOnes = candidates.filter((c) => c.newest <= settled);
+  const guids = settledOnes.map((c) => c.guid);
+  const applied = new Set(
+    guids.length === 0
+      ? []
+      : (await db.processedDelivery.findMany({ where: { deliveryId: { in: guids } }, select: { deliveryId: true } })).map((r) => r.deliveryId),
+  );
+  const counts = new Map(
+    (await db.redeliveryRequest.findMany({ where: { guid: { in: guids } } })).map((r) => [r.guid, r.requests] as const),
+  );
+  let asked = 0;
+  let skipped = 0;
+  for (const c of settledOnes) {
+    if (applied.has(c.guid)) continue;
+    const job = await webhooks.getJob(c.guid);
+    if (job && (await job.getState()) !== 'failed') continue; // queued, running, or done: not lost
+    if ((counts.get(c.guid) ?? 0) >= MAX_REDELIVERIES) {
+      skipped++;
+      continue;
+    }
+    const latest = c.attempts.reduce((a, b) => (Date.parse(a.delivered_at) >= Date.parse(b.delivered_at) ? a : b));
+    await octokit.rest.apps.redeliverWebhookDelivery({ delivery_id: latest.id });
+    await db.redeliveryRequest.upsert({
+      where: { guid: c.guid },
+      create: { guid: c.guid, requests: 1, lastRequestedAt: new Date(now) },
+      update: { requests: { increment: 1 }, lastRequestedAt: new Date(now) },
+    });
+    requested.inc();
+    asked++;
+    logger.info({ delivery_id: c.guid, event: `${latest.event}.${latest.action ?? ''}` }, 'redelivery requested');
+  }
+  await db.githubSyncState.upsert({
+    where: { key: SEEN_UNTIL },
+    create: { key: SEEN_UNTIL, value: new Date(newMark).toISOString() },
+    update: { value: new Date(newMark).toISOString() },
+  });
+  if (skipped > 0) logger.warn({ deliveries: skipped }, `deliveries still not applied after ${MAX_REDELIVERIES} redeliveries; not asked again`);
+  return `redeliveries requested ${asked}`;
+}

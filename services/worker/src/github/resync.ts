@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import type { PrismaClient } from '@ephemera/db';
+import type { Logger } from '@ephemera/runtime';
+import { trimWebhookPayload, type PullRequestJob } from '@ephemera/schema';
+import type { Counter } from 'prom-client';
+import type { FollowUps } from '../follow-ups.js';
+import { destroyEnvironments } from '../handlers/destroy-environments.js';
+import { NO_FACTS } from '../handlers/handler.js';
+import { reconcilePullRequest, type PreviewSettings } from '../pull-request-reconciler.js';
+import type { Touched } from '../touched.js';
+import type { InstallationClients } from './installation-clients.js';
+
+export interface ResyncDeps {
+  db: PrismaClient;
+  clients: InstallationClients;
+  settings: PreviewSettings;
+  followUps: FollowUps;
+  logger: Logger;
+  corrections: Counter<'kind'>;
+}
+
+type PullRequest = Record<string, unknown> & { number: number; updated_at: string };
+type Repository = { id: number; full_name: string; name: string; owner: { login: string } };
+
+const NOTES = {
+  deleted: 'The Ephemera GitHub App was uninstalled, so this preview was removed.',
+  suspended: 'The Ephemera GitHub App was suspended for this account, so this preview was removed. Push a commit after unsuspending to bring it back.',
+};
+
+/**
+ * Converges on GitHub's state whatever deliveries were lost. For every installation and every repository it
+ * reaches, the open pull requests are listed (conditionally: an unchanged list answers 304 and costs no rate
+ * limit) and each goes through the same reconciliation as a webhook's snapshot, with GitHub's `updated_at`, so
+ * every rule (labels, drafts, forks awaiting approval) applies unchanged: an open PR newer than what was applied is
+ * applied; a live environment whose PR is no longer open is torn down as a `closed` event would. Installations
+ * GitHub no longer lists, or lists as suspended, lose their previews as on `installation.deleted` / `suspend`.
+ *
+ * GitHub is asked outside any transaction; each correction is its own transaction under the PR's lock.
+ */
+export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
+  const { db, clients, logger, corrections } = deps;
+  const app = clients.app();
+  const installations = await app.paginate(app.rest.apps.listInstallations, { per_page: 100 });
+  const listed = new Map(installations.map((i) => [i.id, i] as const));
+  let installationsGone = 0;
+  let applied = 0;
+  let destroyed = 0;
+
+  // Installations with previews that GitHub no longer lists, or lists as suspended.
+  const known = await db.environment.findMany({
+    where: { status: { notIn: ['DESTROYING', 'DESTROYED'] }, installationId: { gt: 0 } },
+    distinct: ['installationId'],
+    select: { installationId: true },
+  });
+  for (const { installationId } of known) {
+    const id = Number(installationId);
+    const entry = listed.get(id);
+    let gone: 'deleted' | 'suspended' | null = entry?.suspended_at ? 'suspended' : null;
+    if (!entry) {
+      try {
+        const { data } = await app.rest.apps.getInstallation({ installation_id: id });
+        gone = data.suspended_at ? 'suspended' : null;
+      } catch (err) {
+        if ((err as { status?: number }).status !== 404) throw err;
+        gone = 'deleted';
+      }
+    }
+    if (!gone) continue;
+    const touched = await db.$transaction((tx) => destroyEnvironments(tx, { installationId }, NOTES[gone]), { maxWait: 10_000, timeout: 30_000 });
+    if (touched.length > 0) {
+      installationsGone++;
+      corrections.inc({ kind: 'installation' }, touched.length);
+      logger.warn({ installation_id: id, github_says: gone, environments: touched.length }, 'resync: installation gone; previews removed');
+      await deps.followUps.ensure(touched);
+    }
+  }
+
+  for (const installation of installations) {
+    if (installation.suspended_at) continue;
+    const octokit = clients.for(installation.id);
+    const repositories = (await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 })) as Repository[];
+    for (const repository of repositories) {
+      const open = await openPullRequests(deps, installation.id, repository);
+      if (open === null) continue; // unchanged since the last pass
+      const byNumber = new Map(open.map((pr) => [pr.number, pr] as const));
+      const [states, live] = await Promise.all([
+        db.pullRequestState.findMany({ where: { repositoryFullName: repository.full_name }, select: { prNumber: true, lastEventAt: true } }),
+        db.environment.findMany({
+          where: { repositoryFullName: repository.full_name, status: { notIn: ['DESTROYING', 'DESTROYED'] } },
+          select: { prNumber: true },
+        }),
+      ]);
+      const appliedAt = new Map(states.map((s) => [s.prNumber, s.lastEventAt?.getTime() ?? 0] as const));
+
+      // Open pull requests GitHub shows newer than what was applied (or never applied).
+      for (const pr of open) {
+        if (Date.parse(pr.updated_at) <= (appliedAt.get(pr.number) ?? -1)) continue;
+        if (await reconcile(deps, installation.id, repository, pr)) {
+          applied++;
+          corrections.inc({ kind: 'applied' });
+        }
+      }
+      // Live environments whose pull request is no longer open: GitHub's own record of it is applied.
+      for (const env of live.filter((e) => !byNumber.has(e.prNumber))) {
+        let pr: PullRequest | null = null;
+        try {
+          pr = (await octokit.rest.pulls.get({ owner: repository.owner.login, repo: repository.name, pull_number: env.prNumber })).data as unknown as PullRequest;
+        } catch (err) {
+          if ((err as { status?: number }).status !== 404) throw err;
+        }
+        if (pr && pr.state === 'open') continue; // opened since the list was read
+        const changed = pr
+          ? await reconcile(deps, installation.id, repository, pr)
+          : (await db.$transaction((tx) => destroyEnvironments(tx, { repositoryFullName: repository.full_name, prNumber: env.prNumber }, 'This pull request no longer exists on GitHub, so its preview was removed.'))).length > 0;
+        if (changed) {
+          destroyed++;
+          corrections.inc({ kind: 'destroyed' });
+        }
+      }
+    }
+  }
+  if (applied + destroyed + installationsGone > 0) logger.warn({ applied, destroyed, installations: installationsGone }, 'resync corrected what deliveries missed');
+  return `resync: applied ${applied}, destroyed ${destroyed}, installations ${installationsGone}`;
+}
+
+/** The repository's open pull requests, or null when GitHub says the list is unchanged since the last pass (304). */
+async function openPullRequests({ db, clients }: ResyncDeps, installationId: number, repository: Repository): Promise<PullRequest[] | null> {
+  const octokit = clients.for(installationId);
+  const stored = await db.pullListEtag.findUnique({ where: { repositoryFullName: repository.full_name } });
+  const params = { owner: repository.owner.login, repo: repository.name, state: 'open' as const, per_page: 100 };
+  let first;
+  try {
+    first = await octokit.rest.pulls.list({ ...params, ...(stored ? { headers: { 'if-none-match': stored.etag } } : {}) });
+  } catch (err) {
+    if ((err as { status?: number }).status === 304) return null;
+    throw err;
+  }
+  const pulls = first.data as unknown as PullRequest[];
+  if (pulls.length === params.per_page) {
+    for await (const { data } of octokit.paginate.iterator(octokit.rest.pulls.list, { ...params, page: 2 })) pulls.push(...(data as unknown as PullRequest[]));
+  }
+  const etag = first.headers.etag;
+  if (etag) {
+    await db.pullListEtag.upsert({
+      where: { repositoryFullName: repository.full_name },
+      create: { repositoryFullName: repository.full_name, etag },
+      update: { etag },
+    });
+  }
+  return pulls;
+}
+
+/**
+ * Applies GitHub's record of a pull request as the worker applies a webhook's snapshot. It carries no sender, so
+ * it grants no trust: a fork's new commit stays held until someone with write access vouches for it.
+ */
+async function reconcile(deps: ResyncDeps, installationId: number, repository: Repository, pr: PullRequest): Promise<boolean> {
+  const job = trimWebhookPayload(
+    { event: 'pull_request', deliveryId: randomUUID(), receivedAt: new Date() },
+    {
+      action: 'edited',
+      installation: { id: installationId },
+      repository: { id: repository.id, full_name: repository.full_name, name: repository.name, owner: { login: repository.owner.login } },
+      pull_request: pr,
+      sender: { id: (pr.user as { id: number }).id, login: (pr.user as { login: string }).login, type: 'User' },
+    },
+  ) as PullRequestJob | null;
+  if (!job) return false;
+  const touched: Touched = await deps.db.$transaction(
+    (tx) => reconcilePullRequest({ tx, settings: deps.settings, logger: deps.logger, facts: NO_FACTS }, job),
+    { maxWait: 10_000, timeout: 30_000 },
+  );
+  if (touched.stale) return false;
+  await deps.followUps.ensure([touched]);
+  return true;
+}
