@@ -3,17 +3,44 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
-import { ingestConfigSchema } from '../../../services/ingest/src/config.js';
-import { queryConfigSchema } from '../../../services/query/src/config.js';
-import { workerConfigSchema } from '../../../services/worker/src/config.js';
+import { DEVELOPMENT_WEBHOOK_SECRET, ingestConfigSchema, loadIngestConfig } from '../../../services/ingest/src/config.js';
+import { loadQueryConfig, queryConfigSchema } from '../../../services/query/src/config.js';
+import { loadWorkerConfig, workerConfigSchema } from '../../../services/worker/src/config.js';
 
 // No Docker engine runs where the tests do, so docker-compose.yml is checked against the Compose
 // specification's JSON schema, and against the services' own configuration schemas and ports.
 
 const root = new URL('../../../', import.meta.url);
-const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
+const composeText = readFileSync(new URL('docker-compose.yml', root), 'utf8');
+const compose = parse(composeText, { merge: true }) as {
   services: Record<string, { environment?: Record<string, string>; ports?: string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; command?: string[]; deploy?: { replicas?: number } }>;
   volumes: Record<string, unknown>;
+};
+
+/**
+ * A service's environment as docker compose interpolates it from the operator's environment `given`:
+ * `${VAR:-default}` is VAR when set and not empty, else the default; `${VAR:?message}` is VAR, or Compose stops
+ * with the message (thrown here). Variables left empty are dropped, as the services read an empty one as unset.
+ */
+function interpolate(environment: Record<string, string>, given: Record<string, string>): Record<string, string> {
+  const resolved = Object.entries(environment).map(([key, raw]) => [
+    key,
+    String(raw).replace(/\$\{([A-Z_][A-Z0-9_]*)(?::(-|\?)([^}]*))?\}/g, (_m, name: string, op?: string, arg?: string) => {
+      const value = given[name];
+      if (value) return value;
+      if (op === '?') throw new Error(`required variable ${name} is missing a value: ${arg}`);
+      return op === '-' ? (arg ?? '') : '';
+    }),
+  ]);
+  return Object.fromEntries(resolved.filter(([, v]) => v !== ''));
+}
+
+/** What an operator sets before `docker compose up`: the App's webhook secret, API tokens, dashboard credentials. */
+const OPERATOR_ENV = {
+  GITHUB_WEBHOOK_SECRET: 'b7e2c94f1a0d4c3e9f5b6a8d2e1c0f9a',
+  API_TOKENS: 'tok-3f9a1c7e5b2d',
+  ADMIN_USERNAME: 'ops',
+  ADMIN_PASSWORD: 'a-long-dashboard-password',
 };
 
 function stripIds(node: unknown, inProperties = false): void {
@@ -49,22 +76,54 @@ describe('docker-compose.yml', () => {
   });
 
   it.each([
-    ['ingest', ingestConfigSchema, 'INGEST_PORT'],
-    ['worker', workerConfigSchema, 'WORKER_PORT'],
-    ['query', queryConfigSchema, 'QUERY_PORT'],
-  ] as const)('gives %s only variables it reads, and a configuration it accepts', (name, schema, portVar) => {
+    ['ingest', ingestConfigSchema, loadIngestConfig, 'INGEST_PORT'],
+    ['worker', workerConfigSchema, loadWorkerConfig, 'WORKER_PORT'],
+    ['query', queryConfigSchema, loadQueryConfig, 'QUERY_PORT'],
+  ] as const)('gives %s only variables it reads, and a configuration it accepts in production', (name, schema, load, portVar) => {
     const environment = compose.services[name]!.environment ?? {};
     const known = Object.keys(schema.shape);
     for (const key of Object.keys(environment)) expect(known).toContain(key);
-    // ${VAR:-default} placeholders resolve to their defaults, as docker compose would without those variables set.
-    const resolved = Object.fromEntries(
-      Object.entries(environment).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]),
-    );
-    const parsed = schema.safeParse(Object.fromEntries(Object.entries(resolved).filter(([, v]) => v !== '')));
-    expect(parsed.error?.issues ?? []).toEqual([]);
+    // As docker compose resolves it with the operator's variables set; the image sets NODE_ENV=production.
+    const resolved = interpolate(environment, OPERATOR_ENV);
+    expect(() => load({ ...resolved, NODE_ENV: 'production' })).not.toThrow();
     const port = resolved[portVar];
     expect(port).toBeDefined();
     const published = compose.services[name]!.ports ?? [];
     if (name !== 'worker') expect(published).toContain(`${port}:${port}`);
+  });
+
+  it('requires GITHUB_WEBHOOK_SECRET from the environment, with no default secret written in the file', () => {
+    const ingest = compose.services.ingest!.environment!;
+    expect(ingest.GITHUB_WEBHOOK_SECRET).toBe("${GITHUB_WEBHOOK_SECRET:?set GITHUB_WEBHOOK_SECRET to the GitHub App's webhook secret}");
+    // Without it, Compose stops with a message naming the variable.
+    expect(() => interpolate(ingest, {})).toThrow(/required variable GITHUB_WEBHOOK_SECRET is missing a value: set GITHUB_WEBHOOK_SECRET/);
+    expect(composeText).not.toContain(DEVELOPMENT_WEBHOOK_SECRET);
+  });
+
+  it('writes no literal secret: secret-named variables come from the environment without a default', () => {
+    const secretNamed = /SECRET|TOKEN|PASSWORD|PRIVATE_KEY|USERNAME/;
+    const checked: string[] = [];
+    for (const [service, definition] of Object.entries(compose.services)) {
+      for (const [key, value] of Object.entries(definition.environment ?? {})) {
+        if (!secretNamed.test(key) || service === 'postgres') continue;
+        checked.push(`${service}.${key}`);
+        // Only a reference to the variable of the same name: required (`:?message`) or empty when unset (`:-`).
+        expect(`${service}.${key}=${String(value)}`).toMatch(new RegExp(`^${service}\\.${key}=\\$\\{${key}(:\\?[^}]+|:-)\\}$`));
+      }
+    }
+    expect(checked.sort()).toEqual([
+      'ingest.GITHUB_WEBHOOK_SECRET',
+      'query.ADMIN_PASSWORD',
+      'query.ADMIN_USERNAME',
+      'query.API_TOKENS',
+      'worker.GITHUB_APP_PRIVATE_KEY',
+    ]);
+  });
+
+  it('passes the query service its access settings from the environment, and it stops without API_TOKENS or API_AUTH=none', () => {
+    const query = compose.services.query!.environment!;
+    for (const key of ['API_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE']) expect(query[key]).toBe(`\${${key}:-}`);
+    expect(() => loadQueryConfig({ ...interpolate(query, {}), NODE_ENV: 'production' })).toThrow(/API_TOKENS/);
+    expect(loadQueryConfig({ ...interpolate(query, { API_AUTH: 'none' }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
   });
 });

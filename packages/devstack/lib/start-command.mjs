@@ -59,6 +59,8 @@ export async function startCommand() {
   process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 
   try {
+    // Set before docker compose runs: Compose reads the whole file, and it requires GITHUB_WEBHOOK_SECRET.
+    env.GITHUB_WEBHOOK_SECRET ??= DEV_SECRET;
     if ((!env.DATABASE_URL || !env.REDIS_URL) && dockerAvailable()) {
       say('Docker engine found: starting postgres and redis with docker compose');
       await run('docker', ['compose', 'up', '-d', '--wait', 'postgres', 'redis'], { cwd: ROOT, env });
@@ -80,7 +82,6 @@ export async function startCommand() {
       env.REDIS_URL = redis.url;
     }
     await run('pnpm', ['db:migrate'], { cwd: ROOT, env });
-    env.GITHUB_WEBHOOK_SECRET ??= DEV_SECRET;
     env.PROVISIONER_DELAY_MS ??= '1500';
     const access = developmentAccess(env);
 

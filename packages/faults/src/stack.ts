@@ -9,6 +9,15 @@ import { freePort, startPostgres, startRedis, type RunningServer } from '@epheme
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const SECRET = 'fault-suite-secret';
+/** The bearer token the query service accepts (API_TOKENS), sent with the suite's API reads. */
+export const QUERY_API_TOKEN = 'fault-suite-query-token';
+/**
+ * ingest's INGEST_MAX_INFLIGHT_BYTES: small, so that the hostile-input scenario's concurrent large bodies reach
+ * it, and still far above what the other scenarios hold at once (20 concurrent deliveries of about 24 KB).
+ */
+export const INGEST_INFLIGHT_LIMIT = 3 * 1024 * 1024;
+/** ingest's ALLOWED_ACCOUNTS: the owner of every generated pull request (GitHub's example repository). */
+export const ALLOWED_ACCOUNT = 'Codertocat';
 
 export interface Service {
   name: string;
@@ -43,11 +52,19 @@ export async function startStack() {
     NODE_ENV: 'development',
   };
 
+  /** What each service is given besides the shared settings. */
+  const serviceEnv = {
+    ingest: { INGEST_MAX_INFLIGHT_BYTES: String(INGEST_INFLIGHT_LIMIT), ALLOWED_ACCOUNTS: ALLOWED_ACCOUNT },
+    // The query service refuses to start without API tokens (or API_AUTH=none); the suite reads with this one.
+    query: { API_TOKENS: QUERY_API_TOKEN },
+    worker: {},
+  };
+
   async function startService(name: 'ingest' | 'worker' | 'query', label: string = name): Promise<Service> {
     const port = await freePort();
     const portVar = { ingest: 'INGEST_PORT', worker: 'WORKER_PORT', query: 'QUERY_PORT' }[name];
     const child = spawn(process.execPath, [path.join(ROOT, 'services', name, 'dist', 'main.js')], {
-      env: { ...env, [portVar]: String(port) },
+      env: { ...env, ...serviceEnv[name], [portVar]: String(port) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const service = { name: label, port, process: child };

@@ -101,6 +101,76 @@ describe(createLogger.name, () => {
   });
 });
 
+describe('redaction of secret-named fields at any depth', () => {
+  function captured() {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    return { lines, log: createLogger({ service: 'unit', destination }) };
+  }
+
+  it('redacts nested fields, fields in arrays of objects and in configuration objects, keeping their neighbours', () => {
+    const { lines, log } = captured();
+    log.info(
+      {
+        a: { b: { c: { token: 'tok-deep-1', keep: 'c-kept' }, keep: 'b-kept' } },
+        list: [{ password: 'pw-in-list-0', name: 'first' }, { name: 'second' }, 'plain', 7],
+        config: { github: { privateKey: '-----BEGIN RSA PRIVATE KEY-----abc', appId: 42 }, port: 3001 },
+        deeper: { l1: { l2: { l3: { l4: { l5: { secret: 'five-levels-down', n: 5 } } } } } },
+        env: { GITHUB_WEBHOOK_SECRET: 'env-style-secret', API_TOKENS: ['t1-secret', 't2-secret'], QUEUE_PREFIX: 'ephemera' },
+        headers: { Authorization: 'Bearer hdr-secret', 'X-Hub-Signature-256': 'sha256=abcdef', accept: 'application/json' },
+        delivery_id: 'd-7',
+        count: 3,
+      },
+      'nested secrets',
+    );
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      a: { b: { c: { token: '[redacted]', keep: 'c-kept' }, keep: 'b-kept' } },
+      list: [{ password: '[redacted]', name: 'first' }, { name: 'second' }, 'plain', 7],
+      config: { github: { privateKey: '[redacted]', appId: 42 }, port: 3001 },
+      deeper: { l1: { l2: { l3: { l4: { l5: { secret: '[redacted]', n: 5 } } } } } },
+      env: { GITHUB_WEBHOOK_SECRET: '[redacted]', API_TOKENS: '[redacted]', QUEUE_PREFIX: 'ephemera' },
+      headers: { Authorization: '[redacted]', 'X-Hub-Signature-256': '[redacted]', accept: 'application/json' },
+      delivery_id: 'd-7',
+      count: 3,
+      msg: 'nested secrets',
+    });
+    for (const secret of ['tok-deep-1', 'pw-in-list-0', 'BEGIN RSA', 'five-levels-down', 'env-style-secret', 't1-secret', 'hdr-secret', 'abcdef']) {
+      expect(lines[0]).not.toContain(secret);
+    }
+  });
+
+  it('leaves the logged objects as they were, and errors serialized as errors', () => {
+    const { lines, log } = captured();
+    const config = { github: { privateKey: 'kept-in-the-caller' }, port: 1 };
+    const frozen = Object.freeze({ nested: Object.freeze({ token: 'frozen-token' }) });
+    const err = Object.assign(new Error('refused', { cause: { request: { token: 'cause-token' } } }), {
+      code: 'E_AUTH',
+      details: { password: 'err-password' },
+    });
+    log.error({ config, frozen, err }, 'failed');
+    expect(config.github.privateKey).toBe('kept-in-the-caller');
+    expect(frozen.nested.token).toBe('frozen-token');
+    expect(err.details.password).toBe('err-password');
+    const line = JSON.parse(lines[0]!) as { err: Record<string, unknown> };
+    expect(line.err).toMatchObject({ type: 'Error', message: 'refused', code: 'E_AUTH', details: { password: '[redacted]' } });
+    expect(typeof line.err.stack).toBe('string');
+    for (const secret of ['kept-in-the-caller', 'frozen-token', 'cause-token', 'err-password']) expect(lines[0]).not.toContain(secret);
+  });
+
+  it('writes a line of plain fields unchanged', () => {
+    const { lines, log } = captured();
+    const fields = { delivery_id: 'd-1', event: 'pull_request', outcome: 'queued', status: 202, latency_ms: 0.4, when: new Date(0) };
+    log.info(fields, 'delivery');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ ...fields, when: '1970-01-01T00:00:00.000Z' });
+  });
+});
+
 describe(redisReachable.name, () => {
   it('is true for the test Redis and false for a port nothing listens on', async () => {
     const up = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');

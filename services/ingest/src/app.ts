@@ -1,10 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
-import { finished } from 'node:stream';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import getRawBody from 'raw-body';
 import type { Logger } from '@ephemera/runtime';
-import { DELIVERY_ID, PayloadError, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
+import { DELIVERY_ID, PayloadError, deliveryAccount, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
+import { DEFAULT_MAX_INFLIGHT_BYTES } from './config.js';
 import type { IngestMetrics } from './metrics.js';
 import type { SignatureVerifier } from './signature-verifier.js';
 import { EnqueueTimeoutError, type WebhookSink } from './webhook-queue.js';
@@ -23,6 +22,10 @@ export interface IngestDeps {
   queue: WebhookSink;
   logger: Logger;
   metrics: IngestMetrics;
+  /** INGEST_MAX_INFLIGHT_BYTES: bytes of request bodies read or held at once; 64 MiB when not given. */
+  maxInflightBytes?: number;
+  /** ALLOWED_ACCOUNTS: the GitHub logins whose deliveries are queued (any case); every account's when not given. */
+  allowedAccounts?: readonly string[];
 }
 
 interface Delivery {
@@ -39,6 +42,9 @@ interface Delivery {
  */
 export function createApp(deps: IngestDeps): express.Express {
   const { verifier, queue, logger, metrics } = deps;
+  const budget = new InflightBudget(deps.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES);
+  metrics.setInflightBytes(() => budget.used);
+  const allowed = deps.allowedAccounts && new Set(deps.allowedAccounts.map((login) => login.toLowerCase()));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -66,27 +72,55 @@ export function createApp(deps: IngestDeps): express.Express {
       );
     });
 
-    // Headers first, so a request that is wrong from the start is refused before its body is read.
+    // Headers first, so a request that is wrong from the start is refused before its body is kept.
     const refusal = checkHeaders(req, delivery);
     if (refusal) {
       if (refusal.status === 401) metrics.signatureFailures.inc();
-      return fail(res, refusal.status, refusal.error, refusal.message);
+      return afterBody(req, res, () => fail(res, refusal.status, refusal.error, refusal.message));
     }
-    // raw-body itself rather than express.raw: the body is only ever used as the bytes that were signed, so none
-    // of express.raw's type, charset and decompression handling applies (a compressed body is refused above).
-    getRawBody(req, { length: req.headers['content-length'], limit: MAX_BODY_BYTES }, (err, body) => {
-      if (err) {
-        // The rest of the body is read off before the answer, as express's body parsers do: a connection closed
-        // with bytes still unread is reset, and the sender would never see its 413.
-        finished(req, () => next(err));
-        req.resume();
-        return;
+    // Read by hand rather than with express.raw or raw-body: the body is only ever used as the bytes that were
+    // signed (so none of their type, charset and decompression handling applies; a compressed body is refused
+    // above), and every byte kept counts against the in-flight budget until the request is answered or closed.
+    const length = Number(req.headers['content-length'] ?? NaN);
+    const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    if (declared !== undefined && declared > MAX_BODY_BYTES) return afterBody(req, res, () => tooLarge(res));
+    let held = 0;
+    const release = () => {
+      budget.release(held);
+      held = 0;
+    };
+    res.on('close', release);
+    if (declared !== undefined) {
+      if (!budget.take(declared, held)) {
+        refuseBusy(delivery);
+        return afterBody(req, res, () => busy(res));
       }
-      admit(body, req.headers['x-hub-signature-256'] as string, delivery)
-        .then((admitted) => (admitted.job ? store(res, admitted.job, delivery) : admitted.answer(res)))
-        .catch(next);
+      held = declared;
+    }
+    readBody(req, {
+      // A body without Content-Length (chunked) counts as its bytes arrive.
+      take: declared === undefined ? (n) => budget.take(n, held) && ((held += n), true) : () => true,
+      dropped(reason) {
+        release();
+        if (reason === 'busy') refuseBusy(delivery);
+      },
+      done(outcome) {
+        if (res.headersSent || res.destroyed) return;
+        if (outcome === 'too-large') return tooLarge(res);
+        if (outcome === 'busy') return busy(res);
+        if (outcome === 'aborted') return;
+        admit(outcome, req.headers['x-hub-signature-256'] as string, delivery)
+          .then((admitted) => (admitted.job ? store(res, admitted.job, delivery) : admitted.answer(res)))
+          .catch(next);
+      },
     });
   });
+
+  /** Counted when decided: the bodies being read already take the whole in-flight budget. */
+  function refuseBusy(delivery: Delivery): void {
+    delivery.outcome = 'busy';
+    metrics.inflightRefusals.inc();
+  }
 
   /**
    * Verifies, parses and trims one body. A function of its own so that the 24 KB body, its text and the parsed
@@ -130,12 +164,22 @@ export function createApp(deps: IngestDeps): express.Express {
       if (err instanceof PayloadError) return refuse(400, 'invalid_payload', err.message);
       throw err;
     }
-    if (job === null) {
-      delivery.outcome = 'ignored';
-      metrics.deliveries.inc({ event, outcome: 'ignored' });
-      return { answer: (res) => reply(res, 202, { delivery_id: deliveryId, status: 'ignored' }) };
+    if (job === null) return ignored(event, deliveryId, delivery);
+    if (allowed) {
+      const account = deliveryAccount(job);
+      if (!allowed.has(account.toLowerCase())) {
+        logger.info({ delivery_id: deliveryId, event, account }, `delivery from ${account} ignored: not in ALLOWED_ACCOUNTS`);
+        return ignored(event, deliveryId, delivery);
+      }
     }
     return { job };
+  }
+
+  /** Deliveries verified but not acted on: 202 `ignored`, counted, nothing stored. */
+  function ignored(event: string, deliveryId: string, delivery: Delivery): Admitted {
+    delivery.outcome = 'ignored';
+    metrics.deliveries.inc({ event, outcome: 'ignored' });
+    return { answer: (res) => reply(res, 202, { delivery_id: deliveryId, status: 'ignored' }) };
   }
 
   async function store(res: Response, job: WebhookJob, delivery: Delivery): Promise<void> {
@@ -191,9 +235,7 @@ export function createApp(deps: IngestDeps): express.Express {
     const e = err as { status?: number; statusCode?: number; type?: string; expose?: boolean };
     const status = e.status ?? e.statusCode ?? 500;
     if (res.headersSent) return;
-    if (e.type === 'entity.too.large') {
-      return fail(res, 413, 'payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes (GitHub's own limit)`);
-    }
+    if (e.type === 'entity.too.large') return tooLarge(res);
     if (status >= 400 && status < 500) {
       return fail(res, status, e.type ? e.type.replace(/\W+/g, '_') : 'bad_request', 'the request could not be read');
     }
@@ -209,6 +251,100 @@ type Admitted = { job: WebhookJob; answer?: undefined } | { job?: undefined; ans
 
 function refuse(status: number, error: string, message: string): Admitted {
   return { answer: (res) => fail(res, status, error, message) };
+}
+
+function tooLarge(res: Response): void {
+  fail(res, 413, 'payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes (GitHub's own limit)`);
+}
+
+/** 503 with Retry-After: the request did not fit in INGEST_MAX_INFLIGHT_BYTES. */
+function busy(res: Response): void {
+  res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  fail(res, 503, 'server_busy', 'ingest is reading as many request bodies as it may hold at once; redeliver it later');
+}
+
+/**
+ * Answers a request refused before its body was kept, once the rest of the body has been read off and
+ * discarded (as express's body parsers do): a connection closed with bytes still unread is reset, and a
+ * sender that asked for `Connection: close` would never see its answer. Nothing of the body is held, and it
+ * takes no part of the in-flight budget; a client that stops sending meets the server's request timeout.
+ */
+function afterBody(req: Request, res: Response, answer: () => void): void {
+  if (req.readableEnded) return answer();
+  req.on('end', () => {
+    if (!res.headersSent && !res.destroyed) answer();
+  });
+  req.resume();
+}
+
+/**
+ * The bytes of request bodies being read or held, across every request of an app. A request takes its share
+ * before reading (its Content-Length, or each chunk as it arrives when it has none) and gives it back when it
+ * is answered or its connection closes.
+ */
+export class InflightBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+
+  /**
+   * Takes `bytes` for a request already holding `held`, if they fit. A request holding everything in use may
+   * always take more (up to GitHub's 25 MB cap, checked by the caller): a genuine delivery larger than a small
+   * budget is read alone rather than refused for ever.
+   */
+  take(bytes: number, held: number): boolean {
+    if (this.used + bytes > this.max && this.used !== held) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+type BodyOutcome = Buffer | 'too-large' | 'busy' | 'aborted';
+
+interface BodyHandlers {
+  /** Asked before each chunk is kept. */
+  take(bytes: number): boolean;
+  /** What was kept has been dropped: the body is refused, and its rest is read off without being kept. */
+  dropped(reason: 'too-large' | 'busy'): void;
+  /** Called once, when the body has ended (or the request was aborted): the body, or why there is none. */
+  done(outcome: BodyOutcome): void;
+}
+
+/**
+ * Reads a request's body. Once `take` says no, or the body passes {@link MAX_BODY_BYTES}, what was kept is
+ * dropped and the rest of the body is read off and discarded, never held; the refusal is given when the body
+ * has ended, so that the sender sees it (see {@link afterBody}).
+ */
+function readBody(req: Request, handlers: BodyHandlers): void {
+  let chunks: Buffer[] = [];
+  let received = 0;
+  let settled = false;
+  let refusal: 'too-large' | 'busy' | undefined;
+  const settle = (outcome: BodyOutcome) => {
+    if (settled) return;
+    settled = true;
+    chunks = [];
+    handlers.done(outcome);
+  };
+  const drop = (reason: 'too-large' | 'busy') => {
+    refusal = reason;
+    chunks = [];
+    handlers.dropped(reason);
+  };
+  req.on('data', (chunk: Buffer) => {
+    if (settled || refusal) return;
+    received += chunk.length;
+    if (received > MAX_BODY_BYTES) return drop('too-large');
+    if (!handlers.take(chunk.length)) return drop('busy');
+    chunks.push(chunk);
+  });
+  // Copied into a buffer of its own even when it came in one chunk: a chunk can be a view of a larger buffer.
+  req.on('end', () => settle(refusal ?? Buffer.concat(chunks, received)));
+  req.on('error', () => settle('aborted'));
+  req.on('close', () => settle('aborted'));
 }
 
 interface Refusal {

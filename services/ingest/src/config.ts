@@ -1,5 +1,14 @@
-import { env, parseConfig } from '@ephemera/runtime';
+import { ConfigError, env, parseConfig } from '@ephemera/runtime';
 import { z } from 'zod';
+
+/** The secret `npm start` gives ingest when GITHUB_WEBHOOK_SECRET is not set (packages/devstack). */
+export const DEVELOPMENT_WEBHOOK_SECRET = 'ephemera-development-secret';
+/** The shortest webhook secret ingest accepts in production. */
+export const MIN_PRODUCTION_SECRET_LENGTH = 20;
+/** Default of INGEST_MAX_INFLIGHT_BYTES: 64 MiB of request bodies read or held at once. */
+export const DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+/** A GitHub login: letters, digits and hyphens (underscores in Enterprise Managed Users' logins). */
+const GITHUB_LOGIN = /^[a-z0-9][a-z0-9_-]{0,99}$/i;
 
 export const ingestConfigSchema = z.object({
   /** One secret, or several separated by commas while a secret is being rotated: any of them verifies. */
@@ -10,12 +19,51 @@ export const ingestConfigSchema = z.object({
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('ephemera'),
   /** How long a delivery may wait for Redis before the answer is 503 (GitHub gives up after 10 s). */
   ENQUEUE_TIMEOUT_MS: env.positiveInt(3_000).pipe(z.number().max(8_000)),
+  /**
+   * Bytes of request bodies read or held at once, across all requests, before their signatures are checked;
+   * a request that would go over is answered 503 with Retry-After.
+   */
+  INGEST_MAX_INFLIGHT_BYTES: env.positiveInt(DEFAULT_MAX_INFLIGHT_BYTES),
+  /** GitHub accounts (logins, any case) whose deliveries are acted on; unset: every account's. */
+  ALLOWED_ACCOUNTS: env
+    .list()
+    .pipe(
+      z
+        .array(z.string().regex(GITHUB_LOGIN, 'must be GitHub logins (users or organizations), comma-separated'))
+        .min(1, 'must name at least one GitHub account (unset it to accept every account)'),
+    )
+    .optional(),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
 });
 
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
+/**
+ * Parses the configuration and applies the production rule: every webhook secret is at least
+ * {@link MIN_PRODUCTION_SECRET_LENGTH} characters and is not the development default, which anyone can read
+ * in this repository. Other modes accept any secret.
+ */
 export function loadIngestConfig(environment: NodeJS.ProcessEnv = process.env): IngestConfig {
-  return parseConfig(ingestConfigSchema, environment);
+  const config = parseConfig(ingestConfigSchema, environment);
+  if (config.NODE_ENV === 'production') {
+    const secrets = config.GITHUB_WEBHOOK_SECRET;
+    // Which secret, by position, never its value: the message ends up in logs.
+    const which = (i: number) => (secrets.length === 1 ? 'the secret' : `secret ${i + 1} of ${secrets.length}`);
+    const problems = secrets.flatMap((secret, i) => {
+      if (secret === DEVELOPMENT_WEBHOOK_SECRET) {
+        return [
+          `GITHUB_WEBHOOK_SECRET: ${which(i)} is the development default (${DEVELOPMENT_WEBHOOK_SECRET}), which is public; in production use the GitHub App's own webhook secret (a long random string, at least ${MIN_PRODUCTION_SECRET_LENGTH} characters)`,
+        ];
+      }
+      if (secret.length < MIN_PRODUCTION_SECRET_LENGTH) {
+        return [
+          `GITHUB_WEBHOOK_SECRET: ${which(i)} is ${secret.length} characters; in production every webhook secret must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters (a long random string)`,
+        ];
+      }
+      return [];
+    });
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+  return config;
 }

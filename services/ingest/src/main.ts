@@ -25,6 +25,8 @@ const app = createApp({
   queue,
   logger,
   metrics: createIngestMetrics(),
+  maxInflightBytes: config.INGEST_MAX_INFLIGHT_BYTES,
+  allowedAccounts: config.ALLOWED_ACCOUNTS,
 });
 const server = createServer(app);
 
@@ -37,7 +39,12 @@ server.on('error', (err: NodeJS.ErrnoException) => {
 });
 server.listen(config.INGEST_PORT, () => {
   logger.info(
-    { port: config.INGEST_PORT, secrets: config.GITHUB_WEBHOOK_SECRET.length },
+    {
+      port: config.INGEST_PORT,
+      secrets: config.GITHUB_WEBHOOK_SECRET.length,
+      max_inflight_bytes: config.INGEST_MAX_INFLIGHT_BYTES,
+      allowed_accounts: config.ALLOWED_ACCOUNTS ?? 'all',
+    },
     `ingest listening on :${config.INGEST_PORT}`,
   );
 });

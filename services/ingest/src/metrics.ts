@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface IngestMetrics {
   registry: Registry;
@@ -6,12 +6,25 @@ export interface IngestMetrics {
   signatureFailures: Counter;
   deliveries: Counter<'event' | 'outcome'>;
   enqueueSeconds: Histogram;
+  /** Requests answered 503 because the in-flight body budget (INGEST_MAX_INFLIGHT_BYTES) was taken. */
+  inflightRefusals: Counter;
+  /** Where the in-flight body bytes are read from when /metrics is scraped (nothing is done per request). */
+  setInflightBytes(read: () => number): void;
 }
 
 /** A registry per app, so tests and several apps in one process do not share counters. */
 export function createIngestMetrics(): IngestMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  let inflightBytes = () => 0;
+  new Gauge({
+    name: 'ingest_inflight_body_bytes',
+    help: 'Bytes of request bodies being read or held before their signatures are checked (bounded by INGEST_MAX_INFLIGHT_BYTES)',
+    registers: [registry],
+    collect() {
+      this.set(inflightBytes());
+    },
+  });
   return {
     registry,
     requests: new Counter({
@@ -37,5 +50,13 @@ export function createIngestMetrics(): IngestMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    inflightRefusals: new Counter({
+      name: 'ingest_inflight_limit_refusals_total',
+      help: 'Requests answered 503 because the bodies being read already took INGEST_MAX_INFLIGHT_BYTES',
+      registers: [registry],
+    }),
+    setInflightBytes(read) {
+      inflightBytes = read;
+    },
   };
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '@ephemera/runtime';
-import { loadIngestConfig } from '../src/config.js';
+import { DEVELOPMENT_WEBHOOK_SECRET, loadIngestConfig } from '../src/config.js';
+
+const STRONG = 'f3b1c9e07a5d4e2b8c6a9d1e0f7b3c5a';
 
 describe(loadIngestConfig.name, () => {
   it('stops with a message naming GITHUB_WEBHOOK_SECRET when it is missing or empty', () => {
@@ -16,11 +18,74 @@ describe(loadIngestConfig.name, () => {
     expect(config.INGEST_PORT).toBe(3001);
     expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
     expect(config.ENQUEUE_TIMEOUT_MS).toBe(3_000);
+    expect(config.INGEST_MAX_INFLIGHT_BYTES).toBe(67_108_864);
+    expect(config.ALLOWED_ACCOUNTS).toBeUndefined();
   });
 
   it('rejects a bad port, Redis URL or a timeout GitHub would not wait for', () => {
     expect(() => loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', INGEST_PORT: 'eighty' })).toThrow(/INGEST_PORT/);
     expect(() => loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
     expect(() => loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', ENQUEUE_TIMEOUT_MS: '20000' })).toThrow(/ENQUEUE_TIMEOUT_MS/);
+  });
+
+  it('reads INGEST_MAX_INFLIGHT_BYTES as a positive number of bytes', () => {
+    expect(loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', INGEST_MAX_INFLIGHT_BYTES: '1048576' }).INGEST_MAX_INFLIGHT_BYTES).toBe(1_048_576);
+    for (const bad of ['0', '-1', '64MiB', '1.5']) {
+      expect(() => loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', INGEST_MAX_INFLIGHT_BYTES: bad })).toThrow(/INGEST_MAX_INFLIGHT_BYTES/);
+    }
+  });
+
+  it('reads ALLOWED_ACCOUNTS as comma-separated GitHub logins', () => {
+    expect(loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', ALLOWED_ACCOUNTS: 'Octo-Org, codertocat ,' }).ALLOWED_ACCOUNTS).toEqual([
+      'Octo-Org',
+      'codertocat',
+    ]);
+    expect(loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', ALLOWED_ACCOUNTS: '' }).ALLOWED_ACCOUNTS).toBeUndefined();
+    expect(() => loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', ALLOWED_ACCOUNTS: ' , ' })).toThrow(/ALLOWED_ACCOUNTS/);
+    expect(() => loadIngestConfig({ GITHUB_WEBHOOK_SECRET: 's', ALLOWED_ACCOUNTS: 'https://github.com/octo-org' })).toThrow(/ALLOWED_ACCOUNTS/);
+  });
+
+  describe('webhook secrets in production', () => {
+    const production = { NODE_ENV: 'production' };
+
+    it.each([
+      ['shorter than 20 characters', 'a-secret-of-19-char', /is 19 characters; in production every webhook secret must be at least 20 characters/],
+      ['the development default', DEVELOPMENT_WEBHOOK_SECRET, /development default/],
+    ])('refuses a secret %s, naming GITHUB_WEBHOOK_SECRET and the rule', (_case, value, rule) => {
+      let error: unknown;
+      try {
+        loadIngestConfig({ ...production, GITHUB_WEBHOOK_SECRET: value });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as ConfigError).message;
+      expect(message).toMatch(/GITHUB_WEBHOOK_SECRET/);
+      expect(message).toMatch(rule);
+      // The rule is named, the secret itself is not repeated (the message reaches logs).
+      if (value !== DEVELOPMENT_WEBHOOK_SECRET) expect(message).not.toContain(value);
+    });
+
+    it('checks every secret of a rotation, saying which one is refused', () => {
+      expect(() => loadIngestConfig({ ...production, GITHUB_WEBHOOK_SECRET: `${STRONG},tiny` })).toThrow(
+        /GITHUB_WEBHOOK_SECRET: secret 2 of 2 is 4 characters; in production every webhook secret must be at least 20 characters/,
+      );
+      expect(() => loadIngestConfig({ ...production, GITHUB_WEBHOOK_SECRET: `${DEVELOPMENT_WEBHOOK_SECRET},${STRONG}` })).toThrow(
+        /GITHUB_WEBHOOK_SECRET: secret 1 of 2 is the development default/,
+      );
+    });
+
+    it('accepts long secrets that are not the default', () => {
+      const config = loadIngestConfig({ ...production, GITHUB_WEBHOOK_SECRET: `${STRONG}, ${'x'.repeat(20)}` });
+      expect(config.GITHUB_WEBHOOK_SECRET).toEqual([STRONG, 'x'.repeat(20)]);
+    });
+
+    it.each([['development'], ['test'], [undefined]])('still accepts short and default secrets when NODE_ENV is %s', (mode) => {
+      const base = mode ? { NODE_ENV: mode } : {};
+      expect(loadIngestConfig({ ...base, GITHUB_WEBHOOK_SECRET: 'short' }).GITHUB_WEBHOOK_SECRET).toEqual(['short']);
+      expect(loadIngestConfig({ ...base, GITHUB_WEBHOOK_SECRET: DEVELOPMENT_WEBHOOK_SECRET }).GITHUB_WEBHOOK_SECRET).toEqual([
+        DEVELOPMENT_WEBHOOK_SECRET,
+      ]);
+    });
   });
 });

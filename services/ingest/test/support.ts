@@ -15,7 +15,9 @@ export function redisUrl(): string {
 }
 
 /** An ingest app on real Redis, under a key prefix of its own, with its log lines captured. */
-export function buildIngest(options: { secrets?: string[]; url?: string; timeoutMs?: number } = {}) {
+export function buildIngest(
+  options: { secrets?: string[]; url?: string; timeoutMs?: number; maxInflightBytes?: number; allowedAccounts?: string[] } = {},
+) {
   const prefix = `test-${randomBytes(4).toString('hex')}`;
   const redis = createRedis(options.url ?? redisUrl(), 'producer');
   redis.on('error', () => undefined);
@@ -37,6 +39,8 @@ export function buildIngest(options: { secrets?: string[]; url?: string; timeout
     queue,
     logger: createLogger({ service: 'ingest', level: 'info', destination }),
     metrics,
+    ...(options.maxInflightBytes !== undefined ? { maxInflightBytes: options.maxInflightBytes } : {}),
+    ...(options.allowedAccounts !== undefined ? { allowedAccounts: options.allowedAccounts } : {}),
   });
   return {
     app,

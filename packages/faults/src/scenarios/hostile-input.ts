@@ -1,11 +1,11 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Queue } from 'bullmq';
-import { QUEUES } from '@ephemera/schema';
-import { pullRequestPayload } from '@ephemera/testkit';
+import { HANDLED_EVENTS, QUEUES } from '@ephemera/schema';
+import { pullRequestPayload, webhookExample } from '@ephemera/testkit';
 import type { Outcome } from '../check.js';
-import { httpPost, rawRequest, type Answer } from '../hostile-requests.js';
-import { SECRET, residentMb } from '../stack.js';
+import { httpPost, httpPostChunked, rawRequest, type Answer } from '../hostile-requests.js';
+import { ALLOWED_ACCOUNT, INGEST_INFLIGHT_LIMIT, SECRET, residentMb, sleep } from '../stack.js';
 import type { Scenario } from './context.js';
 
 /**
@@ -27,7 +27,10 @@ type Case =
   | { kind: 'invalid-utf8'; bad: readonly number[]; at: number }
   | { kind: 'deep-json'; depth: number; shape: 'array' | 'object' }
   | { kind: 'bad-header'; name: string; value: Buffer }
-  | { kind: 'garbage-request'; head: Uint8Array };
+  | { kind: 'garbage-request'; head: Uint8Array }
+  | { kind: 'other-account'; login: string; event: AccountEvent; action: number };
+
+type AccountEvent = 'pull_request' | 'installation' | 'installation_repositories';
 
 const signing = fc.constantFrom<Signing>('none', 'valid', 'wrong-secret', 'other-body', 'sha1-only', 'garbage');
 const caseArbitrary: fc.Arbitrary<Case> = fc.oneof(
@@ -69,7 +72,140 @@ const caseArbitrary: fc.Arbitrary<Case> = fc.oneof(
     kind: fc.constant('garbage-request' as const),
     head: fc.uint8Array({ minLength: 1, maxLength: 2048 }).filter((h) => h.some((b) => b !== 0x0d && b !== 0x0a)),
   }),
+  // Genuine, correctly signed deliveries from accounts outside ALLOWED_ACCOUNTS, look-alikes of the allowed one
+  // among them: `ignored`, nothing stored.
+  fc.record({
+    kind: fc.constant('other-account' as const),
+    login: fc
+      .oneof(
+        fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,38}$/),
+        fc.constantFrom(`${ALLOWED_ACCOUNT}-org`, `x${ALLOWED_ACCOUNT}`, `${ALLOWED_ACCOUNT.toLowerCase()}0`),
+      )
+      .filter((login) => login.toLowerCase() !== ALLOWED_ACCOUNT.toLowerCase()),
+    event: fc.constantFrom<AccountEvent>('pull_request', 'installation', 'installation_repositories'),
+    action: fc.nat(),
+  }),
 );
+
+/** A large body held in flight: how big, how it is framed, and how it is (wrongly) signed. */
+interface LargeBody {
+  size: number;
+  framing: 'content-length' | 'chunked';
+  sign: Exclude<Signing, 'valid'>;
+  fill: 'padded-payload' | 'spaces' | 'bytes';
+  offset: number;
+}
+
+/** Signings that pass the header checks, so the body is read and counts against the in-flight budget. */
+const READ_SIGNINGS: ReadonlySet<Signing> = new Set(['wrong-secret', 'other-body', 'garbage']);
+
+/**
+ * Batches of large bodies sent together and held mid-body. The bodies that ingest must read (framed with
+ * Content-Length, with a signature header) add up to more than INGEST_MAX_INFLIGHT_BYTES, so some must be refused.
+ */
+const largeBatchArbitrary: fc.Arbitrary<LargeBody[]> = fc
+  .array(
+    fc.record({
+      size: fc.integer({ min: 256 * 1024, max: 1536 * 1024 }),
+      framing: fc.constantFrom('content-length' as const, 'chunked' as const),
+      sign: fc.constantFrom('none', 'wrong-secret', 'other-body', 'sha1-only', 'garbage') as fc.Arbitrary<Exclude<Signing, 'valid'>>,
+      fill: fc.constantFrom('padded-payload' as const, 'spaces' as const, 'bytes' as const),
+      offset: fc.integer({ min: 0, max: 255 }),
+    }),
+    { minLength: 8, maxLength: 14 },
+  )
+  .filter(
+    (batch) =>
+      batch.filter((b) => b.framing === 'content-length' && READ_SIGNINGS.has(b.sign)).reduce((n, b) => n + b.size, 0) >
+      INGEST_INFLIGHT_LIMIT,
+  );
+
+function largeBodyOf(b: LargeBody): Buffer {
+  switch (b.fill) {
+    case 'padded-payload': {
+      // The genuine delivery with a padding field: well-formed JSON a valid signature would have let in.
+      const head = REAL.subarray(0, REAL.length - 1);
+      const pad = Math.max(0, b.size - REAL.length - 14);
+      return Buffer.concat([head, Buffer.from(',"padding":"'), Buffer.alloc(pad, 'x'), Buffer.from('"}')]);
+    }
+    case 'spaces':
+      return Buffer.alloc(b.size, 0x20);
+    case 'bytes': {
+      const body = Buffer.alloc(b.size);
+      for (let i = 0; i < body.length; i++) body[i] = (i + b.offset) & 0xff;
+      return body;
+    }
+  }
+}
+
+/** A large body's request, and where to hold it: after the head and some of the body. */
+function largeRequestOf(port: number, b: LargeBody): { bytes: Buffer; pauseAt: number } {
+  const body = largeBodyOf(b);
+  const headers = { ...goodHeaders(), ...signature(b.sign, body) };
+  if (b.framing === 'chunked') {
+    const { bytes, firstChunkEnd } = httpPostChunked(port, headers, body, 64 * 1024);
+    return { bytes, pauseAt: firstChunkEnd };
+  }
+  const bytes = httpPost(port, headers, body);
+  return { bytes, pauseAt: bytes.length - body.length + 64 * 1024 };
+}
+
+/** What a large unverified body may get: 503 with Retry-After (the budget is taken), or a 4xx; never a 2xx. */
+function acceptableLarge(answer: Answer): boolean {
+  if (answer.status === 503) return /^\d+$/.test(answer.headers['retry-after'] ?? '') && /"error":"server_busy"/.test(answer.body);
+  return typeof answer.status === 'number' && answer.status >= 400 && answer.status < 500 && /"error"/.test(answer.body);
+}
+
+/** One of ingest's own metrics (its /metrics): the body bytes it holds, the requests it refused for them. */
+async function ingestMetric(port: number, name: 'ingest_inflight_body_bytes' | 'ingest_inflight_limit_refusals_total'): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** Polls `read` until `done` holds of its value or `ms` have passed; the last value read. */
+async function pollUntil(read: () => Promise<number>, done: (n: number) => boolean, ms: number): Promise<number> {
+  const deadline = Date.now() + ms;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await sleep(25);
+    value = await read();
+  }
+  return value;
+}
+
+/**
+ * One batch: every request sent up to its pause point at once and held there until ingest has refused one for
+ * the in-flight bound (it must: the batch is made to exceed it), then all completed. A refused request is
+ * answered once its body has been read off, so that it is seen even on a connection the sender closes.
+ */
+async function sendLargeBatch(port: number, batch: LargeBody[]): Promise<{ answers: Answer[]; problems: string[] }> {
+  const problems: string[] = [];
+  const refusalsBefore = await ingestMetric(port, 'ingest_inflight_limit_refusals_total');
+  let resume!: () => void;
+  const resumed = new Promise<void>((r) => (resume = r));
+  const pending = batch.map((b) => {
+    const { bytes, pauseAt } = largeRequestOf(port, b);
+    return rawRequest(port, bytes, { pauseAt, resume: resumed });
+  });
+  const refusals = await pollUntil(() => ingestMetric(port, 'ingest_inflight_limit_refusals_total'), (n) => n > refusalsBefore, 15_000);
+  if (!(refusals > refusalsBefore)) {
+    problems.push(`a batch of ${batch.length} large bodies held in flight was not refused: the in-flight bound was not reached`);
+  }
+  resume();
+  const answers = await Promise.all(pending);
+  const bad = answers.flatMap((a, i) => (acceptableLarge(a) ? [] : [{ a, b: batch[i]! }]));
+  if (bad.length > 0) {
+    const { a, b } = bad[0]!;
+    problems.push(
+      `${bad.length} large bodies answered ${bad.map((x) => x.a.status).join(', ')} (first: ${b.size} bytes, ${b.framing}, ${b.sign}, ${b.fill}: ${a.status} ${a.body.slice(0, 120)})`,
+    );
+  }
+  if (!answers.some((a) => a.status === 503)) problems.push('no large body was answered 503');
+  // Every byte counted is given back once the requests are answered.
+  const held = await pollUntil(() => ingestMetric(port, 'ingest_inflight_body_bytes'), (n) => n === 0, 10_000);
+  if (held !== 0) problems.push(`ingest still counts ${held} bytes in flight after the batch was answered`);
+  return { answers, problems };
+}
 
 function signature(sign: Signing, body: Buffer): Record<string, string> {
   switch (sign) {
@@ -136,7 +272,21 @@ async function requestOf(port: number, c: Case): Promise<Buffer> {
     }
     case 'garbage-request':
       return Buffer.concat([Buffer.from(c.head), Buffer.from('\r\n\r\n')]);
+    case 'other-account': {
+      const body = Buffer.from(JSON.stringify(otherAccountPayload(c)));
+      return httpPost(port, { ...goodHeaders(), 'X-GitHub-Event': c.event, ...signature('valid', body) }, body);
+    }
   }
+}
+
+/** A handled event of the case's kind, belonging to the case's account. */
+function otherAccountPayload(c: Extract<Case, { kind: 'other-account' }>): unknown {
+  const actions = HANDLED_EVENTS[c.event];
+  const action = actions[c.action % actions.length]!;
+  if (c.event === 'pull_request') return pullRequestPayload({ action, number: 910_000 + (c.action % 1000), repository: `${c.login}/repo` });
+  const p = structuredClone(webhookExample(c.event, action)) as { installation: { account: { login: string } } };
+  p.installation.account.login = c.login;
+  return p;
 }
 
 /** The status codes a case must get where its kind decides it. */
@@ -154,6 +304,8 @@ function expectedStatuses(c: Case): number[] | undefined {
       return c.value.length > 16 * 1024 ? [431] : undefined;
     case 'random-body':
       return undefined;
+    case 'other-account':
+      return [202];
   }
 }
 
@@ -163,7 +315,9 @@ function acceptable(answer: Answer, c?: Case): boolean {
   const expected = c && expectedStatuses(c);
   if (expected && !expected.includes(answer.status)) return false;
   if (answer.status >= 400 && answer.status < 500) return /"error"/.test(answer.body);
-  if (answer.status >= 200 && answer.status < 300) return /"status":"(ignored|pong)"/.test(answer.body);
+  if (answer.status >= 200 && answer.status < 300) {
+    return c?.kind === 'other-account' ? /"status":"ignored"/.test(answer.body) : /"status":"(ignored|pong)"/.test(answer.body);
+  }
   return false;
 }
 
@@ -179,8 +333,10 @@ async function webhookJobs(redisUrl: string): Promise<number> {
 
 /**
  * Thousands of generated hostile requests at ingest (fast-check; the seed is printed so a failure can be
- * replayed with FAULTS_SEED), slow clients dribbling bytes and bodies over GitHub's 25 MB cap alongside:
- * every answer a 4xx (or a harmless `ignored`), ingest alive, its memory bounded, and no job stored.
+ * replayed with FAULTS_SEED), slow clients dribbling bytes and bodies over GitHub's 25 MB cap alongside, then
+ * batches of large bodies held in flight together past INGEST_MAX_INFLIGHT_BYTES: every answer a 4xx, a 503
+ * with Retry-After for bodies over the in-flight bound, or a harmless `ignored` (signed deliveries from accounts
+ * outside ALLOWED_ACCOUNTS among them); ingest alive, its memory bounded, and no job stored.
  */
 export const hostileInput: Scenario = {
   name: 'hostile-input',
@@ -234,6 +390,18 @@ export const hostileInput: Scenario = {
     const badOversized = oversized.filter((a) => a.status !== 413);
     if (badOversized.length > 0) problems.push(`oversized bodies answered ${badOversized.map((a) => a.status).join(', ')}`);
 
+    // Large bodies in flight together, past INGEST_MAX_INFLIGHT_BYTES: 503 with Retry-After for those that do
+    // not fit, 4xx for the rest once read, the budget given back. Made from the same seed.
+    const batches = fc.sample(largeBatchArbitrary, { seed: seed + 1, numRuns: full ? 8 : 3 });
+    let large = 0;
+    let busy = 0;
+    for (const batch of batches) {
+      const { answers, problems: batchProblems } = await sendLargeBatch(port, batch);
+      large += answers.length;
+      busy += answers.filter((a) => a.status === 503).length;
+      problems.push(...batchProblems.map((p) => `seed ${seed}: ${p}`));
+    }
+
     const alive = ingest.process.exitCode === null && ingest.process.signalCode === null;
     if (!alive) problems.push('ingest exited');
     const memoryAfter = alive ? await residentMb(ingest) : NaN;
@@ -241,17 +409,17 @@ export const hostileInput: Scenario = {
     const jobsAfter = await webhookJobs(stack.redisUrl);
     if (jobsAfter !== jobsBefore) problems.push(`${jobsAfter - jobsBefore} jobs enqueued`);
 
-    const total = sent + slowAnswers.length + oversized.length;
+    const total = sent + slowAnswers.length + oversized.length + large;
     const pass = problems.length === 0;
     return {
-      scenario: `hostile input, ${sent} generated cases + ${slowAnswers.length} slow + ${oversized.length} oversized`,
+      scenario: `hostile input, ${sent} generated, ${slowAnswers.length} slow, ${oversized.length} oversized, ${large} large`,
       sent: total,
       accepted,
       applied: jobsAfter - jobsBefore,
       lost: 0,
       pass,
       detail: pass
-        ? `seed ${seed}; ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}; ingest memory ${memoryBefore} → ${memoryAfter} MB; no job stored`
+        ? `seed ${seed}; ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}; ${busy} of ${large} large bodies in flight answered 503 + Retry-After (INGEST_MAX_INFLIGHT_BYTES ${INGEST_INFLIGHT_LIMIT}); ingest memory ${memoryBefore} → ${memoryAfter} MB; no job stored`
         : problems.join('; '),
     };
   },

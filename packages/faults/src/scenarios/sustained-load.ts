@@ -1,6 +1,6 @@
 import { check, closeQueues, openQueues, queueDepth, unexpectedAnswers, waitForQuiet } from '../check.js';
 import { lifecycleDeliveries, send } from '../deliveries.js';
-import { residentMb, sleep } from '../stack.js';
+import { QUERY_API_TOKEN, residentMb, sleep } from '../stack.js';
 import type { Scenario } from './context.js';
 
 /** Growth of a service's resident memory over the run that still counts as steady. */
@@ -25,7 +25,9 @@ export const sustainedLoad: Scenario = {
     let readErrors = 0;
     const reader = (async () => {
       while (reading) {
-        const r = await fetch(`http://127.0.0.1:${query.port}/api/v1/environments?active_only=true&limit=50`).catch(() => null);
+        const r = await fetch(`http://127.0.0.1:${query.port}/api/v1/environments?active_only=true&limit=50`, {
+          headers: { authorization: `Bearer ${QUERY_API_TOKEN}` },
+        }).catch(() => null);
         if (r?.ok) reads++;
         else readErrors++;
         await r?.arrayBuffer();

@@ -99,9 +99,9 @@ export class CommentBeingCreated extends Error {
 
 /**
  * Brings the pull request's one comment up to date without holding a lock over GitHub calls. When no id is
- * recorded, the comment is looked for by its marker first (a crash between creating it and recording it must not
- * make a second one); otherwise one job claims the creation (a short-lived claim in the database) and the others
- * are retried once the id is there, so two comments are never created at once. After writing, the state is read
+ * recorded, one job claims the creation (a short-lived claim in the database) and looks for the comment by its
+ * marker before creating one (a crash between creating it and recording it must not make a second); the others
+ * leave it to that job, which renders the state again after it has written, so two comments are never created. After writing, the state is read
  * again and written once more if it moved meanwhile, so the last writer leaves the current state even when writes
  * arrive out of order.
  */
@@ -118,23 +118,32 @@ async function syncComment(db: PrismaClient, github: GithubFeedback, ref: RepoRe
       commentId = null;
     }
     if (commentId === null) {
-      commentId = await createComment(db, github, ref, key, body);
-      if (commentId === null) return; // feedback is off: nothing to record
+      const created = await createComment(db, github, ref, key, body);
+      if (created === 'busy') {
+        // Another job is creating it and renders the state again once it has; only a note of this job's own
+        // would be missing, so then this job is retried when the id is there.
+        if (note) throw new CommentBeingCreated(`the comment of ${repositoryFullName}#${prNumber} is being created by another job`);
+        return;
+      }
+      if (created === null) return; // feedback is off: nothing to record
+      commentId = created;
     }
     if ((await renderCurrent(db, repositoryFullName, prNumber, note)) === body) return;
   }
 }
 
-/** Creates the PR's comment under a claim, or adopts the one its marker finds; returns its id (null: feedback off). */
+/**
+ * Creates the PR's comment under a claim, or adopts the one its marker finds; returns its id (null: feedback
+ * off; `busy`: another job holds the claim).
+ */
 async function createComment(
   db: PrismaClient,
   github: GithubFeedback,
   ref: RepoRef,
   key: { repositoryFullName: string; prNumber: number },
   body: string,
-): Promise<number | null> {
+): Promise<number | null | 'busy'> {
   const now = new Date();
-  const busy = () => new CommentBeingCreated(`the comment of ${key.repositoryFullName}#${key.prNumber} is being created by another job`);
   const { count } = await db.pullRequestState.updateMany({
     where: { ...key, commentId: null, OR: [{ commentClaimedAt: null }, { commentClaimedAt: { lt: new Date(now.getTime() - CLAIM_MS) } }] },
     data: { commentClaimedAt: now },
@@ -142,12 +151,12 @@ async function createComment(
   if (count === 0) {
     const state = await db.pullRequestState.findUnique({ where: { repositoryFullName_prNumber: key } });
     if (state?.commentId) return Number(state.commentId);
-    if (state) throw busy();
+    if (state) return 'busy';
     // No state row yet (feedback before any event was applied): made with the claim in it.
     try {
       await db.pullRequestState.create({ data: { ...key, commentClaimedAt: now } });
     } catch (err) {
-      if ((err as { code?: string }).code === 'P2002') throw busy();
+      if ((err as { code?: string }).code === 'P2002') return 'busy';
       throw err;
     }
   }
