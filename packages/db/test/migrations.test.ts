@@ -37,7 +37,17 @@ describe(Migrator.name, () => {
     const applied = await sut.migrate();
     expect(applied).toEqual(before.pending);
     expect(await tables(db.url)).toEqual(
-      ['_prisma_migrations', 'deployments', 'environments', 'processed_deliveries', 'pull_request_states', 'users'].sort(),
+      [
+        '_prisma_migrations',
+        'deployments',
+        'environments',
+        'github_sync_state',
+        'processed_deliveries',
+        'pull_list_etags',
+        'pull_request_states',
+        'redelivery_requests',
+        'users',
+      ].sort(),
     );
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
