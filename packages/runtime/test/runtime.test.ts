@@ -57,18 +57,6 @@ describe(createLogger.name, () => {
     expect(lines[5000]).toMatchObject({ service: 'exit-test', level: 'fatal', msg: 'last words' });
   });
 
-  /** A logger whose lines are kept in memory for the test to read. */
-  function capturedLogger() {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _e, cb) {
-        lines.push(chunk.toString());
-        cb();
-      },
-    });
-    return { lines, log: createLogger({ service: 'unit', destination }) };
-  }
-
   it('writes JSON lines with the service name and redacts secrets, tokens and signatures', () => {
     const { lines, log } = capturedLogger();
     log.info({ token: 'ghs_abc', headers: { authorization: 'Bearer x', 'x-hub-signature-256': 'sha256=f00' }, keep: 1 }, 'hello');
@@ -101,20 +89,21 @@ describe(createLogger.name, () => {
   });
 });
 
-describe('redaction of secret-named fields at any depth', () => {
-  function captured() {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _e, cb) {
-        lines.push(chunk.toString());
-        cb();
-      },
-    });
-    return { lines, log: createLogger({ service: 'unit', destination }) };
-  }
+/** A logger whose lines are kept in memory for the test to read. */
+function capturedLogger() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  return { lines, log: createLogger({ service: 'unit', destination }) };
+}
 
+describe('redaction of secret-named fields at any depth', () => {
   it('redacts nested fields, fields in arrays of objects and in configuration objects, keeping their neighbours', () => {
-    const { lines, log } = captured();
+    const { lines, log } = capturedLogger();
     log.info(
       {
         a: { b: { c: { token: 'tok-deep-1', keep: 'c-kept' }, keep: 'b-kept' } },
@@ -146,7 +135,7 @@ describe('redaction of secret-named fields at any depth', () => {
   });
 
   it('leaves the logged objects as they were, and errors serialized as errors', () => {
-    const { lines, log } = captured();
+    const { lines, log } = capturedLogger();
     const config = { github: { privateKey: 'kept-in-the-caller' }, port: 1 };
     const frozen = Object.freeze({ nested: Object.freeze({ token: 'frozen-token' }) });
     const err = Object.assign(new Error('refused', { cause: { request: { token: 'cause-token' } } }), {
@@ -164,7 +153,7 @@ describe('redaction of secret-named fields at any depth', () => {
   });
 
   it('writes a line of plain fields unchanged', () => {
-    const { lines, log } = captured();
+    const { lines, log } = capturedLogger();
     const fields = { delivery_id: 'd-1', event: 'pull_request', outcome: 'queued', status: 202, latency_ms: 0.4, when: new Date(0) };
     log.info(fields, 'delivery');
     expect(JSON.parse(lines[0]!)).toMatchObject({ ...fields, when: '1970-01-01T00:00:00.000Z' });
