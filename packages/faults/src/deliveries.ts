@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { pullRequestPayload, signedDelivery, type SignedDelivery } from '@ephemera/testkit';
+import { pullRequestPayload, signedDelivery, type FakeGithub, type SignedDelivery } from '@ephemera/testkit';
 
 import { SECRET } from './stack.js';
 
@@ -45,6 +45,28 @@ export interface SendResult {
 }
 
 /**
+ * Runs `each` over the items, `concurrency` at a time, starting at most `perSecond` a second when given (a steady
+ * rate rather than a burst).
+ */
+async function paced<T>(items: T[], options: { concurrency?: number; perSecond?: number }, each: (item: T) => Promise<void>): Promise<void> {
+  const { concurrency = 20, perSecond } = options;
+  const started = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        if (perSecond) {
+          const due = started + (index * 1000) / perSecond;
+          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        }
+        await each(items[index]!);
+      }
+    }),
+  );
+}
+
+/**
  * Sends deliveries to ingest, `concurrency` at a time, at most `perSecond` a second when given (a steady rate
  * rather than a burst). Returns what was accepted and what was refused.
  */
@@ -53,37 +75,68 @@ export async function send(
   deliveries: SignedDelivery[],
   options: { concurrency?: number; perSecond?: number } = {},
 ): Promise<SendResult> {
-  const { concurrency = 20, perSecond } = options;
   const result: SendResult = { accepted: [], refused: [], statuses: {} };
-  const started = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < deliveries.length) {
-        const index = next++;
-        const d = deliveries[index]!;
-        if (perSecond) {
-          const due = started + (index * 1000) / perSecond;
-          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-        }
-        const status = await fetch(`http://127.0.0.1:${ingestPort}/api/v1/webhooks/github`, {
-          method: 'POST',
-          headers: d.headers,
-          body: d.body,
-        }).then(
-          async (r) => {
-            await r.arrayBuffer();
-            return r.status;
-          },
-          () => 'error' as const,
-        );
-        result.statuses[status] = (result.statuses[status] ?? 0) + 1;
-        if (typeof status === 'number' && status >= 200 && status < 300) result.accepted.push(d.deliveryId);
-        else result.refused.push(d);
-      }
-    }),
-  );
+  await paced(deliveries, options, async (d) => {
+    const status = await fetch(`http://127.0.0.1:${ingestPort}/api/v1/webhooks/github`, {
+      method: 'POST',
+      headers: d.headers,
+      body: d.body,
+    }).then(
+      async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      },
+      () => 'error' as const,
+    );
+    result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+    if (typeof status === 'number' && status >= 200 && status < 300) result.accepted.push(d.deliveryId);
+    else result.refused.push(d);
+  });
   return result;
+}
+
+/** Delivery ids by what the (fake) GitHub recorded of their attempts. */
+export interface GithubSendResult {
+  accepted: string[];
+  refused: string[];
+  /** Answers by status code; `0` when ingest could not be reached. */
+  statuses: Record<string, number>;
+}
+
+/**
+ * Has the fake GitHub send the deliveries to its webhook (ingest), with their own guids, as GitHub does: signed
+ * by it, and kept in its delivery log with the answer each got, for the worker's redelivery pass to read.
+ */
+export async function deliverThroughGithub(
+  github: FakeGithub,
+  deliveries: SignedDelivery[],
+  options: { concurrency?: number; perSecond?: number } = {},
+): Promise<GithubSendResult> {
+  const result: GithubSendResult = { accepted: [], refused: [], statuses: {} };
+  await paced(deliveries, options, async (d) => {
+    const payload = JSON.parse(d.body) as Record<string, unknown>;
+    const attempt = await github.deliver(d.headers['x-github-event']!, payload, { guid: d.deliveryId });
+    result.statuses[attempt.status_code] = (result.statuses[attempt.status_code] ?? 0) + 1;
+    if (attempt.status_code >= 200 && attempt.status_code < 300) result.accepted.push(d.deliveryId);
+    else result.refused.push(d.deliveryId);
+  });
+  return result;
+}
+
+/**
+ * The deliveries of {@link lifecycleDeliveries} regrouped by step: every PR's first delivery, then every PR's
+ * second, and so on (a PR's deliveries keep their order across the groups).
+ */
+export function bySteps(deliveries: SignedDelivery[]): SignedDelivery[][] {
+  const seen = new Map<number, number>();
+  const steps: SignedDelivery[][] = [];
+  for (const d of deliveries) {
+    const pr = (JSON.parse(d.body) as { pull_request: { number: number } }).pull_request.number;
+    const step = seen.get(pr) ?? 0;
+    seen.set(pr, step + 1);
+    (steps[step] ??= []).push(d);
+  }
+  return steps;
 }
 
 /**

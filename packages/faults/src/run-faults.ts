@@ -6,15 +6,29 @@ import path from 'node:path';
 import type { Outcome } from './check.js';
 import type { Scenario, ScenarioContext } from './scenarios/context.js';
 import { duplicatesShuffled } from './scenarios/duplicates-shuffled.js';
+import { closedDropped } from './scenarios/closed-dropped.js';
 import { hostileInput } from './scenarios/hostile-input.js';
 import { postgresStopped } from './scenarios/postgres-stopped.js';
+import { redisKilled } from './scenarios/redis-killed.js';
 import { redisRestarted } from './scenarios/redis-restarted.js';
 import { sustainedLoad } from './scenarios/sustained-load.js';
 import { workerKilled } from './scenarios/worker-killed.js';
 import { startStack } from './stack.js';
 
-/** In the order they run: hostile input first, while the queues are still empty and ingest's memory fresh. */
-const SCENARIOS: Scenario[] = [hostileInput, duplicatesShuffled, workerKilled, redisRestarted, postgresStopped, sustainedLoad];
+/**
+ * In the order they run: hostile input first, while the queues are still empty and ingest's memory fresh; the
+ * scenarios that go through the fake GitHub last.
+ */
+const SCENARIOS: Scenario[] = [
+  hostileInput,
+  duplicatesShuffled,
+  workerKilled,
+  redisRestarted,
+  postgresStopped,
+  sustainedLoad,
+  closedDropped,
+  redisKilled,
+];
 
 function selected(): Scenario[] {
   const only = process.env.FAULTS_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);

@@ -188,9 +188,10 @@ export function createApp(deps: IngestDeps): express.Express {
     try {
       const outcome = await queue.enqueue(job);
       stopTimer();
+      // Logged and counted as `requeued` (a failed job replaced by this redelivery); GitHub is told `queued`.
       delivery.outcome = outcome;
       metrics.deliveries.inc({ event, outcome });
-      reply(res, 202, { delivery_id: job.deliveryId, status: outcome });
+      reply(res, 202, { delivery_id: job.deliveryId, status: outcome === 'requeued' ? 'queued' : outcome });
     } catch (err) {
       delivery.outcome = 'unavailable';
       metrics.deliveries.inc({ event, outcome: 'unavailable' });

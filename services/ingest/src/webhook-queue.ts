@@ -9,7 +9,11 @@ import {
   type WebhookJob,
 } from '@ephemera/schema';
 
-export type EnqueueOutcome = 'queued' | 'duplicate';
+/**
+ * `requeued`: the delivery id was seen before and its job had failed for good; the failed job was replaced by a
+ * fresh one from this delivery (answered `queued` to the sender).
+ */
+export type EnqueueOutcome = 'queued' | 'duplicate' | 'requeued';
 
 /** What the HTTP layer needs of the queue; tests and benchmarks may pass their own. */
 export interface WebhookSink {
@@ -35,6 +39,30 @@ const MAX_BATCH = 200;
 const MAX_ROUNDS_IN_FLIGHT = 2;
 
 /**
+ * Removes a delivery's job if, and only if, it is in the failed set, with its deduplication key, so that the job
+ * can be added again under the same id: 1 when removed, 0 otherwise (any other state, or no job at all). One
+ * script, so the state read and the removal cannot part. The keys removed are those BullMQ's own removal deletes
+ * for a job without parent or children.
+ *
+ * KEYS: failed set, job hash, deduplication key, deduplication "next" key, events stream, meta.
+ * ARGV: job id.
+ */
+const REMOVE_IF_FAILED = `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+local job = KEYS[2]
+redis.call('DEL', job, job .. ':logs', job .. ':dependencies', job .. ':processed', job .. ':failed', job .. ':unsuccessful')
+redis.call('DEL', KEYS[3], KEYS[4])
+local maxEvents = tonumber(redis.call('HGET', KEYS[6], 'opts.maxLenEvents')) or 10000
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', maxEvents, '*', 'event', 'removed', 'jobId', ARGV[1], 'prev', 'failed')
+return 1
+`;
+
+type ScriptedRedis = Redis & {
+  ephemeraRemoveIfFailed(failed: string, job: string, dedup: string, dedupNext: string, events: string, meta: string, id: string): Promise<number>;
+};
+
+/**
  * The webhooks queue as ingest sees it. A delivery is `queued` once its job is in Redis; the same delivery id
  * again is a `duplicate` and adds no job.
  *
@@ -43,6 +71,14 @@ const MAX_ROUNDS_IN_FLIGHT = 2;
  * and "stored" cannot part (a failed add leaves neither), and the key outlives the job when retention trims it.
  * Which answer to give comes from a read of those keys sent just before the adds: the same connection delivers
  * commands to Redis in order, so it sees what was stored before this round and nothing of it.
+ *
+ * A delivery id seen before whose job has failed for good (every attempt used, or an unrecoverable error) is the
+ * exception: its redelivery replaces the failed job with a fresh one, from the new payload, under the same id,
+ * and is answered `queued` (outcome `requeued`). That costs one more round trip, made only for the deliveries
+ * already found to be duplicates: the failed job and its deduplication key are removed in one script that checks
+ * the job is in the failed set, then the job is added as any other. Completed, waiting, active and delayed jobs
+ * (a job retrying after a failed attempt is delayed), and ids remembered after retention trimmed their jobs, stay
+ * `duplicate`.
  *
  * Deliveries that arrive together are stored together, the read and the adds sent at once: one round trip per
  * round of deliveries. A delivery id already in a round in flight waits for that round, so concurrent copies of
@@ -63,6 +99,7 @@ export class WebhookQueue implements WebhookSink {
     private readonly timeoutMs: number,
   ) {
     this.queue = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+    redis.defineCommand('ephemeraRemoveIfFailed', { numberOfKeys: 6, lua: REMOVE_IF_FAILED });
     // Connection errors surface through the calls that fail; without a listener they would crash the process.
     this.queue.on('error', () => undefined);
   }
@@ -138,19 +175,61 @@ export class WebhookQueue implements WebhookSink {
     const stored = this.redis.mget(live.map((p) => this.dedupKey(p.job.deliveryId)));
     // One add per job rather than addBulk: addBulk builds an ioredis pipeline, and ioredis copies every script
     // BullMQ defines onto each pipeline it creates, which cost more CPU than the writes it saves.
-    const adds = live.map((p) =>
-      this.queue.add(webhookJobName(p.job), p.job, {
-        ...WEBHOOK_JOB_OPTIONS,
-        jobId: p.job.deliveryId,
-        deduplication: { id: p.job.deliveryId, ttl: DELIVERY_DEDUP_TTL_SECONDS * 1000 },
-      }),
-    );
+    const adds = live.map((p) => this.add(p.job));
     const [before, added] = await Promise.all([stored, Promise.allSettled(adds)]);
+    const seen: Pending[] = [];
     live.forEach((p, i) => {
       const result = added[i]!;
       if (result.status === 'rejected') p.reject(result.reason);
-      else p.resolve(before[i] === null ? 'queued' : 'duplicate');
+      else if (before[i] === null) p.resolve('queued');
+      else seen.push(p);
     });
+    if (seen.length > 0) await this.requeueFailed(seen);
+  }
+
+  private add(job: WebhookJob) {
+    return this.queue.add(webhookJobName(job), job, {
+      ...WEBHOOK_JOB_OPTIONS,
+      jobId: job.deliveryId,
+      deduplication: { id: job.deliveryId, ttl: DELIVERY_DEDUP_TTL_SECONDS * 1000 },
+    });
+  }
+
+  /**
+   * Deliveries whose id was already known: those whose job is in the failed set get a fresh job (`requeued`),
+   * the rest are `duplicate`. The ids are still in {@link storing}, so no copy from this process runs alongside.
+   * Should Redis fail between the removal and the add, the delivery is answered 503 and holds no job: its next
+   * redelivery is queued as a new delivery would be.
+   */
+  private async requeueFailed(seen: Pending[]): Promise<void> {
+    const redis = this.redis as ScriptedRedis;
+    const removed = await Promise.allSettled(
+      seen.map((p) => {
+        const id = p.job.deliveryId;
+        return redis.ephemeraRemoveIfFailed(
+          this.queue.toKey('failed'),
+          this.queue.toKey(id),
+          this.dedupKey(id),
+          this.queue.toKey(`dn:${id}`),
+          this.queue.toKey('events'),
+          this.queue.toKey('meta'),
+          id,
+        );
+      }),
+    );
+    await Promise.all(
+      seen.map(async (p, i) => {
+        const result = removed[i]!;
+        if (result.status === 'rejected') return p.reject(result.reason);
+        if (result.value !== 1) return p.resolve('duplicate');
+        try {
+          await this.add(p.job);
+          p.resolve('requeued');
+        } catch (err) {
+          p.reject(err);
+        }
+      }),
+    );
   }
 
   /** BullMQ's key for a deduplication id (`<prefix>:<queue>:de:<id>`). */

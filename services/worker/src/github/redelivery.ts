@@ -87,12 +87,15 @@ export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
       continue;
     }
     const latest = c.attempts.reduce((a, b) => (Date.parse(a.delivered_at) >= Date.parse(b.delivered_at) ? a : b));
+    // The request is counted before it is made, by a conditional write: two passes that overlap (one outlasting
+    // the interval) cannot both ask, and a delivery is never asked for more than MAX_REDELIVERIES times.
+    const claimed = await db.$executeRaw`
+      INSERT INTO redelivery_requests (guid, requests, last_requested_at) VALUES (${c.guid}, 1, ${new Date(now)})
+      ON CONFLICT (guid) DO UPDATE SET requests = redelivery_requests.requests + 1, last_requested_at = EXCLUDED.last_requested_at
+       WHERE redelivery_requests.requests < ${MAX_REDELIVERIES}
+         AND redelivery_requests.last_requested_at < ${new Date(now - IN_FLIGHT_MS)}`;
+    if (claimed === 0) continue;
     await octokit.rest.apps.redeliverWebhookDelivery({ delivery_id: latest.id });
-    await db.redeliveryRequest.upsert({
-      where: { guid: c.guid },
-      create: { guid: c.guid, requests: 1, lastRequestedAt: new Date(now) },
-      update: { requests: { increment: 1 }, lastRequestedAt: new Date(now) },
-    });
     requested.inc();
     asked++;
     logger.info({ delivery_id: c.guid, event: `${latest.event}.${latest.action ?? ''}` }, 'redelivery requested');
