@@ -169,11 +169,14 @@ describe('Kubernetes provisioner: a pull request from opened to closed', () => {
     expect(web.status.observedGeneration).toBe(web.metadata.generation);
     expect((await envOf(h, REPO, 5)).status).toBe('READY');
 
-    h.fakeGithub!.setFile(REPO, sha(3), '.ephemera.yml', CONFIG.replace(/ {2}worker:\n.*\n.*\n/, ''));
+    // The next push drops the worker service and the web service's health check.
+    h.fakeGithub!.setFile(REPO, sha(3), '.ephemera.yml', CONFIG.replace(/ {2}worker:\n.*\n.*\n/, '').replace(/ {4}health: .*\n/, ''));
     await h.deliver(pullRequestPayload({ action: 'synchronize', number: 5, repository: REPO, headSha: sha(3), updatedAt: at(3) }));
     await h.drain();
     expect(fake.get('apps/v1', 'Deployment', env.namespace, 'worker')).toBeUndefined();
-    expect(fake.get('apps/v1', 'Deployment', env.namespace, 'web').spec.template.spec.containers[0].image).toBe(`ghcr.io/acme/web:${sha(3)}`);
+    const web3 = fake.get('apps/v1', 'Deployment', env.namespace, 'web').spec.template.spec.containers[0];
+    expect(web3.image).toBe(`ghcr.io/acme/web:${sha(3)}`);
+    expect(web3.readinessProbe).toBeUndefined();
     const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id, commitSha: sha(3) } });
     expect(dep.logs).toMatch(/removed Deployment\/worker \(no longer in the configuration\)/);
     expect((await envOf(h, REPO, 5)).status).toBe('READY');

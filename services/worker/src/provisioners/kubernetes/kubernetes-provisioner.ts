@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PatchStrategy, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployment, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import { branchSlug, type PreviewConfig } from '@ephemera/schema';
 import type { PreviewConfigSource } from '../preview-config-source.js';
 import { ProvisionError, type LogSink, type OwnedNamespace, type ProvisionResult, type ProvisionTarget, type Provisioner } from '../provisioner.js';
@@ -167,7 +167,10 @@ export class KubernetesProvisioner implements Provisioner {
     log(`namespace ${target.namespace} applied`);
     const secrets = await this.secretCopies(config, target, signal);
     const desired = [...rest.slice(0, 3), ...secrets, ...rest.slice(3)];
-    for (const obj of desired) await this.applyObject(obj, signal);
+    for (const obj of desired) {
+      if (obj.kind === 'Deployment') await this.dropRemovedProbes(obj as V1Deployment, signal);
+      await this.applyObject(obj, signal);
+    }
     log(`applied ${desired.map((o) => `${o.kind}/${o.metadata!.name}`).join(', ')}`);
     await this.prune(target, desired, log, signal);
 
@@ -222,6 +225,29 @@ export class KubernetesProvisioner implements Provisioner {
       out.push(copiedSecret(source, target.namespace, target.environmentId, this.o.instance));
     }
     return out;
+  }
+
+  /**
+   * A readiness probe the configuration no longer has is removed first. Applying without it would drop only the
+   * fields Ephemera set and leave the ones the API server defaulted (`scheme`, `timeoutSeconds`, …), a probe
+   * without a port, which the server refuses.
+   */
+  private async dropRemovedProbes(desired: V1Deployment, signal: AbortSignal): Promise<void> {
+    const name = desired.metadata!.name!;
+    const namespace = desired.metadata!.namespace!;
+    const live = await kubeRead(() => this.o.api.apps.readNamespacedDeployment({ name, namespace }), { signal, what: `reading Deployment ${name}` });
+    const wanted = new Map(desired.spec!.template.spec!.containers.map((c) => [c.name, c] as const));
+    const dropped = (live?.spec?.template.spec?.containers ?? []).filter((c) => c.readinessProbe && !wanted.get(c.name)?.readinessProbe);
+    if (dropped.length === 0) return;
+    const patch = { spec: { template: { spec: { containers: dropped.map((c) => ({ name: c.name, readinessProbe: null })) } } } };
+    await kubeCall(
+      () =>
+        this.o.api.apps.patchNamespacedDeployment(
+          { name, namespace, body: patch, fieldManager: FIELD_MANAGER },
+          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        ),
+      { signal, what: `removing the readiness probe of Deployment ${name}` },
+    );
   }
 
   /** Applies one object, whole, as field manager `ephemera`. */
