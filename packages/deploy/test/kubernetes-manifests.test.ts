@@ -20,7 +20,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ingestConfigSchema, loadIngestConfig } from '../../../services/ingest/src/config.js';
 import { loadQueryConfig, queryConfigSchema } from '../../../services/query/src/config.js';
 import { loadWorkerConfig, workerConfigSchema } from '../../../services/worker/src/config.js';
@@ -937,3 +937,22 @@ timeout_seconds: 60
   });
 });
 
+
+// ------------------------------------------------------------------------------------------------ compose agreement
+
+describe('docker-compose.yml and the manifests', () => {
+  /** What each service is given by name in docker-compose.yml. */
+  function composeVariables(service: string): string[] {
+    const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { environment?: Record<string, unknown> | string[] }> };
+    const env = compose.services[service]?.environment ?? {};
+    return Array.isArray(env) ? env.map((e) => e.split('=')[0]!) : Object.keys(env);
+  }
+
+  it.each(['ingest', 'worker', 'query'])('%s: every variable compose sets is set by the production manifests too', (name) => {
+    const container = find(rendered.production, 'Deployment', name).spec.template.spec.containers[0];
+    const manifests = environmentOf(rendered.production, container);
+    // Compose runs the local `none` provisioner and its own fixed ports; the names are what must agree.
+    const missing = composeVariables(name).filter((v) => !(v in manifests));
+    expect(missing).toEqual([]);
+  });
+});
