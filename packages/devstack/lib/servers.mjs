@@ -200,7 +200,8 @@ export async function startRedis({ dir, port, durable = true }) {
   const child = spawn(server, args, { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const ready = await waitFor(() => redisPing(port), 15_000, exited);
-  if (!ready) {
+  // A PING answered while this server has already exited came from another Redis that took the port.
+  if (!ready || child.exitCode !== null || child.signalCode !== null) {
     child.kill('SIGKILL');
     throw new SetupError(`Redis did not start on port ${port}; see ${logFile}`);
   }
