@@ -43,7 +43,7 @@ export function createFeedbackProcessor({ db, github, logger }: FeedbackDeps) {
       // A pull request that never had a preview (a draft, one without PREVIEW_LABEL) gets no comment; one held
       // for approval does, to say what it waits for.
       const commented = env !== null || state?.heldSha != null || state?.commentId != null;
-      if (commented) await syncComment(db, github, ref, data.repositoryFullName, data.prNumber, data.note);
+      if (commented) await syncComment(db, github, ref, data.repositoryFullName, data.prNumber, data.note, state?.commentId ? Number(state.commentId) : null);
       const deployment = data.deploymentId && env ? await db.deployment.findUnique({ where: { id: data.deploymentId } }) : null;
       if (deployment && env) await reportDeployment(db, github, ref, env, deployment);
       return commented || deployment ? 'reported' : 'skipped: no preview';
@@ -105,11 +105,18 @@ export class CommentBeingCreated extends Error {
  * again and written once more if it moved meanwhile, so the last writer leaves the current state even when writes
  * arrive out of order.
  */
-async function syncComment(db: PrismaClient, github: GithubFeedback, ref: RepoRef, repositoryFullName: string, prNumber: number, note: string | null) {
+async function syncComment(
+  db: PrismaClient,
+  github: GithubFeedback,
+  ref: RepoRef,
+  repositoryFullName: string,
+  prNumber: number,
+  note: string | null,
+  /** The comment's id as the job read it with the PR's state. */
+  recorded: number | null,
+) {
   const key = { repositoryFullName, prNumber };
-  let commentId: number | null = await db.pullRequestState
-    .findUnique({ where: { repositoryFullName_prNumber: key } })
-    .then((s) => (s?.commentId ? Number(s.commentId) : null));
+  let commentId = recorded;
   for (let round = 0; round < 3; round++) {
     const body = await renderCurrent(db, repositoryFullName, prNumber, note);
     if (commentId !== null && !(await github.updateComment(ref, commentId, body))) {
