@@ -1,5 +1,4 @@
 import {
-  ACTIVE_ENVIRONMENT_STATUSES,
   IllegalTransitionError,
   environmentPredecessors,
   namespaceFor,
@@ -10,6 +9,8 @@ import type { Environment } from './generated/prisma/client.js';
 import { NotFoundError, asConflict, isRecordNotFound } from './errors.js';
 
 export interface CreateEnvironmentInput {
+  /** GitHub's numeric repository id (null only for rows made before it was kept). */
+  repositoryId: number | bigint | null;
   repositoryFullName: string;
   prNumber: number;
   prTitle?: string | null;
@@ -17,7 +18,7 @@ export interface CreateEnvironmentInput {
   commitSha: string;
   installationId: number | bigint;
   ownerId?: number | null;
-  /** Defaults to {@link namespaceFor}(repositoryFullName, prNumber). */
+  /** Defaults to {@link namespaceFor}(repositoryFullName, prNumber, repositoryId). */
   namespace?: string;
   /** Where the preview will be served; `https://<namespace>.<domain>` when `previewBaseDomain` is given. */
   environmentUrl?: string | null;
@@ -31,47 +32,19 @@ export interface CreateEnvironmentInput {
   waitingSince?: Date | null;
 }
 
-export async function getEnvironmentByPr(
-  db: Db,
-  repositoryFullName: string,
-  prNumber: number,
-): Promise<Environment | null> {
-  return db.environment.findUnique({
-    where: { repositoryFullName_prNumber: { repositoryFullName, prNumber } },
-  });
-}
-
-export async function getEnvironmentByNamespace(db: Db, namespace: string): Promise<Environment | null> {
-  return db.environment.findUnique({ where: { namespace } });
-}
-
-/** Every environment not yet DESTROYED, newest first; optionally for one repository. */
-export async function getActiveEnvironments(
-  db: Db,
-  filter: { repositoryFullName?: string; limit?: number } = {},
-): Promise<Environment[]> {
-  return db.environment.findMany({
-    where: {
-      status: { in: [...ACTIVE_ENVIRONMENT_STATUSES] },
-      ...(filter.repositoryFullName ? { repositoryFullName: filter.repositoryFullName } : {}),
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    ...(filter.limit ? { take: filter.limit } : {}),
-  });
-}
-
 /**
  * Inserts the environment of a pull request (PENDING unless told otherwise). A second environment for the
  * same repository and PR, or a namespace already taken, is a {@link ConflictError}.
  */
 export async function createEnvironment(db: Db, input: CreateEnvironmentInput): Promise<Environment> {
-  const namespace = input.namespace ?? namespaceFor(input.repositoryFullName, input.prNumber);
+  const namespace = input.namespace ?? namespaceFor(input.repositoryFullName, input.prNumber, input.repositoryId);
   const environmentUrl =
     input.environmentUrl ??
     (input.previewBaseDomain ? `${input.previewUrlScheme ?? 'https'}://${namespace}.${input.previewBaseDomain}` : null);
   try {
     return await db.environment.create({
       data: {
+        repositoryId: input.repositoryId === null ? null : BigInt(input.repositoryId),
         repositoryFullName: input.repositoryFullName,
         repositoryName: input.repositoryFullName.slice(input.repositoryFullName.indexOf('/') + 1),
         prNumber: input.prNumber,
@@ -112,20 +85,10 @@ export async function updateEnvironmentStatus(
   to: EnvironmentStatus,
   change: StatusChange = {},
 ): Promise<Environment> {
-  const now = new Date();
   try {
     return await db.environment.update({
       where: { id, status: { in: environmentPredecessors(to) } },
-      data: {
-        status: to,
-        errorMessage: change.errorMessage ?? null,
-        ...(to === 'READY' ? { lastDeployedAt: change.lastDeployedAt ?? now } : {}),
-        ...(to === 'DESTROYED' ? { destroyedAt: now } : {}),
-        ...(to === 'PENDING' ? { destroyedAt: null } : {}),
-        // A teardown stays asked for through a FAILED destroy (the sweep tries again) and ends with any other move.
-        ...(to === 'DESTROYING' ? { destroyRequestedAt: now, waitingSince: null } : to === 'FAILED' ? {} : { destroyRequestedAt: null }),
-        ...(change.environmentUrl !== undefined ? { environmentUrl: change.environmentUrl } : {}),
-      },
+      data: environmentStatusStamps(to, change, new Date()),
     });
   } catch (err) {
     if (!isRecordNotFound(err)) throw err;
@@ -135,25 +98,19 @@ export async function updateEnvironmentStatus(
   }
 }
 
-export interface CommitChange {
-  commitSha: string;
-  prTitle?: string | null;
-  branchName?: string;
-}
-
-/** Records the pull request's new head commit (and title / branch when they changed). */
-export async function updateEnvironmentCommit(db: Db, id: number, change: CommitChange): Promise<Environment> {
-  try {
-    return await db.environment.update({
-      where: { id },
-      data: {
-        commitSha: change.commitSha,
-        ...(change.prTitle !== undefined ? { prTitle: change.prTitle } : {}),
-        ...(change.branchName !== undefined ? { branchName: change.branchName } : {}),
-      },
-    });
-  } catch (err) {
-    if (isRecordNotFound(err)) throw new NotFoundError('environment', id);
-    throw err;
-  }
+/**
+ * What moving an environment to `to` writes besides the status: the one statement of those rules, used by every
+ * path that changes a status (Prisma updates here, the batched writes in pull-requests.ts).
+ */
+export function environmentStatusStamps(to: EnvironmentStatus, change: StatusChange, now: Date) {
+  return {
+    status: to,
+    errorMessage: change.errorMessage ?? null,
+    ...(to === 'READY' ? { lastDeployedAt: change.lastDeployedAt ?? now } : {}),
+    ...(to === 'DESTROYED' ? { destroyedAt: now } : {}),
+    ...(to === 'PENDING' ? { destroyedAt: null } : {}),
+    // A teardown stays asked for through a FAILED destroy (the sweep tries again) and ends with any other move.
+    ...(to === 'DESTROYING' ? { destroyRequestedAt: now, waitingSince: null } : to === 'FAILED' ? {} : { destroyRequestedAt: null }),
+    ...(change.environmentUrl !== undefined ? { environmentUrl: change.environmentUrl } : {}),
+  };
 }

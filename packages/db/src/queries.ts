@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { apiJsonSelectList, deploymentApiJson } from './api-json-fields.js';
 import { poolConfigFromUrl } from './database-url.js';
 
 // The read side of the query API, on plain node-postgres rather than Prisma: these are the hottest requests
-// Ephemera serves, and the same statement costs about a third of the CPU this way (measured: 0.5 ms against
-// 1.6 ms for a 51-row page). Timestamps come out of PostgreSQL already as ISO 8601 UTC text, and environments
-// as finished JSON.
+// Ephemera serves, and the same statement costs the service much less CPU this way than through Prisma's query
+// engine and result mapping. Timestamps come out of PostgreSQL already as ISO 8601 UTC text, and environments as
+// finished JSON.
 //
 // Lists are keyset-paginated, newest first, one statement each. Each row carries an exact cursor (created_at
 // to the microsecond, and id), so pages neither repeat nor skip rows while new ones are inserted: new rows sort
@@ -48,14 +49,14 @@ export function createReadPool(config: { databaseUrl: string; poolSize?: number 
     connectionTimeoutMillis: 5_000,
     // row_to_json renders timestamps in the session's time zone: UTC makes deployments' ISO 8601 UTC ("…+00:00").
     // Generic plans: PostgreSQL otherwise kept re-planning the active-environments list on every execution
-    // (a custom plan per status array), which cost a third of its time; the generic plan is the same plan.
+    // (a custom plan per status array), a large share of its time for a plan that came out the same every time.
     options: '-c TimeZone=UTC -c plan_cache_mode=force_generic_plan',
   });
 }
 
 /**
  * An environment as the API returns it, already serialised by PostgreSQL (row_to_json): the service
- * only joins the rows, instead of parsing ~20 columns per row and stringifying them again.
+ * only joins the rows, instead of parsing every column of every row and stringifying them again.
  */
 export interface EnvironmentJsonRow {
   id: number;
@@ -76,9 +77,9 @@ export interface EnvironmentFilter {
 
 /**
  * An environment's API JSON is rendered by PostgreSQL when the row is written (the `api_json` column, kept by a
- * trigger; see the environment_api_json migration), so a read only fetches finished text: rendering 18 columns
- * per row on every request was most of a list's database time. Field names and types are exactly
- * `environmentResponseSchema` in @ephemera/schema (the query service's tests hold them to it).
+ * trigger), so a read only fetches finished text: rendering every field of every row on each request was most of
+ * a list's database time. The trigger's function is derived from `environmentResponseSchema` in @ephemera/schema
+ * and installed by the migrator (api-json-fields.ts, migrate/sync-api-json.ts).
  */
 const ENVIRONMENT_JSON = `e.id, e.api_json AS json, e.created_at::text AS created_key`;
 
@@ -92,9 +93,9 @@ export interface EnvironmentPage {
 /**
  * One page of environments, newest first, in one statement. One row more than asked is read to know whether a
  * next page exists; it is not part of the body. The rows come back as plain arrays and the service joins their
- * JSON: having PostgreSQL aggregate the page into one value (string_agg and array_agg in row order) cost it twice
- * the CPU of returning the rows (pgbench, 51-row pages: 7.1k against 14.1k statements/s), more than the service
- * pays to read 51 short rows.
+ * JSON: having PostgreSQL aggregate the page into one value (string_agg and array_agg in row order) cost the
+ * database more than returning the rows, and more than the service pays to read a page of short rows; the
+ * database is the part every query service shares, so the work goes to the service.
  */
 export async function listEnvironments(db: Queryable, filter: EnvironmentFilter): Promise<EnvironmentPage> {
   const where: string[] = [];
@@ -145,8 +146,13 @@ export interface DeploymentJsonRow {
   json: string;
 }
 
-/** What a list returns of each deployment's logs (`include_logs=true`): its newest this many bytes. */
-export const LISTED_LOG_MAX_BYTES = 65_536;
+export { LISTED_LOG_MAX_BYTES } from './api-json-fields.js';
+
+/** A deployment's JSON, its fields derived from `deploymentResponseSchema`: without and with its logs. */
+const DEPLOYMENT_JSON = {
+  withoutLogs: `(SELECT row_to_json(r) FROM (SELECT ${apiJsonSelectList(deploymentApiJson, 'd')}) r)::text AS json`,
+  withLogs: `(SELECT row_to_json(r) FROM (SELECT ${apiJsonSelectList(deploymentApiJson, 'd', ['logs'])}) r)::text AS json`,
+};
 
 /** Deployment history, newest first; `logs` only when asked for, and then only their newest part. */
 export async function listDeployments(
@@ -158,9 +164,7 @@ export async function listDeployments(
   if (options.afterId !== undefined) values.push(options.afterId);
   const { rows } = await prepared<DeploymentJsonRow>(
     db,
-    `SELECT d.id, (SELECT row_to_json(r) FROM (SELECT
-              d.id, d.environment_id, d.commit_sha, d.commit_message, d.status, d.started_at, d.completed_at,
-              d.error_message, ${options.includeLogs ? `ephemera_cap_logs(d.logs, ${LISTED_LOG_MAX_BYTES}) AS logs,` : ''} d.created_at, d.updated_at) r)::text AS json
+    `SELECT d.id, ${options.includeLogs ? DEPLOYMENT_JSON.withLogs : DEPLOYMENT_JSON.withoutLogs}
        FROM deployments d
       WHERE d.environment_id = $1 ${options.afterId !== undefined ? 'AND d.id < $3' : ''}
       ORDER BY d.id DESC

@@ -1,6 +1,7 @@
 import { createPrismaClient } from './client.js';
 import { createDeployment, getLatestDeployment } from './deployments.js';
-import { createEnvironment, getEnvironmentByPr } from './environments.js';
+import { createEnvironment } from './environments.js';
+import { getEnvironmentByPr } from './pull-requests.js';
 import { getOrCreateUser } from './users.js';
 
 // The design's integration script: one user, one environment, one deployment. Running it again finds what the
@@ -23,8 +24,9 @@ try {
   });
   say(`user        id=${user.id} github_login=${user.githubLogin}`);
   const environment =
-    (await getEnvironmentByPr(db, 'testuser/testrepo', 123)) ??
+    (await getEnvironmentByPr(db, { repositoryId: 1296269, repositoryFullName: 'testuser/testrepo', prNumber: 123 })) ??
     (await createEnvironment(db, {
+      repositoryId: 1296269,
       repositoryFullName: 'testuser/testrepo',
       prNumber: 123,
       prTitle: 'Add preview environments',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { IllegalTransitionError, isValidNamespace, type EnvironmentStatus } from '@ephemera/schema';
+import { IllegalTransitionError, environmentResponseSchema, isValidNamespace, type EnvironmentStatus } from '@ephemera/schema';
 import {
   ConflictError,
   NotFoundError,
@@ -8,20 +8,23 @@ import {
   createEnvironment,
   createPrismaClient,
   createUser,
-  getActiveEnvironments,
   getDeploymentsByEnvironment,
-  getEnvironmentByNamespace,
   getEnvironmentByPr,
   getLatestDeployment,
   getOrCreateUser,
   getUserByGithubId,
   updateDeploymentStatus,
-  updateEnvironmentCommit,
   updateEnvironmentStatus,
   appendDeploymentLogs,
+  apiJsonSelectList,
+  environmentApiJson,
   type PrismaClient,
 } from '../src/index.js';
+import { LOCK_KEY_SQL, pullRequestLockKey } from '../src/lock-key.js';
 import { Migrator, defaultPrismaDir } from '../src/migrate/index.js';
+
+/** A stable id per repository name, as GitHub gives each repository one. */
+const repositoryIdOf = (fullName: string) => [...fullName.toLowerCase()].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_000_007, 7);
 import { createScratchDatabase } from '../src/testing.js';
 
 let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
@@ -42,8 +45,10 @@ afterAll(async () => {
 async function newEnvironment(
   overrides: { status?: EnvironmentStatus; repo?: string; prTitle?: string; ownerId?: number } = {},
 ) {
+  const repositoryFullName = overrides.repo ?? 'acme/web';
   return createEnvironment(db, {
-    repositoryFullName: overrides.repo ?? 'acme/web',
+    repositoryId: repositoryIdOf(repositoryFullName),
+    repositoryFullName,
     prNumber: prCounter++,
     prTitle: overrides.prTitle ?? 'A change',
     ...(overrides.ownerId !== undefined ? { ownerId: overrides.ownerId } : {}),
@@ -97,6 +102,7 @@ describe('environments', () => {
   it('creates PENDING with a DNS-safe namespace and its URL, findable by PR and namespace', async () => {
     const owner = await getOrCreateUser(db, { githubId: 1001, githubLogin: 'owner' });
     const env = await createEnvironment(db, {
+      repositoryId: 4242,
       repositoryFullName: 'Acme/Shop.Front',
       prNumber: 12,
       branchName: 'topic',
@@ -110,16 +116,19 @@ describe('environments', () => {
     expect(isValidNamespace(env.namespace)).toBe(true);
     expect(env.environmentUrl).toBe(`https://${env.namespace}.preview.example.com`);
     expect(env.installationId).toBe(5n);
-    expect((await getEnvironmentByPr(db, 'Acme/Shop.Front', 12))?.id).toBe(env.id);
-    expect((await getEnvironmentByNamespace(db, env.namespace))?.id).toBe(env.id);
-    expect(await getEnvironmentByPr(db, 'Acme/Shop.Front', 13)).toBeNull();
+    expect(env.repositoryId).toBe(4242n);
+    // By id, whatever the repository is called now; not by another PR number or another repository's id.
+    expect((await getEnvironmentByPr(db, { repositoryId: 4242, repositoryFullName: 'acme/renamed', prNumber: 12 }))?.id).toBe(env.id);
+    expect(await getEnvironmentByPr(db, { repositoryId: 4242, repositoryFullName: 'Acme/Shop.Front', prNumber: 13 })).toBeNull();
+    expect(await getEnvironmentByPr(db, { repositoryId: 4243, repositoryFullName: 'Acme/Shop.Front', prNumber: 12 })).toBeNull();
   });
 
-  it('allows one environment per repository and PR', async () => {
+  it('allows one environment per repository (by id, whatever its name) and PR', async () => {
     const env = await newEnvironment();
     await expect(
       createEnvironment(db, {
-        repositoryFullName: env.repositoryFullName,
+        repositoryId: env.repositoryId,
+        repositoryFullName: 'acme/renamed-meanwhile',
         prNumber: env.prNumber,
         branchName: 'other',
         commitSha: sha('c'),
@@ -133,6 +142,7 @@ describe('environments', () => {
     const env = await newEnvironment();
     await expect(
       createEnvironment(db, {
+        repositoryId: 99,
         repositoryFullName: 'other/repo',
         prNumber: 1,
         branchName: 'x',
@@ -219,45 +229,23 @@ describe('environments', () => {
 
   it('reports a missing environment as NotFoundError', async () => {
     await expect(updateEnvironmentStatus(db, 999_999, 'READY')).rejects.toThrow(NotFoundError);
-    await expect(updateEnvironmentCommit(db, 999_999, { commitSha: sha('d') })).rejects.toThrow(NotFoundError);
-  });
-
-  it('updates the commit, title and branch', async () => {
-    const env = await newEnvironment();
-    const updated = await updateEnvironmentCommit(db, env.id, { commitSha: sha('e'), prTitle: 'Renamed' });
-    expect(updated.commitSha).toBe(sha('e'));
-    expect(updated.prTitle).toBe('Renamed');
-    expect(updated.branchName).toBe(env.branchName);
-  });
-
-  it('lists active environments newest first, optionally for one repository', async () => {
-    const a = await newEnvironment({ repo: 'list/one' });
-    const b = await newEnvironment({ repo: 'list/one' });
-    const gone = await newEnvironment({ repo: 'list/one', status: 'DESTROYED' });
-    await newEnvironment({ repo: 'list/two' });
-    const mine = await getActiveEnvironments(db, { repositoryFullName: 'list/one' });
-    expect(mine.map((e) => e.id)).toEqual([b.id, a.id]);
-    const all = await getActiveEnvironments(db);
-    expect(all.map((e) => e.id)).not.toContain(gone.id);
-    expect(all.every((e) => e.status !== 'DESTROYED')).toBe(true);
   });
 });
 
 describe("environments' API JSON (api_json, kept by a trigger)", () => {
-  /** The row rendered live, the way the API rendered it before the column existed, next to the stored JSON. */
+  /** The row rendered live from the fields derived from environmentResponseSchema, next to the stored JSON. */
   async function storedAndLive(id: number): Promise<{ stored: unknown; live: unknown }> {
     const c = new pg.Client({ connectionString: scratch.url, options: '-c TimeZone=UTC' });
     await c.connect();
     try {
       const { rows } = await c.query<{ stored: string; live: string }>(
-        `SELECT e.api_json AS stored, (SELECT row_to_json(r) FROM (SELECT
-           e.id, e.repository_full_name, e.repository_name, e.pr_number, e.pr_title, e.branch_name, e.commit_sha,
-           e.namespace, e.environment_url, e.status, e.installation_id, e.owner_id, u.github_login AS owner,
-           e.error_message, e.last_deployed_at, e.created_at, e.updated_at, e.destroyed_at) r)::text AS live
-           FROM environments e LEFT JOIN users u ON u.id = e.owner_id WHERE e.id = $1`,
+        `SELECT e.api_json AS stored, (SELECT row_to_json(r) FROM (SELECT ${apiJsonSelectList(environmentApiJson, 'e')}) r)::text AS live
+           FROM environments e WHERE e.id = $1`,
         [id],
       );
-      return { stored: JSON.parse(rows[0]!.stored), live: JSON.parse(rows[0]!.live) };
+      const stored: unknown = JSON.parse(rows[0]!.stored);
+      environmentResponseSchema.strict().parse(stored);
+      return { stored, live: JSON.parse(rows[0]!.live) };
     } finally {
       await c.end();
     }
@@ -272,7 +260,7 @@ describe("environments' API JSON (api_json, kept by a trigger)", () => {
 
     await updateEnvironmentStatus(db, env.id, 'PROVISIONING');
     await updateEnvironmentStatus(db, env.id, 'FAILED', { errorMessage: 'image pull failed' });
-    await updateEnvironmentCommit(db, env.id, { commitSha: sha('f'), prTitle: 'Second title' });
+    await db.environment.update({ where: { id: env.id }, data: { commitSha: sha('f'), prTitle: 'Second title' } });
     ({ stored, live } = await storedAndLive(env.id));
     expect(stored).toEqual(live);
     expect(stored).toMatchObject({ status: 'FAILED', error_message: 'image pull failed', commit_sha: sha('f'), pr_title: 'Second title' });
@@ -346,5 +334,24 @@ describe('deployments', () => {
 
   it('refuses a deployment for a missing environment', async () => {
     await expect(createDeployment(db, { environmentId: 999_999, commitSha: sha('5') })).rejects.toThrow(NotFoundError);
+  });
+});
+
+describe('pull request lock keys', () => {
+  it('are the same whether taken from a key (webhooks) or from an environment row (provisioning steps)', async () => {
+    const withId = await newEnvironment({ repo: 'Lock/Keyed' });
+    const legacy = await createEnvironment(db, {
+      repositoryId: null,
+      repositoryFullName: 'Lock/Legacy',
+      prNumber: 3,
+      branchName: 'b',
+      commitSha: sha('9'),
+      installationId: 1,
+    });
+    for (const env of [withId, legacy]) {
+      const [row] = await db.$queryRaw<Array<{ key: string }>>`SELECT ${LOCK_KEY_SQL} AS key FROM environments e WHERE e.id = ${env.id}`;
+      expect(row!.key).toBe(pullRequestLockKey({ repositoryId: env.repositoryId, repositoryFullName: env.repositoryFullName, prNumber: env.prNumber }));
+    }
+    expect(pullRequestLockKey({ repositoryId: null, repositoryFullName: 'Lock/Legacy', prNumber: 3 })).toBe('lock/legacy#3');
   });
 });

@@ -4,10 +4,15 @@ import { deploymentStatusSchema, environmentStatusSchema } from './statuses.js';
 // The JSON the query API returns: snake_case field names exactly as the tables, timestamps ISO 8601 in UTC
 // as PostgreSQL writes them ("2026-01-01T12:00:00.123456+00:00", fraction only when non-zero).
 // GitHub ids are bigint in the database and plain numbers here (they stay far below 2^53).
+// These schemas are the only list of the fields: @ephemera/db renders each key from the column of the same name
+// (or an expression it names), in this order, and checks at every migration that the tables still provide them.
+// A field marked optional is rendered only when the request asks for it.
 const timestamp = z.iso.datetime({ offset: true }).regex(/(Z|\+00:00)$/, 'must be UTC');
 
 export const environmentResponseSchema = z.object({
   id: z.number().int(),
+  /** GitHub's numeric repository id, which a rename or transfer keeps; null for rows made before it was kept. */
+  repository_id: z.number().int().nullable(),
   repository_full_name: z.string(),
   repository_name: z.string(),
   pr_number: z.number().int(),

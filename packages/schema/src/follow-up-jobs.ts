@@ -20,18 +20,24 @@ export type DestroyJob = z.infer<typeof destroyJobSchema>;
 
 export const PROVISIONING_JOBS = { deploy: 'provisioning.deploy', destroy: 'provisioning.destroy' } as const;
 
+/**
+ * Tell GitHub how a pull request stands. One job per PR at a time (deduplicated on the PR): it reads the state when
+ * it runs, so a burst of changes ends in one report. Jobs queued by earlier versions also carried a deployment and a
+ * note; those are ignored (the state has both now).
+ */
 export const feedbackJobSchema = z.object({
+  /** GitHub's repository id; null for a pull request whose rows were made before it was kept. */
+  repositoryId: id.nullable().default(null),
   repositoryFullName: z.string(),
   prNumber: id,
   installationId: id.nullable(),
-  /** The deployment whose commit status and GitHub deployment to report; null for the comment alone. */
-  deploymentId: id.nullable(),
-  /** A sentence the comment should carry this time (why the preview was destroyed, for instance). */
-  note: z.string().nullable(),
 });
 export type FeedbackJob = z.infer<typeof feedbackJobSchema>;
 
 export const FEEDBACK_JOB = 'feedback.report';
+
+/** Scheduled sweeps carry no payload. */
+export const cleanupJobSchema = z.unknown();
 
 export const CLEANUP_JOBS = {
   idle: 'cleanup.idle',

@@ -10,18 +10,19 @@ const HASH_LENGTH = 10;
  *
  * The readable part is the repository name folded to `[a-z0-9-]` (accents stripped, anything else a dash) and
  * cut so the whole stays within 63 characters. The readable part alone is not unique (`acme/api` and
- * `other/api`, `my.repo` and `my_repo` fold alike), so a hash of the full repository name follows it. GitHub
- * treats repository names case-insensitively, so the hash is over the lowercased name: `Acme/API` and
- * `acme/api` are the same repository and get the same namespace.
+ * `other/api`, `my.repo` and `my_repo` fold alike), so a hash follows it: of GitHub's repository id, which a rename
+ * or a transfer keeps (a new repository taking the old name gets other namespaces), or, for environments made
+ * before the id was kept, of the lowercased full name (GitHub treats names case-insensitively).
  *
- * @example namespaceFor('acme/web-app', 42) // 'pr-42-web-app-1f3c9a0b7d'
+ * @example namespaceFor('acme/web-app', 42, 1296269) // 'pr-42-web-app-<hash of the id>'
  */
-export function namespaceFor(repositoryFullName: string, prNumber: number): string {
+export function namespaceFor(repositoryFullName: string, prNumber: number, repositoryId: number | bigint | null = null): string {
   if (!Number.isInteger(prNumber) || prNumber < 1) throw new RangeError(`invalid pull request number: ${prNumber}`);
   const fullName = repositoryFullName.trim();
   if (!fullName.includes('/')) throw new RangeError(`repository name must be owner/name: ${repositoryFullName}`);
   const repo = fullName.slice(fullName.lastIndexOf('/') + 1);
-  const hash = createHash('sha256').update(fullName.toLowerCase()).digest('hex').slice(0, HASH_LENGTH);
+  const identity = repositoryId === null ? fullName.toLowerCase() : `repository:${repositoryId}`;
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, HASH_LENGTH);
   const prefix = `pr-${prNumber}-`;
   const room = MAX_NAMESPACE_LENGTH - prefix.length - 1 - HASH_LENGTH;
   const slug = slugify(repo).slice(0, room).replace(/-+$/, '') || 'repo';

@@ -1,3 +1,6 @@
+import { CLEANUP_JOBS, FEEDBACK_JOB, PROVISIONING_JOBS } from './follow-up-jobs.js';
+import { WEBHOOK_JOB_NAMES } from './webhook-job.js';
+
 /**
  * Every BullMQ queue Ephemera uses. Intake, provisioning and GitHub feedback are separate queues so that a
  * slow cluster or a slow GitHub API never holds up event intake.
@@ -15,6 +18,14 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QUEUES);
+
+/** Every job name each queue carries: the worker checks at start that each has exactly one handler. */
+export const QUEUE_JOB_NAMES: Readonly<Record<QueueName, readonly string[]>> = {
+  [QUEUES.webhooks]: WEBHOOK_JOB_NAMES,
+  [QUEUES.provisioning]: Object.values(PROVISIONING_JOBS),
+  [QUEUES.feedback]: [FEEDBACK_JOB],
+  [QUEUES.cleanup]: Object.values(CLEANUP_JOBS),
+};
 
 /**
  * How long a delivery id is remembered after its job is stored, so a redelivery adds no second job and is answered

@@ -57,7 +57,7 @@ const ghInstallationEvent = z.object({
 
 const ghInstallationRepositoriesEvent = z.object({
   installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
-  repositories_removed: z.array(z.object({ full_name: fullName })),
+  repositories_removed: z.array(z.object({ id: ghId, full_name: fullName })),
 });
 
 export class PayloadError extends Error {
@@ -145,6 +145,7 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
         installationId: p.installation.id,
         accountLogin: p.installation.account?.login ?? '',
         repositoriesRemoved: p.repositories_removed.map((r) => r.full_name),
+        repositoryIdsRemoved: p.repositories_removed.map((r) => r.id),
       };
       return job;
     }

@@ -114,6 +114,8 @@ export const installationRepositoriesJobSchema = z.object({
   /** The account the App is installed on ('' in jobs queued before it was kept). */
   accountLogin: z.string().default(''),
   repositoriesRemoved: z.array(fullName),
+  /** GitHub's ids of the same repositories, in the same order (empty in jobs queued before they were kept). */
+  repositoryIdsRemoved: z.array(githubId).default([]),
 });
 export type InstallationRepositoriesJob = z.infer<typeof installationRepositoriesJobSchema>;
 

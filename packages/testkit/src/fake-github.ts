@@ -1,3 +1,4 @@
+import { repositoryIdOf } from './pull-request-payload.js';
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -256,7 +257,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
           {
             total_count: all.length,
             repository_selection: 'selected',
-            repositories: slice.map((full, i) => ({ id: 10_000 + i, name: full.split('/')[1], full_name: full, private: false, owner: { login: full.split('/')[0] } })),
+            repositories: slice.map((full) => ({ id: repositoryIdOf(full), name: full.split('/')[1], full_name: full, private: false, owner: { login: full.split('/')[0] } })),
           },
           headers,
         );

@@ -1,4 +1,17 @@
+import { createHash } from 'node:crypto';
 import { webhookExample } from './webhook-examples.js';
+
+/** The repository of GitHub's example payloads, and its id there. */
+const EXAMPLE_REPOSITORY = { fullName: 'Codertocat/Hello-World', id: 186853002 };
+
+/**
+ * The GitHub id the fakes give a repository: the example's own for the example repository, a stable number derived
+ * from the (lowercased) name for any other, so payloads and the fake GitHub's API agree on it.
+ */
+export function repositoryIdOf(fullName: string): number {
+  if (fullName.toLowerCase() === EXAMPLE_REPOSITORY.fullName.toLowerCase()) return EXAMPLE_REPOSITORY.id;
+  return 1_000_000 + (createHash('sha256').update(fullName.toLowerCase()).digest().readUInt32BE(0) % 900_000_000);
+}
 
 // The example payloads are deep, loosely typed JSON; this module edits them in place.
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -6,6 +19,8 @@ export interface PullRequestVariant {
   action: string;
   number?: number;
   repository?: string;
+  /** GitHub's id of the repository; {@link repositoryIdOf} the repository's name when omitted (a rename keeps the id). */
+  repositoryId?: number;
   headSha?: string;
   /** The base branch's commit (`pull_request.base.sha`). */
   baseSha?: string;
@@ -45,6 +60,10 @@ export function pullRequestPayload(v: PullRequestVariant): Record<string, unknow
     pr.base.repo.full_name = v.repository;
     pr.head.repo.full_name = v.repository;
   }
+  const repositoryId = v.repositoryId ?? repositoryIdOf(p.repository.full_name);
+  p.repository.id = repositoryId;
+  pr.base.repo.id = repositoryId;
+  if (!v.fromFork) pr.head.repo.id = repositoryId;
   if (v.number !== undefined) pr.number = v.number;
   if (v.headSha) pr.head.sha = v.headSha;
   if (v.baseSha) pr.base.sha = v.baseSha;

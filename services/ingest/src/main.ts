@@ -1,25 +1,15 @@
-import { ConfigError, createLogger, createRedis, onShutdown } from '@ephemera/runtime';
+import { createRedis, createService, logErrors } from '@ephemera/runtime';
 import { createApp, createServer } from './app.js';
 import { loadIngestConfig } from './config.js';
 import { createIngestMetrics } from './metrics.js';
 import { SignatureVerifier } from './signature-verifier.js';
 import { WebhookQueue } from './webhook-queue.js';
 
-let config;
-try {
-  config = loadIngestConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`ingest: ${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const { config, logger, onStop } = createService({ name: 'ingest', loadConfig: loadIngestConfig });
 
-const logger = createLogger({ service: 'ingest', level: config.LOG_LEVEL });
 const redis = createRedis(config.REDIS_URL, 'producer');
-redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
-const queue = new WebhookQueue(redis, config.QUEUE_PREFIX, config.ENQUEUE_TIMEOUT_MS);
+logErrors(redis, logger, 'redis connection error');
+const queue = new WebhookQueue(redis, config.QUEUE_PREFIX, config.ENQUEUE_TIMEOUT_MS, logger);
 const app = createApp({
   verifier: new SignatureVerifier(config.GITHUB_WEBHOOK_SECRET),
   queue,
@@ -49,7 +39,7 @@ server.listen(config.INGEST_PORT, () => {
   );
 });
 
-onShutdown(logger, async () => {
+onStop(async () => {
   // Stop accepting, let in-flight deliveries finish (their answers depend on Redis), then close the queue.
   await new Promise<void>((resolve) => {
     server.close(() => resolve());

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { redisReachable } from '@ephemera/runtime';
+import { logErrors, redisReachable, type Logger } from '@ephemera/runtime';
 import {
   DELIVERY_DEDUP_TTL_SECONDS,
   QUEUES,
@@ -93,15 +93,21 @@ export class WebhookQueue implements WebhookSink {
   private rounds = 0;
   private scheduled = false;
 
+  /**
+   * `logger` gets the queue's `error` events (connection trouble). Without one (tests) they are dropped, and
+   * show only as the calls that fail.
+   */
   constructor(
     private readonly redis: Redis,
     prefix: string,
     private readonly timeoutMs: number,
+    logger?: Logger,
   ) {
     this.queue = new Queue(QUEUES.webhooks, { connection: redis, prefix });
     redis.defineCommand('ephemeraRemoveIfFailed', { numberOfKeys: 6, lua: REMOVE_IF_FAILED });
-    // Connection errors surface through the calls that fail; without a listener they would crash the process.
-    this.queue.on('error', () => undefined);
+    // Some listener is needed either way: an `error` event nobody listens to is thrown, and crashes the process.
+    if (logger) logErrors(this.queue, logger.child({ component: 'queue', queue: this.queue.name }), 'queue error');
+    else this.queue.on('error', () => undefined);
   }
 
   enqueue(job: WebhookJob): Promise<EnqueueOutcome> {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import request from 'supertest';
 import { createRedis } from '@ephemera/runtime';
-import { QUEUES, type PullRequestJob } from '@ephemera/schema';
+import { QUEUES, WEBHOOK_JOB_OPTIONS, type PullRequestJob } from '@ephemera/schema';
 import { pullRequestPayload, signedDelivery, type SignedDelivery } from '@ephemera/testkit';
 import { WEBHOOK_PATH } from '../src/app.js';
 import { SECRET, buildIngest, redisUrl } from './support.js';
@@ -35,8 +35,8 @@ function post(d: SignedDelivery) {
 }
 
 /** A worker on the test's queue doing `work` to every job it takes. */
-function startWorker(work: (job: Job) => Promise<unknown>): Worker {
-  worker = new Worker(QUEUES.webhooks, work, { connection, prefix: sut.prefix, autorun: true });
+function startWorker(work: (job: Job) => Promise<unknown>, concurrency = 1): Worker {
+  worker = new Worker(QUEUES.webhooks, work, { connection, prefix: sut.prefix, autorun: true, concurrency });
   worker.on('error', () => undefined);
   return worker;
 }
@@ -164,18 +164,47 @@ describe('a redelivery of a delivery whose job did not fail for good stays dupli
     expect(await sut.jobCount()).toBe(1);
   });
 
+  // A failed job outlives its deduplication key by age (removeOnFail's age is longer than the key's time to live),
+  // so retention can leave the key alone only by count: as many later jobs failed as removeOnFail keeps.
   it('failed, then trimmed by retention: the deduplication key alone is remembered', async () => {
     const d = await delivery();
+    const id = d.deliveryId;
     await post(d);
+    const keep = WEBHOOK_JOB_OPTIONS.removeOnFail.count;
+    let failures = 0;
+    const waiting: Array<[number, () => void]> = [];
+    const failed = (n: number) => new Promise<void>((resolve) => (failures >= n ? resolve() : waiting.push([n, resolve])));
     const w = startWorker(async () => {
       throw new UnrecoverableError('no');
+    }, 200);
+    w.on('failed', () => {
+      failures++;
+      for (const [n, resolve] of waiting) if (failures >= n) resolve();
     });
-    await waitForState(d.deliveryId, 'failed');
+    await waitForState(id, 'failed');
+
+    // Other deliveries fail until the failed set holds as many jobs as retention keeps, this one the oldest...
+    const others = keep - 1;
+    for (let i = 0; i < others; i += 5_000) {
+      const n = Math.min(5_000, others - i);
+      await sut.queue.queue.addBulk(
+        Array.from({ length: n }, (_, k) => ({ name: 'pull_request.synchronize', data: { n: i + k }, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: `other-${i + k}` } })),
+      );
+    }
+    await failed(keep);
+    expect(await stateOf(id)).toBe('failed');
+
+    // ...and one more, stored by ingest with its options, pushes it out.
+    await post(await delivery());
+    await failed(keep + 1);
     await w.close();
-    await sut.redis.del(sut.queue.queue.toKey(d.deliveryId));
-    await sut.redis.zrem(sut.queue.queue.toKey('failed'), d.deliveryId);
+    expect(await sut.queue.queue.getJob(id)).toBeUndefined();
+    expect(await sut.queue.queue.getJobCounts('failed')).toEqual({ failed: keep });
+    expect(await sut.redis.exists(`${sut.queue.queue.toKey('de')}:${id}`)).toBe(1);
+
     const res = await post(d);
-    expect(res.body).toEqual({ delivery_id: d.deliveryId, status: 'duplicate' });
-    expect(await sut.jobCount()).toBe(0);
-  });
+    expect(res.body).toEqual({ delivery_id: id, status: 'duplicate' });
+    expect(await sut.queue.queue.getJob(id)).toBeUndefined();
+    expect(await sut.jobCount()).toBe(keep);
+  }, 120_000);
 });

@@ -2,12 +2,12 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Worker } from 'bullmq';
 import request from 'supertest';
 import { createRedis } from '@ephemera/runtime';
-import { HANDLED_EVENTS, QUEUES, webhookJobSchema, type PullRequestJob } from '@ephemera/schema';
-import { signBody, signedDelivery, webhookExample } from '@ephemera/testkit';
+import { HANDLED_EVENTS, QUEUES, WEBHOOK_JOB_OPTIONS, webhookJobSchema, type PullRequestJob } from '@ephemera/schema';
+import { signBody, signedDelivery, webhookExample, type SignedDelivery } from '@ephemera/testkit';
 import { WEBHOOK_PATH, createServer } from '../src/app.js';
 import { SECRET, buildIngest, redisUrl } from './support.js';
 
@@ -309,27 +309,48 @@ describe('duplicates', () => {
   it('still answers duplicate, and adds no job, once retention has trimmed the finished job', async () => {
     const own = buildIngest();
     const connection = createRedis(redisUrl(), 'worker');
-    const d = await signedDelivery(SECRET, 'pull_request', webhookExample('pull_request', 'closed', { withInstallation: true }));
-    const id = d.deliveryId;
-    // Completed by a worker, as the worker service does...
-    const worker = new Worker(QUEUES.webhooks, async () => undefined, { connection, prefix: own.prefix, autorun: false });
-    const completed = new Promise<void>((resolve) => worker.on('completed', (job) => job.id === id && resolve()));
+    // Completed by a worker, as the worker service does; its own options are not consulted, since a job's
+    // removeOnComplete (set by ingest) takes precedence over the worker's.
+    const worker = new Worker(QUEUES.webhooks, async () => undefined, { connection, prefix: own.prefix });
+    worker.on('error', () => undefined);
+    const completed = (id: string) => new Promise<void>((resolve) => worker.on('completed', (job) => job.id === id && resolve()));
+    const deliverAndComplete = async (d: SignedDelivery) => {
+      const done = completed(d.deliveryId);
+      const res = await request(own.app).post(WEBHOOK_PATH).set(d.headers).send(d.body);
+      expect(res.body.status).toBe('queued');
+      await done;
+    };
+    const closed = () => signedDelivery(SECRET, 'pull_request', webhookExample('pull_request', 'closed', { withInstallation: true }));
+    // BullMQ trims finished jobs when a later job finishes, by the finish times the worker stamps from Date.now():
+    // moving that clock is how a test lets a day pass.
+    const realNow = Date.now.bind(Date);
+    const clock = jest.spyOn(Date, 'now');
     try {
-      const first = await request(own.app).post(WEBHOOK_PATH).set(d.headers).send(d.body);
-      expect(first.body.status).toBe('queued');
-      void worker.run();
-      await completed;
-      // ...then trimmed the way retention trims finished jobs: their keys deleted, the deduplication key left.
-      await own.redis.del(own.queue.queue.toKey(id));
-      await own.redis.zrem(own.queue.queue.toKey('completed'), id);
-      expect(await own.queue.queue.getJob(id)).toBeUndefined();
-      expect(await own.jobCount()).toBe(0);
+      const d = await closed();
+      const id = d.deliveryId;
+      await deliverAndComplete(d);
 
+      // Another job finishing within the retention age leaves the first one stored.
+      const soon = await closed();
+      await deliverAndComplete(soon);
+      expect(await (await own.queue.queue.getJob(id))?.getState()).toBe('completed');
+
+      const elapsedMs = (WEBHOOK_JOB_OPTIONS.removeOnComplete.age + 1) * 1000;
+      clock.mockImplementation(() => realNow() + elapsedMs);
+      const later = await closed();
+      await deliverAndComplete(later);
+      expect(await own.queue.queue.getJob(id)).toBeUndefined();
+      expect(await own.queue.queue.getJob(soon.deliveryId)).toBeUndefined();
+      expect(await own.queue.queue.getJobCounts('completed')).toEqual({ completed: 1 });
+
+      // The deduplication key outlives the trimmed job, on Redis' own clock, by more than the time let pass.
+      expect(await own.redis.pttl(`${own.queue.queue.toKey('de')}:${id}`)).toBeGreaterThan(elapsedMs);
       const again = await request(own.app).post(WEBHOOK_PATH).set(d.headers).send(d.body);
       expect(again.status).toBe(202);
       expect(again.body).toEqual({ delivery_id: id, status: 'duplicate' });
-      expect(await own.jobCount()).toBe(0);
+      expect(await own.jobCount()).toBe(1);
     } finally {
+      clock.mockRestore();
       await worker.close();
       await connection.quit();
       await own.close();

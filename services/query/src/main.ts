@@ -1,19 +1,12 @@
 import { Queue } from 'bullmq';
 import { createReadPool } from '@ephemera/db';
-import { createLogger, createRedis, onShutdown } from '@ephemera/runtime';
+import { createRedis, createService, logErrors } from '@ephemera/runtime';
 import { ALL_QUEUES } from '@ephemera/schema';
 import { createApp } from './app.js';
 import { loadQueryConfig } from './config.js';
 import { createQueryMetrics } from './metrics.js';
 
-let config;
-try {
-  config = loadQueryConfig();
-} catch (err) {
-  process.stderr.write(`query: ${(err as Error).message}\n`);
-  process.exit(1);
-}
-const logger = createLogger({ service: 'query', level: config.LOG_LEVEL });
+const { config, logger, onStop } = createService({ name: 'query', loadConfig: loadQueryConfig });
 if (config.API_TOKENS.length === 0) {
   // Configuration validation allows this only with API_AUTH=none.
   logger.warn('API_AUTH=none and no API_TOKENS: the environments API is open to anyone who can reach it; set API_TOKENS to require a token');
@@ -31,10 +24,10 @@ if (config.ADMIN_USERNAME === undefined || config.ADMIN_PASSWORD === undefined) 
 const db = createReadPool({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
 db.on('error', (err) => logger.warn({ err: { message: err.message } }, 'idle database connection error'));
 const redis = createRedis(config.REDIS_URL, 'worker');
-redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+logErrors(redis, logger, 'redis connection error');
 const queues = ALL_QUEUES.map((name) => {
   const q = new Queue(name, { connection: redis, prefix: config.QUEUE_PREFIX });
-  q.on('error', () => undefined);
+  logErrors(q, logger.child({ component: 'queue', queue: name }), 'queue error');
   return q;
 });
 const app = createApp({
@@ -54,7 +47,7 @@ server.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
-onShutdown(logger, async () => {
+onStop(async () => {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();

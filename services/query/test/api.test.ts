@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { parsePreviewConfig } from '@ephemera/schema';
+import { deploymentResponseSchema, environmentResponseSchema, parsePreviewConfig } from '@ephemera/schema';
 import { insertEnvironment, openApiValidator, startQuery } from './support.js';
 
 const oas = openApiValidator();
@@ -34,7 +34,9 @@ describe('environments API', () => {
       ['other/site', 'DESTROYED', 9],
     ];
     for (const [i, [repo, status, pr]] of plan.entries()) {
-      await insertEnvironment(q.db, { repo, status, pr, createdAt: new Date(t0 + i * 1000), owner: i % 2 ? 'hubot' : 'octocat' });
+      // GitHub's repository id only on the newest: the others stand for rows made before it was kept.
+      const repositoryId = i === plan.length - 1 ? 9_007_199_254_740_000 : null;
+      await insertEnvironment(q.db, { repo, status, pr, createdAt: new Date(t0 + i * 1000), owner: i % 2 ? 'hubot' : 'octocat', repositoryId });
     }
     const env = await q.db.environment.findFirstOrThrow({ where: { repositoryFullName: 'acme/web', prNumber: 1 } });
     for (let i = 0; i < 5; i++) {
@@ -56,11 +58,12 @@ describe('environments API', () => {
       ['other/site', 9], ['acme/api', 2], ['acme/api', 1], ['acme/web', 3], ['acme/web', 2], ['acme/web', 1],
     ]);
     expect(all[0]).toMatchObject({ owner: 'hubot', installation_id: 3_000_000_000, created_at: '2026-01-01T00:00:05+00:00' });
-    expect(Object.keys(all[0]!).sort()).toEqual([
-      'branch_name', 'commit_sha', 'created_at', 'destroyed_at', 'environment_url', 'error_message', 'id', 'installation_id',
-      'last_deployed_at', 'namespace', 'owner', 'owner_id', 'pr_number', 'pr_title', 'repository_full_name', 'repository_name',
-      'status', 'updated_at',
-    ]);
+    // Exactly the schema's fields, in its order, each of its type: the JSON is derived from it.
+    for (const e of all) {
+      expect(Object.keys(e)).toEqual(Object.keys(environmentResponseSchema.shape));
+      expect(() => environmentResponseSchema.strict().parse(e)).not.toThrow();
+    }
+    expect(all.map((e) => e.repository_id)).toEqual([9_007_199_254_740_000, null, null, null, null, null]);
     expect(await list('/')).toEqual(all);
   });
 
@@ -104,7 +107,8 @@ describe('environments API', () => {
     expect(page1.status).toBe(200);
     oas.check('/api/v1/environments/{id}/deployments', 200, page1.body);
     expect(page1.body.map((d: { commit_sha: string }) => d.commit_sha[0])).toEqual(['4', '3']);
-    expect(page1.body[0]).not.toHaveProperty('logs');
+    expect(Object.keys(page1.body[0])).toEqual(Object.keys(deploymentResponseSchema.shape).filter((k) => k !== 'logs'));
+    expect(() => deploymentResponseSchema.strict().parse(page1.body[0])).not.toThrow();
     const next = /<([^>]+)>; rel="next"/.exec(page1.headers.link ?? '')?.[1];
     expect(next).toBeDefined();
     const page2 = await request(q.app).get(new URL(next!).pathname + new URL(next!).search);
@@ -112,6 +116,7 @@ describe('environments API', () => {
     const withLogs = await request(q.app).get(`/api/v1/environments/${env.id}/deployments?include_logs=true&limit=1`);
     oas.check('/api/v1/environments/{id}/deployments', 200, withLogs.body);
     expect(withLogs.body[0].logs).toBe('log 4');
+    expect(Object.keys(withLogs.body[0])).toEqual(Object.keys(deploymentResponseSchema.shape));
   });
 
   it('links the next page with the filters, scheme and host of the request, and relatively when the Host is not a plain authority', async () => {
@@ -205,6 +210,16 @@ describe('environments API', () => {
       '/api/v1/environments', '/api/v1/environments/{id}', '/api/v1/environments/namespace/{namespace}', '/api/v1/config-schema.json',
       '/api/v1/environments/{id}/deployments',
     ]);
+    // The documented objects are the response schemas: the same fields, in the same order, and every one
+    // required except those rendered only on request.
+    const { Environment, Deployment } = res.body.components.schemas;
+    expect(Object.keys(Environment.properties)).toEqual(Object.keys(environmentResponseSchema.shape));
+    expect(Environment.required).toEqual(Object.keys(environmentResponseSchema.shape));
+    expect(Environment.properties.repository_id).toEqual({
+      anyOf: [{ type: 'integer', minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }, { type: 'null' }],
+    });
+    expect(Object.keys(Deployment.properties)).toEqual(Object.keys(deploymentResponseSchema.shape));
+    expect(Deployment.required).toEqual(Object.keys(deploymentResponseSchema.shape).filter((k) => k !== 'logs'));
     const docs = await request(q.app).get('/docs/');
     expect(docs.status).toBe(200);
     expect(docs.text).toMatch(/swagger-ui/i);

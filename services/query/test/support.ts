@@ -60,7 +60,7 @@ let seq = 0;
 /** Inserts an environment (and its owner) directly, with a controlled creation time. */
 export async function insertEnvironment(
   db: PrismaClient,
-  v: { repo?: string; pr?: number; status?: string; createdAt?: Date; owner?: string } = {},
+  v: { repo?: string; pr?: number; status?: string; createdAt?: Date; owner?: string; repositoryId?: number | null } = {},
 ) {
   seq++;
   const repo = v.repo ?? 'acme/web';
@@ -72,6 +72,7 @@ export async function insertEnvironment(
   });
   return db.environment.create({
     data: {
+      repositoryId: v.repositoryId ?? null,
       repositoryFullName: repo,
       repositoryName: repo.split('/')[1]!,
       prNumber: pr,

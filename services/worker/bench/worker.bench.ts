@@ -46,39 +46,40 @@ function percentile(sorted: number[], p: number): number {
 /** The webhook transaction's writes for opened/synchronize, by hand, with plain pg. */
 async function plainEvent(client: pg.PoolClient, job: PullRequestJob): Promise<void> {
   const repo = job.repository.fullName;
+  const repoId = job.repository.id;
   const pr = job.pullRequest;
   await client.query('BEGIN');
   try {
     const fresh = await client.query('INSERT INTO processed_deliveries (delivery_id, event, action) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING', [job.deliveryId, job.event, job.action]);
     if (fresh.rowCount === 0) return void (await client.query('COMMIT'));
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${repo.toLowerCase()}#${pr.number}`]);
-    const state = await client.query('SELECT last_event_at FROM pull_request_states WHERE repository_full_name=$1 AND pr_number=$2', [repo, pr.number]);
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`repository:${repoId}#${pr.number}`]);
+    const state = await client.query('SELECT last_event_at FROM pull_request_states WHERE repository_id=$1 AND pr_number=$2', [repoId, pr.number]);
     if (state.rows[0]?.last_event_at && new Date(pr.updatedAt) < state.rows[0].last_event_at) return void (await client.query('COMMIT'));
     const user = await client.query(
       `INSERT INTO users (github_id, github_login, avatar_url, updated_at) VALUES ($1,$2,$3,now())
        ON CONFLICT (github_id) DO UPDATE SET github_login = EXCLUDED.github_login, updated_at = now() RETURNING id`,
       [pr.author.id, pr.author.login, pr.author.avatarUrl],
     );
-    const env = await client.query('SELECT id FROM environments WHERE repository_full_name=$1 AND pr_number=$2', [repo, pr.number]);
+    const env = await client.query('SELECT id FROM environments WHERE repository_id=$1 AND pr_number=$2', [repoId, pr.number]);
     let envId: number;
     if (env.rows[0]) {
       envId = env.rows[0].id;
       await client.query(`UPDATE deployments SET status='FAILED', error_message=$2, completed_at=now(), updated_at=now() WHERE environment_id=$1 AND status IN ('QUEUED','IN_PROGRESS')`, [envId, 'superseded']);
       await client.query('UPDATE environments SET commit_sha=$2, pr_title=$3, updated_at=now() WHERE id=$1', [envId, pr.headSha, pr.title]);
     } else {
-      const ns = namespaceFor(repo, pr.number);
+      const ns = namespaceFor(repo, pr.number, repoId);
       const created = await client.query(
-        `INSERT INTO environments (repository_full_name, repository_name, pr_number, pr_title, branch_name, commit_sha, namespace, environment_url, status, installation_id, owner_id, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'PENDING',$9,$10,now()) RETURNING id`,
-        [repo, job.repository.name, pr.number, pr.title, pr.headRef, pr.headSha, ns, `https://${ns}.bench`, job.installationId ?? 0, user.rows[0].id],
+        `INSERT INTO environments (repository_id, repository_full_name, repository_name, pr_number, pr_title, branch_name, commit_sha, namespace, environment_url, status, installation_id, owner_id, updated_at)
+         VALUES ($11,$1,$2,$3,$4,$5,$6,$7,$8,'PENDING',$9,$10,now()) RETURNING id`,
+        [repo, job.repository.name, pr.number, pr.title, pr.headRef, pr.headSha, ns, `https://${ns}.bench`, job.installationId ?? 0, user.rows[0].id, repoId],
       );
       envId = created.rows[0].id;
     }
     await client.query(`INSERT INTO deployments (environment_id, commit_sha, commit_message, status, updated_at) VALUES ($1,$2,$3,'QUEUED',now())`, [envId, pr.headSha, pr.title]);
     await client.query(
-      `INSERT INTO pull_request_states (repository_full_name, pr_number, last_event_at, updated_at) VALUES ($1,$2,$3,now())
-       ON CONFLICT (repository_full_name, pr_number) DO UPDATE SET last_event_at = EXCLUDED.last_event_at, updated_at = now()`,
-      [repo, pr.number, pr.updatedAt],
+      `INSERT INTO pull_request_states (repository_id, repository_full_name, pr_number, last_event_at, updated_at) VALUES ($4,$1,$2,$3,now())
+       ON CONFLICT (repository_id, pr_number) DO UPDATE SET last_event_at = EXCLUDED.last_event_at, updated_at = now()`,
+      [repo, pr.number, pr.updatedAt, repoId],
     );
     await client.query('COMMIT');
   } catch (err) {
@@ -106,10 +107,10 @@ async function main() {
   process.stdout.write(`${jobs.length} events over ${PRS} PRs, worker concurrency ${CONCURRENCY}, PostgreSQL ${pgServer ? 'started by the bench (default settings)' : serverUrl}\n`);
 
   // 1. Through the queue: the worker as it runs in production (provisioner `none` with no delay, feedback logged).
-  const db = createPrismaClient({ databaseUrl: urlOf(dbs[0]!), poolSize: CONCURRENCY + 4 });
+  const db = createPrismaClient({ databaseUrl: urlOf(dbs[0]!), poolSize: Number(process.env.BENCH_POOL ?? CONCURRENCY + 4) });
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
   const runtime = await startWorkerRuntime(
-    { redisUrl, prefix, concurrency: CONCURRENCY, lockMs: 30_000, provisionAttempts: 3, ttlHours: 72, stuckAfterMinutes: 30, cleanupIntervalMs: 3_600_000, schedule: false },
+    { redisUrl, prefix, concurrency: CONCURRENCY, lockMs: 30_000, provisionAttempts: 3, ttlHours: 72, stuckAfterMinutes: 30, cleanupIntervalMs: 3_600_000, schedule: false, feedbackDelayMs: 1_000 },
     {
       db,
       provisioner: new NoneProvisioner(0),
@@ -121,10 +122,12 @@ async function main() {
     },
   );
   const latencies: number[] = [];
+  const processing: number[] = [];
   let done = 0;
   const finished = new Promise<void>((resolve) => {
     runtime.workers[0]!.on('completed', (job) => {
       latencies.push((job.finishedOn ?? Date.now()) - job.timestamp);
+      processing.push((job.finishedOn ?? Date.now()) - (job.processedOn ?? job.timestamp));
       if (++done === jobs.length) resolve();
     });
   });
@@ -170,12 +173,14 @@ async function main() {
   await pool.end();
 
   latencies.sort((a, b) => a - b);
+  processing.sort((a, b) => a - b);
   const rate = jobs.length / queueSeconds;
   const plainRate = jobs.length / plainSeconds;
   process.stdout.write(`\n${'path'.padEnd(34)} ${'events/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
   process.stdout.write(`${'queue → worker → PostgreSQL'.padEnd(34)} ${rate.toFixed(0).padStart(9)} ${String(percentile(latencies, 50)).padStart(8)} ${String(percentile(latencies, 99)).padStart(8)}\n`);
   process.stdout.write(`${'plain pg, one transaction per event'.padEnd(34)} ${plainRate.toFixed(0).padStart(9)}\n`);
   process.stdout.write(`\nratio worker/plain: ${(rate / plainRate).toFixed(2)}; environments ${envs}, deployments ${deployments}, failed jobs ${failed.failed}\n`);
+  process.stdout.write(`webhook job processing (taken → completed): p50 ${percentile(processing, 50)} ms, p99 ${percentile(processing, 99)} ms\n`);
   process.stdout.write(`(latency: job added to the queue → job completed, i.e. committed and its follow-ups queued, while all ${jobs.length} were queued at once)\n`);
 
   const result = [

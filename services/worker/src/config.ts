@@ -25,6 +25,10 @@ export const workerConfigSchema = z.object({
   WORKER_CONCURRENCY: env.positiveInt(8),
   /** How long a job's lock lasts without renewal: a killed worker's job is picked up again after about this long. */
   WORKER_LOCK_MS: env.positiveInt(30_000),
+  /** How often a job may lose its worker (a crash, a kill) and be taken up again before it fails. */
+  WORKER_MAX_STALLED_COUNT: env.positiveInt(3),
+  /** How long a pull request's feedback waits for more of its changes before reporting (a burst ends in one report). */
+  FEEDBACK_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** On SIGTERM, running jobs get this long to finish before the process exits (BullMQ retries the rest). */
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(25_000),
 

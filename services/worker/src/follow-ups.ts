@@ -1,20 +1,30 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { getEnvironmentByPr, getLatestDeployment, type PrismaClient } from '@ephemera/db';
+import { readPullRequest, type PrismaClient, type PullRequestKey } from '@ephemera/db';
 import { FEEDBACK_JOB, PROVISIONING_JOBS, type DeployJob, type DestroyJob, type FeedbackJob } from '@ephemera/schema';
-import { FEEDBACK_JOB_OPTIONS, provisioningJobOptions, type WorkerQueues } from './queues.js';
+import { feedbackJobOptions, provisioningJobOptions, type WorkerQueues } from './queues.js';
 import type { Touched } from './touched.js';
 
 /**
  * Queues what must follow a committed state change, derived from the state itself rather than from the event:
- * a deploy for a queued deployment, a destroy for a DESTROYING environment, feedback for GitHub. Job ids are
- * deterministic, so calling this again (a retried or duplicate delivery, the stuck-job sweep) adds nothing
- * twice, and a crash between the commit and this call is mended by the next call.
+ * a deploy for a queued deployment, a destroy for a DESTROYING environment, feedback for GitHub. Deploy and
+ * destroy job ids are deterministic and feedback is deduplicated per pull request, so calling this again (a
+ * retried or duplicate delivery, the stuck-job sweep) adds nothing twice, and a crash between the commit and this
+ * call is mended by the next call.
  */
 export class FollowUps {
+  /**
+   * Feedback jobs this process created with a delay, by pull request, and until when each surely still waits: a
+   * change committed before then is reported by that job, so it needs no add (the queue would absorb the add).
+   */
+  private readonly waitingFeedback = new Map<string, number>();
+
   constructor(
     private readonly db: PrismaClient,
     private readonly queues: WorkerQueues,
     private readonly provisionAttempts: number,
+    /** FEEDBACK_DELAY_MS: how long feedback waits for more changes of the same pull request before reporting. */
+    private readonly feedbackDelayMs = 0,
   ) {}
 
   async ensure(touched: readonly Touched[]): Promise<void> {
@@ -22,22 +32,19 @@ export class FollowUps {
   }
 
   private async ensureOne(t: Touched): Promise<void> {
-    const env = await getEnvironmentByPr(this.db, t.repositoryFullName, t.prNumber);
-    const latest = env ? await getLatestDeployment(this.db, env.id) : null;
+    let { environment: env, latest } = t;
+    if (env === undefined || latest === undefined) {
+      // Not known from a transaction (a duplicate delivery, a sweep): read as it is now.
+      const record = await readPullRequest(this.db, t.key);
+      env = record.environment && { id: record.environment.id, status: record.environment.status, waitingSince: record.environment.waitingSince, installationId: record.environment.installationId };
+      latest = record.latest;
+    }
     if (env?.status === 'DESTROYING') {
       await this.destroy({ environmentId: env.id, deploymentId: latest?.id ?? null });
     } else if (env && latest?.status === 'QUEUED' && env.status !== 'DESTROYED' && env.waitingSince === null) {
       await this.deploy({ environmentId: env.id, deploymentId: latest.id });
     }
-    const installationId = env ? Number(env.installationId) || null : t.installationId;
-    const base = { repositoryFullName: t.repositoryFullName, prNumber: t.prNumber, installationId };
-    await this.feedback(
-      { ...base, deploymentId: latest?.id ?? null, note: t.note },
-      `${env?.id ?? 'none'}-${env?.status ?? 'none'}-${latest?.id ?? 0}-${latest?.status ?? 'none'}${t.note ? `-${hash(t.note)}` : ''}`,
-    );
-    for (const id of t.superseded) {
-      await this.feedback({ ...base, deploymentId: id, note: null }, `superseded-${id}`);
-    }
+    await this.feedback(t.key, env ? Number(env.installationId) || null : t.installationId);
   }
 
   async deploy(job: DeployJob): Promise<void> {
@@ -54,28 +61,56 @@ export class FollowUps {
     });
   }
 
-  async feedback(job: FeedbackJob, key: string): Promise<void> {
-    await this.queues.feedback.add(FEEDBACK_JOB, job, {
-      ...FEEDBACK_JOB_OPTIONS,
-      jobId: `fb-${job.repositoryFullName.replace(/[^A-Za-z0-9._-]/g, '_')}-${job.prNumber}-${key}`,
-    });
+  /**
+   * Feedback for a pull request as it will be when the job runs. One job per pull request waits or runs at a
+   * time: an add while one waits is absorbed by it (it reads the state when it runs), and an add while one runs
+   * leaves exactly one more to follow it, so a burst of changes ends in one report and the last change is never
+   * missed.
+   */
+  async feedback(key: PullRequestKey, installationId: number | null): Promise<void> {
+    const job: FeedbackJob = {
+      repositoryId: key.repositoryId === null ? null : Number(key.repositoryId),
+      repositoryFullName: key.repositoryFullName,
+      prNumber: key.prNumber,
+      installationId,
+    };
+    const dedupId = feedbackDedupId(key);
+    const now = Date.now();
+    if ((this.waitingFeedback.get(dedupId) ?? 0) > now) return;
+    const jobId = `${dedupId}-${randomUUID()}`;
+    const added = await this.queues.feedback.add(FEEDBACK_JOB, job, { ...feedbackJobOptions(dedupId, this.feedbackDelayMs), jobId });
+    // Only a job this add created is known to wait; an add absorbed by another job learns nothing of its time. The
+    // margin keeps well short of the delay, since the job runs at its time or later, never earlier.
+    if (added.id === jobId && this.feedbackDelayMs >= 100) {
+      if (this.waitingFeedback.size >= 10_000) for (const [k, until] of this.waitingFeedback) if (until <= now) this.waitingFeedback.delete(k);
+      this.waitingFeedback.set(dedupId, now + this.feedbackDelayMs / 2);
+    }
+  }
+
+  /** FEEDBACK_DELAY_MS: a step that ends sooner reports its start and end together. */
+  get feedbackDelay(): number {
+    return this.feedbackDelayMs;
   }
 
   /**
    * The deploy of an environment that waited for a place under MAX_ENVIRONMENTS_PER_REPO. A deploy job that ran
    * while it still waited finished without deploying; it is removed so the deploy can be queued under its id.
    */
-  async afterWaiting(repositoryFullName: string, prNumber: number): Promise<void> {
-    const env = await getEnvironmentByPr(this.db, repositoryFullName, prNumber);
-    const latest = env ? await getLatestDeployment(this.db, env.id) : null;
+  async afterWaiting(key: PullRequestKey): Promise<void> {
+    const { latest } = await readPullRequest(this.db, key);
     if (latest?.status === 'QUEUED') await clearFinishedJob(this.queues.provisioning, deployJobId(latest.id));
-    await this.feedbackFor(repositoryFullName, prNumber);
+    await this.ensureOne({ key, installationId: null });
   }
 
-  /** Feedback for a PR's current state (after a provisioning step changed it). */
-  async feedbackFor(repositoryFullName: string, prNumber: number, note: string | null = null): Promise<void> {
-    await this.ensureOne({ repositoryFullName, prNumber, installationId: null, superseded: [], note });
+  /** Follow-ups of a pull request's current state (after a provisioning step or a sweep changed it). */
+  async after(key: PullRequestKey): Promise<void> {
+    await this.ensureOne({ key, installationId: null });
   }
+}
+
+/** One feedback job per pull request at a time, by repository id (or name, for rows from before ids were kept). */
+export function feedbackDedupId(key: PullRequestKey): string {
+  return `fb-${key.repositoryId ?? key.repositoryFullName.toLowerCase()}-${key.prNumber}`;
 }
 
 /**
@@ -98,10 +133,4 @@ export function deployJobId(deploymentId: number): string {
 /** A destroy's job id: the latest deployment is part of it, so a teardown asked for after a reopen is a new job. */
 export function destroyJobId(environmentId: number, deploymentId: number | null): string {
   return `destroy-${environmentId}-${deploymentId ?? 0}`;
-}
-
-function hash(text: string): string {
-  let h = 0;
-  for (let i = 0; i < text.length; i++) h = (Math.imul(31, h) + text.charCodeAt(i)) | 0;
-  return (h >>> 0).toString(36);
 }

@@ -1,5 +1,5 @@
 import { createPrismaClient } from '@ephemera/db';
-import { ConfigError, createLogger, onShutdown } from '@ephemera/runtime';
+import { createService } from '@ephemera/runtime';
 import { createApp } from './app.js';
 import { githubCredentials, loadWorkerConfig } from './config.js';
 import { NoGithubChecks, OctokitChecks } from './github/github-checks.js';
@@ -10,15 +10,11 @@ import { createProvisioner } from './provisioners/create-provisioner.js';
 import type { Provisioner } from './provisioners/provisioner.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
-let config;
-try {
-  config = loadWorkerConfig();
-} catch (err) {
-  process.stderr.write(`worker: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
-  process.exit(1);
-}
-
-const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL });
+const { config, logger, onStop } = createService({
+  name: 'worker',
+  loadConfig: loadWorkerConfig,
+  shutdownTimeoutMs: (c) => c.SHUTDOWN_TIMEOUT_MS,
+});
 const credentials = githubCredentials(config);
 const clients = credentials ? new InstallationClients(credentials, config.GITHUB_API_URL, config.GITHUB_REQUEST_TIMEOUT_MS) : undefined;
 let github: GithubFeedback;
@@ -53,6 +49,8 @@ const runtime = await startWorkerRuntime(
     resyncIntervalMs: config.RESYNC_INTERVAL_MS,
     retention: { deliveryDays: config.DELIVERY_RETENTION_DAYS, destroyedDays: config.DESTROYED_RETENTION_DAYS },
     logMaxBytes: config.DEPLOYMENT_LOG_MAX_BYTES,
+    feedbackDelayMs: config.FEEDBACK_DELAY_MS,
+    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
   },
   {
     db,
@@ -80,12 +78,8 @@ server.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
-onShutdown(
-  logger,
-  async () => {
-    server.close();
-    await runtime.close();
-    await db.$disconnect();
-  },
-  config.SHUTDOWN_TIMEOUT_MS,
-);
+onStop(async () => {
+  server.close();
+  await runtime.close();
+  await db.$disconnect();
+});

@@ -10,6 +10,7 @@ export interface WorkerMetrics {
   environmentsRedeployed: Counter;
   redeliveriesRequested: Counter;
   resyncCorrections: Counter<'kind'>;
+  sameSecondResolved: Counter;
 }
 
 export function createWorkerMetrics(): WorkerMetrics {
@@ -60,6 +61,11 @@ export function createWorkerMetrics(): WorkerMetrics {
       name: 'ephemera_resync_corrections_total',
       help: 'Corrections made by the resync with GitHub, by kind (destroyed, applied, installation)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    sameSecondResolved: new Counter({
+      name: 'ephemera_same_second_conflicts_resolved_total',
+      help: 'Pull request events of the same second as the last applied one that disagreed with it, settled by asking GitHub',
       registers: [registry],
     }),
   };

@@ -1,17 +1,14 @@
 import {
-  createDeployment,
-  createEnvironment,
-  getEnvironmentByPr,
-  getLatestDeployment,
   getOrCreateUser,
-  updateDeploymentStatus,
-  updateEnvironmentStatus,
-  type Environment,
-  type Prisma,
+  lockPullRequest,
+  readPullRequest,
+  writePullRequest,
+  type PullRequestKey,
+  type PullRequestRecord,
+  type PullRequestWrite,
 } from '@ephemera/db';
-import type { PullRequestJob } from '@ephemera/schema';
+import { namespaceFor, type EnvironmentStatus, type PullRequestJob } from '@ephemera/schema';
 import type { HandlerContext } from './handlers/handler.js';
-import { lockPullRequest } from './pull-request-lock.js';
 import { lockRepository, placesTaken, waitingAhead, waitingNote } from './repository-capacity.js';
 import type { Touched } from './touched.js';
 
@@ -26,9 +23,27 @@ export interface PreviewSettings {
   maxEnvironmentsPerRepo?: number;
 }
 
-const ALIVE = new Set(['PENDING', 'PROVISIONING', 'READY', 'UPDATING', 'FAILED']);
+const ALIVE = new Set<EnvironmentStatus>(['PENDING', 'PROVISIONING', 'READY', 'UPDATING', 'FAILED']);
 
 export type ApprovalChange = 'granted' | 'revoked' | undefined;
+
+/**
+ * How a snapshot is weighed against what was applied before:
+ * - `event` (a webhook): an older snapshot is stale; one of the same second that disagrees with the last applied
+ *   (open against closed, another head commit) cannot be ordered by its timestamp and raises {@link SameSecondConflict};
+ * - `github`: GitHub's own record of the PR as it is now (asked after such a conflict, or by the resync) is applied;
+ * - `arrival`: a same-second conflict GitHub could not be asked about is applied in arrival order.
+ */
+export type SnapshotAuthority = 'event' | 'github' | 'arrival';
+
+/** An event of the same second as the last applied one that disagrees with it: GitHub is asked which is current. */
+export class SameSecondConflict extends Error {
+  override readonly name = 'SameSecondConflict';
+}
+
+export function pullRequestKey(job: PullRequestJob): PullRequestKey {
+  return { repositoryId: job.repository.id, repositoryFullName: job.repository.fullName, prNumber: job.pullRequest.number };
+}
 
 /**
  * Brings a pull request's environment in line with the PR as the event shows it. Every pull_request event
@@ -39,28 +54,35 @@ export type ApprovalChange = 'granted' | 'revoked' | undefined;
  * permission (`ctx.facts.senderTrusted`, asked before the transaction): a commit is deployable when a trusted
  * sender opened the PR with it or pushed it, or when a trusted sender's approval label covers it.
  *
- * Runs inside the caller's transaction, under the PR's advisory lock.
+ * Runs inside the caller's transaction. It reads the PR once and writes it in one statement; the PR's lock is
+ * taken here unless the caller holds it (`ctx.locked`).
  */
 export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequestJob, approval: ApprovalChange = undefined): Promise<Touched> {
   const { tx, settings } = ctx;
+  const authority = ctx.authority ?? 'event';
   const repo = job.repository.fullName;
   const pr = job.pullRequest;
-  await lockPullRequest(tx, repo, pr.number);
-  const touched: Touched = {
-    repositoryFullName: repo,
-    prNumber: pr.number,
-    installationId: job.installationId,
-    superseded: [],
-    note: null,
-  };
+  const key = pullRequestKey(job);
+  if (!ctx.locked) await lockPullRequest(tx, key);
+  let record = await readPullRequest(tx, key);
+  if (record.environment?.repositoryId === null || record.state?.repositoryId === null) {
+    // A row from before repository ids were kept: the provisioning steps lock it by name until this write gives it the id.
+    await lockPullRequest(tx, { ...key, repositoryId: null });
+    record = await readPullRequest(tx, key);
+  }
+  const { environment: env, state } = record;
+  const touched: Touched = { key, installationId: job.installationId };
 
   const eventAt = new Date(pr.updatedAt);
-  const state = await tx.pullRequestState.findUnique({
-    where: { repositoryFullName_prNumber: { repositoryFullName: repo, prNumber: pr.number } },
-  });
-  // Strictly older only: GitHub's timestamps have one-second resolution, and events of the same second
-  // (opened, then labeled) must all apply.
-  if (state?.lastEventAt && eventAt < state.lastEventAt) return { ...touched, stale: true };
+  const lastAt = state?.lastEventAt ?? null;
+  if (authority === 'event' && lastAt) {
+    // Strictly older only: GitHub's timestamps have one-second resolution, and events of the same second
+    // (opened, then labeled) must all apply, unless they disagree on what the PR is.
+    if (eventAt < lastAt) return { ...touched, stale: true };
+    if (eventAt.getTime() === lastAt.getTime() && state?.lastPrState != null && (state.lastPrState !== pr.state || state.lastHeadSha !== pr.headSha)) {
+      throw new SameSecondConflict(`${repo}#${pr.number}: an event of the same second disagrees with the last applied one (${state.lastPrState} ${state.lastHeadSha?.slice(0, 7)} against ${pr.state} ${pr.headSha.slice(0, 7)})`);
+    }
+  }
 
   const fromFork = isFromFork(pr);
   const senderTrusted = ctx.facts.senderTrusted === true;
@@ -75,27 +97,47 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
   // The commit a trusted person opened the pull request with, or pushed.
   if (fromFork && senderTrusted && (job.action === 'opened' || job.action === 'synchronize')) trustedSha = pr.headSha;
 
-  const env = await getEnvironmentByPr(tx, repo, pr.number);
   const qualifies = !pr.draft && (!settings.previewLabel || pr.labels.includes(settings.previewLabel));
   const wanted = pr.state === 'open' && qualifies;
   const approved = !fromFork || trustedSha === pr.headSha || (approvedSha === pr.headSha && pr.labels.includes(settings.approveLabel));
-  let heldSha: string | null = null;
   const whoMayApprove = `only people with write access to ${repo} can approve a fork's preview`;
+
+  const write: PullRequestWrite = {
+    key,
+    from: record,
+    supersede: null,
+    environment: null,
+    deployment: null,
+    state: {
+      installationId: job.installationId === null ? null : BigInt(job.installationId),
+      lastEventAt: lastAt && lastAt > eventAt ? lastAt : eventAt,
+      approvedSha,
+      trustedSha,
+      heldSha: null,
+      lastPrState: pr.state,
+      lastHeadSha: pr.headSha,
+      note: null,
+    },
+  };
+  let status: EnvironmentStatus | undefined;
+  let waitingSince: Date | null | undefined;
+  const supersede = (reason: string) => {
+    write.supersede = { ids: record.active, reason };
+  };
 
   if (!wanted) {
     if (!env && pr.state === 'closed' && qualifies && approved) {
       // Closed before any event that would have created its environment was applied (GitHub does not
       // promise order, and the opened event may never come): the record is made and torn down like the one
       // an in-order history leaves, so the outcome does not depend on arrival order.
-      const created = await createEnvironment(tx, await environmentInput(tx, job, settings));
-      await updateEnvironmentStatus(tx, created.id, 'DESTROYING');
+      write.environment = { insert: { ...(await environmentInsert(ctx, job)), status: 'DESTROYING' } };
     } else if (env && env.status === 'DESTROYING') {
       // Reopened and closed again while being destroyed: the deployment queued by the reopen is void.
-      touched.superseded = await supersedeActive(tx, env.id, 'pull request closed');
+      supersede('pull request closed');
     } else if (env && ALIVE.has(env.status)) {
-      touched.superseded = await supersedeActive(tx, env.id, 'pull request closed');
-      await updateEnvironmentStatus(tx, env.id, 'DESTROYING');
-      touched.note =
+      supersede('pull request closed');
+      status = 'DESTROYING';
+      write.state.note =
         pr.state === 'closed'
           ? 'The pull request was closed, so its preview is being removed. Reopen it to bring the preview back.'
           : pr.draft
@@ -104,14 +146,14 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
     }
   } else if (!approved && approval === 'revoked' && env && ALIVE.has(env.status)) {
     // The approval that let this fork's code run was withdrawn: the preview goes.
-    touched.superseded = await supersedeActive(tx, env.id, 'approval withdrawn');
-    await updateEnvironmentStatus(tx, env.id, 'DESTROYING');
-    heldSha = pr.headSha;
-    touched.note = `The \`${settings.approveLabel}\` label was removed, so this fork's preview is being removed. Someone with write access adds it again to deploy ${pr.headSha.slice(0, 7)}.`;
+    supersede('approval withdrawn');
+    status = 'DESTROYING';
+    write.state.heldSha = pr.headSha;
+    write.state.note = `The \`${settings.approveLabel}\` label was removed, so this fork's preview is being removed. Someone with write access adds it again to deploy ${pr.headSha.slice(0, 7)}.`;
   } else if (!approved) {
     // A fork's code runs in the preview: it waits for a maintainer. A running preview keeps the approved commit.
-    heldSha = pr.headSha;
-    touched.note = refusedApproval
+    write.state.heldSha = pr.headSha;
+    write.state.note = refusedApproval
       ? `@${job.sender.login} added the \`${settings.approveLabel}\` label, but ${whoMayApprove} (and bots cannot): nothing was deployed.`
       : env
         ? `New commits from a fork need approval before they are deployed: someone with write access removes and adds the \`${settings.approveLabel}\` label again to deploy ${pr.headSha.slice(0, 7)}.`
@@ -120,27 +162,29 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
     const limit = settings.maxEnvironmentsPerRepo ?? 0;
     // A new environment, or one coming back, takes a place: counted under the repository's lock.
     const takesPlace = limit > 0 && (!env || env.status === 'DESTROYED');
-    if (takesPlace) await lockRepository(tx, repo);
-    const full = takesPlace && (await placesTaken(tx, repo, env?.id)) >= limit;
-    const waitingSince = full ? new Date() : null;
+    if (takesPlace) await lockRepository(tx, key);
+    const full = takesPlace && (await placesTaken(tx, key, env?.id)) >= limit;
+    if (full) waitingSince = new Date();
     if (!env) {
       if (job.installationId === null) {
-        touched.note = 'This repository sends webhooks directly rather than through the Ephemera GitHub App.';
+        write.state.note = 'This repository sends webhooks directly rather than through the Ephemera GitHub App.';
       }
-      const created = await createEnvironment(tx, { ...(await environmentInput(tx, job, settings)), waitingSince });
-      await createDeployment(tx, { environmentId: created.id, commitSha: pr.headSha, commitMessage: pr.title });
-    } else {
-      await redeployIfNeeded(tx, env, pr.headSha, pr.title, touched);
-      if (waitingSince) await tx.environment.update({ where: { id: env.id }, data: { waitingSince } });
+      write.environment = { insert: { ...(await environmentInsert(ctx, job)), status: 'PENDING', waitingSince: waitingSince ?? null } };
+      write.deployment = { commitSha: pr.headSha, commitMessage: pr.title };
+    } else if (needsDeployment(record, pr.headSha)) {
+      supersede(`superseded by ${pr.headSha.slice(0, 7)}`);
+      // DESTROYING: the destroy finishes first, then this queued deployment brings the environment back.
+      if (env.status === 'DESTROYED' || env.status === 'FAILED') status = 'PENDING';
+      write.deployment = { commitSha: pr.headSha, commitMessage: pr.title };
     }
     const since = waitingSince ?? (env?.status === 'PENDING' ? env.waitingSince : null);
-    if (since) touched.note = waitingNote(limit, await waitingAhead(tx, repo, since));
+    if (since) write.state.note = waitingNote(limit, await waitingAhead(tx, key, since));
   }
 
   if (env) {
-    await tx.environment.update({
-      where: { id: env.id },
-      data: {
+    write.environment = {
+      update: {
+        repositoryName: job.repository.name,
         prTitle: pr.title,
         branchName: pr.headRef,
         fromFork,
@@ -148,87 +192,50 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
         // The head commit, except while a fork's new commit waits for approval: then the deployed one stays.
         ...(approved || !wanted ? { commitSha: pr.headSha } : {}),
         ...(job.installationId !== null ? { installationId: BigInt(job.installationId) } : {}),
+        ...(waitingSince !== undefined ? { waitingSince } : {}),
       },
-    });
+      ...(status !== undefined ? { status } : {}),
+    };
   }
-  await tx.pullRequestState.upsert({
-    where: { repositoryFullName_prNumber: { repositoryFullName: repo, prNumber: pr.number } },
-    create: {
-      repositoryFullName: repo,
-      prNumber: pr.number,
-      installationId: job.installationId === null ? null : BigInt(job.installationId),
-      lastEventAt: eventAt,
-      approvedSha,
-      trustedSha,
-      heldSha,
-    },
-    update: {
-      lastEventAt: eventAt,
-      approvedSha,
-      trustedSha,
-      heldSha,
-      ...(job.installationId !== null ? { installationId: BigInt(job.installationId) } : {}),
-    },
-  });
-  return touched;
+  const written = await writePullRequest(tx, write);
+  return { ...touched, environment: written.environment, latest: written.latest };
 }
 
-async function environmentInput(tx: Prisma.TransactionClient, job: PullRequestJob, settings: PreviewSettings) {
+/**
+ * A new deployment when the commit changed or the environment is coming back. A reopen while the environment is
+ * still being destroyed, whose deployment is already queued, needs none.
+ */
+function needsDeployment({ environment: env, latest }: PullRequestRecord, headSha: string): boolean {
+  const comingBack = env!.status === 'DESTROYED' || env!.status === 'DESTROYING' || env!.status === 'FAILED';
+  const sameCommit = latest !== null && latest.commitSha === headSha && latest.status !== 'FAILED';
+  if (sameCommit && !comingBack) return false;
+  return !(sameCommit && env!.status === 'DESTROYING' && latest.status === 'QUEUED');
+}
+
+async function environmentInsert(ctx: HandlerContext, job: PullRequestJob) {
+  const { settings } = ctx;
   const pr = job.pullRequest;
-  const owner = await getOrCreateUser(tx, {
+  const owner = await getOrCreateUser(ctx.tx, {
     githubId: pr.author.id,
     githubLogin: pr.author.login,
     email: pr.author.email,
     avatarUrl: pr.author.avatarUrl,
   });
+  const namespace = namespaceFor(job.repository.fullName, pr.number, job.repository.id);
   return {
-    repositoryFullName: job.repository.fullName,
-    prNumber: pr.number,
+    repositoryName: job.repository.name,
     prTitle: pr.title,
     branchName: pr.headRef,
     commitSha: pr.headSha,
+    namespace,
+    environmentUrl: `${settings.previewUrlScheme ?? 'https'}://${namespace}.${settings.previewBaseDomain}`,
     // A repository webhook has no installation; 0 marks it (feedback cannot be sent for it).
-    installationId: job.installationId ?? 0,
+    installationId: BigInt(job.installationId ?? 0),
     ownerId: owner.id,
-    previewBaseDomain: settings.previewBaseDomain,
-    previewUrlScheme: settings.previewUrlScheme ?? 'https',
     baseSha: pr.baseSha,
     fromFork: isFromFork(pr),
+    waitingSince: null,
   };
-}
-
-/**
- * A new deployment when the commit changed or the environment is coming back; older deployments still queued
- * or running end as superseded, naming the new commit.
- */
-async function redeployIfNeeded(
-  tx: Prisma.TransactionClient,
-  env: Environment,
-  headSha: string,
-  title: string,
-  touched: Touched,
-): Promise<void> {
-  const latest = await getLatestDeployment(tx, env.id);
-  const comingBack = env.status === 'DESTROYED' || env.status === 'DESTROYING' || env.status === 'FAILED';
-  const sameCommit = latest !== null && latest.commitSha === headSha && latest.status !== 'FAILED';
-  if (sameCommit && !comingBack) return;
-  if (sameCommit && env.status === 'DESTROYING' && latest.status === 'QUEUED') return;
-
-  touched.superseded = await supersedeActive(tx, env.id, `superseded by ${headSha.slice(0, 7)}`);
-  if (env.status === 'DESTROYED' || env.status === 'FAILED') await updateEnvironmentStatus(tx, env.id, 'PENDING');
-  // DESTROYING: the destroy finishes first, then this queued deployment brings the environment back.
-  await createDeployment(tx, { environmentId: env.id, commitSha: headSha, commitMessage: title });
-}
-
-async function supersedeActive(tx: Prisma.TransactionClient, environmentId: number, reason: string): Promise<number[]> {
-  const active = await tx.deployment.findMany({
-    where: { environmentId, status: { in: ['QUEUED', 'IN_PROGRESS'] } },
-    select: { id: true },
-  });
-  for (const d of active) {
-    await updateDeploymentStatus(tx, d.id, 'FAILED', { errorMessage: reason, appendLogs: `${reason}\n` });
-  }
-  return active.map((d) => d.id);
 }
 
 /** A PR whose head is not in the base repository (or whose fork was deleted) carries someone else's code. */

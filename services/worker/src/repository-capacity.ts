@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from '@ephemera/db';
+import { lockRepository, type Prisma, type PrismaClient } from '@ephemera/db';
 
 /**
  * MAX_ENVIRONMENTS_PER_REPO: how many environments of one repository may be alive at once. An environment
@@ -8,16 +8,25 @@ import type { Prisma, PrismaClient } from '@ephemera/db';
  * Counting and starting are serialised per repository by an advisory lock (besides the per-PR lock), so two
  * pull requests opened at once cannot both take the last place.
  */
-export async function lockRepository(tx: Prisma.TransactionClient, repositoryFullName: string): Promise<void> {
-  const key = `repository:${repositoryFullName.toLowerCase()}`;
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
+export { lockRepository };
+
+/** A repository, by GitHub's id (rows from before the id was kept are matched by name). */
+export interface RepositoryRef {
+  repositoryId: bigint | number | null;
+  repositoryFullName: string;
+}
+
+function ofRepository(repo: RepositoryRef): Prisma.EnvironmentWhereInput {
+  return repo.repositoryId === null
+    ? { repositoryFullName: repo.repositoryFullName }
+    : { OR: [{ repositoryId: BigInt(repo.repositoryId) }, { repositoryId: null, repositoryFullName: repo.repositoryFullName }] };
 }
 
 /** Environments holding a place: every one not DESTROYED and not waiting (a FAILED one keeps its namespace). */
-export async function placesTaken(tx: Prisma.TransactionClient, repositoryFullName: string, exceptId?: number): Promise<number> {
+export async function placesTaken(tx: Prisma.TransactionClient, repo: RepositoryRef, exceptId?: number): Promise<number> {
   return tx.environment.count({
     where: {
-      repositoryFullName,
+      ...ofRepository(repo),
       status: { not: 'DESTROYED' },
       waitingSince: null,
       ...(exceptId !== undefined ? { id: { not: exceptId } } : {}),
@@ -26,57 +35,52 @@ export async function placesTaken(tx: Prisma.TransactionClient, repositoryFullNa
 }
 
 /** Environments of the repository waiting for a place, oldest first. */
-export async function waitingAhead(tx: Prisma.TransactionClient, repositoryFullName: string, since: Date): Promise<number> {
-  return tx.environment.count({ where: { repositoryFullName, status: 'PENDING', waitingSince: { lt: since } } });
+export async function waitingAhead(tx: Prisma.TransactionClient, repo: RepositoryRef, since: Date): Promise<number> {
+  return tx.environment.count({ where: { ...ofRepository(repo), status: 'PENDING', waitingSince: { lt: since } } });
 }
 
 export function waitingNote(limit: number, position: number): string {
   return `This repository already has ${limit} preview${limit === 1 ? '' : 's'}, the most this installation runs at once (MAX_ENVIRONMENTS_PER_REPO). This one starts by itself when another is removed${position > 0 ? ` (${position} waiting ahead of it)` : ''}.`;
 }
 
+const STARTED = { id: true, repositoryId: true, repositoryFullName: true, prNumber: true } as const;
+export type StartedEnvironment = { id: number; repositoryId: bigint | null; repositoryFullName: string; prNumber: number };
+
 /**
- * Starts the oldest waiting environments of a repository while there is room. Returns the pull requests
- * started, for their follow-ups (the deploy job and the comment).
+ * Starts the oldest waiting environments of a repository while there is room. Returns the environments started,
+ * for their follow-ups (the deploy job and the comment).
  */
-export async function startWaiting(
-  db: PrismaClient,
-  repositoryFullName: string,
-  limit: number,
-): Promise<Array<{ repositoryFullName: string; prNumber: number }>> {
+export async function startWaiting(db: PrismaClient, repo: RepositoryRef, limit: number): Promise<StartedEnvironment[]> {
   if (limit <= 0) {
     // No limit (any more): nothing waits.
-    const waiting = await db.environment.findMany({
-      where: { repositoryFullName, waitingSince: { not: null } },
-      select: { id: true, repositoryFullName: true, prNumber: true },
-    });
+    const waiting = await db.environment.findMany({ where: { ...ofRepository(repo), waitingSince: { not: null } }, select: STARTED });
     if (waiting.length === 0) return [];
     await db.environment.updateMany({ where: { id: { in: waiting.map((w) => w.id) } }, data: { waitingSince: null } });
     return waiting;
   }
   return db.$transaction(async (tx) => {
-    await lockRepository(tx, repositoryFullName);
-    const room = limit - (await placesTaken(tx, repositoryFullName));
+    await lockRepository(tx, repo);
+    const room = limit - (await placesTaken(tx, repo));
     if (room <= 0) return [];
     const next = await tx.environment.findMany({
-      where: { repositoryFullName, status: 'PENDING', waitingSince: { not: null } },
+      where: { ...ofRepository(repo), status: 'PENDING', waitingSince: { not: null } },
       orderBy: [{ waitingSince: 'asc' }, { id: 'asc' }],
       take: room,
-      select: { id: true, repositoryFullName: true, prNumber: true },
+      select: STARTED,
     });
     if (next.length > 0) {
       await tx.environment.updateMany({ where: { id: { in: next.map((n) => n.id) }, status: 'PENDING' }, data: { waitingSince: null } });
     }
-    return next.map(({ repositoryFullName: r, prNumber }) => ({ repositoryFullName: r, prNumber }));
+    return next;
   });
 }
 
 /** Repositories that have environments waiting, for the sweep (a start missed by a crash is made up there). */
-export async function repositoriesWithWaiting(db: PrismaClient): Promise<string[]> {
-  const rows = await db.environment.findMany({
+export async function repositoriesWithWaiting(db: PrismaClient): Promise<RepositoryRef[]> {
+  return db.environment.findMany({
     where: { status: 'PENDING', waitingSince: { not: null } },
-    distinct: ['repositoryFullName'],
-    select: { repositoryFullName: true },
+    distinct: ['repositoryId', 'repositoryFullName'],
+    select: { repositoryId: true, repositoryFullName: true },
     take: 500,
   });
-  return rows.map((r) => r.repositoryFullName);
 }

@@ -1,12 +1,16 @@
-/** A pull request whose state a transaction changed, and what its follow-up jobs need to know. */
+import type { PullRequestKey } from '@ephemera/db';
+import type { DeploymentStatus, EnvironmentStatus } from '@ephemera/schema';
+
+/**
+ * A pull request whose state a transaction changed, with what its follow-up jobs need: the environment and latest
+ * deployment as the transaction left them, so queueing the follow-ups reads nothing again. Left undefined when
+ * the transaction did not read them (a duplicate delivery): the follow-ups read them then.
+ */
 export interface Touched {
-  repositoryFullName: string;
-  prNumber: number;
+  key: PullRequestKey;
   installationId: number | null;
-  /** Deployments this change ended as superseded; GitHub hears about each. */
-  superseded: number[];
-  /** A sentence for the PR comment (why a preview was held or destroyed). */
-  note: string | null;
+  environment?: { id: number; status: EnvironmentStatus; waitingSince: Date | null; installationId: bigint } | null;
+  latest?: { id: number; status: DeploymentStatus } | null;
   /** The event was older than what was already applied, and changed nothing. */
   stale?: boolean;
 }

@@ -2,17 +2,17 @@ import { Worker, type Job, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PrismaClient } from '@ephemera/db';
 import { createRedis, type Logger } from '@ephemera/runtime';
-import { CLEANUP_JOBS, QUEUES } from '@ephemera/schema';
+import { CLEANUP_JOBS, QUEUES, type QueueName } from '@ephemera/schema';
 import { FollowUps } from './follow-ups.js';
 import type { GithubChecks } from './github/github-checks.js';
 import type { GithubFeedback } from './github/github-feedback.js';
 import type { InstallationClients } from './github/installation-clients.js';
-import { createHandlerRegistry } from './handlers/registry.js';
+import { JobRegistry } from './jobs/job-registry.js';
 import type { WorkerMetrics } from './metrics.js';
-import { createCleanupProcessor } from './processors/cleanup-processor.js';
-import { createFeedbackProcessor } from './processors/feedback-processor.js';
-import { createProvisioningProcessor } from './processors/provisioning-processor.js';
-import { createWebhookProcessor } from './processors/webhook-processor.js';
+import { cleanupJobs } from './processors/cleanup-processor.js';
+import { feedbackJobs } from './processors/feedback-processor.js';
+import { provisioningJobs } from './processors/provisioning-processor.js';
+import { webhookJobs } from './processors/webhook-processor.js';
 import type { Provisioner } from './provisioners/provisioner.js';
 import type { PreviewSettings } from './pull-request-reconciler.js';
 import { createWorkerQueues, type WorkerQueues } from './queues.js';
@@ -35,6 +35,10 @@ export interface WorkerRuntimeOptions {
   logMaxBytes?: number;
   /** Start the scheduled sweeps (off in tests that run them by hand). */
   schedule?: boolean;
+  /** FEEDBACK_DELAY_MS: how long a pull request's feedback waits for more of its changes before reporting. */
+  feedbackDelayMs?: number;
+  /** WORKER_MAX_STALLED_COUNT: how often a job may lose its worker (a crash, a kill) before it fails. */
+  maxStalledCount?: number;
 }
 
 export interface WorkerRuntimeDeps {
@@ -60,65 +64,58 @@ export interface WorkerRuntime {
 }
 
 /**
- * Consumes the four queues. The handler registry is checked before anything starts, so a build with an
- * unhandled event fails at start, not on the first delivery of that event.
+ * Consumes the four queues. Every job's definition (name, payload schema, handler) is registered and checked
+ * before anything starts, so a build with a job nobody handles fails at start, not on the first job of that name.
  */
 export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
-  const registry = createHandlerRegistry();
-  const redis = createRedis(options.redisUrl, 'worker');
-  redis.on('error', (err: Error) => deps.logger.warn({ err: { message: err.message } }, 'redis connection error'));
-  const queues = createWorkerQueues(redis, options.prefix);
-  const followUps = new FollowUps(deps.db, queues, options.provisionAttempts);
   const log = deps.logger;
+  const redis = createRedis(options.redisUrl, 'worker');
+  redis.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'redis connection error'));
+  const queues = createWorkerQueues(redis, options.prefix, log);
+  const followUps = new FollowUps(deps.db, queues, options.provisionAttempts, options.feedbackDelayMs ?? 0);
+  const maxEnvironmentsPerRepo = deps.settings.maxEnvironmentsPerRepo ?? 0;
+  const registry = new JobRegistry([
+    ...webhookJobs({ db: deps.db, settings: deps.settings, followUps, logger: log, metrics: deps.metrics, checks: deps.checks }),
+    ...provisioningJobs({
+      db: deps.db,
+      provisioner: deps.provisioner,
+      followUps,
+      logger: log,
+      maxEnvironmentsPerRepo,
+      ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
+    }),
+    ...feedbackJobs({ db: deps.db, github: deps.github, logger: log }),
+    ...cleanupJobs({
+      db: deps.db,
+      queues,
+      followUps,
+      logger: log,
+      ttlHours: options.ttlHours,
+      stuckAfterMinutes: options.stuckAfterMinutes,
+      provisioner: deps.provisioner,
+      metrics: deps.metrics,
+      maxEnvironmentsPerRepo,
+      clients: deps.clients,
+      settings: deps.settings,
+      retention: options.retention ?? { deliveryDays: 14, destroyedDays: 90 },
+    }),
+  ]);
 
-  const processors: Array<[string, Processor, number]> = [
-    [
-      QUEUES.webhooks,
-      createWebhookProcessor({ db: deps.db, registry, settings: deps.settings, followUps, logger: log, metrics: deps.metrics, checks: deps.checks }),
-      options.concurrency,
-    ],
-    [
-      QUEUES.provisioning,
-      createProvisioningProcessor({
-        db: deps.db,
-        provisioner: deps.provisioner,
-        followUps,
-        logger: log,
-        maxEnvironmentsPerRepo: deps.settings.maxEnvironmentsPerRepo ?? 0,
-        ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
-      }),
-      options.concurrency,
-    ],
-    [QUEUES.feedback, createFeedbackProcessor({ db: deps.db, github: deps.github, logger: log }), Math.max(1, Math.ceil(options.concurrency / 2))],
-    [
-      QUEUES.cleanup,
-      createCleanupProcessor({
-        db: deps.db,
-        queues,
-        followUps,
-        logger: log,
-        ttlHours: options.ttlHours,
-        stuckAfterMinutes: options.stuckAfterMinutes,
-        provisioner: deps.provisioner,
-        metrics: deps.metrics,
-        maxEnvironmentsPerRepo: deps.settings.maxEnvironmentsPerRepo ?? 0,
-        clients: deps.clients,
-        settings: deps.settings,
-        retention: options.retention ?? { deliveryDays: 14, destroyedDays: 90 },
-      }),
-      1,
-    ],
-  ];
-
-  const workers = processors.map(([name, processor, concurrency]) => {
-    const worker = new Worker(name, timed(name, processor, deps.metrics), {
+  const concurrency: Record<QueueName, number> = {
+    [QUEUES.webhooks]: options.concurrency,
+    [QUEUES.provisioning]: options.concurrency,
+    [QUEUES.feedback]: Math.max(1, Math.ceil(options.concurrency / 2)),
+    [QUEUES.cleanup]: 1,
+  };
+  const workers = (Object.keys(concurrency) as QueueName[]).map((name) => {
+    const worker = new Worker(name, timed(name, registry.processor(name, log), deps.metrics), {
       connection: redis,
       prefix: options.prefix,
-      concurrency,
+      concurrency: concurrency[name],
       lockDuration: options.lockMs,
       stalledInterval: Math.max(1_000, Math.floor(options.lockMs / 2)),
-      // A job whose worker was killed is picked up again; killing workers repeatedly must not fail it.
-      maxStalledCount: 20,
+      // A job whose worker died is taken up again; one that kills every worker that runs it fails after this many.
+      maxStalledCount: options.maxStalledCount ?? 3,
       autorun: true,
     });
     worker.on('error', (err) => log.warn({ queue: name, err: { message: err.message } }, 'worker error'));

@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { createLogger } from '@ephemera/runtime';
+import { ALL_QUEUES, CLEANUP_JOBS, PROVISIONING_JOBS, QUEUES, QUEUE_JOB_NAMES } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
-import { createHandlerRegistry, ALL_HANDLERS } from '../src/handlers/registry.js';
-import { destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
-import { rateLimitWait } from '../src/processors/feedback-processor.js';
+import { JobRegistry, type JobDefinition } from '../src/jobs/job-registry.js';
+import { provisioningJobs } from '../src/processors/provisioning-processor.js';
+import { webhookJobs } from '../src/processors/webhook-processor.js';
+import { cleanupJobs, destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
+import { feedbackJobs, rateLimitWait } from '../src/processors/feedback-processor.js';
 import { ProvisionError, type Provisioner } from '../src/provisioners/provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
@@ -195,8 +200,8 @@ describe('invalid webhook jobs', () => {
       const job = await h.queues.webhooks.getJob('bad-job');
       expect(await job!.getState()).toBe('failed');
       expect(job!.attemptsMade).toBeLessThanOrEqual(1);
-      expect(job!.failedReason).toMatch(/invalid webhook job: deliveryId/);
-      expect(h.logLines.some((l) => l.includes('invalid webhook job'))).toBe(true);
+      expect(job!.failedReason).toMatch(/invalid pull_request.opened job: deliveryId/);
+      expect(h.logLines.some((l) => l.includes('invalid pull_request.opened job'))).toBe(true);
       expect(await h.db.environment.count()).toBe(0);
       expect(await h.db.processedDelivery.count()).toBe(0);
     } finally {
@@ -205,13 +210,30 @@ describe('invalid webhook jobs', () => {
   });
 });
 
-describe(createHandlerRegistry.name, () => {
-  it('has exactly one handler for every job ingest produces', () => {
-    expect(createHandlerRegistry().size).toBe(ALL_HANDLERS.length);
+describe(JobRegistry.name, () => {
+  // Building the definitions touches none of their dependencies; only running a job would.
+  const deps = {} as never;
+  const all = (): JobDefinition[] => [...webhookJobs(deps), ...provisioningJobs(deps), ...feedbackJobs(deps), ...cleanupJobs(deps)];
+
+  it('has exactly one handler for every job name of every queue', () => {
+    const registry = new JobRegistry(all());
+    for (const queue of ALL_QUEUES) expect(registry.size(queue)).toBe(QUEUE_JOB_NAMES[queue].length);
+    expect(QUEUE_JOB_NAMES[QUEUES.cleanup]).toEqual(expect.arrayContaining(Object.values(CLEANUP_JOBS)));
   });
 
-  it('fails at start when a handler is missing or doubled, naming it', () => {
-    expect(() => createHandlerRegistry(ALL_HANDLERS.slice(1))).toThrow('pull_request.opened has no handler');
-    expect(() => createHandlerRegistry([...ALL_HANDLERS, ALL_HANDLERS[0]!])).toThrow('pull_request.opened has two handlers');
+  it('fails at start when a handler is missing, doubled or answers to a name no queue carries, naming it', () => {
+    const defs = all();
+    const withoutOpened = defs.filter((d) => d.name !== 'pull_request.opened');
+    expect(() => new JobRegistry(withoutOpened)).toThrow('ephemera-webhooks: pull_request.opened has no handler');
+    const withoutResync = defs.filter((d) => d.name !== CLEANUP_JOBS.resync);
+    expect(() => new JobRegistry(withoutResync)).toThrow(`ephemera-cleanup: ${CLEANUP_JOBS.resync} has no handler`);
+    expect(() => new JobRegistry([...defs, defs.find((d) => d.name === PROVISIONING_JOBS.deploy)!])).toThrow(`${PROVISIONING_JOBS.deploy} has two handlers`);
+    const stray = { ...defs.find((d) => d.queue === QUEUES.cleanup)!, name: 'cleanup.everything' };
+    expect(() => new JobRegistry([...defs, stray])).toThrow('cleanup.everything is not a job this queue carries');
+  });
+
+  it('fails a job of a name its queue does not carry at once, without running anything', async () => {
+    const processor = new JobRegistry(all()).processor(QUEUES.cleanup, createLogger({ service: 'test', level: 'silent' }));
+    await expect(processor({ name: 'cleanup.everything', data: {} } as Job)).rejects.toThrow(UnrecoverableError);
   });
 });

@@ -60,12 +60,12 @@ function provisionerFor(fake: FakeKubernetes, overrides: Partial<KubernetesProvi
 }
 
 async function envOf(h: Harness, repository: string, pr: number) {
-  return h.db.environment.findUniqueOrThrow({ where: { repositoryFullName_prNumber: { repositoryFullName: repository, prNumber: pr } } });
+  return h.db.environment.findFirstOrThrow({ where: { repositoryFullName: repository, prNumber: pr } });
 }
 
 /** Every text the PR's one comment had, oldest first: created for the PR, then edited under its id. */
 async function commentBodies(h: Harness, repository: string, pr: number): Promise<string[]> {
-  const state = await h.db.pullRequestState.findUniqueOrThrow({ where: { repositoryFullName_prNumber: { repositoryFullName: repository, prNumber: pr } } });
+  const state = await h.db.pullRequestState.findFirstOrThrow({ where: { repositoryFullName: repository, prNumber: pr } });
   const bodies = h.fakeGithub!.requests
     .filter(
       (r) =>

@@ -25,12 +25,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('DATABASE_URL is not set: point it at the PostgreSQL database to migrate.\n');
     return 2;
   }
+  const say = (line: string) => process.stdout.write(`${line}\n`);
   const migrator = new Migrator({
     databaseUrl,
     prismaDir: defaultPrismaDir(),
+    notice: say,
     ...(process.env.DB_DEBUG ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
   });
-  const say = (line: string) => process.stdout.write(`${line}\n`);
 
   switch (command) {
     case 'migrate': {

@@ -5,6 +5,7 @@ import type { DiffTarget, MigrationList, SchemaEngine, SchemaFilter } from '@pri
 import { poolConfigFromUrl } from '../database-url.js';
 import { openSchemaEngine } from './schema-engine.js';
 import { migrationDirName, readDownSql, readMigrationList, writeMigration } from './migration-files.js';
+import { syncApiJson } from './sync-api-json.js';
 
 const NO_FILTER: SchemaFilter = { externalTables: [], externalEnums: [] };
 
@@ -14,6 +15,8 @@ export interface MigratorOptions {
   prismaDir: string;
   /** Engine log lines (JSON), for debugging. */
   log?: (line: string) => void;
+  /** What a person running the migrations should know beyond the applied names (the API JSON re-rendered, …). */
+  notice?: (line: string) => void;
 }
 
 export interface AppliedMigration {
@@ -52,13 +55,22 @@ export class Migrator {
     this.schemaPath = path.join(options.prismaDir, 'schema.prisma');
   }
 
-  /** Applies every pending migration in order; returns the names applied. */
+  /**
+   * Applies every pending migration in order, then checks the API's JSON against the tables and installs what is
+   * derived from it (see sync-api-json.ts); returns the names applied. Rejects, naming the fields, when a
+   * migration took away a column the JSON uses.
+   */
   async migrate(): Promise<string[]> {
     const migrationsList = await readMigrationList(this.migrationsDir);
-    return this.withEngine(async (engine) => {
+    const applied = await this.withEngine(async (engine) => {
       const out = await engine.applyMigrations({ migrationsList, filters: NO_FILTER });
       return out.appliedMigrationNames;
     });
+    await this.inTransaction(async (client) => {
+      const { replaced } = await syncApiJson(client, 'migrate');
+      if (replaced) this.options.notice?.("environments' API JSON: render function updated from the schema, rows re-rendered");
+    });
+    return applied;
   }
 
   async status(): Promise<MigrationStatus> {
@@ -128,12 +140,12 @@ export class Migrator {
 
   /**
    * Reverts the last applied migration with its down.sql and marks it rolled back, in one transaction:
-   * either both happen or neither does. Returns the migration's name, or null when nothing is applied.
+   * either both happen or neither does. Returns the migration's name, or null when nothing is applied. When the
+   * down.sql took away a column the environments' API JSON renders, the render function leaves that field out
+   * (said through `notice`), so the version rolled back to can still write environments.
    */
   async rollback(): Promise<string | null> {
-    const client = new pg.Client(poolConfigFromUrl(this.options.databaseUrl));
-    await client.connect();
-    try {
+    return this.withClient(async (client) => {
       if (!(await historyTableExists(client))) return null;
       const { rows } = await client.query<{ id: string; migration_name: string }>(
         `SELECT id, migration_name FROM _prisma_migrations
@@ -143,26 +155,39 @@ export class Migrator {
       const last = rows[0];
       if (!last) return null;
       const downSql = await readDownSql(this.migrationsDir, last.migration_name);
-      await client.query('BEGIN');
-      try {
+      const { replaced, omitted } = await transaction(client, async () => {
         await client.query(downSql);
         // The down script of the first migration drops _prisma_migrations' neighbours, never the table itself.
         await client.query('UPDATE _prisma_migrations SET rolled_back_at = now() WHERE id = $1', [last.id]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw err;
+        return syncApiJson(client, 'rollback');
+      });
+      if (replaced && omitted.length) {
+        this.options.notice?.(
+          `environments' API JSON now leaves out ${omitted.join(', ')} (the rolled-back schema has no column for them); the next migrate puts them back`,
+        );
       }
       return last.migration_name;
-    } finally {
-      await client.end();
-    }
+    });
   }
 
   /** Drops everything in the database, then applies every migration. */
   async reset(): Promise<string[]> {
     await this.withEngine((engine) => engine.reset({ filter: NO_FILTER }));
     return this.migrate();
+  }
+
+  private async withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client(poolConfigFromUrl(this.options.databaseUrl));
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  private inTransaction<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    return this.withClient((client) => transaction(client, () => fn(client)));
   }
 
   private async withEngine<T>(fn: (engine: SchemaEngine) => Promise<T>): Promise<T> {
@@ -186,9 +211,7 @@ export class Migrator {
   }
 
   private async historyRows() {
-    const client = new pg.Client(poolConfigFromUrl(this.options.databaseUrl));
-    await client.connect();
-    try {
+    return this.withClient(async (client) => {
       if (!(await historyTableExists(client))) return [];
       const { rows } = await client.query<{
         migration_name: string;
@@ -196,9 +219,19 @@ export class Migrator {
         rolled_back_at: Date | null;
       }>('SELECT migration_name, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY started_at');
       return rows;
-    } finally {
-      await client.end();
-    }
+    });
+  }
+}
+
+async function transaction<T>(client: pg.Client, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
   }
 }
 

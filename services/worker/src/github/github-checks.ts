@@ -1,5 +1,7 @@
 import type { Logger } from '@ephemera/runtime';
+import type { PullRequestJob } from '@ephemera/schema';
 import { isRetryableGithubError } from './github-feedback.js';
+import { pullRequestJobFromGithub, type GithubPullRequest } from './pull-request-snapshot.js';
 import type { InstallationClients } from './installation-clients.js';
 
 /** Repository roles that may put code into a preview. */
@@ -21,6 +23,8 @@ export interface GithubChecks {
   installationState(installationId: number): Promise<InstallationState | null>;
   /** The repositories the installation can still reach; null when it cannot be asked. */
   installationRepositories(installationId: number): Promise<Set<string> | null>;
+  /** The pull request as GitHub reports it now; null when it cannot be asked (no App credentials, no installation, gone). */
+  pullRequest(installationId: number | null, repository: PullRequestJob['repository'], prNumber: number): Promise<PullRequestJob['pullRequest'] | null>;
 }
 
 /** The checks through the App: permissions as the installation, installations with the App's JWT. */
@@ -64,6 +68,23 @@ export class OctokitChecks implements GithubChecks {
     }
   }
 
+  async pullRequest(installationId: number | null, repository: PullRequestJob['repository'], prNumber: number): Promise<PullRequestJob['pullRequest'] | null> {
+    if (installationId === null) return null;
+    try {
+      const { data } = await this.clients.for(installationId).rest.pulls.get({ owner: repository.ownerLogin, repo: repository.name, pull_number: prNumber });
+      const job = pullRequestJobFromGithub(
+        installationId,
+        { id: repository.id, full_name: repository.fullName, name: repository.name, owner: { login: repository.ownerLogin } },
+        data as unknown as GithubPullRequest,
+      );
+      return job?.pullRequest ?? null;
+    } catch (err) {
+      if (isRetryableGithubError(err)) throw err;
+      this.logger.info({ repository: repository.fullName, pr: prNumber, status: (err as { status?: number }).status }, 'pull request lookup refused');
+      return null;
+    }
+  }
+
   async installationRepositories(installationId: number): Promise<Set<string>> {
     try {
       const octokit = this.clients.for(installationId);
@@ -86,6 +107,9 @@ export class NoGithubChecks implements GithubChecks {
     return null;
   }
   async installationRepositories(): Promise<null> {
+    return null;
+  }
+  async pullRequest(): Promise<null> {
     return null;
   }
 }

@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { PrismaClient } from '@ephemera/db';
+import type { Prisma, PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { trimWebhookPayload, type PullRequestJob } from '@ephemera/schema';
 import type { Counter } from 'prom-client';
 import type { FollowUps } from '../follow-ups.js';
 import { destroyEnvironments } from '../handlers/destroy-environments.js';
@@ -9,6 +7,7 @@ import { NO_FACTS } from '../handlers/handler.js';
 import { reconcilePullRequest, type PreviewSettings } from '../pull-request-reconciler.js';
 import type { Touched } from '../touched.js';
 import type { InstallationClients } from './installation-clients.js';
+import { pullRequestJobFromGithub, type GithubPullRequest as PullRequest, type GithubRepository as Repository } from './pull-request-snapshot.js';
 
 export interface ResyncDeps {
   db: PrismaClient;
@@ -18,9 +17,6 @@ export interface ResyncDeps {
   logger: Logger;
   corrections: Counter<'kind'>;
 }
-
-type PullRequest = Record<string, unknown> & { number: number; updated_at: string };
-type Repository = { id: number; full_name: string; name: string; owner: { login: string } };
 
 const NOTES = {
   deleted: 'The Ephemera GitHub App was uninstalled, so this preview was removed.',
@@ -83,10 +79,12 @@ export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
       const open = await openPullRequests(deps, installation.id, repository);
       if (open === null) continue; // unchanged since the last pass
       const byNumber = new Map(open.map((pr) => [pr.number, pr] as const));
+      // By GitHub's id, and by name for rows from before ids were kept.
+      const ofRepository = { OR: [{ repositoryId: BigInt(repository.id) }, { repositoryId: null, repositoryFullName: repository.full_name }] };
       const [states, live] = await Promise.all([
-        db.pullRequestState.findMany({ where: { repositoryFullName: repository.full_name }, select: { prNumber: true, lastEventAt: true } }),
+        db.pullRequestState.findMany({ where: ofRepository, select: { prNumber: true, lastEventAt: true } }),
         db.environment.findMany({
-          where: { repositoryFullName: repository.full_name, status: { notIn: ['DESTROYING', 'DESTROYED'] } },
+          where: { ...ofRepository, status: { notIn: ['DESTROYING', 'DESTROYED'] } } satisfies Prisma.EnvironmentWhereInput,
           select: { prNumber: true },
         }),
       ]);
@@ -111,7 +109,7 @@ export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
         if (pr && pr.state === 'open') continue; // opened since the list was read
         const changed = pr
           ? await reconcile(deps, installation.id, repository, pr)
-          : (await db.$transaction((tx) => destroyEnvironments(tx, { repositoryFullName: repository.full_name, prNumber: env.prNumber }, 'This pull request no longer exists on GitHub, so its preview was removed.'))).length > 0;
+          : (await db.$transaction((tx) => destroyEnvironments(tx, { ...ofRepository, prNumber: env.prNumber }, 'This pull request no longer exists on GitHub, so its preview was removed.'))).length > 0;
         if (changed) {
           destroyed++;
           corrections.inc({ kind: 'destroyed' });
@@ -155,16 +153,7 @@ async function openPullRequests({ db, clients }: ResyncDeps, installationId: num
  * it grants no trust: a fork's new commit stays held until someone with write access vouches for it.
  */
 async function reconcile(deps: ResyncDeps, installationId: number, repository: Repository, pr: PullRequest): Promise<boolean> {
-  const job = trimWebhookPayload(
-    { event: 'pull_request', deliveryId: randomUUID(), receivedAt: new Date() },
-    {
-      action: 'edited',
-      installation: { id: installationId },
-      repository: { id: repository.id, full_name: repository.full_name, name: repository.name, owner: { login: repository.owner.login } },
-      pull_request: pr,
-      sender: { id: (pr.user as { id: number }).id, login: (pr.user as { login: string }).login, type: 'User' },
-    },
-  ) as PullRequestJob | null;
+  const job = pullRequestJobFromGithub(installationId, repository, pr);
   if (!job) return false;
   const touched: Touched = await deps.db.$transaction(
     (tx) => reconcilePullRequest({ tx, settings: deps.settings, logger: deps.logger, facts: NO_FACTS }, job),

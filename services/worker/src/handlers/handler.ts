@@ -2,7 +2,7 @@ import type { Prisma } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import type { WebhookJob, WebhookJobName } from '@ephemera/schema';
 import type { InstallationState } from '../github/github-checks.js';
-import type { PreviewSettings } from '../pull-request-reconciler.js';
+import type { PreviewSettings, SnapshotAuthority } from '../pull-request-reconciler.js';
 import type { Touched } from '../touched.js';
 
 /** What GitHub said about a delivery, asked before its transaction (no network call runs inside one). */
@@ -22,10 +22,14 @@ export interface HandlerContext {
   settings: PreviewSettings;
   logger: Logger;
   facts: DeliveryFacts;
+  /** The pull request's lock is already held (taken with the delivery's record). */
+  locked?: boolean;
+  /** How the snapshot is weighed against what was applied (default `event`). */
+  authority?: SnapshotAuthority;
 }
 
-/** One module per webhook job; `handle` runs inside the delivery's transaction. */
-export interface WebhookHandler<J extends WebhookJob = WebhookJob> {
-  readonly jobName: WebhookJobName;
-  handle(ctx: HandlerContext, job: J): Promise<Touched[]>;
-}
+/** What a webhook job does inside the delivery's transaction. */
+export type WebhookHandler<J extends WebhookJob = WebhookJob> = (ctx: HandlerContext, job: J) => Promise<Touched[]>;
+
+/** Every handled job name with its handler: the one table the webhook jobs are registered from. */
+export type WebhookHandlers = { [N in WebhookJobName]: WebhookHandler<Extract<WebhookJob, { event: N extends `${infer E}.${string}` ? E : never }>> };

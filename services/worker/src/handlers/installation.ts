@@ -1,3 +1,4 @@
+import { advancePullRequestStates } from '@ephemera/db';
 import type { InstallationJob, WebhookJobName } from '@ephemera/schema';
 import type { InstallationState } from '../github/github-checks.js';
 import { destroyEnvironments } from './destroy-environments.js';
@@ -9,19 +10,19 @@ import type { WebhookHandler } from './handler.js';
  * nothing.
  */
 function destroyAllOfInstallation(jobName: WebhookJobName, confirmedBy: readonly InstallationState[], note: string): WebhookHandler<InstallationJob> {
-  return {
-    jobName,
-    async handle(ctx, job) {
-      const state = ctx.facts.installationState;
-      if (state === null || !confirmedBy.includes(state)) {
-        ctx.logger.warn(
-          { installation_id: job.installationId, account: job.accountLogin, event: jobName, github_says: state ?? 'unknown (no App credentials)' },
-          `${jobName} not confirmed by GitHub; nothing changed`,
-        );
-        return [];
-      }
-      return destroyEnvironments(ctx.tx, { installationId: BigInt(job.installationId) }, note);
-    },
+  return async (ctx, job) => {
+    const state = ctx.facts.installationState;
+    if (state === null || !confirmedBy.includes(state)) {
+      ctx.logger.warn(
+        { installation_id: job.installationId, account: job.accountLogin, event: jobName, github_says: state ?? 'unknown (no App credentials)' },
+        `${jobName} not confirmed by GitHub; nothing changed`,
+      );
+      return [];
+    }
+    const installationId = BigInt(job.installationId);
+    // A pull_request event from before this one, arriving late, must not bring a preview back.
+    await advancePullRequestStates(ctx.tx, { installationId }, new Date(job.receivedAt));
+    return destroyEnvironments(ctx.tx, { installationId }, note);
   };
 }
 
@@ -43,10 +44,7 @@ export const installationSuspend = destroyAllOfInstallation(
  * Unsuspending changes nothing by itself: previews come back with the next push or reopen of each PR, which
  * is when there is code worth deploying.
  */
-export const installationUnsuspend: WebhookHandler<InstallationJob> = {
-  jobName: 'installation.unsuspend',
-  async handle(ctx, job) {
-    ctx.logger.info({ installation_id: job.installationId, account: job.accountLogin }, 'installation unsuspended');
-    return [];
-  },
+export const installationUnsuspend: WebhookHandler<InstallationJob> = async (ctx, job) => {
+  ctx.logger.info({ installation_id: job.installationId, account: job.accountLogin }, 'installation unsuspended');
+  return [];
 };

@@ -1,11 +1,20 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import { createDeployment, updateDeploymentStatus, updateEnvironmentStatus, type PrismaClient } from '@ephemera/db';
+import {
+  createDeployment,
+  environmentKey,
+  findIdleEnvironments,
+  lockEnvironmentPullRequest,
+  pruneProcessedDeliveries,
+  setPullRequestNote,
+  supersedeActiveDeployments,
+  updateEnvironmentStatus,
+  type PrismaClient,
+} from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { CLEANUP_JOBS } from '@ephemera/schema';
+import { CLEANUP_JOBS, QUEUES, cleanupJobSchema } from '@ephemera/schema';
 import { clearFinishedJob, deployJobId, destroyJobId, type FollowUps } from '../follow-ups.js';
+import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { Provisioner } from '../provisioners/provisioner.js';
-import { lockPullRequest } from '../pull-request-lock.js';
 import type { WorkerQueues } from '../queues.js';
 import { repositoriesWithWaiting, startWaiting } from '../repository-capacity.js';
 import type { InstallationClients } from '../github/installation-clients.js';
@@ -31,11 +40,12 @@ export interface CleanupDeps {
 }
 
 /**
- * The scheduled sweeps: idle environments are destroyed (with a comment on how to bring them back), and
- * environments stuck mid-step get their step queued again, or are failed once they have been stuck for twice
- * the bound.
+ * The scheduled sweeps, one job each: idle environments are destroyed (with a comment on how to bring them back),
+ * environments stuck mid-step get their step queued again (or are failed once stuck for twice the bound), the
+ * cluster and the database are brought together, lost deliveries are asked for again, GitHub's state is
+ * converged on, and old data is pruned.
  */
-export function createCleanupProcessor(deps: CleanupDeps) {
+export function cleanupJobs(deps: CleanupDeps): JobDefinition[] {
   const sweeps: Record<(typeof CLEANUP_JOBS)[keyof typeof CLEANUP_JOBS], (d: CleanupDeps) => Promise<string>> = {
     [CLEANUP_JOBS.idle]: destroyIdle,
     [CLEANUP_JOBS.stuck]: mendStuck,
@@ -50,11 +60,9 @@ export function createCleanupProcessor(deps: CleanupDeps) {
         : Promise.resolve('skipped: no App credentials'),
     [CLEANUP_JOBS.prune]: pruneData,
   };
-  return async function processCleanup(job: Job): Promise<string> {
-    const sweep = (sweeps as Record<string, (d: CleanupDeps) => Promise<string>>)[job.name];
-    if (!sweep) throw new UnrecoverableError(`unknown cleanup job ${job.name}`);
-    return sweep(deps);
-  };
+  return Object.entries(sweeps).map(([name, sweep]) =>
+    defineJob({ queue: QUEUES.cleanup, name, schema: cleanupJobSchema, handle: () => sweep(deps) }),
+  );
 }
 
 /**
@@ -64,14 +72,7 @@ export function createCleanupProcessor(deps: CleanupDeps) {
  */
 export async function pruneData({ db, logger, retention }: CleanupDeps): Promise<string> {
   const deliveriesBefore = new Date(Date.now() - retention.deliveryDays * 86_400_000);
-  let deliveries = 0;
-  for (;;) {
-    const n = await db.$executeRaw`
-      DELETE FROM processed_deliveries WHERE delivery_id IN (
-        SELECT delivery_id FROM processed_deliveries WHERE processed_at < ${deliveriesBefore} LIMIT 5000)`;
-    deliveries += n;
-    if (n < 5000) break;
-  }
+  const deliveries = await pruneProcessedDeliveries(db, deliveriesBefore);
   await db.redeliveryRequest.deleteMany({ where: { lastRequestedAt: { lt: deliveriesBefore } } });
   let environments = 0;
   if (retention.destroyedDays > 0) {
@@ -91,26 +92,20 @@ export async function pruneData({ db, logger, retention }: CleanupDeps): Promise
 
 export async function destroyIdle({ db, followUps, logger, ttlHours }: CleanupDeps): Promise<string> {
   const cutoff = new Date(Date.now() - ttlHours * 3600_000);
-  // "No push for TTL": the newest deployment (one per push) is older than the cutoff.
-  const idle = await db.$queryRaw<Array<{ id: number; repository_full_name: string; pr_number: number }>>`
-    SELECT e.id, e.repository_full_name, e.pr_number
-      FROM environments e
-     WHERE e.status IN ('READY', 'FAILED')
-       AND COALESCE((SELECT max(d.created_at) FROM deployments d WHERE d.environment_id = e.id), e.created_at) < ${cutoff}
-     LIMIT 500`;
   const note = `This preview had no push for ${ttlHours} hours and was removed to free resources. Push a commit or reopen the pull request to bring it back.`;
   let destroyed = 0;
-  for (const env of idle) {
+  for (const id of await findIdleEnvironments(db, cutoff)) {
     const moved = await db.$transaction(async (tx) => {
-      await lockPullRequest(tx, env.repository_full_name, env.pr_number);
-      const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
-      if (current.status !== 'READY' && current.status !== 'FAILED') return false;
-      await updateEnvironmentStatus(tx, env.id, 'DESTROYING');
-      return true;
+      await lockEnvironmentPullRequest(tx, id);
+      const current = await tx.environment.findUniqueOrThrow({ where: { id } });
+      if (current.status !== 'READY' && current.status !== 'FAILED') return null;
+      await updateEnvironmentStatus(tx, id, 'DESTROYING');
+      await setPullRequestNote(tx, environmentKey(current), note);
+      return current;
     });
     if (!moved) continue;
     destroyed++;
-    await followUps.feedbackFor(env.repository_full_name, env.pr_number, note);
+    await followUps.after(environmentKey(moved));
   }
   if (destroyed > 0) logger.info({ destroyed, ttl_hours: ttlHours }, 'idle environments destroyed');
   return `destroyed ${destroyed} idle environment(s)`;
@@ -131,20 +126,16 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
     if (env.updatedAt < giveUp && env.status !== 'PENDING') {
       const reason = `stuck in ${env.status} for more than ${2 * stuckAfterMinutes} minutes`;
       const moved = await db.$transaction(async (tx) => {
-        await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
+        await lockEnvironmentPullRequest(tx, env.id);
         const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
         if (current.status !== env.status) return false;
-        const active = await tx.deployment.findMany({
-          where: { environmentId: env.id, status: { in: ['QUEUED', 'IN_PROGRESS'] } },
-          select: { id: true },
-        });
-        for (const d of active) await updateDeploymentStatus(tx, d.id, 'FAILED', { errorMessage: reason });
+        await supersedeActiveDeployments(tx, env.id, reason);
         await updateEnvironmentStatus(tx, env.id, 'FAILED', { errorMessage: reason });
         return true;
       });
       if (moved) {
         failed++;
-        await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+        await followUps.after(environmentKey(env));
       }
       continue;
     }
@@ -164,7 +155,7 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
   for (const repo of await repositoriesWithWaiting(db)) {
     for (const pr of await startWaiting(db, repo, deps.maxEnvironmentsPerRepo)) {
       started++;
-      await followUps.afterWaiting(pr.repositoryFullName, pr.prNumber);
+      await followUps.afterWaiting(environmentKey(pr));
     }
   }
   if (retried + failed + destroys + started > 0) logger.warn({ retried, failed, destroys, started }, 'stuck environments handled');
@@ -176,13 +167,13 @@ async function retryFailedDestroys(deps: CleanupDeps): Promise<number> {
   const { db, followUps } = deps;
   const failed = await db.environment.findMany({
     where: { status: 'FAILED', destroyRequestedAt: { not: null } },
-    select: { id: true, repositoryFullName: true, prNumber: true },
+    select: { id: true, repositoryId: true, repositoryFullName: true, prNumber: true },
     take: 500,
   });
   let n = 0;
   for (const env of failed) {
     const moved = await db.$transaction(async (tx) => {
-      await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
+      await lockEnvironmentPullRequest(tx, env.id);
       const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id }, select: { status: true, destroyRequestedAt: true } });
       if (current.status !== 'FAILED' || current.destroyRequestedAt === null) return false;
       await updateEnvironmentStatus(tx, env.id, 'DESTROYING');
@@ -193,7 +184,7 @@ async function retryFailedDestroys(deps: CleanupDeps): Promise<number> {
       // The failed destroy job keeps its id: it is removed so the destroy can be queued again under it.
       const latest = await db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' }, select: { id: true } });
       await clearFinishedJob(deps.queues.provisioning, destroyJobId(env.id, latest?.id ?? null));
-      await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+      await followUps.after(environmentKey(env));
     }
   }
   return n;
@@ -230,20 +221,20 @@ export async function reconcileNamespaces({ db, provisioner, followUps, logger, 
   let redeployed = 0;
   for (const env of ready.filter((e) => !present.has(e.namespace))) {
     const created = await db.$transaction(async (tx) => {
-      const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
-      await lockPullRequest(tx, current.repositoryFullName, current.prNumber);
+      await lockEnvironmentPullRequest(tx, env.id);
       const again = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
       if (again.status !== 'READY') return null;
       const active = await tx.deployment.count({ where: { environmentId: env.id, status: { in: ['QUEUED', 'IN_PROGRESS'] } } });
       if (active > 0) return null;
       await createDeployment(tx, { environmentId: env.id, commitSha: again.commitSha, commitMessage: 'namespace vanished; deployed again' });
+      await setPullRequestNote(tx, environmentKey(again), 'The preview\'s namespace disappeared from the cluster, so it is being deployed again.');
       return again;
     });
     if (!created) continue;
     redeployed++;
     metrics.environmentsRedeployed.inc();
     logger.warn({ environment_id: env.id, namespace: env.namespace }, 'namespace of a READY environment vanished; deploying again');
-    await followUps.feedbackFor(created.repositoryFullName, created.prNumber, 'The preview\'s namespace disappeared from the cluster, so it is being deployed again.');
+    await followUps.after(environmentKey(created));
   }
   return `orphan namespaces deleted ${orphans}, environments redeployed ${redeployed}`;
 }

@@ -1,7 +1,15 @@
+import { createHash } from 'node:crypto';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { getEnvironmentByPr, type Deployment, type Environment, type PrismaClient } from '@ephemera/db';
+import {
+  readFeedbackState,
+  recordFeedback,
+  type Environment,
+  type PrismaClient,
+  type PullRequestKey,
+  type ReportedDeployment,
+} from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { feedbackJobSchema } from '@ephemera/schema';
+import { FEEDBACK_JOB, QUEUES, feedbackJobSchema, type FeedbackJob } from '@ephemera/schema';
 import {
   isRetryableGithubError,
   type CommitState,
@@ -9,6 +17,7 @@ import {
   type GithubFeedback,
   type RepoRef,
 } from '../github/github-feedback.js';
+import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 
 export interface FeedbackDeps {
   db: PrismaClient;
@@ -19,9 +28,11 @@ export interface FeedbackDeps {
 const MARKER = '<!-- ephemera:preview -->';
 
 /**
- * Tells the pull request what is happening: one comment edited in place, a commit status on the deployment's
- * commit, and a GitHub Deployment with its statuses. Reads the state when it runs, so late or repeated jobs
- * report the truth rather than history.
+ * Tells the pull request what is happening: one comment edited in place (only when its text changes), a commit
+ * status per deployment's commit, and a GitHub Deployment with its statuses. The job reads the state when it runs
+ * and reports only what moved since the last report (each deployment keeps what was reported of it), so late or
+ * repeated jobs report the truth rather than history, and a burst of steps ends in one report per commit. One job
+ * per pull request runs at a time (the queue deduplicates them).
  *
  * No GitHub call runs inside a transaction or under a lock: the comment's and the GitHub deployment's ids are
  * recorded afterwards with compare-and-set writes, and a job that loses a race removes what it made. GitHub's
@@ -29,37 +40,39 @@ const MARKER = '<!-- ephemera:preview -->';
  * them); 5xx are retried by the queue; other 4xx are logged and dropped. Nothing here changes an environment's
  * state.
  */
-export function createFeedbackProcessor({ db, github, logger }: FeedbackDeps) {
-  return async function processFeedback(job: Job, token?: string): Promise<string> {
-    const data = feedbackJobSchema.parse(job.data);
-    if (data.installationId === null) return 'skipped: no installation (repository webhook)';
-    const [owner, repo] = data.repositoryFullName.split('/') as [string, string];
+export function feedbackJobs(deps: FeedbackDeps): JobDefinition[] {
+  return [defineJob({ queue: QUEUES.feedback, name: FEEDBACK_JOB, schema: feedbackJobSchema, handle: (data, job, token) => report(deps, data, job, token) })];
+}
+
+async function report({ db, github, logger }: FeedbackDeps, data: FeedbackJob, job: Job, token?: string): Promise<string> {
+  if (data.installationId === null) return 'skipped: no installation (repository webhook)';
+  const key: PullRequestKey = { repositoryId: data.repositoryId, repositoryFullName: data.repositoryFullName, prNumber: data.prNumber };
+  try {
+    const fs = await readFeedbackState(db, key);
+    const env = fs.environment;
+    // The repository as it is called now (a rename since the job was queued).
+    const [owner, repo] = (env?.repositoryFullName ?? data.repositoryFullName).split('/') as [string, string];
     const ref: RepoRef = { installationId: data.installationId, owner, repo };
-    try {
-      const [env, state] = await Promise.all([
-        getEnvironmentByPr(db, data.repositoryFullName, data.prNumber),
-        db.pullRequestState.findUnique({ where: { repositoryFullName_prNumber: { repositoryFullName: data.repositoryFullName, prNumber: data.prNumber } } }),
-      ]);
-      // A pull request that never had a preview (a draft, one without PREVIEW_LABEL) gets no comment; one held
-      // for approval does, to say what it waits for.
-      const commented = env !== null || state?.heldSha != null || state?.commentId != null;
-      if (commented) await syncComment(db, github, ref, data.repositoryFullName, data.prNumber, data.note, state?.commentId ? Number(state.commentId) : null);
-      const deployment = data.deploymentId && env ? await db.deployment.findUnique({ where: { id: data.deploymentId } }) : null;
-      if (deployment && env) await reportDeployment(db, github, ref, env, deployment);
-      return commented || deployment ? 'reported' : 'skipped: no preview';
-    } catch (err) {
-      const wait = rateLimitWait(err);
-      if (wait !== null && token) {
-        logger.warn({ repository: data.repositoryFullName, pr: data.prNumber, wait_ms: wait }, 'GitHub rate limit; feedback waits as long as GitHub says');
-        await job.moveToDelayed(Date.now() + wait, token);
-        throw new DelayedError();
-      }
-      if (isRetryableGithubError(err)) throw err;
-      const status = (err as { status?: number }).status;
-      logger.warn({ repository: data.repositoryFullName, pr: data.prNumber, status, err: (err as Error).message }, 'GitHub refused feedback; dropped');
-      throw new UnrecoverableError(`GitHub answered ${status}: ${(err as Error).message}`);
+    // A pull request that never had a preview (a draft, one without PREVIEW_LABEL) gets no comment; one held
+    // for approval does, to say what it waits for.
+    const commented = env !== null || fs.state?.heldSha != null || fs.state?.commentId != null;
+    const body = renderComment(env, fs.latest, fs.state?.heldSha ?? null, fs.state?.note ?? null);
+    const digest = commented ? await syncComment(db, github, ref, key, fs.state, body) : null;
+    const reported = env ? await reportDeployments(db, github, ref, env, fs.toReport) : [];
+    await recordFeedback(db, { stateId: fs.state?.id ?? null, commentDigest: digest, reported });
+    return commented || reported.length > 0 ? 'reported' : 'skipped: no preview';
+  } catch (err) {
+    const wait = rateLimitWait(err);
+    if (wait !== null && token) {
+      logger.warn({ repository: data.repositoryFullName, pr: data.prNumber, wait_ms: wait }, 'GitHub rate limit; feedback waits as long as GitHub says');
+      await job.moveToDelayed(Date.now() + wait, token);
+      throw new DelayedError();
     }
-  };
+    if (isRetryableGithubError(err) || err instanceof CommentBeingCreated) throw err;
+    const status = (err as { status?: number }).status;
+    logger.warn({ repository: data.repositoryFullName, pr: data.prNumber, status, err: (err as Error).message }, 'GitHub refused feedback; dropped');
+    throw new UnrecoverableError(`GitHub answered ${status}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -79,134 +92,105 @@ export function rateLimitWait(err: unknown, now = Date.now()): number | null {
   return null;
 }
 
-/** The comment as the state is now. */
-async function renderCurrent(db: PrismaClient, repositoryFullName: string, prNumber: number, note: string | null): Promise<string> {
-  const [env, state] = await Promise.all([
-    getEnvironmentByPr(db, repositoryFullName, prNumber),
-    db.pullRequestState.findUnique({ where: { repositoryFullName_prNumber: { repositoryFullName, prNumber } } }),
-  ]);
-  const latest = env ? await db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' } }) : null;
-  return renderComment(env, latest, state?.heldSha ?? null, note);
-}
-
 /** A claim to create the comment older than this is taken over (its job died between claiming and recording). */
 const CLAIM_MS = 60_000;
 
-/** Another feedback job is creating the PR's comment: this job is retried once its id is recorded. */
+/** Another job is creating the PR's comment (one that died holding the claim): this job is retried. */
 export class CommentBeingCreated extends Error {
   override readonly name = 'CommentBeingCreated';
 }
 
+type StateRow = { id: bigint; commentId: bigint | null; commentDigest: string | null } | null;
+
 /**
- * Brings the pull request's one comment up to date without holding a lock over GitHub calls. When no id is
- * recorded, one job claims the creation (a short-lived claim in the database) and looks for the comment by its
- * marker before creating one (a crash between creating it and recording it must not make a second); the others
- * leave it to that job, which renders the state again after it has written, so two comments are never created. After writing, the state is read
- * again and written once more if it moved meanwhile, so the last writer leaves the current state even when writes
- * arrive out of order.
+ * Brings the pull request's one comment up to date, without holding a lock over GitHub calls; returns the digest of
+ * what it wrote (null when it wrote nothing). An unchanged text is not sent again. When no id is recorded, the job
+ * claims the creation (a short-lived claim in the database) and looks for the comment by its marker before creating
+ * one, so a crash between creating it and recording it does not make a second.
  */
-async function syncComment(
-  db: PrismaClient,
-  github: GithubFeedback,
-  ref: RepoRef,
-  repositoryFullName: string,
-  prNumber: number,
-  note: string | null,
-  /** The comment's id as the job read it with the PR's state. */
-  recorded: number | null,
-) {
-  const key = { repositoryFullName, prNumber };
-  let commentId = recorded;
-  for (let round = 0; round < 3; round++) {
-    const body = await renderCurrent(db, repositoryFullName, prNumber, note);
-    if (commentId !== null && !(await github.updateComment(ref, commentId, body))) {
-      // Someone deleted it: a new one replaces it.
-      await db.pullRequestState.updateMany({ where: { ...key, commentId: BigInt(commentId) }, data: { commentId: null } });
-      commentId = null;
-    }
-    if (commentId === null) {
-      const created = await createComment(db, github, ref, key, body);
-      if (created === 'busy') {
-        // Another job is creating it and renders the state again once it has; only a note of this job's own
-        // would be missing, so then this job is retried when the id is there.
-        if (note) throw new CommentBeingCreated(`the comment of ${repositoryFullName}#${prNumber} is being created by another job`);
-        return;
-      }
-      if (created === null) return; // feedback is off: nothing to record
-      commentId = created;
-    }
-    if ((await renderCurrent(db, repositoryFullName, prNumber, note)) === body) return;
+async function syncComment(db: PrismaClient, github: GithubFeedback, ref: RepoRef, key: PullRequestKey, state: StateRow, body: string): Promise<string | null> {
+  const digest = createHash('sha256').update(body).digest('hex').slice(0, 32);
+  if (!github.enabled) {
+    // Feedback is off: what would be written is logged, and nothing is claimed or recorded.
+    await github.createComment(ref, key.prNumber, body);
+    return null;
   }
+  if (state?.commentId != null) {
+    if (state.commentDigest === digest) return null;
+    if (await github.updateComment(ref, Number(state.commentId), body)) return digest;
+    // Someone deleted it: a new one replaces it.
+    await db.pullRequestState.updateMany({ where: { id: state.id, commentId: state.commentId }, data: { commentId: null, commentDigest: null } });
+  }
+  const created = await createComment(db, github, ref, key, state?.id ?? null, body);
+  if (created === 'busy') throw new CommentBeingCreated(`the comment of ${key.repositoryFullName}#${key.prNumber} is being created by another job`);
+  if (created === null) return null;
+  // An existing comment (found by its marker, or recorded by another job meanwhile) still has its old text.
+  if (!created.fresh) await github.updateComment(ref, created.id, body);
+  return digest;
 }
 
 /**
- * Creates the PR's comment under a claim, or adopts the one its marker finds; returns its id (null: feedback
- * off; `busy`: another job holds the claim).
+ * Creates the PR's comment under a claim, or adopts the one its marker finds; returns its id and whether this job
+ * wrote it (null: feedback off; `busy`: another job holds the claim).
  */
 async function createComment(
   db: PrismaClient,
   github: GithubFeedback,
   ref: RepoRef,
-  key: { repositoryFullName: string; prNumber: number },
+  key: PullRequestKey,
+  stateId: bigint | null,
   body: string,
-): Promise<number | null | 'busy'> {
+): Promise<{ id: number; fresh: boolean } | null | 'busy'> {
   const now = new Date();
-  const { count } = await db.pullRequestState.updateMany({
-    where: { ...key, commentId: null, OR: [{ commentClaimedAt: null }, { commentClaimedAt: { lt: new Date(now.getTime() - CLAIM_MS) } }] },
-    data: { commentClaimedAt: now },
-  });
-  if (count === 0) {
-    const state = await db.pullRequestState.findUnique({ where: { repositoryFullName_prNumber: key } });
-    if (state?.commentId) return Number(state.commentId);
-    if (state) return 'busy';
+  let id = stateId;
+  if (id === null) {
     // No state row yet (feedback before any event was applied): made with the claim in it.
     try {
-      await db.pullRequestState.create({ data: { ...key, commentClaimedAt: now } });
+      id = (
+        await db.pullRequestState.create({
+          data: { repositoryId: key.repositoryId === null ? null : BigInt(key.repositoryId), repositoryFullName: key.repositoryFullName, prNumber: key.prNumber, commentClaimedAt: now },
+          select: { id: true },
+        })
+      ).id;
     } catch (err) {
       if ((err as { code?: string }).code === 'P2002') return 'busy';
       throw err;
     }
+  } else {
+    const { count } = await db.pullRequestState.updateMany({
+      where: { id, commentId: null, OR: [{ commentClaimedAt: null }, { commentClaimedAt: { lt: new Date(now.getTime() - CLAIM_MS) } }] },
+      data: { commentClaimedAt: now },
+    });
+    if (count === 0) {
+      const state = await db.pullRequestState.findUnique({ where: { id }, select: { commentId: true } });
+      return state?.commentId ? { id: Number(state.commentId), fresh: false } : 'busy';
+    }
   }
   try {
-    const id = (await github.findComment(ref, key.prNumber, MARKER)) ?? (await github.createComment(ref, key.prNumber, body));
-    if (id === null) return null;
-    await db.pullRequestState.updateMany({ where: { ...key, commentClaimedAt: now }, data: { commentId: BigInt(id), commentClaimedAt: null } });
-    const recorded = await db.pullRequestState.findUniqueOrThrow({ where: { repositoryFullName_prNumber: key }, select: { commentId: true } });
-    return recorded.commentId === null ? id : Number(recorded.commentId);
+    const found = await github.findComment(ref, key.prNumber, MARKER);
+    const commentId = found ?? (await github.createComment(ref, key.prNumber, body));
+    if (commentId === null) return null;
+    await db.pullRequestState.updateMany({ where: { id, commentClaimedAt: now }, data: { commentId: BigInt(commentId), commentClaimedAt: null } });
+    const recorded = await db.pullRequestState.findUniqueOrThrow({ where: { id }, select: { commentId: true } });
+    const kept = recorded.commentId === null ? commentId : Number(recorded.commentId);
+    return { id: kept, fresh: found === null && kept === commentId };
   } finally {
     // Whatever happened, this job's claim does not make others wait for it.
-    await db.pullRequestState.updateMany({ where: { ...key, commentClaimedAt: now }, data: { commentClaimedAt: null } });
+    await db.pullRequestState.updateMany({ where: { id, commentClaimedAt: now }, data: { commentClaimedAt: null } });
   }
 }
 
-async function reportDeployment(db: PrismaClient, github: GithubFeedback, ref: RepoRef, env: Environment, dep: Deployment) {
+/** The commit status and GitHub Deployment state a deployment should show now, as `<commit state>:<deployment state>`. */
+function desiredReport(env: Environment, dep: ReportedDeployment) {
   const superseded = dep.status === 'FAILED' && (dep.errorMessage ?? '').startsWith('superseded');
   const closed = env.status === 'DESTROYING' || env.status === 'DESTROYED';
-  const [commitState, description]: [CommitState, string] =
+  const [commit, description]: [CommitState, string] =
     dep.status === 'SUCCESS'
       ? ['success', `Preview ready at ${env.environmentUrl ?? env.namespace}`]
       : dep.status === 'FAILED'
         ? [superseded || closed ? 'error' : 'failure', dep.errorMessage ?? 'deployment failed']
         : ['pending', dep.status === 'QUEUED' ? 'Preview queued' : 'Preview deploying'];
-  await github.setCommitStatus(ref, dep.commitSha, commitState, description, dep.status === 'SUCCESS' ? env.environmentUrl : null);
-
-  let githubDeploymentId = dep.githubDeploymentId ? Number(dep.githubDeploymentId) : null;
-  if (githubDeploymentId === null && !superseded && !closed) {
-    const created = await github.createDeployment(ref, dep.commitSha, `preview/pr-${env.prNumber}`, `Ephemera preview of #${env.prNumber}`);
-    if (created !== null) {
-      // Recorded only if no other job recorded one first; a duplicate is retired at once.
-      const { count } = await db.deployment.updateMany({ where: { id: dep.id, githubDeploymentId: null }, data: { githubDeploymentId: BigInt(created) } });
-      if (count === 0) {
-        await github.setDeploymentStatus(ref, created, 'inactive', 'duplicate of another report of this deployment', null);
-        const current = await db.deployment.findUniqueOrThrow({ where: { id: dep.id }, select: { githubDeploymentId: true } });
-        githubDeploymentId = current.githubDeploymentId === null ? null : Number(current.githubDeploymentId);
-      } else {
-        githubDeploymentId = created;
-      }
-    }
-  }
-  if (githubDeploymentId === null) return;
-  const state: DeploymentState =
+  const deployment: DeploymentState =
     env.status === 'DESTROYED' || superseded
       ? 'inactive'
       : dep.status === 'SUCCESS'
@@ -216,7 +200,50 @@ async function reportDeployment(db: PrismaClient, github: GithubFeedback, ref: R
           : dep.status === 'IN_PROGRESS'
             ? 'in_progress'
             : 'queued';
-  await github.setDeploymentStatus(ref, githubDeploymentId, state, description, dep.status === 'SUCCESS' ? env.environmentUrl : null);
+  return { commit, deployment, description, superseded, closed, key: `${commit}:${deployment}` };
+}
+
+/**
+ * Reports each deployment whose state moved since its last report, oldest first: the commit status when its commit
+ * state changed, and the GitHub Deployment (created for deployments that were not superseded or closed first) when
+ * its state changed. Returns what was reported, for recording.
+ */
+async function reportDeployments(
+  db: PrismaClient,
+  github: GithubFeedback,
+  ref: RepoRef,
+  env: Environment,
+  toReport: ReportedDeployment[],
+): Promise<Array<{ id: number; state: string }>> {
+  const reported: Array<{ id: number; state: string }> = [];
+  for (const dep of [...toReport].reverse()) {
+    const want = desiredReport(env, dep);
+    if (dep.reportedState === want.key) continue;
+    const [reportedCommit, reportedDeployment] = (dep.reportedState ?? ':').split(':');
+    const url = dep.status === 'SUCCESS' ? env.environmentUrl : null;
+    if (reportedCommit !== want.commit) await github.setCommitStatus(ref, dep.commitSha, want.commit, want.description, url);
+
+    let githubDeploymentId = dep.githubDeploymentId ? Number(dep.githubDeploymentId) : null;
+    if (githubDeploymentId === null && !want.superseded && !want.closed) {
+      const created = await github.createDeployment(ref, dep.commitSha, `preview/pr-${env.prNumber}`, `Ephemera preview of #${env.prNumber}`);
+      if (created !== null) {
+        // Recorded only if no other job recorded one first; a duplicate is retired at once.
+        const { count } = await db.deployment.updateMany({ where: { id: dep.id, githubDeploymentId: null }, data: { githubDeploymentId: BigInt(created) } });
+        if (count === 0) {
+          await github.setDeploymentStatus(ref, created, 'inactive', 'duplicate of another report of this deployment', null);
+          const current = await db.deployment.findUniqueOrThrow({ where: { id: dep.id }, select: { githubDeploymentId: true } });
+          githubDeploymentId = current.githubDeploymentId === null ? null : Number(current.githubDeploymentId);
+        } else {
+          githubDeploymentId = created;
+        }
+      }
+    }
+    if (githubDeploymentId !== null && reportedDeployment !== want.deployment) {
+      await github.setDeploymentStatus(ref, githubDeploymentId, want.deployment, want.description, url);
+    }
+    reported.push({ id: dep.id, state: want.key });
+  }
+  return reported;
 }
 
 const STATUS_TEXT: Record<string, string> = {
@@ -230,7 +257,7 @@ const STATUS_TEXT: Record<string, string> = {
 };
 
 /** The one comment per pull request: status, URL, commit, last deployment. */
-export function renderComment(env: Environment | null, latest: Deployment | null, heldSha: string | null, note: string | null): string {
+export function renderComment(env: Environment | null, latest: Pick<ReportedDeployment, 'id' | 'status' | 'commitSha'> | null, heldSha: string | null, note: string | null): string {
   const lines = [MARKER, '### Ephemera preview', ''];
   if (!env) {
     lines.push(`**Status:** ⏸️ Waiting for approval${heldSha ? ` of \`${heldSha.slice(0, 7)}\`` : ''}`);

@@ -1,17 +1,21 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
   appendDeploymentLogs,
+  claimDeployment,
+  environmentKey,
   getLatestDeployment,
-  updateDeploymentStatus,
+  lockEnvironmentPullRequest,
+  moveDeployment,
+  readDeployment,
   updateEnvironmentStatus,
   type Environment,
   type PrismaClient,
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { PROVISIONING_JOBS, deployJobSchema, destroyJobSchema } from '@ephemera/schema';
+import { PROVISIONING_JOBS, QUEUES, deployJobSchema, destroyJobSchema, type DeployJob, type DestroyJob, type EnvironmentStatus } from '@ephemera/schema';
 import type { FollowUps } from '../follow-ups.js';
+import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import { ProvisionError, StepAbandoned, type ProvisionTarget, type Provisioner } from '../provisioners/provisioner.js';
-import { lockPullRequest } from '../pull-request-lock.js';
 import { lockRepository, placesTaken, startWaiting } from '../repository-capacity.js';
 
 export interface ProvisioningDeps {
@@ -27,15 +31,12 @@ export interface ProvisioningDeps {
   logMaxBytes?: number;
 }
 
-/** Deploys and destroys, one job name each. */
-export function createProvisioningProcessor(deps: ProvisioningDeps) {
-  const deploy = createDeployStep(deps);
-  const destroy = createDestroyStep(deps);
-  return async function processProvisioning(job: Job): Promise<string> {
-    if (job.name === PROVISIONING_JOBS.deploy) return deploy(job);
-    if (job.name === PROVISIONING_JOBS.destroy) return destroy(job);
-    throw new UnrecoverableError(`unknown provisioning job ${job.name}`);
-  };
+/** Deploys and destroys, one job each. */
+export function provisioningJobs(deps: ProvisioningDeps): JobDefinition[] {
+  return [
+    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.deploy, schema: deployJobSchema, handle: createDeployStep(deps) }),
+    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.destroy, schema: destroyJobSchema, handle: createDestroyStep(deps) }),
+  ];
 }
 
 function target(env: Environment, commitSha: string): ProvisionTarget {
@@ -64,18 +65,28 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Collects log lines and appends them to the deployment in batches, not one write per line. */
+/**
+ * Collects log lines and appends them to the deployment in batches, not one write per line. `drain` stops it and
+ * hands back what is left, for the step's final statement to write with the status.
+ */
 function logBuffer(db: PrismaClient, deploymentId: number | null, maxBytes?: number) {
   let lines: string[] = [];
+  const take = () => {
+    const text = lines.join('');
+    lines = [];
+    return text;
+  };
   const flush = async () => {
     if (lines.length === 0 || deploymentId === null) return;
-    const text = lines.map((l) => `${new Date().toISOString()} ${l}\n`).join('');
-    lines = [];
-    await appendDeploymentLogs(db, deploymentId, text, maxBytes);
+    await appendDeploymentLogs(db, deploymentId, take(), maxBytes);
   };
   const timer = setInterval(() => void flush().catch(() => undefined), 1_000);
   return {
-    push: (line: string) => void lines.push(line),
+    push: (line: string) => void lines.push(`${new Date().toISOString()} ${line}\n`),
+    drain(): string {
+      clearInterval(timer);
+      return take();
+    },
     async close() {
       clearInterval(timer);
       await flush();
@@ -96,20 +107,19 @@ function watchdog(stillWanted: () => Promise<boolean>, intervalMs: number) {
 }
 
 function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs = 1_000, logMaxBytes }: ProvisioningDeps) {
-  return async function deploy(job: Job): Promise<string> {
-    const { deploymentId, environmentId } = deployJobSchema.parse(job.data);
-
-    // 1. Claim: QUEUED → IN_PROGRESS, environment → PROVISIONING (first time) or UPDATING.
-    const claim = await db.$transaction(async (tx) => {
-      const env0 = await tx.environment.findUnique({ where: { id: environmentId } });
-      if (!env0) return { skip: 'environment gone' } as const;
-      await lockPullRequest(tx, env0.repositoryFullName, env0.prNumber);
-      const env = (await tx.environment.findUnique({ where: { id: environmentId } }))!;
-      const dep = await tx.deployment.findUnique({ where: { id: deploymentId } });
-      if (!dep || dep.status === 'SUCCESS' || dep.status === 'FAILED') return { skip: `deployment ${dep?.status ?? 'gone'}` } as const;
+  return async function deploy({ deploymentId, environmentId }: DeployJob, job: Job): Promise<string> {
+    // 1. Claim: QUEUED → IN_PROGRESS, environment → PROVISIONING (first time) or UPDATING; one statement when it
+    // applies, and otherwise a transaction that finds out why not.
+    const fast = await claimDeployment(db, environmentId, deploymentId);
+    const claim = fast
+      ? ({ env: fast.environment, commitSha: fast.commitSha, mode: fast.environment.status === 'PROVISIONING' ? 'provision' : 'update' } as const)
+      : await db.$transaction(async (tx) => {
+      if (!(await lockEnvironmentPullRequest(tx, environmentId))) return { skip: 'environment gone' } as const;
+      const { environment: env, deployment: dep } = await readDeployment(tx, environmentId, deploymentId);
+      if (!env || !dep || dep.status === 'SUCCESS' || dep.status === 'FAILED') return { skip: `deployment ${dep?.status ?? 'gone'}` } as const;
       if (env.status === 'DESTROYING' || env.status === 'DESTROYED') {
         if (env.status === 'DESTROYED' || dep.status === 'IN_PROGRESS') {
-          await updateDeploymentStatus(tx, dep.id, 'FAILED', { errorMessage: 'environment is being destroyed' });
+          await moveDeployment(tx, { deploymentId, from: [dep.status], to: 'FAILED', errorMessage: 'environment is being destroyed' });
           return { skip: 'environment destroyed' } as const;
         }
         // QUEUED while DESTROYING: a reopen; the destroy step brings the environment back when it is done.
@@ -117,16 +127,19 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
       }
       // Waiting for room under MAX_ENVIRONMENTS_PER_REPO: started when another environment is destroyed.
       if (env.waitingSince !== null) return { skip: 'waiting for room in the repository' } as const;
-      if (dep.status === 'QUEUED') await updateDeploymentStatus(tx, dep.id, 'IN_PROGRESS');
-      let mode: 'provision' | 'update' = env.lastDeployedAt ? 'update' : 'provision';
-      if (env.status === 'PENDING') mode = 'provision';
-      const next = env.status === 'PROVISIONING' || env.status === 'UPDATING' ? env.status : mode === 'provision' ? 'PROVISIONING' : 'UPDATING';
-      const moved = next === env.status ? env : await updateEnvironmentStatus(tx, env.id, next);
-      return { env: moved, commitSha: dep.commitSha, mode: moved.status === 'PROVISIONING' ? 'provision' : 'update' } as const;
-    });
+      const mode = env.status === 'PENDING' || !env.lastDeployedAt ? 'provision' : 'update';
+      const next: EnvironmentStatus =
+        env.status === 'PROVISIONING' || env.status === 'UPDATING' ? env.status : mode === 'provision' ? 'PROVISIONING' : 'UPDATING';
+      const envMove = next === env.status ? undefined : { id: env.id, from: [env.status], to: next };
+      if (dep.status === 'QUEUED') await moveDeployment(tx, { deploymentId, from: ['QUEUED'], to: 'IN_PROGRESS', ...(envMove ? { environment: envMove } : {}) });
+      // A deployment left IN_PROGRESS by a job that died is taken up again as it is.
+      else if (envMove) await updateEnvironmentStatus(tx, env.id, next);
+      return { env: { ...env, status: next }, commitSha: dep.commitSha, mode: next === 'PROVISIONING' ? 'provision' : 'update' } as const;
+        });
     if ('skip' in claim) return `skipped: ${claim.skip}`;
     const { env } = claim;
-    await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+    // "Deploying" is worth a report only if the deploy outlasts the feedback delay; a quicker one is reported once, done.
+    const started = setTimeout(() => void feedback(followUps, env).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'could not queue feedback')), followUps.feedbackDelay);
 
     // 2. Work, with log lines saved as they come and a watchdog for supersession.
     const logs = logBuffer(db, deploymentId, logMaxBytes);
@@ -142,59 +155,74 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
         : await provisioner.update(t, logs.push, dog.signal);
     } catch (err) {
       dog.stop();
+      clearTimeout(started);
       if (dog.signal.aborted) {
         await logs.close();
         return 'abandoned: superseded or closed';
       }
       logs.push(`error: ${describe(err)}`);
-      await logs.close();
       if (!isFinalAttempt(job, err)) {
+        await logs.close();
         logger.warn({ deployment_id: deploymentId, attempt: job.attemptsMade + 1, err: describe(err) }, 'deploy failed; retrying');
         throw err;
       }
-      await failDeployment(db, env, deploymentId, describe(err));
-      await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+      await finish(db, env, deploymentId, { to: 'FAILED', errorMessage: describe(err), logs: logs.drain(), logMaxBytes });
+      await feedback(followUps, env);
       if (err instanceof ProvisionError && !err.transient) throw new UnrecoverableError(describe(err));
       throw err;
     }
     dog.stop();
-    await logs.close();
+    clearTimeout(started);
 
     // 3. Done: SUCCESS and READY, unless the deployment was superseded meanwhile.
-    const finished = await db.$transaction(async (tx) => {
-      await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
-      const dep = await tx.deployment.findUniqueOrThrow({ where: { id: deploymentId } });
-      if (dep.status !== 'IN_PROGRESS') return false;
-      await updateDeploymentStatus(tx, deploymentId, 'SUCCESS');
-      const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
-      if (current.status === 'PROVISIONING' || current.status === 'UPDATING') {
-        await updateEnvironmentStatus(tx, env.id, 'READY', { environmentUrl: result.url ?? current.environmentUrl });
-      }
-      return true;
-    });
-    await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+    const finished = await finish(db, env, deploymentId, { to: 'SUCCESS', url: result.url, logs: logs.drain(), logMaxBytes });
+    await feedback(followUps, env);
     return finished ? 'deployed' : 'superseded before completion';
   };
 }
 
-async function failDeployment(db: PrismaClient, env: Environment, deploymentId: number, reason: string) {
-  await db.$transaction(async (tx) => {
-    await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
-    const dep = await tx.deployment.findUniqueOrThrow({ where: { id: deploymentId } });
-    if (dep.status !== 'IN_PROGRESS') return;
-    await updateDeploymentStatus(tx, deploymentId, 'FAILED', { errorMessage: reason });
-    const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
-    if (current.status === 'PROVISIONING' || current.status === 'UPDATING') {
-      await updateEnvironmentStatus(tx, env.id, 'FAILED', { errorMessage: reason });
-    }
-  });
+function feedback(followUps: FollowUps, env: Environment): Promise<void> {
+  return followUps.feedback(environmentKey(env), Number(env.installationId) || null);
+}
+
+/**
+ * Ends a running deployment, with its last log lines, and moves the environment with it (READY, or FAILED with the
+ * reason) unless the deployment was superseded or the environment left PROVISIONING / UPDATING meanwhile: one
+ * statement that takes the pull request's lock itself. False when the deployment was no longer running.
+ */
+async function finish(
+  db: PrismaClient,
+  env: Environment,
+  deploymentId: number,
+  end: { to: 'SUCCESS' | 'FAILED'; errorMessage?: string; url?: string | null | undefined; logs: string; logMaxBytes: number | undefined },
+): Promise<boolean> {
+  const moved = await moveDeployment(db, {
+      lock: true,
+      // Lost to a database crash, the deployment stays IN_PROGRESS and the stuck sweep deploys it again.
+      asyncCommit: true,
+      deploymentId,
+      from: ['IN_PROGRESS'],
+      to: end.to,
+      errorMessage: end.errorMessage ?? null,
+      appendLogs: end.logs,
+      ...(end.logMaxBytes !== undefined ? { maxLogBytes: end.logMaxBytes } : {}),
+      environment: {
+        id: env.id,
+        from: ['PROVISIONING', 'UPDATING'],
+        to: end.to === 'SUCCESS' ? 'READY' : 'FAILED',
+        change: end.to === 'SUCCESS' ? (end.url ? { environmentUrl: end.url } : {}) : { errorMessage: end.errorMessage ?? null },
+      },
+    });
+  // Superseded meanwhile: its lines are still kept.
+  if (!moved.deployment && end.logs) await appendDeploymentLogs(db, deploymentId, end.logs, end.logMaxBytes);
+  return moved.deployment;
 }
 
 function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironmentsPerRepo = 0, logMaxBytes }: ProvisioningDeps) {
-  return async function destroy(job: Job): Promise<string> {
-    const { environmentId, deploymentId } = destroyJobSchema.parse(job.data);
+  return async function destroy({ environmentId, deploymentId }: DestroyJob, job: Job): Promise<string> {
     const env = await db.environment.findUnique({ where: { id: environmentId } });
     if (!env || env.status !== 'DESTROYING') return `skipped: environment ${env?.status ?? 'gone'}`;
+    const key = environmentKey(env);
     // The teardown's lines go to the logs of the deployment it ends, so the API shows why a destroy took long.
     const logs = logBuffer(db, deploymentId, logMaxBytes);
     try {
@@ -207,20 +235,20 @@ function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironments
         throw err;
       }
       await db.$transaction(async (tx) => {
-        await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
+        await lockEnvironmentPullRequest(tx, env.id);
         const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
         if (current.status === 'DESTROYING') {
           await updateEnvironmentStatus(tx, env.id, 'FAILED', { errorMessage: `destroy failed: ${describe(err)}` });
         }
       });
-      await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+      await followUps.after(key);
       throw err instanceof ProvisionError && !err.transient ? new UnrecoverableError(describe(err)) : err;
     }
     await logs.close().catch(() => undefined);
 
     const comesBack = await db.$transaction(async (tx) => {
-      await lockPullRequest(tx, env.repositoryFullName, env.prNumber);
-      if (maxEnvironmentsPerRepo > 0) await lockRepository(tx, env.repositoryFullName);
+      await lockEnvironmentPullRequest(tx, env.id);
+      if (maxEnvironmentsPerRepo > 0) await lockRepository(tx, key);
       const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
       if (current.status !== 'DESTROYING') return false;
       await updateEnvironmentStatus(tx, env.id, 'DESTROYED');
@@ -228,7 +256,7 @@ function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironments
       const latest = await getLatestDeployment(tx, env.id);
       if (latest?.status === 'QUEUED') {
         await updateEnvironmentStatus(tx, env.id, 'PENDING');
-        if (maxEnvironmentsPerRepo > 0 && (await placesTaken(tx, env.repositoryFullName, env.id)) >= maxEnvironmentsPerRepo) {
+        if (maxEnvironmentsPerRepo > 0 && (await placesTaken(tx, key, env.id)) >= maxEnvironmentsPerRepo) {
           await tx.environment.update({ where: { id: env.id }, data: { waitingSince: new Date() } });
         }
         return true;
@@ -236,11 +264,11 @@ function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironments
       return false;
     });
     logger.info({ environment_id: env.id, namespace: env.namespace }, 'environment destroyed');
-    await followUps.feedbackFor(env.repositoryFullName, env.prNumber);
+    await followUps.after(key);
     // Its place is free: the oldest environment of the repository waiting for one starts.
     if (maxEnvironmentsPerRepo > 0) {
-      for (const started of await startWaiting(db, env.repositoryFullName, maxEnvironmentsPerRepo)) {
-        await followUps.afterWaiting(started.repositoryFullName, started.prNumber);
+      for (const started of await startWaiting(db, key, maxEnvironmentsPerRepo)) {
+        await followUps.afterWaiting(environmentKey(started));
       }
     }
     return comesBack ? 'destroyed, then queued again (reopened)' : 'destroyed';

@@ -1,72 +1,112 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import type { PrismaClient } from '@ephemera/db';
+import { UnrecoverableError } from 'bullmq';
+import { recordDelivery, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { webhookJobSchema, type WebhookJob, type WebhookJobName } from '@ephemera/schema';
+import { QUEUES, WEBHOOK_JOB_NAMES, webhookJobName, webhookJobSchema, type PullRequestJob, type WebhookJob } from '@ephemera/schema';
 import type { FollowUps } from '../follow-ups.js';
 import type { GithubChecks } from '../github/github-checks.js';
-import { NO_FACTS, type DeliveryFacts, type WebhookHandler } from '../handlers/handler.js';
+import { NO_FACTS, type DeliveryFacts, type HandlerContext, type WebhookHandler, type WebhookHandlers } from '../handlers/handler.js';
+import { WEBHOOK_HANDLERS } from '../handlers/webhook-handlers.js';
+import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import type { WorkerMetrics } from '../metrics.js';
-import { isFromFork, type PreviewSettings } from '../pull-request-reconciler.js';
+import { SameSecondConflict, isFromFork, pullRequestKey, type PreviewSettings, type SnapshotAuthority } from '../pull-request-reconciler.js';
 import type { Touched } from '../touched.js';
 
 export interface WebhookProcessorDeps {
   db: PrismaClient;
-  registry: ReadonlyMap<WebhookJobName, WebhookHandler>;
   settings: PreviewSettings;
   followUps: FollowUps;
   logger: Logger;
   metrics: WorkerMetrics;
   checks: GithubChecks;
+  /** The handlers by job name (tests may give a table of their own). */
+  handlers?: WebhookHandlers;
 }
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'stale';
 
 /**
- * Applies one delivery. The delivery id is recorded in processed_deliveries in the same transaction as the
- * state change, so a delivery seen again (BullMQ retry after a crash, GitHub redelivery) changes nothing.
- * Follow-up jobs are queued after the commit, from the committed state, also for a duplicate: that is how a
- * crash between commit and queueing is mended.
+ * One job definition per handled webhook job name. A delivery is applied in one transaction: the delivery id is
+ * recorded in processed_deliveries (taking the pull request's lock in the same statement), so a delivery seen
+ * again (BullMQ retry after a crash, GitHub redelivery) changes nothing, and the handler's writes commit with it.
+ * Follow-up jobs are queued after the commit from what the transaction left, also for a duplicate (read then):
+ * that is how a crash between commit and queueing is mended.
+ *
+ * A pull_request event of the same second as the last applied one that disagrees with it cannot be ordered by
+ * its timestamp: its transaction is rolled back, GitHub is asked for the pull request as it is now (outside any
+ * transaction), and that is applied instead.
  */
-export function createWebhookProcessor(deps: WebhookProcessorDeps) {
-  const { db, registry, settings, followUps, logger, metrics, checks } = deps;
-  return async function processWebhook(job: Job): Promise<WebhookOutcome> {
-    const parsed = webhookJobSchema.safeParse(job.data);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      logger.error({ job_id: job.id, name: job.name, issue: `${issue?.path.join('.')}: ${issue?.message}` }, 'invalid webhook job');
-      throw new UnrecoverableError(`invalid webhook job: ${issue?.path.join('.')}: ${issue?.message}`);
-    }
-    const data = parsed.data;
-    const name = `${data.event}.${data.action}` as WebhookJobName;
-    const handler = registry.get(name);
-    if (!handler) throw new UnrecoverableError(`no handler for ${name}`);
-    if (data.installationId === null) {
-      metrics.withoutInstallation.inc();
-      logger.warn(
-        { delivery_id: data.deliveryId, event: name },
-        'delivery from a repository webhook, not the GitHub App: state is kept, but GitHub feedback cannot be sent',
-      );
-    }
+export function webhookJobs(deps: WebhookProcessorDeps): JobDefinition[] {
+  const handlers = deps.handlers ?? WEBHOOK_HANDLERS;
+  return WEBHOOK_JOB_NAMES.map((name) =>
+    defineJob({
+      queue: QUEUES.webhooks,
+      name,
+      schema: webhookJobSchema,
+      handle: async (data) => {
+        if (webhookJobName(data) !== name) throw new UnrecoverableError(`job ${name} carries a ${webhookJobName(data)} delivery`);
+        return processWebhook(deps, handlers[name] as WebhookHandler, data);
+      },
+    }),
+  );
+}
 
-    // GitHub is asked what the delivery depends on before the transaction: no network call runs inside one.
-    const facts = await gatherFacts(checks, settings, data);
-    const result = await db.$transaction(
+async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandler, data: WebhookJob): Promise<WebhookOutcome> {
+  const { db, settings, followUps, logger, metrics, checks } = deps;
+  const name = webhookJobName(data);
+  if (data.installationId === null) {
+    metrics.withoutInstallation.inc();
+    logger.warn(
+      { delivery_id: data.deliveryId, event: name },
+      'delivery from a repository webhook, not the GitHub App: state is kept, but GitHub feedback cannot be sent',
+    );
+  }
+
+  // GitHub is asked what the delivery depends on before the transaction: no network call runs inside one.
+  const facts = await gatherFacts(checks, settings, data);
+  const apply = (job: WebhookJob, jobFacts: DeliveryFacts, authority: SnapshotAuthority) =>
+    db.$transaction(
       async (tx) => {
-        const fresh = await tx.$executeRaw`
-          INSERT INTO processed_deliveries (delivery_id, event, action)
-          VALUES (${data.deliveryId}, ${data.event}, ${data.action})
-          ON CONFLICT (delivery_id) DO NOTHING`;
-        if (fresh === 0) return { outcome: 'duplicate' as const, touched: prKeys(data) };
-        const touched = await handler.handle({ tx, settings, logger, facts }, data);
+        const lock = job.event === 'pull_request' ? pullRequestKey(job) : null;
+        const fresh = await recordDelivery(tx, { deliveryId: job.deliveryId, event: job.event, action: job.action }, lock);
+        if (!fresh) return { outcome: 'duplicate' as const, touched: lock ? [{ key: lock, installationId: job.installationId } as Touched] : [] };
+        const ctx: HandlerContext = { tx, settings, logger, facts: jobFacts, locked: lock !== null, authority };
+        const touched: Touched[] = await handler(ctx, job);
         const outcome: WebhookOutcome = touched.length > 0 && touched.every((t) => t.stale) ? 'stale' : 'applied';
         return { outcome, touched };
       },
       { maxWait: 10_000, timeout: 30_000 },
     );
-    await followUps.ensure(result.touched);
-    logger.debug({ delivery_id: data.deliveryId, event: name, outcome: result.outcome }, 'delivery processed');
-    return result.outcome;
-  };
+
+  let result;
+  try {
+    result = await apply(data, facts, 'event');
+  } catch (err) {
+    if (!(err instanceof SameSecondConflict) || data.event !== 'pull_request') throw err;
+    const current = await checks.pullRequest(data.installationId, data.repository, data.pullRequest.number);
+    if (current === null) {
+      logger.warn({ delivery_id: data.deliveryId, event: name, conflict: err.message }, 'same-second conflict and GitHub cannot be asked; applied in arrival order');
+      result = await apply(data, facts, 'arrival');
+    } else {
+      metrics.sameSecondResolved.inc();
+      logger.info({ delivery_id: data.deliveryId, event: name, conflict: err.message, github_says: `${current.state} ${current.headSha.slice(0, 7)}` }, 'same-second conflict settled by GitHub');
+      result = await apply(...withGithubSnapshot(data, current, facts), 'github');
+    }
+  }
+  await followUps.ensure(result.touched.filter((t) => !t.stale));
+  logger.debug({ delivery_id: data.deliveryId, event: name, outcome: result.outcome }, 'delivery processed');
+  return result.outcome;
+}
+
+/**
+ * The delivery with GitHub's current record of the pull request in place of the event's. The sender's trust and an
+ * approval vouch for the commit the event named: they carry over only when GitHub's head is still that commit.
+ */
+function withGithubSnapshot(job: PullRequestJob, current: PullRequestJob['pullRequest'], facts: DeliveryFacts): [PullRequestJob, DeliveryFacts] {
+  const sameCommit = current.headSha === job.pullRequest.headSha;
+  return [
+    { ...job, pullRequest: current, ...(sameCommit ? {} : { label: null }) },
+    sameCommit ? facts : { ...facts, senderTrusted: false },
+  ];
 }
 
 /**
@@ -89,19 +129,4 @@ async function gatherFacts(checks: GithubChecks, settings: PreviewSettings, data
   }
   const reachable = await checks.installationRepositories(data.installationId);
   return { ...NO_FACTS, confirmedRemoved: reachable === null ? null : data.repositoriesRemoved.filter((r) => !reachable.has(r.toLowerCase())) };
-}
-
-/** The pull requests a delivery is about, for re-ensuring follow-ups of a duplicate. */
-function prKeys(data: { event: string; installationId: number | null } & Record<string, unknown>): Touched[] {
-  if (data.event !== 'pull_request') return [];
-  const d = data as unknown as { repository: { fullName: string }; pullRequest: { number: number } };
-  return [
-    {
-      repositoryFullName: d.repository.fullName,
-      prNumber: d.pullRequest.number,
-      installationId: data.installationId,
-      superseded: [],
-      note: null,
-    },
-  ];
 }
