@@ -25,7 +25,7 @@ export interface FeedbackState {
 }
 
 /** Prefix of a reported state that is not final: the deployment is looked at again until it is reported final. */
-export const PENDING_REPORT_PREFIX = 'pending:';
+const PENDING_REPORT_PREFIX = 'pending:';
 
 /** How many deployments one feedback job reports at most (the newest); a burst older than that is not reported. */
 const REPORT_LIMIT = 20;

@@ -176,9 +176,19 @@ export interface PullRequestWrite {
 }
 
 export interface PullRequestWritten {
+  /** `duplicate`: the delivery was applied before; `conflict`: the pull request changed since it was read (optimistic only). */
+  outcome: 'applied' | 'duplicate' | 'conflict';
   environment: { id: number; status: EnvironmentStatus; waitingSince: Date | null; installationId: bigint } | null;
   /** The latest deployment after the write. */
   latest: { id: number; status: DeploymentStatus } | null;
+}
+
+/**
+ * A write made without a transaction: the delivery is recorded in the same statement, which takes the pull request's
+ * lock itself and writes only if the rows read are unchanged (see {@link writePullRequest}).
+ */
+export interface OptimisticWrite {
+  delivery: { deliveryId: string; event: string; action: string | null };
 }
 
 /** SET assignments for environment fields, from their Prisma names. */
@@ -194,16 +204,50 @@ function assignments(values: Record<string, unknown>): Prisma.Sql {
  * checked against the state machine), queues a deployment and upserts the pull request's state, as one statement
  * of data-modifying CTEs. The key's repository id and name are recorded on both rows (a row found by name
  * adopts the id; a renamed repository's rows take the new name).
+ *
+ * In a transaction that holds the pull request's lock and read `w.from` under it, that is all. With `optimistic`,
+ * the statement is the whole transaction: it takes the lock, locks the state and environment rows read (`FOR
+ * UPDATE` reads their latest version) and goes on only if they are unchanged since `w.from` was read; then it
+ * records the delivery, and writes only if the delivery is new. Otherwise nothing is written and the outcome says
+ * why: `conflict` (read again and decide again) or `duplicate`. Rows that appeared meanwhile make an insert fail
+ * on its unique key, which is a conflict too.
  */
-export async function writePullRequest(tx: Db, w: PullRequestWrite, logMaxBytes = DEFAULT_LOG_MAX_BYTES): Promise<PullRequestWritten> {
+export async function writePullRequest(tx: Db, w: PullRequestWrite, options: { optimistic?: OptimisticWrite; logMaxBytes?: number } = {}): Promise<PullRequestWritten> {
   const now = new Date();
+  const logMaxBytes = options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
   const repositoryId = w.key.repositoryId === null ? null : BigInt(w.key.repositoryId);
   const current = w.from.environment;
+  const o = options.optimistic;
+
+  // Optimistic: the lock, the guards on what was read, and the delivery's record, which every write depends on.
+  let head = Prisma.empty;
+  let gate = Prisma.empty;
+  if (o) {
+    const guards: Prisma.Sql[] = [];
+    if (w.from.state) {
+      guards.push(Prisma.sql`EXISTS (SELECT 1 FROM gs)`);
+    }
+    if (current) {
+      guards.push(Prisma.sql`EXISTS (SELECT 1 FROM ge)`);
+    }
+    const guarded = guards.length > 0 ? Prisma.join(guards, ' AND ') : Prisma.sql`true`;
+    head = Prisma.sql`
+      l AS (SELECT pg_advisory_xact_lock(hashtextextended(${pullRequestLockKey(w.key)}, 0))),
+      ${w.from.state ? Prisma.sql`gs AS (SELECT 1 FROM pull_request_states WHERE id = ${w.from.state.id} AND updated_at = ${w.from.state.updatedAt} AND EXISTS (SELECT 1 FROM l) FOR UPDATE),` : Prisma.empty}
+      ${current ? Prisma.sql`ge AS (SELECT 1 FROM environments WHERE id = ${current.id} AND updated_at = ${current.updatedAt} AND EXISTS (SELECT 1 FROM l) FOR UPDATE),` : Prisma.empty}
+      ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM l) AND ${guarded}),
+      fresh AS (
+        INSERT INTO processed_deliveries (delivery_id, event, action)
+        SELECT ${o.delivery.deliveryId}, ${o.delivery.event}, ${o.delivery.action} WHERE EXISTS (SELECT 1 FROM ok)
+        ON CONFLICT (delivery_id) DO NOTHING RETURNING 1),`;
+    gate = Prisma.sql`AND EXISTS (SELECT 1 FROM fresh)`;
+  }
+
   const supersede = w.supersede && w.supersede.ids.length > 0
     ? Prisma.sql`sup AS (
         UPDATE deployments SET status = 'FAILED', error_message = ${w.supersede.reason}, completed_at = ${now}, updated_at = ${now},
                logs = ephemera_cap_logs(COALESCE(logs, '') || ${`${w.supersede.reason}\n`}, ${logMaxBytes}::int)
-         WHERE id = ANY(${w.supersede.ids}::int[]) AND status IN ('QUEUED', 'IN_PROGRESS') RETURNING id),`
+         WHERE id = ANY(${w.supersede.ids}::int[]) AND status IN ('QUEUED', 'IN_PROGRESS') ${gate} RETURNING id),`
     : Prisma.empty;
 
   let env: Prisma.Sql;
@@ -213,9 +257,10 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, logMaxBytes 
       INSERT INTO environments (repository_id, repository_full_name, repository_name, pr_number, pr_title, branch_name, commit_sha,
                                 namespace, environment_url, status, installation_id, owner_id, base_sha, from_fork, waiting_since,
                                 destroy_requested_at, updated_at)
-      VALUES (${repositoryId}, ${w.key.repositoryFullName}, ${i.repositoryName}, ${w.key.prNumber}, ${i.prTitle}, ${i.branchName}, ${i.commitSha},
-              ${i.namespace}, ${i.environmentUrl}, ${i.status}::environment_status, ${i.installationId}, ${i.ownerId}, ${i.baseSha}, ${i.fromFork},
-              ${i.waitingSince}, ${i.status === 'DESTROYING' ? now : null}, ${now})
+      SELECT ${repositoryId}, ${w.key.repositoryFullName}, ${i.repositoryName}, ${w.key.prNumber}, ${i.prTitle}, ${i.branchName}, ${i.commitSha},
+             ${i.namespace}, ${i.environmentUrl}, ${i.status}::environment_status, ${i.installationId}, ${i.ownerId}, ${i.baseSha}, ${i.fromFork},
+             ${i.waitingSince}, ${i.status === 'DESTROYING' ? now : null}, ${now}
+       WHERE true ${gate}
       RETURNING id, status, waiting_since, installation_id)`;
   } else if (w.environment && current) {
     const to = w.environment.status;
@@ -227,7 +272,7 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, logMaxBytes 
     env = Prisma.sql`env AS (
       UPDATE environments SET ${assignments({ repositoryId, repositoryFullName: w.key.repositoryFullName, ...w.environment.update, ...rest, updatedAt: now })}
              ${status !== undefined ? Prisma.sql`, status = ${status}::environment_status` : Prisma.empty}
-       WHERE id = ${current.id} AND status = ${current.status}::environment_status
+       WHERE id = ${current.id} AND status = ${current.status}::environment_status ${gate}
       RETURNING id, status, waiting_since, installation_id)`;
   } else {
     env = Prisma.sql`env AS (SELECT id, status, waiting_since, installation_id FROM environments WHERE false)`;
@@ -254,32 +299,57 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, logMaxBytes 
     ...(s.installationId !== null ? { installationId: s.installationId } : {}),
   };
   const state = w.from.state
-    ? Prisma.sql`st AS (UPDATE pull_request_states SET ${assignments(stateFields)} WHERE id = ${w.from.state.id} RETURNING 1)`
+    ? Prisma.sql`st AS (UPDATE pull_request_states SET ${assignments(stateFields)} WHERE id = ${w.from.state.id} ${gate} RETURNING 1)`
     : Prisma.sql`st AS (
         INSERT INTO pull_request_states (repository_id, repository_full_name, pr_number, installation_id, last_event_at, approved_sha,
                                          trusted_sha, held_sha, last_pr_state, last_head_sha, note, updated_at)
-        VALUES (${repositoryId}, ${w.key.repositoryFullName}, ${w.key.prNumber}, ${s.installationId}, ${s.lastEventAt}, ${s.approvedSha},
-                ${s.trustedSha}, ${s.heldSha}, ${s.lastPrState}, ${s.lastHeadSha}, ${s.note}, ${now})
-        -- Made meanwhile by a feedback job, which does not take the lock.
-        ON CONFLICT (repository_id, pr_number) DO UPDATE SET ${assignments(stateFields)}
+        SELECT ${repositoryId}, ${w.key.repositoryFullName}, ${w.key.prNumber}, ${s.installationId}, ${s.lastEventAt}, ${s.approvedSha},
+               ${s.trustedSha}, ${s.heldSha}, ${s.lastPrState}, ${s.lastHeadSha}, ${s.note}, ${now}
+         WHERE true ${gate}
+        ${o
+          ? Prisma.empty
+          : // Made meanwhile by a feedback job, which does not take the lock.
+            Prisma.sql`ON CONFLICT (repository_id, pr_number) DO UPDATE SET ${assignments(stateFields)}`}
         RETURNING 1)`;
 
-  const rows = await tx.$queryRaw<Array<{ id: number | null; status: EnvironmentStatus | null; waiting_since: Date | null; installation_id: bigint | null; dep_id: number | null; dep_status: DeploymentStatus | null }>>`
-    WITH ${supersede} ${env}, ${deployment} ${state}
-    SELECT env.id, env.status::text AS status, env.waiting_since, env.installation_id,
-           ${w.deployment ? Prisma.sql`(SELECT id FROM dep)` : Prisma.sql`NULL::int`} AS dep_id,
-           ${w.deployment ? Prisma.sql`'QUEUED'` : Prisma.sql`NULL`} AS dep_status
-      FROM (SELECT 1) one LEFT JOIN env ON true`;
+  let rows: Array<{ id: number | null; status: EnvironmentStatus | null; waiting_since: Date | null; installation_id: bigint | null; dep_id: number | null; ok: boolean; fresh: boolean }>;
+  try {
+    rows = await tx.$queryRaw`
+      WITH ${head} ${supersede} ${env}, ${deployment} ${state}
+      SELECT env.id, env.status::text AS status, env.waiting_since, env.installation_id,
+             ${w.deployment ? Prisma.sql`(SELECT id FROM dep)` : Prisma.sql`NULL::int`} AS dep_id,
+             ${o ? Prisma.sql`EXISTS (SELECT 1 FROM ok)` : Prisma.sql`true`} AS ok,
+             ${o ? Prisma.sql`EXISTS (SELECT 1 FROM fresh)` : Prisma.sql`true`} AS fresh
+        FROM (SELECT 1) one LEFT JOIN env ON true`;
+  } catch (err) {
+    // A row inserted meanwhile by another writer: nothing of the statement stands.
+    if (o && isUniqueViolation(err)) return { outcome: 'conflict', environment: null, latest: null };
+    throw err;
+  }
   const row = rows[0]!;
+  if (!row.ok) return { outcome: 'conflict', environment: null, latest: null };
+  if (!row.fresh) return { outcome: 'duplicate', environment: null, latest: null };
   if (w.environment && row.id === null) {
-    // The environment changed under the lock (a bug, or a write outside it): nothing of this statement stands.
+    // The environment changed under the lock (a bug, or a write outside it).
     throw new IllegalTransitionError('environment', current?.status ?? 'none', w.environment && 'update' in w.environment ? (w.environment.status ?? current?.status ?? 'none') : 'PENDING', current?.id);
   }
   const environment = row.id === null ? (current ? { id: current.id, status: current.status, waitingSince: current.waitingSince, installationId: current.installationId } : null) : { id: row.id, status: row.status!, waitingSince: row.waiting_since, installationId: BigInt(row.installation_id!) };
   let latest: PullRequestWritten['latest'] = w.from.latest ? { id: w.from.latest.id, status: w.from.latest.status } : null;
   if (row.dep_id !== null) latest = { id: row.dep_id, status: 'QUEUED' };
   else if (latest && w.supersede?.ids.includes(latest.id)) latest = { id: latest.id, status: 'FAILED' };
-  return { environment, latest };
+  return { outcome: 'applied', environment, latest };
+}
+
+/** A unique-key violation as the driver adapter reports it (Prisma's P2002, or PostgreSQL's 23505 in a raw query). */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; meta?: { code?: string; driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } }; message?: string };
+  return (
+    e.code === 'P2002' ||
+    e.meta?.code === '23505' ||
+    e.meta?.driverAdapterError?.cause?.kind === 'UniqueConstraintViolation' ||
+    e.meta?.driverAdapterError?.cause?.originalCode === '23505' ||
+    /\b23505\b|unique constraint/i.test(e.message ?? '')
+  );
 }
 
 /**

@@ -12,7 +12,4 @@ export function freePort(): Promise<number>;
 export function portInUse(port: number, host?: string): Promise<boolean>;
 export function findPostgresBinDir(): string | null;
 export function startPostgres(options: { dir: string; port: number; database: string; fast?: boolean }): Promise<RunningServer>;
-export function ensureRedisServer(): Promise<string>;
 export function startRedis(options: { dir: string; port: number; durable?: boolean }): Promise<RunningServer>;
-export function redisPing(port: number, host?: string): Promise<boolean>;
-export function isDirectory(p: string): boolean;

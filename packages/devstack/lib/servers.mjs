@@ -160,7 +160,7 @@ async function ensureDatabase(bin, port, database) {
 // ---------------------------------------------------------------- Redis
 
 /** redis-server on PATH, installed from Debian's packages when missing and we are root on Debian/Ubuntu. */
-export async function ensureRedisServer() {
+async function ensureRedisServer() {
   const found = which('redis-server');
   if (found) return found;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -220,7 +220,7 @@ export async function startRedis({ dir, port, durable = true }) {
 }
 
 /** True when a Redis server answers PING on the port. */
-export function redisPing(port, host = '127.0.0.1') {
+function redisPing(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });
     const done = (ok) => {
@@ -246,7 +246,7 @@ async function waitFor(check, timeoutMs, exited) {
   return false;
 }
 
-export function isDirectory(p) {
+function isDirectory(p) {
   try {
     return statSync(p).isDirectory();
   } catch {

@@ -8,7 +8,7 @@ import { say } from './log.mjs';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Git-ignored home of everything the stack keeps between runs (database files, Redis AOF, tools). */
 export const STATE_DIR = path.join(ROOT, '.ephemera');
-export const PNPM_VERSION = '12.4.2';
+const PNPM_VERSION = '12.4.2';
 
 /**
  * A pnpm to run: the one on PATH when it is recent enough, otherwise pnpm installed with npm into

@@ -35,7 +35,7 @@ export async function lifecycleDeliveries(prs: number, firstPr = 1): Promise<{ d
   return { deliveries, expected };
 }
 
-export interface SendResult {
+interface SendResult {
   /** Delivery ids answered 2xx. */
   accepted: string[];
   /** Deliveries answered anything else (or not at all), to be sent again. */

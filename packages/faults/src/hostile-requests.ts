@@ -8,7 +8,7 @@ export interface Answer {
   body: string;
 }
 
-export interface RawRequestOptions {
+interface RawRequestOptions {
   /** Dribbles the bytes one small chunk (`chunkSize`, 16 by default) at a time, this many ms apart, as a slow client does. */
   chunkDelayMs?: number;
   chunkSize?: number;

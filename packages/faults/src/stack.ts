@@ -21,14 +21,14 @@ export const INGEST_INFLIGHT_LIMIT = 3 * 1024 * 1024;
 /** ingest's ALLOWED_ACCOUNTS: the owner of every generated pull request (GitHub's example repository). */
 export const ALLOWED_ACCOUNT = 'Codertocat';
 /** The workers' GITHUB_APP_ID (the fake GitHub's App). */
-export const GITHUB_APP_ID = 42;
+const GITHUB_APP_ID = 42;
 /**
  * The workers' REDELIVERY_INTERVAL_MS and RESYNC_INTERVAL_MS. Both passes are BullMQ job schedulers shared by every
  * worker (the last worker to start sets the interval), so every worker gets the same short ones for the whole run.
  * In the scenarios that send nothing through the fake GitHub they find nothing to do: its delivery log is empty
  * and it lists no installation until `closed-dropped` lists one of its own repository.
  */
-export const REDELIVERY_INTERVAL_MS = 3_000;
+const REDELIVERY_INTERVAL_MS = 3_000;
 export const RESYNC_INTERVAL_MS = 3_000;
 
 export interface Service {
@@ -38,7 +38,7 @@ export interface Service {
 }
 
 /** Where Redis's append-only file ended at some moment: its newest incremental file and that file's size. */
-export interface AofMark {
+interface AofMark {
   file: string;
   size: number;
 }

@@ -2,7 +2,7 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
-export interface LoggerOptions {
+interface LoggerOptions {
   service: string;
   level?: string;
   /**
@@ -17,13 +17,13 @@ export interface LoggerOptions {
 const SECRET_FIELDS = ['secret', 'signature', 'token', 'password', 'privateKey', 'authorization'];
 
 /** What a redacted value is replaced with. */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /**
  * Paths pino redacts: the secret-named fields at the top level of a line, and request headers that carry
  * credentials. Secret-named fields deeper down are redacted by {@link redactSecrets}.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   ...SECRET_FIELDS,
   'headers.cookie',
   'headers["x-hub-signature"]',
@@ -67,7 +67,7 @@ const SECRET_KEYS = new Set([
 ]);
 
 /** Whether a field's value never reaches a log line, whatever its depth. */
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
 }
 
@@ -155,7 +155,7 @@ function cloneObject(record: Record<string, unknown>): Record<string, unknown> {
  * redactor on every field of every line, strings and numbers included, which made each line about 2.7 times
  * as expensive and allocated some 8 KB; and a wildcard reaches one level only.
  */
-export function redactSecrets(line: Record<string, unknown>): Record<string, unknown> {
+function redactSecrets(line: Record<string, unknown>): Record<string, unknown> {
   let out = line;
   for (const key in line) {
     const value = line[key];

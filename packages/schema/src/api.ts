@@ -32,7 +32,6 @@ export const environmentResponseSchema = z.object({
   updated_at: timestamp,
   destroyed_at: timestamp.nullable(),
 });
-export type EnvironmentResponse = z.infer<typeof environmentResponseSchema>;
 
 export const deploymentResponseSchema = z.object({
   id: z.number().int(),
@@ -48,16 +47,4 @@ export const deploymentResponseSchema = z.object({
   created_at: timestamp,
   updated_at: timestamp,
 });
-export type DeploymentResponse = z.infer<typeof deploymentResponseSchema>;
 
-export const userResponseSchema = z.object({
-  id: z.number().int(),
-  github_id: z.number().int(),
-  github_login: z.string(),
-  email: z.string().nullable(),
-  avatar_url: z.string().nullable(),
-  is_active: z.boolean(),
-  created_at: timestamp,
-  updated_at: timestamp,
-});
-export type UserResponse = z.infer<typeof userResponseSchema>;

@@ -22,7 +22,7 @@ const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g;
 
 /** The most replicas the file format allows; operators lower it with PREVIEW_MAX_REPLICAS. */
 export const MAX_REPLICAS_FORMAT = 20;
-export const MAX_TIMEOUT_SECONDS = 1800;
+const MAX_TIMEOUT_SECONDS = 1800;
 
 // A service's name becomes a Deployment's and a Service's name. Service names are DNS-1035 labels (a DNS-1123
 // label that starts with a letter), so that stricter form is required for both.

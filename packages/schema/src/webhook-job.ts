@@ -21,8 +21,6 @@ export const HANDLED_EVENTS = {
 } as const;
 
 export type HandledEvent = keyof typeof HANDLED_EVENTS;
-export type PullRequestAction = (typeof HANDLED_EVENTS.pull_request)[number];
-export type InstallationAction = (typeof HANDLED_EVENTS.installation)[number];
 
 /** `pull_request.opened`, `installation.deleted`, …: the job name of a handled delivery. */
 export type WebhookJobName = {

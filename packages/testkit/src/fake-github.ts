@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signedDelivery } from './signed-delivery.js';
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   body: Record<string, unknown> | null;
@@ -55,7 +55,7 @@ export interface FakeGithub {
   close(): Promise<void>;
 }
 
-export interface FakeDelivery {
+interface FakeDelivery {
   id: number;
   guid: string;
   event: string;
@@ -69,7 +69,7 @@ export interface FakeDelivery {
   payload: Record<string, unknown>;
 }
 
-export type GithubRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+type GithubRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
 
 /**
  * A local stand-in for GitHub's REST API, speaking its shapes for what Ephemera calls: App installations and

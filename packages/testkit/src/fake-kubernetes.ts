@@ -67,7 +67,7 @@ export interface RolloutContext {
   deployment: object;
 }
 
-export interface FakeKubernetesOptions {
+interface FakeKubernetesOptions {
   /** Bearer token the server requires (default 'fake-token'); others get 401 Status. */
   token?: string;
   /** How long a deleted namespace stays Terminating before it and everything in it disappear (ms, default 100). */
@@ -84,7 +84,7 @@ export interface FakeKubernetesOptions {
 
 export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
-export interface RecordedKubeRequest {
+interface RecordedKubeRequest {
   verb: KubeVerb;
   /** '' for core. */
   group: string;

@@ -1,7 +1,7 @@
 export * from './webhook-examples.js';
 export * from './signed-delivery.js';
 export * from './scratch-redis.js';
-export { freePort, portInUse, startPostgres, startRedis, findPostgresBinDir, type RunningServer } from '@ephemera/devstack/servers';
+export { freePort, startPostgres, startRedis, type RunningServer } from '@ephemera/devstack/servers';
 export * from './fake-github.js';
 export * from './pull-request-payload.js';
 export * from './shuffled.js';

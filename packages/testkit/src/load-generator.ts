@@ -30,9 +30,8 @@ export interface LoadFigures {
 
 /**
  * Runs autocannon in a fresh Node process and returns its figures. A benchmark that measures several servers in
- * turn from one process saw its load generator grow heavier run after run (its share of a 2-core machine rose
- * from about a quarter to half a core by the second server), which slowed whatever was measured later; a process
- * per run puts every measurement on the same footing.
+ * turn from one process saw its load generator grow heavier run after run, taking CPU from whatever was measured
+ * later; a process per run puts every measurement on the same footing.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./load-child.js', import.meta.url))], {

@@ -15,7 +15,7 @@ export function repositoryIdOf(fullName: string): number {
 
 // The example payloads are deep, loosely typed JSON; this module edits them in place.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-export interface PullRequestVariant {
+interface PullRequestVariant {
   action: string;
   number?: number;
   repository?: string;

@@ -10,14 +10,14 @@ import { EnqueueTimeoutError, type WebhookSink } from './webhook-queue.js';
 
 export const WEBHOOK_PATH = '/api/v1/webhooks/github';
 /** GitHub caps webhook payloads at 25 MB; anything larger cannot be a genuine delivery. */
-export const MAX_BODY_BYTES = 25 * 1024 * 1024;
+const MAX_BODY_BYTES = 25 * 1024 * 1024;
 /** Seconds a refused delivery should wait before it is sent again (503 Retry-After). */
 export const RETRY_AFTER_SECONDS = 10;
 const EVENT_NAME = /^[a-z][a-z_]{0,63}$/;
 /** `application/json`, with parameters or not (GitHub sends it bare). */
 const JSON_CONTENT_TYPE = /^\s*application\/json\s*(?:;|$)/i;
 
-export interface IngestDeps {
+interface IngestDeps {
   verifier: SignatureVerifier;
   queue: WebhookSink;
   logger: Logger;
@@ -283,7 +283,7 @@ function afterBody(req: Request, res: Response, answer: () => void): void {
  * before reading (its Content-Length, or each chunk as it arrives when it has none) and gives it back when it
  * is answered or its connection closes.
  */
-export class InflightBudget {
+class InflightBudget {
   used = 0;
   constructor(readonly max: number) {}
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 /** The secret `npm start` gives ingest when GITHUB_WEBHOOK_SECRET is not set (packages/devstack). */
 export const DEVELOPMENT_WEBHOOK_SECRET = 'ephemera-development-secret';
 /** The shortest webhook secret ingest accepts in production. */
-export const MIN_PRODUCTION_SECRET_LENGTH = 20;
+const MIN_PRODUCTION_SECRET_LENGTH = 20;
 /** Default of INGEST_MAX_INFLIGHT_BYTES: 64 MiB of request bodies read or held at once. */
 export const DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
 /** A GitHub login: letters, digits and hyphens (underscores in Enterprise Managed Users' logins). */
@@ -37,7 +37,7 @@ export const ingestConfigSchema = z.object({
   NODE_ENV: env.nodeEnv(),
 });
 
-export type IngestConfig = z.infer<typeof ingestConfigSchema>;
+type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
 /**
  * Parses the configuration and applies the production rule: every webhook secret is at least

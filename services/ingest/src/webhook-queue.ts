@@ -13,7 +13,7 @@ import {
  * `requeued`: the delivery id was seen before and its job had failed for good; the failed job was replaced by a
  * fresh one from this delivery (answered `queued` to the sender).
  */
-export type EnqueueOutcome = 'queued' | 'duplicate' | 'requeued';
+type EnqueueOutcome = 'queued' | 'duplicate' | 'requeued';
 
 /** What the HTTP layer needs of the queue; tests and benchmarks may pass their own. */
 export interface WebhookSink {

@@ -43,7 +43,7 @@ export function requireApiToken(tokens: readonly string[], auth: ApiAuth = 'toke
 }
 
 /** Tells whether a request carries the admin's basic-auth credentials. */
-export type CredentialCheck = (req: Request) => boolean;
+type CredentialCheck = (req: Request) => boolean;
 
 /** A check of the dashboard's basic-auth credentials (both are required: without them it is not served). */
 export function basicCredentials(username: string, password: string): CredentialCheck {

@@ -2,7 +2,7 @@ import { ConfigError, env, parseConfig } from '@ephemera/runtime';
 import { z } from 'zod';
 
 /** The shortest ADMIN_PASSWORD accepted when NODE_ENV=production. */
-export const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
+const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
 
 export const queryConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),

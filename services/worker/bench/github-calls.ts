@@ -1,6 +1,7 @@
 // pnpm bench:github-calls — the GitHub API calls the worker makes for one pull request's lifecycle (opened, two
-// pushes, closed) against the fake GitHub: once paced (each event's work finished before the next arrives) and
-// once as a burst (all four delivered at once). Every call counts against the App's rate limit.
+// pushes, closed) against the fake GitHub, with the default FEEDBACK_DELAY_MS: once paced (each event's work
+// finished before the next arrives) and once as a burst (all four delivered at once). Every call counts against the
+// App's rate limit.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,7 @@ async function main() {
   ];
   const rows: Array<{ mode: string; counts: Map<string, number>; total: number }> = [];
   for (const mode of ['paced', 'burst'] as const) {
-    const h = await startHarness();
+    const h = await startHarness({ feedbackDelayMs: Number(process.env.FEEDBACK_DELAY_MS ?? 1_000) });
     try {
       const events = lifecycle(1);
       if (mode === 'paced') {

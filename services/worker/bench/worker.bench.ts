@@ -7,13 +7,14 @@ import path from 'node:path';
 import pg from 'pg';
 import { createPrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
-import { createLogger } from '@ephemera/runtime';
+import { createLogger, createRedis } from '@ephemera/runtime';
 import { WEBHOOK_JOB_OPTIONS, namespaceFor, trimWebhookPayload, webhookJobName, type PullRequestJob } from '@ephemera/schema';
 import { freePort, pullRequestPayload, startPostgres, startRedis } from '@ephemera/testkit';
 import { LoggingFeedback } from '../src/github/github-feedback.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { NoGithubChecks } from '../src/github/github-checks.js';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
+import { createWorkerQueues } from '../src/queues.js';
 import { startWorkerRuntime } from '../src/worker-runtime.js';
 
 const PRS = Number(process.env.BENCH_PRS ?? 2_000);
@@ -106,9 +107,26 @@ async function main() {
   const jobs = events();
   process.stdout.write(`${jobs.length} events over ${PRS} PRs, worker concurrency ${CONCURRENCY}, PostgreSQL ${pgServer ? 'started by the bench (default settings)' : serverUrl}\n`);
 
-  // 1. Through the queue: the worker as it runs in production (provisioner `none` with no delay, feedback logged).
-  const db = createPrismaClient({ databaseUrl: urlOf(dbs[0]!), poolSize: Number(process.env.BENCH_POOL ?? CONCURRENCY + 4) });
+  // 1. Through the queue: the worker as it runs in production (provisioner `none` with no delay, feedback logged,
+  // FEEDBACK_DELAY_MS at its default). The deliveries are queued first, as ingest would have queued them, so the
+  // timing is the worker's alone: from its start until every delivery is applied, with its deploys and feedback
+  // running alongside.
+  const db = createPrismaClient({ databaseUrl: urlOf(dbs[0]!), poolSize: CONCURRENCY + 4 });
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
+  const producerRedis = createRedis(redisUrl, 'producer');
+  const producer = createWorkerQueues(producerRedis, prefix);
+  for (let i = 0; i < jobs.length; i += 500) {
+    await producer.webhooks.addBulk(
+      jobs.slice(i, i + 500).map((j) => ({ name: webhookJobName(j), data: j, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: j.deliveryId } })),
+    );
+  }
+  await producer.close();
+  await producerRedis.quit();
+  const processing: number[] = [];
+  let done = 0;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
+  const started = Date.now();
   const runtime = await startWorkerRuntime(
     { redisUrl, prefix, concurrency: CONCURRENCY, lockMs: 30_000, provisionAttempts: 3, ttlHours: 72, stuckAfterMinutes: 30, cleanupIntervalMs: 3_600_000, schedule: false, feedbackDelayMs: 1_000 },
     {
@@ -121,28 +139,17 @@ async function main() {
       metrics: createWorkerMetrics(),
     },
   );
-  const latencies: number[] = [];
-  const processing: number[] = [];
-  let done = 0;
-  const finished = new Promise<void>((resolve) => {
-    runtime.workers[0]!.on('completed', (job) => {
-      latencies.push((job.finishedOn ?? Date.now()) - job.timestamp);
-      processing.push((job.finishedOn ?? Date.now()) - (job.processedOn ?? job.timestamp));
-      if (++done === jobs.length) resolve();
-    });
+  runtime.workers[0]!.on('completed', (job) => {
+    processing.push((job.finishedOn ?? Date.now()) - (job.processedOn ?? job.timestamp));
+    if (++done === jobs.length) resolveFinished();
   });
-  const started = Date.now();
-  for (let i = 0; i < jobs.length; i += 500) {
-    await runtime.queues.webhooks.addBulk(
-      jobs.slice(i, i + 500).map((j) => ({ name: webhookJobName(j), data: j, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: j.deliveryId } })),
-    );
-  }
   await finished;
   const queueSeconds = (Date.now() - started) / 1000;
   const failed = await runtime.queues.webhooks.getJobCounts('failed');
   const envs = await db.environment.count();
   const deployments = await db.deployment.count();
-  // Let the follow-up work (deploys, feedback) finish before tearing the queues down.
+  // The follow-up work (deploys, feedback) still queued when the last delivery was applied finishes before the
+  // queues are torn down; how long it took is reported too.
   for (;;) {
     const counts = await Promise.all(
       [runtime.queues.provisioning, runtime.queues.feedback].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
@@ -150,6 +157,7 @@ async function main() {
     if (counts.every((c) => Object.values(c).every((n) => n === 0))) break;
     await new Promise((r) => setTimeout(r, 200));
   }
+  const drainedSeconds = (Date.now() - started) / 1000;
   for (const w of runtime.workers) await w.close();
   for (const q of [runtime.queues.webhooks, runtime.queues.provisioning, runtime.queues.feedback]) await q.obliterate({ force: true });
   await runtime.close();
@@ -172,19 +180,18 @@ async function main() {
   const plainSeconds = (Date.now() - plainStarted) / 1000;
   await pool.end();
 
-  latencies.sort((a, b) => a - b);
   processing.sort((a, b) => a - b);
   const rate = jobs.length / queueSeconds;
   const plainRate = jobs.length / plainSeconds;
-  process.stdout.write(`\n${'path'.padEnd(34)} ${'events/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
-  process.stdout.write(`${'queue → worker → PostgreSQL'.padEnd(34)} ${rate.toFixed(0).padStart(9)} ${String(percentile(latencies, 50)).padStart(8)} ${String(percentile(latencies, 99)).padStart(8)}\n`);
+  process.stdout.write(`\n${'path'.padEnd(34)} ${'events/s'.padStart(9)}\n`);
+  process.stdout.write(`${'queue → worker → PostgreSQL'.padEnd(34)} ${rate.toFixed(0).padStart(9)}\n`);
   process.stdout.write(`${'plain pg, one transaction per event'.padEnd(34)} ${plainRate.toFixed(0).padStart(9)}\n`);
   process.stdout.write(`\nratio worker/plain: ${(rate / plainRate).toFixed(2)}; environments ${envs}, deployments ${deployments}, failed jobs ${failed.failed}\n`);
-  process.stdout.write(`webhook job processing (taken → completed): p50 ${percentile(processing, 50)} ms, p99 ${percentile(processing, 99)} ms\n`);
-  process.stdout.write(`(latency: job added to the queue → job completed, i.e. committed and its follow-ups queued, while all ${jobs.length} were queued at once)\n`);
+  process.stdout.write(`webhook job (taken → applied, follow-ups queued): p50 ${percentile(processing, 50)} ms, p99 ${percentile(processing, 99)} ms\n`);
+  process.stdout.write(`every delivery applied after ${queueSeconds.toFixed(1)} s; their deploys and feedback done after ${drainedSeconds.toFixed(1)} s\n`);
 
   const result = [
-    { bench: 'worker', measure: `${jobs.length} events, ${PRS} PRs`, rps: rate, p99: percentile(latencies, 99), baseline: plainRate, ratio: rate / plainRate, target: 'figures only', pass: failed.failed === 0 },
+    { bench: 'worker', measure: `${jobs.length} events, ${PRS} PRs`, rps: rate, p99: percentile(processing, 99), baseline: plainRate, ratio: rate / plainRate, target: 'figures only', pass: failed.failed === 0 },
   ];
   process.stdout.write(`bench-result ${JSON.stringify(result)}\n`);
   for (const d of dbs) await admin.query(`DROP DATABASE ${d} WITH (FORCE)`);

@@ -109,7 +109,7 @@ export class FollowUps {
 }
 
 /** One feedback job per pull request at a time, by repository id (or name, for rows from before ids were kept). */
-export function feedbackDedupId(key: PullRequestKey): string {
+function feedbackDedupId(key: PullRequestKey): string {
   return `fb-${key.repositoryId ?? key.repositoryFullName.toLowerCase()}-${key.prNumber}`;
 }
 

@@ -41,6 +41,16 @@ export class SameSecondConflict extends Error {
   override readonly name = 'SameSecondConflict';
 }
 
+/** An optimistic application found the pull request changed since it read it: it is read and decided again. */
+export class ConcurrentChange extends Error {
+  override readonly name = 'ConcurrentChange';
+}
+
+/** What only a transaction under the pull request's lock may decide (a row from before ids were kept, a repository's capacity). */
+export class NeedsTransaction extends Error {
+  override readonly name = 'NeedsTransaction';
+}
+
 export function pullRequestKey(job: PullRequestJob): PullRequestKey {
   return { repositoryId: job.repository.id, repositoryFullName: job.repository.fullName, prNumber: job.pullRequest.number };
 }
@@ -54,8 +64,10 @@ export function pullRequestKey(job: PullRequestJob): PullRequestKey {
  * permission (`ctx.facts.senderTrusted`, asked before the transaction): a commit is deployable when a trusted
  * sender opened the PR with it or pushed it, or when a trusted sender's approval label covers it.
  *
- * Runs inside the caller's transaction. It reads the PR once and writes it in one statement; the PR's lock is
- * taken here unless the caller holds it (`ctx.locked`).
+ * It reads the PR once and writes it in one statement: inside the caller's transaction, under the PR's lock (taken
+ * here unless the caller holds it, `ctx.locked`), or, with `ctx.optimistic`, without a transaction: the write then
+ * takes the lock, records the delivery and applies only if what was read is unchanged ({@link ConcurrentChange}
+ * otherwise), and what needs the lock held from the read on throws {@link NeedsTransaction}.
  */
 export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequestJob, approval: ApprovalChange = undefined): Promise<Touched> {
   const { tx, settings } = ctx;
@@ -63,9 +75,11 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
   const repo = job.repository.fullName;
   const pr = job.pullRequest;
   const key = pullRequestKey(job);
-  if (!ctx.locked) await lockPullRequest(tx, key);
+  const optimistic = ctx.optimistic;
+  if (!ctx.locked && !optimistic) await lockPullRequest(tx, key);
   let record = await readPullRequest(tx, key);
   if (record.environment?.repositoryId === null || record.state?.repositoryId === null) {
+    if (optimistic) throw new NeedsTransaction('a row from before repository ids were kept');
     // A row from before repository ids were kept: the provisioning steps lock it by name until this write gives it the id.
     await lockPullRequest(tx, { ...key, repositoryId: null });
     record = await readPullRequest(tx, key);
@@ -162,6 +176,7 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
     const limit = settings.maxEnvironmentsPerRepo ?? 0;
     // A new environment, or one coming back, takes a place: counted under the repository's lock.
     const takesPlace = limit > 0 && (!env || env.status === 'DESTROYED');
+    if (takesPlace && optimistic) throw new NeedsTransaction('counting places under MAX_ENVIRONMENTS_PER_REPO');
     if (takesPlace) await lockRepository(tx, key);
     const full = takesPlace && (await placesTaken(tx, key, env?.id)) >= limit;
     if (full) waitingSince = new Date();
@@ -197,7 +212,9 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
       ...(status !== undefined ? { status } : {}),
     };
   }
-  const written = await writePullRequest(tx, write);
+  const written = await writePullRequest(tx, write, optimistic ? { optimistic } : {});
+  if (written.outcome === 'conflict') throw new ConcurrentChange(`${repo}#${pr.number} changed while this event was decided`);
+  if (written.outcome === 'duplicate') return { ...touched, duplicate: true };
   return { ...touched, environment: written.environment, latest: written.latest };
 }
 

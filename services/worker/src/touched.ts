@@ -13,4 +13,6 @@ export interface Touched {
   latest?: { id: number; status: DeploymentStatus } | null;
   /** The event was older than what was already applied, and changed nothing. */
   stale?: boolean;
+  /** The delivery was applied before (found when recording it). */
+  duplicate?: boolean;
 }

@@ -30,6 +30,8 @@ export interface HarnessOptions {
   provisionAttempts?: number;
   /** Start no runtime (the test starts its own worker processes). */
   noRuntime?: boolean;
+  /** FEEDBACK_DELAY_MS (tests report at once unless they say otherwise). */
+  feedbackDelayMs?: number;
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
@@ -84,6 +86,7 @@ export async function startHarness(options: HarnessOptions = {}) {
           redeliveryIntervalMs: 300_000,
           resyncIntervalMs: 1_800_000,
           schedule: options.schedule ?? false,
+          feedbackDelayMs: options.feedbackDelayMs ?? 0,
         },
         {
           db,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pullRequestPayload, shuffled } from '@ephemera/testkit';
+import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
+import type { LogSink, ProvisionResult, ProvisionTarget } from '../src/provisioners/provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
 /** A burst of events over several PRs, in the order GitHub emitted them. */
@@ -92,22 +94,78 @@ describe('out of order, duplicated, and across two workers', () => {
     const latest = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id }, orderBy: { id: 'desc' } });
     expect(latest.commitSha).toBe(sha(311));
   });
+});
 
-  it('a newer push supersedes a running deployment: it ends FAILED naming the new commit', async () => {
-    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 5 } });
-    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 5, headSha: sha(520), updatedAt: at(520) }));
-    // The second push follows as soon as the first has its deployment (sent together, two workers could apply
-    // them in either order, and the older one would then rightly be ignored as stale).
-    const deadline = Date.now() + 10_000;
-    while (!(await h.db.deployment.findFirst({ where: { environmentId: env.id, commitSha: sha(520) } })) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
+/** A provisioner whose deploys run until the test lets them finish, or until they are abandoned (superseded). */
+class HeldProvisioner extends NoneProvisioner {
+  readonly started: string[] = [];
+  readonly abandoned: string[] = [];
+  private readonly releases = new Map<string, () => void>();
+  constructor() {
+    super(0);
+  }
+  override async update(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult> {
+    return this.hold(target, log, signal);
+  }
+  override async provision(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult> {
+    return this.hold(target, log, signal);
+  }
+  /** Lets the deploy of `commitSha` finish. */
+  release(commitSha: string) {
+    this.releases.get(commitSha)?.();
+  }
+  private hold(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult> {
+    this.started.push(target.commitSha);
+    log(`holding ${target.commitSha.slice(0, 7)}`);
+    return new Promise((resolve, reject) => {
+      this.releases.set(target.commitSha, () => resolve({ url: target.environmentUrl }));
+      signal.addEventListener('abort', () => {
+        this.abandoned.push(target.commitSha);
+        reject(signal.reason as Error);
+      });
+    });
+  }
+}
+
+describe('superseding a running deployment', () => {
+  let h: Harness;
+  const held = new HeldProvisioner();
+  beforeAll(async () => {
+    h = await startHarness({ github: false, provisioner: held });
+  });
+  afterAll(() => h.close());
+
+  const until = async (what: () => Promise<boolean> | boolean, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await what())) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 20));
     }
-    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 5, headSha: sha(521), updatedAt: at(521) }));
+  };
+
+  it('a push while a deployment runs ends it FAILED naming the new commit, abandons its step, and deploys the new commit', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 9, headSha: sha(900), updatedAt: at(900) }));
+    await until(() => held.started.includes(sha(900)));
+    held.release(sha(900));
     await h.drain();
-    expect(await h.db.environment.findFirstOrThrow({ where: { prNumber: 5 } })).toMatchObject({ status: 'READY', commitSha: sha(521) });
-    const d520 = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id, commitSha: sha(520) } });
-    // Depending on timing the first push either finished before the second arrived or was superseded by it.
-    if (d520.status === 'FAILED') expect(d520.errorMessage).toBe(`superseded by ${sha(521).slice(0, 7)}`);
-    else expect(d520.status).toBe('SUCCESS');
+    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 9, headSha: sha(901), updatedAt: at(901) }));
+    // The deploy of 901 is running (held) when the next push arrives.
+    await until(() => held.started.includes(sha(901)));
+    const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 9 } });
+    expect(env.status).toBe('UPDATING');
+    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 9, headSha: sha(902), updatedAt: at(902) }));
+    await until(() => held.abandoned.includes(sha(901)));
+    await until(() => held.started.includes(sha(902)));
+    held.release(sha(902));
+    await h.drain();
+
+    const d901 = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id, commitSha: sha(901) } });
+    expect(d901).toMatchObject({ status: 'FAILED', errorMessage: `superseded by ${sha(902).slice(0, 7)}` });
+    expect(d901.logs).toContain('holding ');
+    const d902 = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id, commitSha: sha(902) } });
+    expect(d902.status).toBe('SUCCESS');
+    expect(await h.db.environment.findUniqueOrThrow({ where: { id: env.id } })).toMatchObject({ status: 'READY', commitSha: sha(902) });
+    // The superseded step was abandoned, not finished: 901 never became the deployed commit.
+    expect(held.abandoned).toEqual([sha(901)]);
   });
 });

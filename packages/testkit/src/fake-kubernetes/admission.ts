@@ -64,7 +64,7 @@ export function applyLimitRanges(pod: Obj, ranges: Obj[]): string | undefined {
 }
 
 /** A pod's contribution to each quota resource it could be charged for. */
-export function podUsage(pod: Obj): Record<string, number> {
+function podUsage(pod: Obj): Record<string, number> {
   const sum = (kind: 'requests' | 'limits', r: string) => containersOf(pod).reduce((n, c) => n + (parseQuantity(c.resources?.[kind]?.[r]) ?? 0), 0);
   const usage: Record<string, number> = { pods: 1, 'count/pods': 1 };
   for (const r of ['cpu', 'memory', 'ephemeral-storage']) {
@@ -126,7 +126,7 @@ export function checkPodQuota(pod: Obj, namespace: string, view: AdmissionView):
 const BASELINE_CAPABILITIES = ['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT'];
 
 /** Pod Security Standards checks of a pod spec at `level`: the violations as the PodSecurity plugin words them. */
-export function podSecurityViolations(spec: Obj | undefined, level: string): string[] {
+function podSecurityViolations(spec: Obj | undefined, level: string): string[] {
   if (!spec || (level !== 'baseline' && level !== 'restricted')) return [];
   const containers = [...(spec.initContainers ?? []), ...(spec.containers ?? [])].filter(isObject);
   const v: string[] = [];
@@ -162,7 +162,7 @@ export function podSecurityViolations(spec: Obj | undefined, level: string): str
 }
 
 /** The namespace's enforced Pod Security level and version, from its labels. */
-export function enforcedLevel(namespace: Obj | undefined): { level: string; version: string } | undefined {
+function enforcedLevel(namespace: Obj | undefined): { level: string; version: string } | undefined {
   const labels = namespace?.metadata?.labels ?? {};
   const level = labels['pod-security.kubernetes.io/enforce'];
   if (level !== 'baseline' && level !== 'restricted') return undefined;

@@ -28,7 +28,7 @@ export interface ClusterHost {
   schedule(ms: number, fn: () => void): void;
 }
 
-export interface ControllerOptions {
+interface ControllerOptions {
   delayMs: number;
   crashLog: string;
   rollout: () => (ctx: RolloutContext) => RolloutScript;
@@ -62,7 +62,7 @@ const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 /** `nginx:1.25` as the kubelet reports it: `docker.io/library/nginx:1.25`. */
-export function normalizeImage(image: string): string {
+function normalizeImage(image: string): string {
   const first = image.split('/')[0]!;
   const hasRegistry = image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
   let full = hasRegistry ? image : image.includes('/') ? `docker.io/${image}` : `docker.io/library/${image}`;

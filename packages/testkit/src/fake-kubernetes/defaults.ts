@@ -40,7 +40,7 @@ function containerDefaults(c: unknown): void {
   probeDefaults(c.startupProbe);
 }
 
-export function podSpecDefaults(spec: unknown): void {
+function podSpecDefaults(spec: unknown): void {
   if (!isObject(spec)) return;
   spec.restartPolicy ??= 'Always';
   spec.terminationGracePeriodSeconds ??= 30;

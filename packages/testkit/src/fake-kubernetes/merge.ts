@@ -34,7 +34,7 @@ export function stripNulls<T>(v: T): T {
 }
 
 /** A list whose items are objects with distinct `name`s: containers, env, volumes, ports... merged item by item. */
-export function isKeyedList(v: unknown): v is Obj[] {
+function isKeyedList(v: unknown): v is Obj[] {
   if (!Array.isArray(v) || v.length === 0) return false;
   const names = new Set<string>();
   for (const item of v) {
@@ -218,7 +218,7 @@ function collect(value: unknown, prefix: FieldPath, out: Set<string>): void {
 }
 
 /** The fields an object sets, as ownership is tracked: main resource (spec, data, labels...) or its status. */
-export function fieldSet(obj: Obj | undefined, scope: 'main' | 'status'): Set<string> {
+function fieldSet(obj: Obj | undefined, scope: 'main' | 'status'): Set<string> {
   const out = new Set<string>();
   if (!obj) return out;
   if (scope === 'status') {
@@ -238,7 +238,7 @@ export function fieldSet(obj: Obj | undefined, scope: 'main' | 'status'): Set<st
   return out;
 }
 
-export function toFieldsV1(set: Set<string>): Obj {
+function toFieldsV1(set: Set<string>): Obj {
   const root: Obj = {};
   for (const s of [...set].sort()) {
     let node = root;
@@ -247,7 +247,7 @@ export function toFieldsV1(set: Set<string>): Obj {
   return root;
 }
 
-export function fromFieldsV1(tree: Obj | undefined): Set<string> {
+function fromFieldsV1(tree: Obj | undefined): Set<string> {
   const out = new Set<string>();
   const walk = (node: Obj, prefix: FieldPath) => {
     const keys = Object.keys(node);
@@ -286,7 +286,7 @@ function deleteAt(obj: Obj, path: FieldPath): void {
 }
 
 /** `.spec.template.spec.containers[name="web"].image`, as apply conflicts name fields. */
-export function renderPath(path: FieldPath): string {
+function renderPath(path: FieldPath): string {
   return path
     .filter((el) => el !== '.')
     .map((el) => (el.startsWith('f:') ? `.${el.slice(2)}` : `[name=${JSON.stringify((JSON.parse(el.slice(2)) as { name: string }).name)}]`))

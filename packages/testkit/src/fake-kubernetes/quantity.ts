@@ -24,13 +24,13 @@ export function parseQuantity(text: unknown): number | undefined {
 }
 
 /** CPU amounts print as whole cores or millicores ("2", "500m"). */
-export function formatCpu(cores: number): string {
+function formatCpu(cores: number): string {
   const milli = Math.round(cores * 1000);
   return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
 }
 
 /** Byte amounts print in the largest binary unit that divides them ("512Mi", "1Gi"). */
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const b = Math.round(bytes);
   for (const [suffix, size] of [['Ei', 2 ** 60], ['Pi', 2 ** 50], ['Ti', 2 ** 40], ['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]] as const) {
     if (b >= size && b % size === 0) return `${b / size}${suffix}`;

@@ -108,14 +108,14 @@ export function findKind(apiVersion: string, kind: string): ResourceDef | undefi
   return RESOURCES.find((d) => apiVersionOf(d) === apiVersion && d.kind === kind);
 }
 
-export const GROUPS = [...new Set(RESOURCES.filter((d) => d.group).map((d) => d.group))];
+const GROUPS = [...new Set(RESOURCES.filter((d) => d.group).map((d) => d.group))];
 
 function storageVersionHash(def: ResourceDef): string {
   return createHash('sha256').update(`${def.group}/${def.version}/${def.kind}`).digest('base64').slice(0, 11);
 }
 
 /** `GET /api/v1`, `GET /apis/<group>/<version>`: the APIResourceList client-node maps kinds to resources with. */
-export function resourceList(group: string, version: string): object | undefined {
+function resourceList(group: string, version: string): object | undefined {
   const defs = RESOURCES.filter((d) => d.group === group && d.version === version);
   if (defs.length === 0) return undefined;
   const resources: object[] = [];
@@ -138,14 +138,14 @@ export function resourceList(group: string, version: string): object | undefined
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf({ group, version }), resources };
 }
 
-export function apiGroup(name: string): object | undefined {
+function apiGroup(name: string): object | undefined {
   if (!GROUPS.includes(name)) return undefined;
   const version = RESOURCES.find((d) => d.group === name)!.version;
   const gv = { groupVersion: `${name}/${version}`, version };
   return { kind: 'APIGroup', apiVersion: 'v1', name, versions: [gv], preferredVersion: gv };
 }
 
-export function apiGroupList(): object {
+function apiGroupList(): object {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',

@@ -92,7 +92,7 @@ function matches(r: Requirement, labels: Record<string, string>): boolean {
   }
 }
 
-export interface LabelSelectorObject {
+interface LabelSelectorObject {
   matchLabels?: Record<string, string>;
   matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
 }
@@ -111,19 +111,6 @@ export function matchesSelectorObject(selector: LabelSelectorObject | undefined,
     if (e.operator === 'DoesNotExist' && has) return false;
   }
   return true;
-}
-
-/** The string form of a LabelSelector, as `kubectl get -l` and a Deployment's status.selector print it. */
-export function selectorString(selector: LabelSelectorObject | undefined): string {
-  if (!selector) return '';
-  const parts = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of selector.matchExpressions ?? []) {
-    if (e.operator === 'In') parts.push(`${e.key} in (${(e.values ?? []).join(',')})`);
-    if (e.operator === 'NotIn') parts.push(`${e.key} notin (${(e.values ?? []).join(',')})`);
-    if (e.operator === 'Exists') parts.push(e.key);
-    if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
-  }
-  return parts.sort().join(',');
 }
 
 export type FieldMatcher = (obj: Record<string, unknown>) => boolean;

@@ -1,13 +1,13 @@
 import type { ApplyConflict } from './merge.js';
 import { qualifiedKind, qualifiedResource } from './resources.js';
 
-export interface StatusCause {
+interface StatusCause {
   reason?: string;
   message: string;
   field?: string;
 }
 
-export interface StatusDetails {
+interface StatusDetails {
   name?: string;
   group?: string;
   kind?: string;

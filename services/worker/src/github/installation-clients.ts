@@ -3,7 +3,7 @@ import { Octokit } from '@octokit/rest';
 import type { GithubAppCredentials } from '../config.js';
 
 /** fetch with a deadline on every request (and its own signal still honoured): Octokit sets none. */
-export function fetchWithTimeout(timeoutMs: number): typeof fetch {
+function fetchWithTimeout(timeoutMs: number): typeof fetch {
   return (input, init) => {
     const deadline = AbortSignal.timeout(timeoutMs);
     return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });

@@ -10,7 +10,7 @@ const SEEN_UNTIL = 'deliveries_seen_until';
 /** A delivery younger than this may still be on its way through ingest and the queue. */
 export const IN_FLIGHT_MS = 2 * 60_000;
 /** Redeliveries asked for one delivery, in all. */
-export const MAX_REDELIVERIES = 3;
+const MAX_REDELIVERIES = 3;
 /** How far back the first pass looks. */
 const FIRST_PASS_MS = 3600_000;
 

@@ -1,4 +1,4 @@
-import type { Prisma } from '@ephemera/db';
+import type { OptimisticWrite, Prisma } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import type { WebhookJob, WebhookJobName } from '@ephemera/schema';
 import type { InstallationState } from '../github/github-checks.js';
@@ -18,6 +18,7 @@ export interface DeliveryFacts {
 export const NO_FACTS: DeliveryFacts = { senderTrusted: null, installationState: null, confirmedRemoved: null };
 
 export interface HandlerContext {
+  /** The delivery's transaction, or the client itself for an optimistic application. */
   tx: Prisma.TransactionClient;
   settings: PreviewSettings;
   logger: Logger;
@@ -26,6 +27,8 @@ export interface HandlerContext {
   locked?: boolean;
   /** How the snapshot is weighed against what was applied (default `event`). */
   authority?: SnapshotAuthority;
+  /** Applied without a transaction: the write records this delivery itself (pull_request events only). */
+  optimistic?: OptimisticWrite;
 }
 
 /** What a webhook job does inside the delivery's transaction. */

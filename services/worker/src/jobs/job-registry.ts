@@ -40,11 +40,6 @@ export class JobRegistry {
     if (problems.length > 0) throw new Error(`job registry is inconsistent: ${problems.join('; ')}`);
   }
 
-  /** The number of definitions of a queue. */
-  size(queue: QueueName): number {
-    return this.byQueue.get(queue)?.size ?? 0;
-  }
-
   /**
    * The BullMQ processor of a queue: the job's payload is parsed with its definition's schema, and a job of an
    * unknown name or with a payload that does not parse fails at once (retrying cannot fix it), logged.

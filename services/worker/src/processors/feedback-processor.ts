@@ -96,7 +96,7 @@ export function rateLimitWait(err: unknown, now = Date.now()): number | null {
 const CLAIM_MS = 60_000;
 
 /** Another job is creating the PR's comment (one that died holding the claim): this job is retried. */
-export class CommentBeingCreated extends Error {
+class CommentBeingCreated extends Error {
   override readonly name = 'CommentBeingCreated';
 }
 
@@ -257,7 +257,7 @@ const STATUS_TEXT: Record<string, string> = {
 };
 
 /** The one comment per pull request: status, URL, commit, last deployment. */
-export function renderComment(env: Environment | null, latest: Pick<ReportedDeployment, 'id' | 'status' | 'commitSha'> | null, heldSha: string | null, note: string | null): string {
+function renderComment(env: Environment | null, latest: Pick<ReportedDeployment, 'id' | 'status' | 'commitSha'> | null, heldSha: string | null, note: string | null): string {
   const lines = [MARKER, '### Ephemera preview', ''];
   if (!env) {
     lines.push(`**Status:** ⏸️ Waiting for approval${heldSha ? ` of \`${heldSha.slice(0, 7)}\`` : ''}`);

@@ -8,7 +8,15 @@ import { NO_FACTS, type DeliveryFacts, type HandlerContext, type WebhookHandler,
 import { WEBHOOK_HANDLERS } from '../handlers/webhook-handlers.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import type { WorkerMetrics } from '../metrics.js';
-import { SameSecondConflict, isFromFork, pullRequestKey, type PreviewSettings, type SnapshotAuthority } from '../pull-request-reconciler.js';
+import {
+  ConcurrentChange,
+  NeedsTransaction,
+  SameSecondConflict,
+  isFromFork,
+  pullRequestKey,
+  type PreviewSettings,
+  type SnapshotAuthority,
+} from '../pull-request-reconciler.js';
 import type { Touched } from '../touched.js';
 
 export interface WebhookProcessorDeps {
@@ -79,7 +87,7 @@ async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandle
 
   let result;
   try {
-    result = await apply(data, facts, 'event');
+    result = (data.event === 'pull_request' ? await applyOptimistically(deps, handler, data, facts) : null) ?? (await apply(data, facts, 'event'));
   } catch (err) {
     if (!(err instanceof SameSecondConflict) || data.event !== 'pull_request') throw err;
     const current = await checks.pullRequest(data.installationId, data.repository, data.pullRequest.number);
@@ -95,6 +103,38 @@ async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandle
   await followUps.ensure(result.touched.filter((t) => !t.stale));
   logger.debug({ delivery_id: data.deliveryId, event: name, outcome: result.outcome }, 'delivery processed');
   return result.outcome;
+}
+
+/** Attempts of an optimistic application before the transaction under the lock decides. */
+const OPTIMISTIC_ATTEMPTS = 3;
+
+/**
+ * Applies a pull_request delivery without a transaction: the PR is read, the decision made, and one statement takes
+ * the PR's lock, checks that what was read is unchanged, records the delivery and writes. That is two statements
+ * where a transaction needs five round trips, and pull requests rarely see two events at once. When the PR changed
+ * in between, it is read and decided again; null when the transaction must decide (contention, a row from before
+ * repository ids were kept, a repository's capacity).
+ */
+async function applyOptimistically(deps: WebhookProcessorDeps, handler: WebhookHandler, data: PullRequestJob, facts: DeliveryFacts) {
+  const delivery = { deliveryId: data.deliveryId, event: data.event, action: data.action };
+  const key = pullRequestKey(data);
+  for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+    try {
+      const [touched] = await handler({ tx: deps.db, settings: deps.settings, logger: deps.logger, facts, optimistic: { delivery } }, data);
+      if (touched?.stale) {
+        // Older than what was applied, which only moves forward: recorded as seen, and nothing else.
+        const fresh = await recordDelivery(deps.db, delivery, null);
+        return { outcome: fresh ? ('stale' as const) : ('duplicate' as const), touched: [] };
+      }
+      if (!touched || touched.duplicate) return { outcome: 'duplicate' as const, touched: [{ key, installationId: data.installationId } as Touched] };
+      return { outcome: 'applied' as const, touched: [touched] };
+    } catch (err) {
+      if (err instanceof ConcurrentChange) continue;
+      if (err instanceof NeedsTransaction) return null;
+      throw err;
+    }
+  }
+  return null;
 }
 
 /**

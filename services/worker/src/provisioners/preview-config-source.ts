@@ -30,7 +30,7 @@ export interface PreviewConfigSource {
 }
 
 /** What the comment and the API show when a repository has no configuration: what to add, and where. */
-export function missingConfigMessage(ref: ConfigRef): string {
+function missingConfigMessage(ref: ConfigRef): string {
   const at = ref.fromFork
     ? `the base commit ${ref.sha.slice(0, 7)} (pull requests from forks use the base branch's configuration)`
     : `commit ${ref.sha.slice(0, 7)}`;

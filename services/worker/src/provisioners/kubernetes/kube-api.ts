@@ -115,7 +115,7 @@ export function kubeFailure(err: unknown): KubeFailure {
 export const isNotFound = (err: unknown) => err instanceof ApiException && err.code === 404;
 
 /** 5xx, 429, conflicts and network errors pass; 400, 403, 422 and the like will fail the same way again. */
-export function isTransientKubeError(err: unknown): boolean {
+function isTransientKubeError(err: unknown): boolean {
   if (err instanceof ProvisionError) return err.transient;
   const { status } = kubeFailure(err);
   return status === undefined || status >= 500 || status === 429 || status === 409;

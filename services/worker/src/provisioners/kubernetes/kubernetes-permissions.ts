@@ -19,4 +19,3 @@ export const KUBERNETES_PERMISSIONS = [
   { group: 'networking.k8s.io', resource: 'ingresses', verbs: ['list', 'create', 'patch', 'delete'] },
 ] as const;
 
-export type KubernetesPermission = (typeof KUBERNETES_PERMISSIONS)[number];

@@ -22,7 +22,7 @@ export const LABELS = {
   service: 'ephemera.dev/service',
 } as const;
 export const MANAGED_BY = 'ephemera';
-export const ANNOTATIONS = {
+const ANNOTATIONS = {
   repository: 'ephemera.dev/repository',
   pullRequestUrl: 'ephemera.dev/pull-request-url',
   commit: 'ephemera.dev/commit',
@@ -30,7 +30,7 @@ export const ANNOTATIONS = {
 } as const;
 
 /** Fixed names of the per-namespace objects that are not the repository's services. */
-export const OBJECT_NAMES = {
+const OBJECT_NAMES = {
   quota: 'ephemera-quota',
   limits: 'ephemera-defaults',
   networkPolicy: 'ephemera-isolation',
@@ -65,7 +65,7 @@ export interface PreviewManifestInput {
 }
 
 /** The labels that mark an object as this environment's, for this installation of Ephemera. */
-export function ownerLabels(environmentId: number, instance: string): Record<string, string> {
+function ownerLabels(environmentId: number, instance: string): Record<string, string> {
   return { [LABELS.managedBy]: MANAGED_BY, [LABELS.environment]: String(environmentId), [LABELS.instance]: instance };
 }
 
@@ -82,7 +82,7 @@ export function instanceSelector(instance: string): string {
 }
 
 /** The service behind the preview URL. */
-export function exposedService(config: PreviewConfig): string {
+function exposedService(config: PreviewConfig): string {
   return config.expose ?? Object.keys(config.services)[0]!;
 }
 

@@ -28,11 +28,11 @@ export function rolloutState(d: V1Deployment): RolloutState {
 }
 
 /** Container states that mean a pod will not become ready by itself soon. */
-export const WAITING_PROBLEMS = ['ImagePullBackOff', 'ErrImagePull', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError'] as const;
+const WAITING_PROBLEMS = ['ImagePullBackOff', 'ErrImagePull', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError'] as const;
 /** Of those, the ones that fail the rollout at once; an image may still be on its way (CI pushing it), so pulls are waited for. */
 export const FATAL_PROBLEMS: ReadonlySet<string> = new Set(['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError']);
 /** Warning events worth showing while waiting: scheduling and quota refusals, pulls and crashes. */
-export const EVENT_REASONS: ReadonlySet<string> = new Set(['FailedScheduling', 'FailedCreate', 'Failed', 'BackOff', 'FailedMount', 'Unhealthy', 'FailedCreatePodSandBox']);
+const EVENT_REASONS: ReadonlySet<string> = new Set(['FailedScheduling', 'FailedCreate', 'Failed', 'BackOff', 'FailedMount', 'Unhealthy', 'FailedCreatePodSandBox']);
 
 export interface PodProblem {
   pod: string;
