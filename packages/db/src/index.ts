@@ -6,6 +6,7 @@ export * from './users.js';
 export * from './environments.js';
 export * from './deployments.js';
 export * from './pull-requests.js';
+export * from './environment-actions.js';
 export * from './feedback-state.js';
 export * from './maintenance.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';

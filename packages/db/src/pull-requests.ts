@@ -74,6 +74,11 @@ export interface PullRequestRecord {
   latest: DeploymentRef | null;
   /** Deployments still QUEUED or IN_PROGRESS, oldest first. */
   active: number[];
+  /**
+   * The rows' versions as read (PostgreSQL's `xmin`, which every update changes): an optimistic write goes on only
+   * while they are unchanged.
+   */
+  versions?: { environment: string | null; state: string | null };
 }
 
 export async function getEnvironmentByPr(db: Db, key: PullRequestKey): Promise<Environment | null> {
@@ -85,8 +90,8 @@ export async function getEnvironmentByPr(db: Db, key: PullRequestKey): Promise<E
 /** The pull request's environment, its state row, its latest deployment and its active ones: one statement. */
 export async function readPullRequest(db: Db, key: PullRequestKey, extra?: Prisma.Sql): Promise<PullRequestRecord & { extra?: unknown }> {
   const rows = await db.$queryRaw<Array<{ env: Record<string, unknown> | null; state: Record<string, unknown> | null; latest: DeploymentRef | null; active: number[] | null; extra?: unknown }>>`
-    WITH e AS (SELECT ${ENVIRONMENT_COLUMNS} FROM environments e WHERE ${matches('e', key)} ORDER BY e.repository_id NULLS LAST LIMIT 1),
-         s AS (SELECT ${STATE_COLUMNS} FROM pull_request_states s WHERE ${matches('s', key)} ORDER BY s.repository_id NULLS LAST LIMIT 1)
+    WITH e AS (SELECT ${ENVIRONMENT_COLUMNS}, e.xmin::text AS "rowVersion" FROM environments e WHERE ${matches('e', key)} ORDER BY e.repository_id NULLS LAST LIMIT 1),
+         s AS (SELECT ${STATE_COLUMNS}, s.xmin::text AS "rowVersion" FROM pull_request_states s WHERE ${matches('s', key)} ORDER BY s.repository_id NULLS LAST LIMIT 1)
     SELECT (SELECT row_to_json(e) FROM e) AS env,
            (SELECT row_to_json(s) FROM s) AS state,
            (SELECT json_build_object('id', d.id, 'status', d.status, 'commitSha', d.commit_sha)
@@ -95,16 +100,19 @@ export async function readPullRequest(db: Db, key: PullRequestKey, extra?: Prism
               FROM deployments d JOIN e ON d.environment_id = e.id WHERE d.status IN ('QUEUED', 'IN_PROGRESS')) AS active
            ${extra ? Prisma.sql`, ${extra} AS extra` : Prisma.empty}`;
   const row = rows[0]!;
+  const { rowVersion: environmentVersion = null, ...env } = (row.env ?? {}) as Record<string, unknown>;
+  const { rowVersion: stateVersion = null, ...state } = (row.state ?? {}) as Record<string, unknown>;
   return {
-    environment: row.env ? environmentFromJson(row.env) : null,
-    state: row.state ? stateFromJson(row.state) : null,
+    environment: row.env ? environmentFromJson(env) : null,
+    state: row.state ? stateFromJson(state) : null,
     latest: row.latest,
     active: row.active ?? [],
+    versions: { environment: environmentVersion as string | null, state: stateVersion as string | null },
     ...(extra ? { extra: row.extra } : {}),
   };
 }
 
-const DATE_FIELDS = new Set(['lastDeployedAt', 'createdAt', 'updatedAt', 'destroyedAt', 'waitingSince', 'destroyRequestedAt', 'lastEventAt', 'commentClaimedAt']);
+const DATE_FIELDS = new Set(['lastDeployedAt', 'createdAt', 'updatedAt', 'destroyedAt', 'waitingSince', 'destroyRequestedAt', 'lastEventAt', 'commentClaimedAt', 'lastActionAt']);
 const BIGINT_FIELDS = new Set(['repositoryId', 'installationId', 'commentId', 'id']);
 
 /** row_to_json renders timestamps as text and bigints as numbers: they are turned back into what Prisma returns. */
@@ -219,7 +227,8 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, options: { o
   const current = w.from.environment;
   const o = options.optimistic;
 
-  // Optimistic: the lock, the guards on what was read, and the delivery's record, which every write depends on.
+  // Optimistic: the lock, the guards on what was read (each row's xmin, which any committed update changes), and the
+  // delivery's record, which every write depends on.
   let head = Prisma.empty;
   let gate = Prisma.empty;
   if (o) {
@@ -233,8 +242,8 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, options: { o
     const guarded = guards.length > 0 ? Prisma.join(guards, ' AND ') : Prisma.sql`true`;
     head = Prisma.sql`
       l AS (SELECT pg_advisory_xact_lock(hashtextextended(${pullRequestLockKey(w.key)}, 0))),
-      ${w.from.state ? Prisma.sql`gs AS (SELECT 1 FROM pull_request_states WHERE id = ${w.from.state.id} AND updated_at = ${w.from.state.updatedAt} AND EXISTS (SELECT 1 FROM l) FOR UPDATE),` : Prisma.empty}
-      ${current ? Prisma.sql`ge AS (SELECT 1 FROM environments WHERE id = ${current.id} AND updated_at = ${current.updatedAt} AND EXISTS (SELECT 1 FROM l) FOR UPDATE),` : Prisma.empty}
+      ${w.from.state ? Prisma.sql`gs AS (SELECT 1 FROM pull_request_states WHERE id = ${w.from.state.id} AND xmin::text = ${w.from.versions?.state ?? ''} AND EXISTS (SELECT 1 FROM l) FOR UPDATE),` : Prisma.empty}
+      ${current ? Prisma.sql`ge AS (SELECT 1 FROM environments WHERE id = ${current.id} AND xmin::text = ${w.from.versions?.environment ?? ''} AND EXISTS (SELECT 1 FROM l) FOR UPDATE),` : Prisma.empty}
       ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM l) AND ${guarded}),
       fresh AS (
         INSERT INTO processed_deliveries (delivery_id, event, action)

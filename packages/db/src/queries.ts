@@ -173,3 +173,38 @@ export async function listDeployments(
   );
   return rows;
 }
+
+/** What deciding whether an action applies needs to know of an environment. */
+export interface ActionTarget {
+  status: string;
+  /** Its teardown was asked for and has not finished (a failed teardown is retried by the worker's sweep). */
+  destroyRequested: boolean;
+  /** `open` or `closed` as the newest applied event showed the pull request; null when nothing was recorded. */
+  prState: string | null;
+}
+
+/**
+ * Reads an environment's status and its pull request's state in one statement; null for an unknown id. The pull
+ * request state row is matched as the worker matches it: by GitHub's repository id, which a rename keeps, and by
+ * full name for rows made before the id was kept.
+ */
+export async function readActionTarget(db: Queryable, id: number): Promise<ActionTarget | null> {
+  const { rows } = await prepared<{ status: string; destroy_requested: boolean; pr_state: string | null }>(
+    db,
+    `SELECT e.status::text AS status,
+                  e.destroy_requested_at IS NOT NULL AS destroy_requested,
+                  (SELECT s.last_pr_state
+                     FROM pull_request_states s
+                    WHERE s.pr_number = e.pr_number
+                      AND CASE WHEN e.repository_id IS NULL THEN s.repository_full_name = e.repository_full_name
+                               ELSE s.repository_id = e.repository_id
+                                    OR (s.repository_id IS NULL AND s.repository_full_name = e.repository_full_name) END
+                    ORDER BY s.repository_id NULLS LAST
+                    LIMIT 1) AS pr_state
+             FROM environments e
+            WHERE e.id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  return row ? { status: row.status, destroyRequested: row.destroy_requested, prState: row.pr_state } : null;
+}

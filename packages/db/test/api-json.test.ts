@@ -35,10 +35,10 @@ async function insertEnvironment(c: pg.Client, full: boolean): Promise<{ id: num
     full
       ? `INSERT INTO environments (repository_id, repository_full_name, repository_name, pr_number, pr_title, branch_name,
            commit_sha, namespace, environment_url, status, installation_id, owner_id, error_message, last_deployed_at,
-           destroyed_at)
+           destroyed_at, last_action, last_action_by, last_action_kind, last_action_at)
          VALUES (9007199254740000, 'acme/web', 'web', $1, 'A title', 'feature', repeat('a', 40), $3,
            'https://web.example.com', 'FAILED', 3000000000, $2, 'image pull failed', '2026-03-01T12:00:00.5Z',
-           '2026-03-02T00:00:00Z')
+           '2026-03-02T00:00:00Z', 'destroy', 'octocat', 'github', '2026-03-01T23:59:00Z')
          RETURNING id, api_json`
       : `INSERT INTO environments (repository_full_name, repository_name, pr_number, branch_name, commit_sha, namespace,
            installation_id)
@@ -85,6 +85,7 @@ describe("environments' API JSON", () => {
     expect(nullKeys(json)).toEqual([]);
     expect(() => environmentResponseSchema.strict().parse(json)).not.toThrow();
     expect(json).toMatchObject({ repository_id: 9007199254740000, installation_id: 3_000_000_000, last_deployed_at: '2026-03-01T12:00:00.5+00:00' });
+    expect(json).toMatchObject({ last_action: 'destroy', last_action_by: 'octocat', last_action_kind: 'github', last_action_at: '2026-03-01T23:59:00+00:00' });
 
     const sparse = (await insertEnvironment(c, false)).json;
     expect(Object.keys(sparse)).toEqual(environmentKeys);

@@ -17,6 +17,9 @@ import {
   updateEnvironmentStatus,
   appendDeploymentLogs,
   apiJsonSelectList,
+  environmentActionApplied,
+  writeEnvironmentAction,
+  type EnvironmentActionWrite,
   environmentApiJson,
   type PrismaClient,
 } from '../src/index.js';
@@ -353,5 +356,66 @@ describe('pull request lock keys', () => {
       expect(row!.key).toBe(pullRequestLockKey({ repositoryId: env.repositoryId, repositoryFullName: env.repositoryFullName, prNumber: env.prNumber }));
     }
     expect(pullRequestLockKey({ repositoryId: null, repositoryFullName: 'Lock/Legacy', prNumber: 3 })).toBe('lock/legacy#3');
+  });
+});
+
+describe('environment actions', () => {
+  const write = (env: Awaited<ReturnType<typeof newEnvironment>>, requestId: string, over: Partial<EnvironmentActionWrite> = {}): EnvironmentActionWrite => ({
+    requestId,
+    action: 'destroy',
+    requestedBy: { kind: 'operator', login: 'admin' },
+    requestedAt: new Date('2026-03-01T12:00:00Z'),
+    environment: env,
+    to: 'DESTROYING',
+    supersedeReason: 'destroyed from the dashboard',
+    deployment: null,
+    logLine: '2026-03-01T12:00:01.000Z destroy asked for by @admin (operator) from the dashboard\n',
+    note: 'Destroyed from the dashboard.',
+    ...over,
+  });
+
+  it('writes the action with who asked, once per request id', async () => {
+    const env = await newEnvironment({ status: 'READY' });
+    const running = await createDeployment(db, { environmentId: env.id, commitSha: sha('c') });
+    const requestId = '6f1c2f1e-9d0a-4f57-8a43-0d1b9c1e2a10';
+    const written = await db.$transaction((tx) => writeEnvironmentAction(tx, write(env, requestId)));
+    expect(written).toMatchObject({ environment: { id: env.id, status: 'DESTROYING' }, latest: { id: running.id, status: 'FAILED' } });
+    const after = await db.environment.findUniqueOrThrow({ where: { id: env.id } });
+    expect(after).toMatchObject({ status: 'DESTROYING', lastAction: 'destroy', lastActionBy: 'admin', lastActionKind: 'operator', lastActionAt: new Date('2026-03-01T12:00:00Z') });
+    expect(after.destroyRequestedAt).toBeInstanceOf(Date);
+    // The line saying who asked comes before the supersede's own.
+    expect((await db.deployment.findUniqueOrThrow({ where: { id: running.id } })).logs).toBe(
+      '2026-03-01T12:00:01.000Z destroy asked for by @admin (operator) from the dashboard\ndestroyed from the dashboard\n',
+    );
+    expect(await db.pullRequestState.findFirstOrThrow({ where: { prNumber: env.prNumber } })).toMatchObject({ note: 'Destroyed from the dashboard.' });
+    expect(await environmentActionApplied(db, requestId)).toBe(true);
+
+    // The same request again: nothing written.
+    const again = await db.$transaction((tx) => writeEnvironmentAction(tx, write({ ...env, status: 'DESTROYING' }, requestId, { to: 'DESTROYING' })));
+    expect(again).toBeNull();
+    expect((await db.deployment.findUniqueOrThrow({ where: { id: running.id } })).logs!.match(/asked for/g)).toHaveLength(1);
+  });
+
+  it('queues a redeploy with its log line, and refuses a move the state machine forbids, writing nothing', async () => {
+    const env = await newEnvironment({ status: 'FAILED' });
+    const written = await db.$transaction((tx) =>
+      writeEnvironmentAction(
+        tx,
+        write(env, '0c7b6b0e-5b8e-4d8c-9a55-6a3d0e2f4b21', {
+          action: 'redeploy',
+          to: 'PENDING',
+          supersedeReason: 'superseded by a redeploy',
+          deployment: { commitSha: env.commitSha, commitMessage: 'redeploy asked for by @admin' },
+          logLine: 'redeploy asked for\n',
+        }),
+      ),
+    );
+    expect(written).toMatchObject({ environment: { status: 'PENDING' }, latest: { status: 'QUEUED' } });
+    expect(await getLatestDeployment(db, env.id)).toMatchObject({ commitSha: env.commitSha, commitMessage: 'redeploy asked for by @admin', logs: 'redeploy asked for\n' });
+
+    const destroyed = await newEnvironment({ status: 'DESTROYED' });
+    const requestId = '3e0d5a9c-2b1f-4c6e-8d7a-1f2e3d4c5b6a';
+    await expect(db.$transaction((tx) => writeEnvironmentAction(tx, write(destroyed, requestId, { to: 'READY' })))).rejects.toThrow(IllegalTransitionError);
+    expect(await environmentActionApplied(db, requestId)).toBe(false);
   });
 });

@@ -57,6 +57,7 @@ const SECRET_KEYS = new Set([
   'apikey',
   'apitoken',
   'apitokens',
+  'apiwritetokens',
   'clientsecret',
   'webhooksecret',
   'githubwebhooksecret',

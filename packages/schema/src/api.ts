@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ENVIRONMENT_ACTIONS, actionRequesterSchema, type EnvironmentAction } from './environment-actions.js';
 import { deploymentStatusSchema, environmentStatusSchema } from './statuses.js';
 
 // The JSON the query API returns: snake_case field names exactly as the tables, timestamps ISO 8601 in UTC
@@ -31,6 +32,11 @@ export const environmentResponseSchema = z.object({
   created_at: timestamp,
   updated_at: timestamp,
   destroyed_at: timestamp.nullable(),
+  /** The last redeploy or destroy asked for from the dashboard or the write API, who asked (login and kind) and when. */
+  last_action: z.enum(Object.keys(ENVIRONMENT_ACTIONS) as [EnvironmentAction, ...EnvironmentAction[]]).nullable(),
+  last_action_by: z.string().nullable(),
+  last_action_kind: actionRequesterSchema.shape.kind.nullable(),
+  last_action_at: timestamp.nullable(),
 });
 
 export const deploymentResponseSchema = z.object({

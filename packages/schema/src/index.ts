@@ -6,4 +6,5 @@ export * from './webhook-job.js';
 export * from './trim-webhook-payload.js';
 export * from './api.js';
 export * from './follow-up-jobs.js';
+export * from './environment-actions.js';
 export * from './preview-config.js';

@@ -1,3 +1,4 @@
+import { ENVIRONMENT_ACTIONS } from './environment-actions.js';
 import { CLEANUP_JOBS, FEEDBACK_JOB, PROVISIONING_JOBS } from './follow-up-jobs.js';
 import { WEBHOOK_JOB_NAMES } from './webhook-job.js';
 
@@ -14,6 +15,8 @@ export const QUEUES = {
   feedback: 'ephemera-feedback',
   /** Scheduled clean-up of idle and stuck environments. */
   cleanup: 'ephemera-cleanup',
+  /** Redeploy and destroy, asked for from the dashboard or the write API. */
+  actions: 'ephemera-actions',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -25,6 +28,7 @@ export const QUEUE_JOB_NAMES: Readonly<Record<QueueName, readonly string[]>> = {
   [QUEUES.provisioning]: Object.values(PROVISIONING_JOBS),
   [QUEUES.feedback]: [FEEDBACK_JOB],
   [QUEUES.cleanup]: Object.values(CLEANUP_JOBS),
+  [QUEUES.actions]: Object.values(ENVIRONMENT_ACTIONS),
 };
 
 /**

@@ -2,7 +2,13 @@ import { repositoryIdOf } from './pull-request-payload.js';
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { accountIdOf, accountOf, nodeIdOf, type AccountType } from './fake-github/account-of.js';
+import { OAuthWebFlow, type OAuthAppSettings } from './fake-github/oauth-web-flow.js';
+import { pageOf } from './fake-github/page-of.js';
 import { signedDelivery } from './signed-delivery.js';
+
+export { accountIdOf } from './fake-github/account-of.js';
+export type { OAuthAppSettings } from './fake-github/oauth-web-flow.js';
 
 interface RecordedRequest {
   method: string;
@@ -20,13 +26,18 @@ export interface FakeGithub {
   failNext(pattern: RegExp, status: number, count?: number): void;
   /** A file of `owner/name` at commit `ref`, served by the contents API; `null` removes it. */
   setFile(repository: string, ref: string, path: string, text: string | null): void;
-  /** A person's role on a repository (`GET …/collaborators/{username}/permission`); unset: `read`; `null`: 404. */
+  /**
+   * A person's role on a repository (`GET …/collaborators/{username}/permission`); unset: `read`, as anyone may
+   * read a public repository; `null`: 404. A role set here (other than `none`) is also what makes the repository
+   * reachable for the person's user access token (`GET /user/installations/{id}/repositories`).
+   */
   setPermission(repository: string, login: string, role: GithubRole | null): void;
   /**
    * An installation as `GET /app/installations/{id}` shows it: `suspended` sets `suspended_at`; `null` means
-   * uninstalled (404, and no more tokens). Installations not set exist, active.
+   * uninstalled (404, and no more tokens). Installations not set exist, active. `account` is who installed the
+   * App; unset: the owner of the installation's first repository, else the organization `acme`.
    */
-  setInstallation(id: number, state: 'active' | 'suspended' | null): void;
+  setInstallation(id: number, state: 'active' | 'suspended' | null, account?: { login: string; type?: 'User' | 'Organization' }): void;
   /** The repositories an installation reaches (`GET /installation/repositories`); unset: none. */
   setInstallationRepositories(id: number, fullNames: string[]): void;
   /**
@@ -52,6 +63,26 @@ export interface FakeGithub {
   advanceClock(ms: number): void;
   /** A pull request as the pulls API serves it (`GET /repos/{o}/{r}/pulls`, `…/pulls/{n}`): a webhook payload's `pull_request`. */
   setPullRequest(repository: string, pullRequest: Record<string, unknown>): void;
+  /**
+   * The App's OAuth credentials for "Sign in with GitHub" (`/login/oauth/authorize`, `/login/oauth/access_token`);
+   * until set, the authorize page knows no client_id and the token endpoint refuses every client.
+   */
+  setOAuthApp(app: OAuthAppSettings): void;
+  /**
+   * Who is signed in to GitHub in the browser: the authorize page consents at once and hands this person's code to
+   * the callback (GitHub's own `login` parameter is only a hint on its sign-in page, and the fake ignores it as the
+   * signed-in session does). `null`: nobody, and the page refuses. `profile` is what `GET /user` shows besides the
+   * login.
+   */
+  setOAuthUser(login: string | null, profile?: { name?: string | null; email?: string | null }): void;
+  /**
+   * What a person reaches through the App, replacing what was set for them before: the repositories with their
+   * role on each (as {@link FakeGithub.setPermission} sets it, so the collaborator permission endpoint agrees) and
+   * installations they can see even without a repository in them (an account they own or administer). The user
+   * token sees an installation when it is listed here or holds a repository the person reaches, and sees only those
+   * repositories in it.
+   */
+  setUserAccess(login: string, access: { installations?: number[]; repositories?: Record<string, GithubRole> }): void;
   close(): Promise<void>;
 }
 
@@ -69,13 +100,33 @@ interface FakeDelivery {
   payload: Record<string, unknown>;
 }
 
-type GithubRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+export type GithubRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+
+/**
+ * Secrets a client sends in a body, masked in `requests` so that test output printing recorded requests never shows
+ * them; that they were sent still shows.
+ */
+const SECRET_FIELDS = ['client_secret', 'refresh_token'];
+function masked(body: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (!body || typeof body !== 'object' || !SECRET_FIELDS.some((f) => f in body)) return body;
+  return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, SECRET_FIELDS.includes(k) ? '[masked]' : v]));
+}
+
+const ROLE_RANK: Record<GithubRole, number> = { none: 0, read: 1, triage: 2, write: 3, maintain: 4, admin: 5 };
+
+/** The `permissions` GitHub shows for a role, on a repository and on a collaborator. */
+function permissionsOf(role: GithubRole): Record<'admin' | 'maintain' | 'push' | 'triage' | 'pull', boolean> {
+  const rank = ROLE_RANK[role];
+  return { admin: rank >= ROLE_RANK.admin, maintain: rank >= ROLE_RANK.maintain, push: rank >= ROLE_RANK.write, triage: rank >= ROLE_RANK.triage, pull: rank >= ROLE_RANK.read };
+}
 
 /**
  * A local stand-in for GitHub's REST API, speaking its shapes for what Ephemera calls: App installations and
  * their tokens and repositories, collaborator permissions, issue comments, commit statuses, deployments and
- * deployment statuses, repository files through the contents API, and the rate limits' answers. It records every
- * request.
+ * deployment statuses, repository files through the contents API, and the rate limits' answers. It also serves
+ * "Sign in with GitHub": the web application flow's pages (on github.com, served here from the same base URL as the
+ * API) and what a user access token reads: the person, and the App's installations and repositories they reach.
+ * It records every request, with client secrets and refresh tokens in bodies masked.
  */
 export async function startFakeGithub(): Promise<FakeGithub> {
   const requests: RecordedRequest[] = [];
@@ -92,6 +143,85 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   let nextDeliveryId = 1;
   let clockOffset = 0;
   const pulls = new Map<string, Map<number, Record<string, unknown>>>();
+  const now = () => Date.now() + clockOffset;
+  const oauth = new OAuthWebFlow(now);
+  /** People the fake knows, by lowercased login: their login as spelled and what `GET /user` shows. */
+  const users = new Map<string, { login: string; name: string | null; email: string | null }>();
+  const userInstallations = new Map<string, number[]>();
+  const installationAccounts = new Map<number, { login: string; type: AccountType }>();
+
+  const knowUser = (login: string) => {
+    const key = login.toLowerCase();
+    if (!users.has(key)) users.set(key, { login, name: null, email: null });
+    return users.get(key)!;
+  };
+  const roleOf = (repository: string, login: string) => permissions.get(`${repository.toLowerCase()}:${login.toLowerCase()}`);
+  /** Only a role given explicitly reaches a repository through the App: an unset one is a public repository's read. */
+  const reaches = (repository: string, login: string) => {
+    const role = roleOf(repository, login);
+    return role !== undefined && role !== null && role !== 'none';
+  };
+  const accountTypeOf = (login: string): AccountType =>
+    [...installationAccounts.values()].find((a) => a.login.toLowerCase() === login.toLowerCase())?.type ?? (users.has(login.toLowerCase()) ? 'User' : 'Organization');
+  const installationAccount = (id: number) => {
+    const set = installationAccounts.get(id);
+    if (set) return set;
+    const login = installationRepos.get(id)?.[0]?.split('/')[0] ?? 'acme';
+    return { login, type: accountTypeOf(login) };
+  };
+  /** An installation as every endpoint shows it (`GET /app/installations…`, `GET /user/installations`). */
+  const installationView = (id: number) => {
+    const state = installations.has(id) ? installations.get(id) : 'active';
+    const account = installationAccount(id);
+    return {
+      id,
+      account: accountOf(account.login, account.type),
+      repository_selection: 'selected',
+      access_tokens_url: `https://api.github.com/app/installations/${id}/access_tokens`,
+      repositories_url: 'https://api.github.com/installation/repositories',
+      html_url: account.type === 'Organization' ? `https://github.com/organizations/${account.login}/settings/installations/${id}` : `https://github.com/settings/installations/${id}`,
+      app_id: 42,
+      app_slug: 'ephemera',
+      target_id: accountIdOf(account.login),
+      target_type: account.type,
+      permissions: { pull_requests: 'write', statuses: 'write', deployments: 'write', contents: 'read', metadata: 'read' },
+      events: ['pull_request'],
+      created_at: '2026-01-01T00:00:00Z',
+      updated_at: '2026-01-01T00:00:00Z',
+      single_file_name: null,
+      has_multiple_single_files: false,
+      single_file_paths: [],
+      suspended_at: state === 'suspended' ? '2026-06-01T00:00:00Z' : null,
+      suspended_by: state === 'suspended' ? { login: 'acme-admin', id: 2, type: 'User' } : null,
+    };
+  };
+  /** A repository as GitHub lists it; public, as the collaborator permission's default `read` implies. */
+  const repositoryView = (fullName: string) => {
+    const [owner, name] = fullName.split('/') as [string, string];
+    const id = repositoryIdOf(fullName);
+    return {
+      id,
+      node_id: nodeIdOf('Repository', id),
+      name,
+      full_name: fullName,
+      private: false,
+      owner: accountOf(owner, accountTypeOf(owner)),
+      html_url: `https://github.com/${fullName}`,
+      description: null,
+      fork: false,
+      url: `https://api.github.com/repos/${fullName}`,
+      archived: false,
+      disabled: false,
+      visibility: 'public',
+      default_branch: 'main',
+    };
+  };
+  /** The installations a person's user token sees, by id, leaving out uninstalled ones. */
+  const installationsOf = (login: string) => {
+    const ids = new Set(userInstallations.get(login.toLowerCase()) ?? []);
+    for (const [id, fullNames] of installationRepos) if (fullNames.some((f) => reaches(f, login))) ids.add(id);
+    return [...ids].filter((id) => installations.get(id) !== null).sort((a, b) => a - b);
+  };
 
   /** One attempt of a delivery, sent now (or recorded as unreachable), kept in the delivery log. */
   async function attempt(event: string, payload: Record<string, unknown>, guid: string, redelivery: boolean, lost: boolean): Promise<FakeDelivery> {
@@ -137,11 +267,23 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
       const [path, search] = (req.url ?? '/').split('?') as [string, string | undefined];
-      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
-      requests.push({ method: req.method ?? 'GET', path, body, authorization: req.headers.authorization, at: Date.now() });
+      // The token endpoint takes form-encoded bodies as well as JSON, as GitHub's does.
+      const form = /^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '');
+      let body: Record<string, unknown> | null = null;
+      let unparsable = false;
+      try {
+        if (raw) body = form ? Object.fromEntries(new URLSearchParams(raw)) : (JSON.parse(raw) as Record<string, unknown>);
+      } catch {
+        unparsable = true;
+      }
+      requests.push({ method: req.method ?? 'GET', path, body: masked(body), authorization: req.headers.authorization, at: Date.now() });
       const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-request-id': `fake-${requests.length}`, ...headers });
         res.end(payload === undefined ? '' : JSON.stringify(payload));
+      };
+      const sendText = (status: number, text: string, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+        res.end(text);
       };
       const limit = rateLimits.find((r) => (r.until === null || r.until > Date.now()) && (!r.method || r.method === req.method) && r.path.test(path));
       if (limit) {
@@ -166,8 +308,85 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         failure.count--;
         return send(failure.status, { message: `fake failure ${failure.status}`, documentation_url: 'https://docs.github.com/rest' });
       }
+      if (unparsable) return send(400, { message: 'Problems parsing JSON', documentation_url: 'https://docs.github.com/rest', status: '400' });
       let m: RegExpMatchArray | null;
-      const jwt = /^bearer /i.test(req.headers.authorization ?? '');
+      // A user or installation token sent as `Bearer` is no JSON web token, though the scheme is the same.
+      const jwt = /^bearer /i.test(req.headers.authorization ?? '') && !/^bearer gh[a-z]_/i.test(req.headers.authorization ?? '');
+      if (req.method === 'GET' && path === '/login/oauth/authorize') {
+        const outcome = oauth.authorize(new URLSearchParams(search ?? ''));
+        if (outcome.status === 302) {
+          res.writeHead(302, { location: outcome.location, 'content-type': 'text/html; charset=utf-8' });
+          return res.end(`<html><body>You are being <a href="${outcome.location.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">redirected</a>.</body></html>`);
+        }
+        return sendText(outcome.status, outcome.text);
+      }
+      if (req.method === 'POST' && path === '/login/oauth/access_token') {
+        // Parameters may come in the query string or the body, as GitHub accepts both.
+        const params: Record<string, string | undefined> = Object.fromEntries(new URLSearchParams(search ?? ''));
+        for (const [k, v] of Object.entries(body ?? {})) if (v !== undefined && v !== null) params[k] = String(v);
+        const answer = oauth.exchange(params);
+        // Always 200, errors included; JSON only when asked for. The date is the fake's clock, from which clients
+        // reckon when the token expires.
+        const headers = { date: new Date(now()).toUTCString(), 'x-github-request-id': `fake-${requests.length}` };
+        if (/\bapplication\/json\b/i.test(req.headers.accept ?? '')) return send(200, answer, headers);
+        const text = new URLSearchParams(Object.entries(answer).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]): [string, string] => [k, String(v)])).toString();
+        return sendText(200, text, { ...headers, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' });
+      }
+      if (req.method === 'GET' && (path === '/user' || path.startsWith('/user/'))) {
+        const documentation = {
+          '/user': 'https://docs.github.com/rest/users/users#get-the-authenticated-user',
+          '/user/installations': 'https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token',
+        }[path] ?? 'https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-user-access-token';
+        const authorization = req.headers.authorization;
+        if (!authorization) return send(401, { message: 'Requires authentication', documentation_url: documentation, status: '401' });
+        const token = /^(?:token|bearer)\s+(\S+)$/i.exec(authorization)?.[1] ?? '';
+        if (/^ghs_/.test(token)) return send(403, { message: 'Resource not accessible by integration', documentation_url: documentation, status: '403' });
+        const login = oauth.loginOf(token);
+        if (!login) return send(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
+        const user = knowUser(login);
+        const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+        if (path === '/user') {
+          return send(200, {
+            ...accountOf(user.login, 'User'),
+            user_view_type: 'private',
+            name: user.name,
+            company: null,
+            blog: '',
+            location: null,
+            email: user.email,
+            hireable: null,
+            bio: null,
+            twitter_username: null,
+            notification_email: user.email,
+            public_repos: 0,
+            public_gists: 0,
+            followers: 0,
+            following: 0,
+            created_at: '2020-01-01T00:00:00Z',
+            updated_at: '2026-01-01T00:00:00Z',
+          });
+        }
+        if (path === '/user/installations') {
+          const all = installationsOf(login);
+          const page = pageOf(all, url);
+          return send(200, { total_count: all.length, installations: page.items.map(installationView) }, page.headers);
+        }
+        if ((m = path.match(/^\/user\/installations\/(\d+)\/repositories$/))) {
+          const id = Number(m[1]);
+          if (!installationsOf(login).includes(id)) return send(404, { message: 'Not Found', documentation_url: documentation, status: '404' });
+          const all = (installationRepos.get(id) ?? []).filter((f) => reaches(f, login));
+          const page = pageOf(all, url);
+          return send(
+            200,
+            {
+              total_count: all.length,
+              repository_selection: 'selected',
+              repositories: page.items.map((f) => ({ ...repositoryView(f), permissions: permissionsOf(roleOf(f, login) as GithubRole) })),
+            },
+            page.headers,
+          );
+        }
+      }
       if (req.method === 'GET' && path === '/app/hook/deliveries') {
         if (!jwt) return send(401, { message: 'A JSON web token could not be decoded' });
         // Newest first; the cursor is where the next page starts.
@@ -196,7 +415,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         const list = [...installations.entries()].filter(([, st]) => st !== null);
         return send(
           200,
-          list.map(([id, st]) => ({ id, account: { login: 'acme', id: 1, type: 'Organization' }, app_id: 42, suspended_at: st === 'suspended' ? '2026-06-01T00:00:00Z' : null })),
+          list.map(([id]) => installationView(id)),
         );
       }
       if (req.method === 'GET' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+))?$/))) {
@@ -224,21 +443,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       if (req.method === 'GET' && (m = path.match(/^\/app\/installations\/(\d+)$/))) {
         const id = Number(m[1]);
         const state = installations.has(id) ? installations.get(id) : 'active';
-        if (!/^bearer /i.test(req.headers.authorization ?? '')) return send(401, { message: 'A JSON web token could not be decoded' });
+        if (!jwt) return send(401, { message: 'A JSON web token could not be decoded' });
         if (state === null) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#get-an-installation-for-the-authenticated-app' });
-        return send(200, {
-          id,
-          account: { login: 'acme', id: 1, type: 'Organization' },
-          app_id: 42,
-          target_type: 'Organization',
-          permissions: { pull_requests: 'write', statuses: 'write', deployments: 'write', contents: 'read', metadata: 'read' },
-          events: ['pull_request'],
-          repository_selection: 'selected',
-          created_at: '2026-01-01T00:00:00Z',
-          updated_at: '2026-01-01T00:00:00Z',
-          suspended_at: state === 'suspended' ? '2026-06-01T00:00:00Z' : null,
-          suspended_by: state === 'suspended' ? { login: 'acme-admin', id: 2, type: 'User' } : null,
-        });
+        return send(200, installationView(id));
       }
       if (req.method === 'GET' && path === '/installation/repositories') {
         const id = Number(/^token ghs_fake(\d+)$/.exec(req.headers.authorization ?? '')?.[1]);
@@ -257,7 +464,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
           {
             total_count: all.length,
             repository_selection: 'selected',
-            repositories: slice.map((full) => ({ id: repositoryIdOf(full), name: full.split('/')[1], full_name: full, private: false, owner: { login: full.split('/')[0] } })),
+            repositories: slice.map(repositoryView),
           },
           headers,
         );
@@ -268,7 +475,8 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         if (role === null || role === undefined) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user' });
         // `permission` folds maintain into write and triage into read, as GitHub's does.
         const permission = role === 'maintain' ? 'write' : role === 'triage' ? 'read' : role;
-        return send(200, { permission, role_name: role, user: { login: decodeURIComponent(m[3]!), id: 7, type: 'User' } });
+        const login = users.get(decodeURIComponent(m[3]!).toLowerCase())?.login ?? decodeURIComponent(m[3]!);
+        return send(200, { permission, role_name: role, user: { ...accountOf(login, 'User'), permissions: permissionsOf(role), role_name: role } });
       }
       if (req.method === 'GET' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/))) {
         const repository = `${m[1]}/${m[2]}`.toLowerCase();
@@ -360,8 +568,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     setPermission(repository, login, role) {
       permissions.set(`${repository.toLowerCase()}:${login.toLowerCase()}`, role);
     },
-    setInstallation(id, state) {
+    setInstallation(id, state, account) {
       installations.set(id, state);
+      if (account) installationAccounts.set(id, { login: account.login, type: account.type ?? 'Organization' });
     },
     setInstallationRepositories(id, fullNames) {
       installationRepos.set(id, [...fullNames]);
@@ -383,6 +592,23 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       const key = repository.toLowerCase();
       if (!pulls.has(key)) pulls.set(key, new Map());
       pulls.get(key)!.set(Number(pullRequest.number), structuredClone(pullRequest));
+    },
+    setOAuthApp(app) {
+      oauth.setApp(app);
+    },
+    setOAuthUser(login, profile = {}) {
+      oauth.setSignedIn(login);
+      if (login === null) return;
+      const user = knowUser(login);
+      if (profile.name !== undefined) user.name = profile.name;
+      if (profile.email !== undefined) user.email = profile.email;
+    },
+    setUserAccess(login, access) {
+      knowUser(login);
+      const suffix = `:${login.toLowerCase()}`;
+      for (const key of [...permissions.keys()]) if (key.endsWith(suffix)) permissions.delete(key);
+      for (const [repository, role] of Object.entries(access.repositories ?? {})) permissions.set(`${repository.toLowerCase()}${suffix}`, role);
+      userInstallations.set(login.toLowerCase(), [...(access.installations ?? [])]);
     },
     commentsOf(repository, issueNumber) {
       return [...comments.entries()]

@@ -1,4 +1,4 @@
-import { ENVIRONMENT_STATUSES, deploymentResponseSchema, environmentResponseSchema } from '@ephemera/schema';
+import { ENVIRONMENT_ACTIONS, ENVIRONMENT_STATUSES, deploymentResponseSchema, environmentResponseSchema, type EnvironmentAction } from '@ephemera/schema';
 import { z } from 'zod';
 
 // The request parameters of the API: what the handlers validate with, and what the OpenAPI document says.
@@ -49,3 +49,18 @@ export const environmentSchema = environmentResponseSchema.meta({ id: 'Environme
 export const deploymentSchema = deploymentResponseSchema.meta({ id: 'Deployment' });
 export const environmentListSchema = z.array(environmentSchema);
 export const deploymentListSchema = z.array(deploymentSchema);
+
+/** The actions' names as the API writes them, in their path and in the answer (`redeploy`, `destroy`). */
+export const ACTION_NAMES = Object.keys(ENVIRONMENT_ACTIONS) as [EnvironmentAction, ...EnvironmentAction[]];
+
+/** The answer to an action that was queued: the worker carries it out (or finds it no longer applies) later. */
+export const actionAcceptedSchema = z
+  .object({
+    action: z.enum(ACTION_NAMES),
+    environment_id: z.number().int(),
+    /** The job's id in the actions queue, and the id the worker records the action under. */
+    request_id: z.uuid(),
+    status: z.literal('queued'),
+  })
+  .meta({ id: 'ActionAccepted' });
+export type ActionAccepted = z.infer<typeof actionAcceptedSchema>;

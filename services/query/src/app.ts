@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -6,12 +7,27 @@ import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { z } from 'zod';
-import { environmentExists, findEnvironment, listDeployments, listEnvironments, type Queryable } from '@ephemera/db';
+import { environmentExists, findEnvironment, listDeployments, listEnvironments, readActionTarget, type Queryable } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { ACTIVE_ENVIRONMENT_STATUSES, previewConfigJsonSchema } from '@ephemera/schema';
-import { AUTHORITY, DEFAULT_LOGIN_LIMIT, basicCredentials, guardAdminWrites, limitFailedLogins, requireApiToken, requireBasicAuth, type ApiAuth, type LoginLimit } from './access.js';
-import { environmentIdParams, listDeploymentsQuery, listEnvironmentsQuery, namespaceParams } from './api-schemas.js';
+import { ACTIVE_ENVIRONMENT_STATUSES, environmentActionJobSchema, previewConfigJsonSchema, type ActionRequester } from '@ephemera/schema';
+import {
+  AUTHORITY,
+  DEFAULT_ACTION_LIMIT,
+  DEFAULT_LOGIN_LIMIT,
+  basicCredentials,
+  guardAdminWrites,
+  limitActions,
+  limitFailedLogins,
+  requireApiToken,
+  requireBasicAuth,
+  requireWriteToken,
+  type ActionLimit,
+  type ApiAuth,
+  type LoginLimit,
+} from './access.js';
+import { ACTION_NAMES, actionAcceptedSchema, environmentIdParams, listDeploymentsQuery, listEnvironmentsQuery, namespaceParams } from './api-schemas.js';
 import { deploymentCursors, environmentCursors } from './cursor.js';
+import { DEFAULT_ENQUEUE_TIMEOUT_MS, EnqueueTimeoutError, actionRefusal, enqueueAction } from './environment-actions.js';
 import type { QueryMetrics } from './metrics.js';
 import { createOpenApiDocument } from './openapi.js';
 import { problem } from './problem.js';
@@ -21,12 +37,26 @@ export interface QueryAppDeps {
   db: Queryable;
   /** Every queue Ephemera uses, for the dashboard. */
   queues: Queue[];
+  /**
+   * The actions queue (`ephemera-actions`) the API adds redeploy and destroy jobs to. Its connection should fail
+   * fast (the `producer` kind) so that an answer does not wait for Redis to come back.
+   */
+  actionsQueue: Queue;
   metrics: QueryMetrics;
   logger: Logger;
   /** Bearer tokens the API accepts (API_TOKENS). Given tokens always apply. */
   apiTokens: readonly string[];
   /** `none` with no tokens: the API is open on purpose (API_AUTH=none). No tokens otherwise: createApp throws. */
   apiAuth?: ApiAuth | undefined;
+  /**
+   * Bearer tokens that may redeploy and destroy, and read (API_WRITE_TOKENS); none (the default): the actions are
+   * refused. A token in both lists: createApp throws.
+   */
+  apiWriteTokens?: readonly string[] | undefined;
+  /** Actions per write token and window (default {@link DEFAULT_ACTION_LIMIT}). */
+  actionLimit?: ActionLimit | undefined;
+  /** How long an action may wait for Redis before the answer is 503 (default {@link DEFAULT_ENQUEUE_TIMEOUT_MS}). */
+  enqueueTimeoutMs?: number | undefined;
   /**
    * Bull Board at /admin/queues: served only with both credentials (404 otherwise); read-only unless `write`
    * (ADMIN_WRITE=true). `loginLimit`: failed logins per client address and window (default 10 per 15 minutes).
@@ -35,6 +65,8 @@ export interface QueryAppDeps {
 }
 
 const OPENAPI_PATH = '/api/v1/openapi.json';
+/** Seconds a client should wait before asking again for an action that Redis could not take (503 Retry-After). */
+export const ACTION_RETRY_AFTER_SECONDS = 5;
 const CONFIG_SCHEMA_PATH = '/api/v1/config-schema.json';
 
 /** Parses with the schema; on failure answers 400 naming the offending parameter and returns undefined. */
@@ -79,8 +111,9 @@ function nextLink(req: Request, cursor: string): string {
 }
 
 /**
- * The query service: environments REST API (read-only), OpenAPI document and reference page, Bull Board, and
- * operations endpoints. `createServer` is the caller's; tests use supertest on the app.
+ * The query service: environments REST API (reads, and the redeploy and destroy actions, which it queues for the
+ * worker), OpenAPI document and reference page, Bull Board, and operations endpoints. `createServer` is the
+ * caller's; tests use supertest on the app.
  */
 export function createApp(deps: QueryAppDeps): express.Express {
   const { db, metrics } = deps;
@@ -136,7 +169,8 @@ export function createApp(deps: QueryAppDeps): express.Express {
   // Without both credentials the dashboard is not served: /admin/queues falls through to the 404 below.
 
   const api = express.Router();
-  api.use(requireApiToken(deps.apiTokens, deps.apiAuth));
+  const writeTokens = deps.apiWriteTokens ?? [];
+  api.use(requireApiToken(deps.apiTokens, deps.apiAuth, writeTokens));
 
   api.get('/environments', async (req, res) => {
     const q = parse(listEnvironmentsQuery, req.query, res);
@@ -191,6 +225,38 @@ export function createApp(deps: QueryAppDeps): express.Express {
     if (rows.length > q.limit && last) res.set('Link', nextLink(req, deploymentCursors.encode(last.id)));
     return sendJsonText(res, `[${page.map((r) => r.json).join(',')}]`);
   });
+
+  // The actions: a job each for the worker, which applies it under the pull request's lock. Checked here first so
+  // that the caller hears at once when an action does not apply; the worker checks again when it runs.
+  const writeGuard = requireWriteToken(writeTokens, deps.apiTokens);
+  const actionLimiter = limitActions(deps.actionLimit ?? DEFAULT_ACTION_LIMIT);
+  const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
+  for (const action of ACTION_NAMES) {
+    api.post(`/environments/:id/${action}`, writeGuard, actionLimiter, async (req, res) => {
+      const p = parse(environmentIdParams, req.params, res);
+      if (!p) return;
+      const target = await readActionTarget(db, p.id);
+      if (!target) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
+      const refusal = actionRefusal(action, p.id, target);
+      if (refusal) return problem(res, 409, 'Conflict', refusal);
+      const job = environmentActionJobSchema.parse({
+        requestId: randomUUID(),
+        environmentId: p.id,
+        requestedBy: res.locals.requester as ActionRequester,
+        requestedAt: new Date().toISOString(),
+      });
+      try {
+        await enqueueAction(deps.actionsQueue, action, job, enqueueTimeoutMs);
+      } catch (err) {
+        deps.logger.warn({ err: { message: (err as Error).message }, action, environment_id: p.id }, 'could not queue an action');
+        res.set('Retry-After', String(ACTION_RETRY_AFTER_SECONDS));
+        const why = err instanceof EnqueueTimeoutError ? 'the queue did not take the action in time' : 'the queue is unavailable';
+        return problem(res, 503, 'Service Unavailable', `${why}; nothing was queued: ask again later`);
+      }
+      deps.logger.info({ action, environment_id: p.id, request_id: job.requestId, requested_by: job.requestedBy.login }, 'action queued');
+      return res.status(202).json(actionAcceptedSchema.parse({ action, environment_id: p.id, request_id: job.requestId, status: 'queued' }));
+    });
+  }
 
   app.use('/api/v1', api);
 

@@ -3,6 +3,11 @@ import { z } from 'zod';
 
 /** The shortest ADMIN_PASSWORD accepted when NODE_ENV=production. */
 const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
+/**
+ * The shortest API_WRITE_TOKENS entry accepted when NODE_ENV=production, as for ingest's webhook secrets: a write
+ * token can tear environments down, and job data and logs carry a few digits of its hash.
+ */
+const MIN_PRODUCTION_WRITE_TOKEN = 20;
 
 export const queryConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
@@ -12,6 +17,11 @@ export const queryConfigSchema = z.object({
   QUERY_PORT: env.port(3002),
   /** Bearer tokens accepted by the API, comma-separated. Required unless API_AUTH=none; given tokens always apply. */
   API_TOKENS: env.list().default([]),
+  /**
+   * Bearer tokens that may also redeploy and destroy environments (and read), comma-separated. None: those
+   * actions are refused. A token is either a read token or a write token, never both.
+   */
+  API_WRITE_TOKENS: env.list().default([]),
   /** `none` serves the API without authentication on purpose when API_TOKENS is empty (ignored when tokens are set). */
   API_AUTH: z.enum(['token', 'none']).optional(),
   /** Basic-auth credentials for Bull Board at /admin/queues; without both the dashboard is not served (404). */
@@ -26,18 +36,29 @@ export const queryConfigSchema = z.object({
 export type QueryConfig = z.infer<typeof queryConfigSchema>;
 
 /**
- * Parses the configuration and applies the access rules, in every NODE_ENV: the API needs API_TOKENS unless
- * API_AUTH=none says otherwise on purpose; the dashboard credentials go together, and in production the
- * password has at least {@link MIN_PRODUCTION_ADMIN_PASSWORD} characters.
+ * Parses the configuration and applies the access rules, in every NODE_ENV: the API needs API_TOKENS (or
+ * API_WRITE_TOKENS) unless API_AUTH=none says otherwise on purpose; no token is in both lists; the dashboard
+ * credentials go together; in production the password has at least {@link MIN_PRODUCTION_ADMIN_PASSWORD}
+ * characters and each write token at least {@link MIN_PRODUCTION_WRITE_TOKEN}. Problems name a token by its
+ * position in the list, never by its value.
  */
 export function loadQueryConfig(environment: NodeJS.ProcessEnv = process.env): QueryConfig {
   const config = parseConfig(queryConfigSchema, environment);
   const problems: string[] = [];
-  if (config.API_TOKENS.length === 0 && config.API_AUTH !== 'none') {
+  if (config.API_TOKENS.length === 0 && config.API_WRITE_TOKENS.length === 0 && config.API_AUTH !== 'none') {
     problems.push(
-      'API_TOKENS is not set: set API_TOKENS to the bearer tokens the environments API accepts (comma-separated), or set API_AUTH=none to serve the API without authentication on purpose',
+      'API_TOKENS is not set: set API_TOKENS to the bearer tokens the environments API accepts (comma-separated; API_WRITE_TOKENS for tokens that may also redeploy and destroy), or set API_AUTH=none to serve the API without authentication on purpose',
     );
   }
+  const readTokens = new Set(config.API_TOKENS);
+  config.API_WRITE_TOKENS.forEach((token, i) => {
+    if (readTokens.has(token)) {
+      problems.push(`API_WRITE_TOKENS: token ${i + 1} is in API_TOKENS as well; a token either only reads (API_TOKENS) or may also act (API_WRITE_TOKENS): remove it from one of the lists`);
+    }
+    if (config.NODE_ENV === 'production' && token.length < MIN_PRODUCTION_WRITE_TOKEN) {
+      problems.push(`API_WRITE_TOKENS: token ${i + 1} is ${token.length} characters; in production every write token must be at least ${MIN_PRODUCTION_WRITE_TOKEN} characters (a long random string, e.g. openssl rand -hex 24)`);
+    }
+  });
   if ((config.ADMIN_USERNAME === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_USERNAME and ADMIN_PASSWORD go together (set both to serve /admin/queues, or neither)');
   }

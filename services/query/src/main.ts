@@ -1,17 +1,21 @@
 import { Queue } from 'bullmq';
 import { createReadPool } from '@ephemera/db';
 import { createRedis, createService, logErrors } from '@ephemera/runtime';
-import { ALL_QUEUES } from '@ephemera/schema';
+import { ALL_QUEUES, QUEUES } from '@ephemera/schema';
 import { createApp } from './app.js';
 import { loadQueryConfig } from './config.js';
 import { createQueryMetrics } from './metrics.js';
 
 const { config, logger, onStop } = createService({ name: 'query', loadConfig: loadQueryConfig });
-if (config.API_TOKENS.length === 0) {
-  // Configuration validation allows this only with API_AUTH=none.
+if (config.API_TOKENS.length === 0 && config.API_AUTH === 'none') {
   logger.warn('API_AUTH=none and no API_TOKENS: the environments API is open to anyone who can reach it; set API_TOKENS to require a token');
 } else if (config.API_AUTH === 'none') {
   logger.warn('API_AUTH=none is ignored because API_TOKENS is set: the environments API requires one of the tokens');
+}
+if (config.API_WRITE_TOKENS.length === 0) {
+  logger.info('no API_WRITE_TOKENS: the API refuses redeploy and destroy (403); set API_WRITE_TOKENS to allow them');
+} else {
+  logger.info({ write_token_count: config.API_WRITE_TOKENS.length }, 'redeploy and destroy are allowed with a token of API_WRITE_TOKENS');
 }
 if (config.ADMIN_USERNAME === undefined || config.ADMIN_PASSWORD === undefined) {
   logger.warn('the queue dashboard /admin/queues is off (404): set ADMIN_USERNAME and ADMIN_PASSWORD to serve it behind basic auth');
@@ -30,13 +34,21 @@ const queues = ALL_QUEUES.map((name) => {
   logErrors(q, logger.child({ component: 'queue', queue: name }), 'queue error');
   return q;
 });
+// The API's own handle on the actions queue, on a connection that fails fast: an action is answered 503 while
+// Redis is away instead of waiting for it in ioredis' offline queue.
+const producer = createRedis(config.REDIS_URL, 'producer');
+logErrors(producer, logger, 'redis connection error');
+const actionsQueue = new Queue(QUEUES.actions, { connection: producer, prefix: config.QUEUE_PREFIX });
+logErrors(actionsQueue, logger.child({ component: 'queue', queue: QUEUES.actions }), 'queue error');
 const app = createApp({
   db,
   queues,
+  actionsQueue,
   metrics: createQueryMetrics(),
   logger,
   apiTokens: config.API_TOKENS,
   apiAuth: config.API_AUTH,
+  apiWriteTokens: config.API_WRITE_TOKENS,
   admin: { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, write: config.ADMIN_WRITE },
 });
 const server = app.listen(config.QUERY_PORT, () => {
@@ -52,7 +64,7 @@ onStop(async () => {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
-  await Promise.all(queues.map((q) => q.close()));
-  await redis.quit().catch(() => undefined);
+  await Promise.all([...queues, actionsQueue].map((q) => q.close()));
+  await Promise.all([redis, producer].map((r) => r.quit().catch(() => undefined)));
   await db.end();
 });

@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import { createDocument } from 'zod-openapi';
 import {
+  ACTION_NAMES,
+  actionAcceptedSchema,
   deploymentListSchema,
   environmentIdParams,
   environmentListSchema,
@@ -21,6 +23,37 @@ const errors = {
   '401': problemResponse('Missing or unknown bearer token'),
 };
 
+const retryAfter = (description: string) => ({ 'Retry-After': { description, schema: { type: 'integer' as const } } });
+
+const ACTION_SUMMARIES: Record<(typeof ACTION_NAMES)[number], string> = {
+  redeploy: 'Queue a new deployment of the environment\'s current commit (READY and FAILED environments)',
+  destroy: 'Queue the environment\'s teardown (live environments); a later push or reopen brings it back',
+};
+
+/** The POST operation of each action: one of API_WRITE_TOKENS, always, whatever API_AUTH says. */
+const actionPaths = Object.fromEntries(
+  ACTION_NAMES.map((action) => [
+    `/api/v1/environments/{id}/${action}`,
+    {
+      post: {
+        summary: ACTION_SUMMARIES[action],
+        description: 'Needs a token of API_WRITE_TOKENS. The action is queued for the worker, which checks again that it applies when it runs.',
+        security: [{ bearer: [] }],
+        requestParams: { path: environmentIdParams },
+        responses: {
+          '202': { description: 'The action is queued', ...json(actionAcceptedSchema) },
+          ...errors,
+          '403': problemResponse('The token is not a write token (API_TOKENS only read), or the service has no API_WRITE_TOKENS'),
+          '404': problemResponse('No such environment'),
+          '409': problemResponse('The action does not apply: the environment is destroyed or being destroyed, its pull request is closed, or its status is not one the action applies to'),
+          '429': { ...problemResponse('Too many actions with this token; wait as Retry-After says'), headers: retryAfter('Seconds until the token may act again') },
+          '503': { ...problemResponse('The queue is unavailable; nothing was queued'), headers: retryAfter('Seconds to wait before asking again') },
+        },
+      },
+    },
+  ]),
+);
+
 /** The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with. */
 export function createOpenApiDocument(serverUrl?: string) {
   return createDocument({
@@ -32,7 +65,9 @@ export function createOpenApiDocument(serverUrl?: string) {
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'One of API_TOKENS' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'One of API_TOKENS (reads), or of API_WRITE_TOKENS (reads and actions)' },
+      },
     },
     security: [{ bearer: [] }],
     paths: {
@@ -80,6 +115,7 @@ export function createOpenApiDocument(serverUrl?: string) {
           },
         },
       },
+      ...actionPaths,
     },
   });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Worker, type Job, type Queue } from 'bullmq';
 import request from 'supertest';
+import { ALL_QUEUES } from '@ephemera/schema';
 import { startQuery } from './support.js';
 
 type Q = Awaited<ReturnType<typeof startQuery>>;
@@ -71,7 +72,7 @@ describe('Bull Board at /admin/queues', () => {
       expect(page.text).toMatch(/<html/i);
       const queues = await request(app).get('/admin/queues/api/queues').auth(USER, PASSWORD);
       expect(queues.status).toBe(200);
-      expect(queues.body.queues).toHaveLength(4);
+      expect(queues.body.queues).toHaveLength(ALL_QUEUES.length);
       for (const x of queues.body.queues as Array<{ readOnlyMode: boolean }>) expect(x.readOnlyMode).toBe(true);
     });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { deploymentResponseSchema, environmentResponseSchema, parsePreviewConfig } from '@ephemera/schema';
+import { ALL_QUEUES, deploymentResponseSchema, environmentResponseSchema, parsePreviewConfig } from '@ephemera/schema';
 import { insertEnvironment, openApiValidator, startQuery } from './support.js';
 
 const oas = openApiValidator();
@@ -208,7 +208,7 @@ describe('environments API', () => {
     expect(result.valid).toBe(true);
     expect(Object.keys(res.body.paths)).toEqual([
       '/api/v1/environments', '/api/v1/environments/{id}', '/api/v1/environments/namespace/{namespace}', '/api/v1/config-schema.json',
-      '/api/v1/environments/{id}/deployments',
+      '/api/v1/environments/{id}/deployments', '/api/v1/environments/{id}/redeploy', '/api/v1/environments/{id}/destroy',
     ]);
     // The documented objects are the response schemas: the same fields, in the same order, and every one
     // required except those rendered only on request.
@@ -344,8 +344,7 @@ describe('access control', () => {
   it('shows every queue in Bull Board', async () => {
     const res = await request(q.app).get('/admin/queues/api/queues').auth('admin', 's3cret');
     expect(res.status).toBe(200);
-    expect(res.body.queues.map((x: { name: string }) => x.name).sort()).toEqual(
-      ['ephemera-cleanup', 'ephemera-feedback', 'ephemera-provisioning', 'ephemera-webhooks'],
-    );
+    expect(res.body.queues.map((x: { name: string }) => x.name).sort()).toEqual([...ALL_QUEUES].sort());
+    expect(res.body.queues.map((x: { name: string }) => x.name)).toContain('ephemera-actions');
   });
 });

@@ -30,6 +30,44 @@ describe(loadQueryConfig.name, () => {
     expect(loadQueryConfig({ ...base, API_TOKENS: 'x', API_AUTH: 'none' })).toMatchObject({ API_TOKENS: ['x'], API_AUTH: 'none' });
   });
 
+  it('reads API_WRITE_TOKENS as a list, empty by default (the actions are then refused)', () => {
+    expect(loadQueryConfig(open).API_WRITE_TOKENS).toEqual([]);
+    expect(loadQueryConfig({ ...open, API_WRITE_TOKENS: ' w-one , w-two ' }).API_WRITE_TOKENS).toEqual(['w-one', 'w-two']);
+  });
+
+  it.each(['development', 'production'])('with NODE_ENV=%s accepts write tokens alone as the API\'s tokens (they read as well)', (NODE_ENV) => {
+    const config = loadQueryConfig({ ...base, NODE_ENV, API_WRITE_TOKENS: 'w'.repeat(24) });
+    expect(config).toMatchObject({ API_TOKENS: [], API_WRITE_TOKENS: ['w'.repeat(24)] });
+    expect(config.API_AUTH).toBeUndefined();
+  });
+
+  it('refuses a token that is in both lists, naming its place in the list and not the token', () => {
+    let error: unknown;
+    try {
+      loadQueryConfig({ ...base, API_TOKENS: 'reader-token, shared-token-value', API_WRITE_TOKENS: 'writer-token,shared-token-value' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/API_WRITE_TOKENS: token 2 is in API_TOKENS as well/);
+    expect((error as Error).message).not.toContain('shared-token-value');
+    expect(loadQueryConfig({ ...base, API_TOKENS: 'reader-token', API_WRITE_TOKENS: 'writer-token' }).API_WRITE_TOKENS).toEqual(['writer-token']);
+  });
+
+  it('wants write tokens of at least 20 characters in production, and says which one is short without showing it', () => {
+    const write = (tokens: string) => ({ ...base, API_TOKENS: 'tok', API_WRITE_TOKENS: tokens });
+    let error: unknown;
+    try {
+      loadQueryConfig({ ...write(`${'a'.repeat(20)},short-secret`), NODE_ENV: 'production' });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as Error).message).toMatch(/API_WRITE_TOKENS: token 2 is 12 characters; in production every write token must be at least 20 characters/);
+    expect((error as Error).message).not.toContain('short-secret');
+    expect(loadQueryConfig({ ...write('b'.repeat(20)), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual(['b'.repeat(20)]);
+    expect(loadQueryConfig({ ...write('short'), NODE_ENV: 'development' }).API_WRITE_TOKENS).toEqual(['short']);
+  });
+
   it('starts without the dashboard credentials in every mode (the dashboard is then not served), but wants both together', () => {
     expect(loadQueryConfig({ ...open, NODE_ENV: 'production' }).ADMIN_PASSWORD).toBeUndefined();
     expect(() => loadQueryConfig({ ...open, ADMIN_USERNAME: 'a' })).toThrow(/ADMIN_USERNAME and ADMIN_PASSWORD go together/);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '@ephemera/testkit';
-import { startQuery } from './support.js';
+import { insertEnvironment, startQuery } from './support.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -10,9 +10,9 @@ type Q = Awaited<ReturnType<typeof startQuery>>;
 
 /**
  * The real entry point in a process of its own: runs until `/readyz` answers (then is stopped) or until it exits,
- * and gives back its exit code, what it wrote, and what the API answered without a token.
+ * and gives back its exit code, what it wrote, what the API answered without a token, and what `probe` found.
  */
-async function runQuery(q: Q, extra: Record<string, string>) {
+async function runQuery(q: Q, extra: Record<string, string>, probe?: (base: string) => Promise<unknown>) {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     env: {
@@ -35,10 +35,12 @@ async function runQuery(q: Q, extra: Record<string, string>) {
   const deadline = Date.now() + 20_000;
   let api: number | undefined;
   let dashboard: number | undefined;
+  let probed: unknown;
   while (!gone && Date.now() < deadline) {
     if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) {
       api = (await fetch(`http://127.0.0.1:${port}/api/v1/environments`)).status;
       dashboard = (await fetch(`http://127.0.0.1:${port}/admin/queues`)).status;
+      probed = await probe?.(`http://127.0.0.1:${port}`);
       child.kill('SIGTERM');
       break;
     }
@@ -46,8 +48,10 @@ async function runQuery(q: Q, extra: Record<string, string>) {
   }
   if (!gone && api === undefined) child.kill('SIGKILL');
   const code = await exited;
-  return { code, output, api, dashboard, lines: output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string | number; msg: string }) };
+  return { code, output, api, dashboard, probed, lines: output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string | number; msg: string }) };
 }
+
+const WRITE_TOKEN = 'write-token-0123456789abcdef';
 
 const warnings = (lines: Array<{ level: string | number; msg: string }>) => lines.filter((l) => l.level === 'warn' || l.level === 40).map((l) => l.msg);
 
@@ -88,5 +92,28 @@ describe('the query process', () => {
     const warned = warnings(run.lines);
     expect(warned).toContainEqual(expect.stringMatching(/API_AUTH=none is ignored because API_TOKENS is set/));
     expect(warned.join('\n')).not.toMatch(/admin\/queues is off/);
+  });
+
+  it('refuses to start with a token in both API_TOKENS and API_WRITE_TOKENS', async () => {
+    const run = await runQuery(q, { API_TOKENS: `tok,${WRITE_TOKEN}`, API_WRITE_TOKENS: WRITE_TOKEN });
+    expect(run.code).toBe(1);
+    expect(run.api).toBeUndefined();
+    expect(run.output).toMatch(/API_WRITE_TOKENS: token 1 is in API_TOKENS as well/);
+    expect(run.output).not.toContain(WRITE_TOKEN);
+  });
+
+  it('with API_WRITE_TOKENS: queues an action for a write token and refuses a read token', async () => {
+    const env = await insertEnvironment(q.db, { status: 'READY' });
+    const run = await runQuery(q, { API_TOKENS: 'tok', API_WRITE_TOKENS: WRITE_TOKEN, NODE_ENV: 'production' }, async (base) => {
+      const post = (token: string) => fetch(`${base}/api/v1/environments/${env.id}/destroy`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      const read = await post('tok');
+      const write = await post(WRITE_TOKEN);
+      return { read: read.status, write: write.status, body: (await write.json()) as { request_id: string } };
+    });
+    const probed = run.probed as { read: number; write: number; body: { request_id: string } };
+    expect({ read: probed.read, write: probed.write }).toEqual({ read: 403, write: 202 });
+    const job = await q.actionsQueue.getJob(probed.body.request_id);
+    expect(job?.name).toBe('environment.destroy');
+    expect(run.output).not.toContain(WRITE_TOKEN);
   });
 });

@@ -6,8 +6,8 @@ import { createPrismaClient, createReadPool, type PrismaClient } from '@ephemera
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
 import { createLogger } from '@ephemera/runtime';
-import { ALL_QUEUES, namespaceFor } from '@ephemera/schema';
-import type { ApiAuth } from '../src/access.js';
+import { ALL_QUEUES, QUEUES, namespaceFor } from '@ephemera/schema';
+import type { ActionLimit, ApiAuth } from '../src/access.js';
 import { createApp, type QueryAppDeps } from '../src/app.js';
 import { createQueryMetrics } from '../src/metrics.js';
 import { createOpenApiDocument } from '../src/openapi.js';
@@ -16,6 +16,11 @@ export interface QueryOptions {
   apiTokens?: string[];
   /** Defaults to `none`: an open API unless tokens are given (tokens always apply). */
   apiAuth?: ApiAuth;
+  apiWriteTokens?: string[];
+  actionLimit?: ActionLimit;
+  /** Defaults to the actions queue of `queues`. */
+  actionsQueue?: Queue;
+  enqueueTimeoutMs?: number;
   admin?: QueryAppDeps['admin'];
 }
 
@@ -29,15 +34,20 @@ export async function startQuery(options: QueryOptions = {}) {
   const db: PrismaClient = createPrismaClient({ databaseUrl: scratch.url, poolSize: 5 });
   const prefix = `qt-${randomBytes(4).toString('hex')}`;
   const queues = ALL_QUEUES.map((name) => new Queue(name, { connection: { url: process.env.REDIS_URL }, prefix }));
+  const actionsQueue = queues.find((x) => x.name === QUEUES.actions)!;
   const pool = createReadPool({ databaseUrl: scratch.url, poolSize: 5 });
   const appWith = (o: QueryOptions) =>
     createApp({
       db: pool,
       queues,
+      actionsQueue: o.actionsQueue ?? actionsQueue,
       metrics: createQueryMetrics(),
       logger: createLogger({ service: 'query', level: 'silent' }),
       apiTokens: o.apiTokens ?? [],
       apiAuth: o.apiAuth ?? 'none',
+      apiWriteTokens: o.apiWriteTokens,
+      actionLimit: o.actionLimit ?? options.actionLimit,
+      enqueueTimeoutMs: o.enqueueTimeoutMs,
       admin: o.admin ?? {},
     });
   return {
@@ -45,6 +55,7 @@ export async function startQuery(options: QueryOptions = {}) {
     appWith,
     db,
     queues,
+    actionsQueue,
     prefix,
     databaseUrl: scratch.url,
     async close() {
@@ -99,8 +110,8 @@ export function openApiValidator() {
   return {
     document,
     /** Throws with ajv's errors when `body` does not match the documented response. */
-    check(pathTemplate: string, status: number, body: unknown, contentType = 'application/json') {
-      const pointer = `openapi#/paths/${pathTemplate.replace(/~/g, '~0').replace(/\//g, '~1')}/get/responses/${status}/content/${contentType.replace(/\//g, '~1')}/schema`;
+    check(pathTemplate: string, status: number, body: unknown, contentType = 'application/json', method: 'get' | 'post' = 'get') {
+      const pointer = `openapi#/paths/${pathTemplate.replace(/~/g, '~0').replace(/\//g, '~1')}/${method}/responses/${status}/content/${contentType.replace(/\//g, '~1')}/schema`;
       const validate = ajv.compile({ $ref: pointer });
       if (!validate(body)) throw new Error(`${pathTemplate} ${status}: ${ajv.errorsText(validate.errors)}`);
     },

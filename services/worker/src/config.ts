@@ -80,6 +80,12 @@ export const workerConfigSchema = z.object({
   /** How long GitHub's answer about a person's permission on a repository is reused. */
   PERMISSION_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
 
+  /**
+   * The query service's public address (its dashboard): when set, each pull request's comment links the
+   * environment's page there.
+   */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+
   ENVIRONMENT_TTL_HOURS: z.coerce.number().positive().default(72),
   /** Minutes an environment may stay PROVISIONING, UPDATING or DESTROYING before cleanup retries its step. */
   STUCK_AFTER_MINUTES: z.coerce.number().positive().default(30),

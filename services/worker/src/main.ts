@@ -51,6 +51,7 @@ const runtime = await startWorkerRuntime(
     logMaxBytes: config.DEPLOYMENT_LOG_MAX_BYTES,
     feedbackDelayMs: config.FEEDBACK_DELAY_MS,
     maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+    publicUrl: config.PUBLIC_URL,
   },
   {
     db,

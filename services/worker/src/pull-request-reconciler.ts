@@ -174,8 +174,9 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
         : `This pull request comes from a fork, so its preview waits for approval: someone with write access to ${repo} adds the \`${settings.approveLabel}\` label to deploy it.`;
   } else {
     const limit = settings.maxEnvironmentsPerRepo ?? 0;
+    const kept = keptDestroyed(record, job, settings, approval);
     // A new environment, or one coming back, takes a place: counted under the repository's lock.
-    const takesPlace = limit > 0 && (!env || env.status === 'DESTROYED');
+    const takesPlace = limit > 0 && !kept && (!env || env.status === 'DESTROYED');
     if (takesPlace && optimistic) throw new NeedsTransaction('counting places under MAX_ENVIRONMENTS_PER_REPO');
     if (takesPlace) await lockRepository(tx, key);
     const full = takesPlace && (await placesTaken(tx, key, env?.id)) >= limit;
@@ -186,6 +187,9 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
       }
       write.environment = { insert: { ...(await environmentInsert(ctx, job)), status: 'PENDING', waitingSince: waitingSince ?? null } };
       write.deployment = { commitSha: pr.headSha, commitMessage: pr.title };
+    } else if (kept) {
+      // Nothing is deployed, and the comment keeps saying why the preview went.
+      write.state.note = state?.note ?? null;
     } else if (needsDeployment(record, pr.headSha)) {
       supersede(`superseded by ${pr.headSha.slice(0, 7)}`);
       // DESTROYING: the destroy finishes first, then this queued deployment brings the environment back.
@@ -227,6 +231,23 @@ function needsDeployment({ environment: env, latest }: PullRequestRecord, headSh
   const sameCommit = latest !== null && latest.commitSha === headSha && latest.status !== 'FAILED';
   if (sameCommit && !comingBack) return false;
   return !(sameCommit && env!.status === 'DESTROYING' && latest.status === 'QUEUED');
+}
+
+/**
+ * A preview destroyed on request (the dashboard, the write API) stays destroyed as after a close, though its pull
+ * request is still open: a push (another head commit), a reopen, ready for review, or the preview or approval label
+ * added brings it back; an edit or another label does not.
+ */
+function keptDestroyed({ environment: env, state }: PullRequestRecord, job: PullRequestJob, settings: PreviewSettings, approval: ApprovalChange): boolean {
+  if (env?.lastAction !== 'destroy' || (env.status !== 'DESTROYING' && env.status !== 'DESTROYED')) return false;
+  const pr = job.pullRequest;
+  const bringsBack =
+    pr.headSha !== env.commitSha ||
+    state?.lastPrState === 'closed' ||
+    ['opened', 'reopened', 'synchronize', 'ready_for_review'].includes(job.action) ||
+    approval === 'granted' ||
+    (job.action === 'labeled' && settings.previewLabel !== undefined && job.label === settings.previewLabel);
+  return !bringsBack;
 }
 
 async function environmentInsert(ctx: HandlerContext, job: PullRequestJob) {

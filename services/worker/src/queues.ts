@@ -8,6 +8,7 @@ export interface WorkerQueues {
   provisioning: Queue;
   feedback: Queue;
   cleanup: Queue;
+  actions: Queue;
   close(): Promise<void>;
 }
 
@@ -23,6 +24,7 @@ export function createWorkerQueues(connection: ConnectionOptions, prefix: string
     provisioning: make(QUEUES.provisioning),
     feedback: make(QUEUES.feedback),
     cleanup: make(QUEUES.cleanup),
+    actions: make(QUEUES.actions),
   };
   return {
     ...queues,

@@ -9,6 +9,7 @@ import type { GithubFeedback } from './github/github-feedback.js';
 import type { InstallationClients } from './github/installation-clients.js';
 import { JobRegistry } from './jobs/job-registry.js';
 import type { WorkerMetrics } from './metrics.js';
+import { actionJobs } from './processors/action-processor.js';
 import { cleanupJobs } from './processors/cleanup-processor.js';
 import { feedbackJobs } from './processors/feedback-processor.js';
 import { provisioningJobs } from './processors/provisioning-processor.js';
@@ -39,6 +40,8 @@ export interface WorkerRuntimeOptions {
   feedbackDelayMs?: number;
   /** WORKER_MAX_STALLED_COUNT: how often a job may lose its worker (a crash, a kill) before it fails. */
   maxStalledCount?: number;
+  /** PUBLIC_URL: the query service's public address, for the environment page's link in the pull request's comment. */
+  publicUrl?: string | undefined;
 }
 
 export interface WorkerRuntimeDeps {
@@ -64,7 +67,7 @@ export interface WorkerRuntime {
 }
 
 /**
- * Consumes the four queues. Every job's definition (name, payload schema, handler) is registered and checked
+ * Consumes the five queues. Every job's definition (name, payload schema, handler) is registered and checked
  * before anything starts, so a build with a job nobody handles fails at start, not on the first job of that name.
  */
 export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
@@ -84,7 +87,13 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       maxEnvironmentsPerRepo,
       ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
     }),
-    ...feedbackJobs({ db: deps.db, github: deps.github, logger: log }),
+    ...feedbackJobs({ db: deps.db, github: deps.github, logger: log, publicUrl: options.publicUrl }),
+    ...actionJobs({
+      db: deps.db,
+      followUps,
+      logger: log,
+      ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
+    }),
     ...cleanupJobs({
       db: deps.db,
       queues,
@@ -106,6 +115,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
     [QUEUES.provisioning]: options.concurrency,
     [QUEUES.feedback]: Math.max(1, Math.ceil(options.concurrency / 2)),
     [QUEUES.cleanup]: 1,
+    // People's redeploys and destroys are few; each is one short transaction, the work follows on other queues.
+    [QUEUES.actions]: 2,
   };
   const workers = (Object.keys(concurrency) as QueueName[]).map((name) => {
     const worker = new Worker(name, timed(name, registry.processor(name, log), deps.metrics), {

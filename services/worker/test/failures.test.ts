@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { createLogger } from '@ephemera/runtime';
-import { CLEANUP_JOBS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
+import { CLEANUP_JOBS, ENVIRONMENT_ACTIONS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { JobRegistry, type JobDefinition } from '../src/jobs/job-registry.js';
+import { actionJobs } from '../src/processors/action-processor.js';
 import { provisioningJobs } from '../src/processors/provisioning-processor.js';
 import { webhookJobs } from '../src/processors/webhook-processor.js';
 import { cleanupJobs, destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
@@ -213,7 +214,7 @@ describe('invalid webhook jobs', () => {
 describe(JobRegistry.name, () => {
   // Building the definitions touches none of their dependencies; only running a job would.
   const deps = {} as never;
-  const all = (): JobDefinition[] => [...webhookJobs(deps), ...provisioningJobs(deps), ...feedbackJobs(deps), ...cleanupJobs(deps)];
+  const all = (): JobDefinition[] => [...webhookJobs(deps), ...provisioningJobs(deps), ...feedbackJobs(deps), ...cleanupJobs(deps), ...actionJobs(deps)];
 
   it("accepts the worker's own definitions: every job name of every queue has its handler", () => {
     expect(() => new JobRegistry(all())).not.toThrow();
@@ -233,6 +234,8 @@ describe(JobRegistry.name, () => {
     expect(() => new JobRegistry(withoutOpened)).toThrow('ephemera-webhooks: pull_request.opened has no handler');
     const withoutResync = defs.filter((d) => d.name !== CLEANUP_JOBS.resync);
     expect(() => new JobRegistry(withoutResync)).toThrow(`ephemera-cleanup: ${CLEANUP_JOBS.resync} has no handler`);
+    const withoutDestroy = defs.filter((d) => d.name !== ENVIRONMENT_ACTIONS.destroy);
+    expect(() => new JobRegistry(withoutDestroy)).toThrow(`ephemera-actions: ${ENVIRONMENT_ACTIONS.destroy} has no handler`);
     expect(() => new JobRegistry([...defs, defs.find((d) => d.name === PROVISIONING_JOBS.deploy)!])).toThrow(`${PROVISIONING_JOBS.deploy} has two handlers`);
     const stray = { ...defs.find((d) => d.queue === QUEUES.cleanup)!, name: 'cleanup.everything' };
     expect(() => new JobRegistry([...defs, stray])).toThrow('cleanup.everything is not a job this queue carries');

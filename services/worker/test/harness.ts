@@ -32,6 +32,8 @@ export interface HarnessOptions {
   noRuntime?: boolean;
   /** FEEDBACK_DELAY_MS (tests report at once unless they say otherwise). */
   feedbackDelayMs?: number;
+  /** PUBLIC_URL: the comment links each environment's page there. */
+  publicUrl?: string;
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
@@ -87,6 +89,7 @@ export async function startHarness(options: HarnessOptions = {}) {
           resyncIntervalMs: 1_800_000,
           schedule: options.schedule ?? false,
           feedbackDelayMs: options.feedbackDelayMs ?? 0,
+          publicUrl: options.publicUrl,
         },
         {
           db,
@@ -153,7 +156,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       while (quiet < 2) {
         if (Date.now() > deadline) throw new Error('queues did not drain in time');
         const counts = await Promise.all(
-          [producer.webhooks, producer.provisioning, producer.feedback].map((q) =>
+          [producer.webhooks, producer.provisioning, producer.feedback, producer.actions].map((q) =>
             q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children'),
           ),
         );
@@ -187,13 +190,14 @@ export async function startHarness(options: HarnessOptions = {}) {
         ...(await producer.webhooks.getFailed()),
         ...(await producer.provisioning.getFailed()),
         ...(await producer.feedback.getFailed()),
+        ...(await producer.actions.getFailed()),
       ];
     },
 
     async close() {
       for (const r of runtimes) await r.close();
       if (!runtimes[0]) await producer.close();
-      for (const q of [producer.webhooks, producer.provisioning, producer.feedback, producer.cleanup]) {
+      for (const q of [producer.webhooks, producer.provisioning, producer.feedback, producer.cleanup, producer.actions]) {
         await q.obliterate({ force: true }).catch(() => undefined);
       }
       await db.$disconnect();

@@ -23,6 +23,8 @@ export interface FeedbackDeps {
   db: PrismaClient;
   github: GithubFeedback;
   logger: Logger;
+  /** PUBLIC_URL: the query service's public address; the comment then links the environment's page there. */
+  publicUrl?: string | undefined;
 }
 
 const MARKER = '<!-- ephemera:preview -->';
@@ -44,7 +46,7 @@ export function feedbackJobs(deps: FeedbackDeps): JobDefinition[] {
   return [defineJob({ queue: QUEUES.feedback, name: FEEDBACK_JOB, schema: feedbackJobSchema, handle: (data, job, token) => report(deps, data, job, token) })];
 }
 
-async function report({ db, github, logger }: FeedbackDeps, data: FeedbackJob, job: Job, token?: string): Promise<string> {
+async function report({ db, github, logger, publicUrl }: FeedbackDeps, data: FeedbackJob, job: Job, token?: string): Promise<string> {
   if (data.installationId === null) return 'skipped: no installation (repository webhook)';
   const key: PullRequestKey = { repositoryId: data.repositoryId, repositoryFullName: data.repositoryFullName, prNumber: data.prNumber };
   try {
@@ -56,7 +58,7 @@ async function report({ db, github, logger }: FeedbackDeps, data: FeedbackJob, j
     // A pull request that never had a preview (a draft, one without PREVIEW_LABEL) gets no comment; one held
     // for approval does, to say what it waits for.
     const commented = env !== null || fs.state?.heldSha != null || fs.state?.commentId != null;
-    const body = renderComment(env, fs.latest, fs.state?.heldSha ?? null, fs.state?.note ?? null);
+    const body = renderComment(env, fs.latest, fs.state?.heldSha ?? null, fs.state?.note ?? null, publicUrl);
     const digest = commented ? await syncComment(db, github, ref, key, fs.state, body) : null;
     const reported = env ? await reportDeployments(db, github, ref, env, fs.toReport) : [];
     await recordFeedback(db, { stateId: fs.state?.id ?? null, commentDigest: digest, reported });
@@ -256,8 +258,14 @@ const STATUS_TEXT: Record<string, string> = {
   FAILED: '❌ Failed',
 };
 
-/** The one comment per pull request: status, URL, commit, last deployment. */
-function renderComment(env: Environment | null, latest: Pick<ReportedDeployment, 'id' | 'status' | 'commitSha'> | null, heldSha: string | null, note: string | null): string {
+/** The one comment per pull request: status, URL, commit, last deployment, and the environment's page when PUBLIC_URL is set. */
+function renderComment(
+  env: Environment | null,
+  latest: Pick<ReportedDeployment, 'id' | 'status' | 'commitSha'> | null,
+  heldSha: string | null,
+  note: string | null,
+  publicUrl?: string,
+): string {
   const lines = [MARKER, '### Ephemera preview', ''];
   if (!env) {
     lines.push(`**Status:** ⏸️ Waiting for approval${heldSha ? ` of \`${heldSha.slice(0, 7)}\`` : ''}`);
@@ -269,6 +277,7 @@ function renderComment(env: Environment | null, latest: Pick<ReportedDeployment,
     lines.push(`**Namespace:** \`${env.namespace}\``);
     if (env.lastDeployedAt) lines.push(`**Last deployed:** ${env.lastDeployedAt.toISOString()}`);
     if (latest) lines.push(`**Latest deployment:** #${latest.id} (${latest.status.toLowerCase()}, \`${latest.commitSha.slice(0, 7)}\`)`);
+    if (publicUrl) lines.push(`**Environment page:** ${publicUrl.replace(/\/+$/, '')}/environments/${env.id}`);
     if (env.status === 'FAILED' && env.errorMessage) lines.push('', fenced(env.errorMessage));
     if (heldSha) lines.push('', `⏸️ \`${heldSha.slice(0, 7)}\` waits for approval.`);
   }
