@@ -87,7 +87,8 @@ export async function writeEnvironmentAction(tx: Db, w: EnvironmentActionWrite):
   });
   // The caller read the environment under the lock: a change meanwhile is a write outside it (a bug).
   if (!after) throw new IllegalTransitionError('environment', env.status, w.to, env.id);
-  await setPullRequestNote(tx, environmentKey(env), w.note);
+  // A destroy is final as a close is: a pull_request event from before it, delivered late, does not undo it.
+  await setPullRequestNote(tx, environmentKey(env), w.note, w.action === 'destroy' ? new Date(w.requestedAt) : undefined);
 
   const latest =
     created !== null

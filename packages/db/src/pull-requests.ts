@@ -383,14 +383,22 @@ export async function supersedeActiveDeployments(tx: Db, environmentId: number, 
   return rows.map((r) => r.id);
 }
 
-/** What the pull request's comment says beyond its state (why a preview went), until the next event replaces it. */
-export async function setPullRequestNote(tx: Db, key: PullRequestKey, note: string | null): Promise<void> {
+/**
+ * What the pull request's comment says beyond its state (why a preview went), until the next event replaces it.
+ * With `eventsBefore`, pull_request events older than that moment become stale too (a teardown asked for on
+ * purpose, like a close, is not undone by an event from before it delivered late).
+ */
+export async function setPullRequestNote(tx: Db, key: PullRequestKey, note: string | null, eventsBefore?: Date): Promise<void> {
+  const at = eventsBefore ?? null;
   const updated = await tx.$executeRaw`
-    UPDATE pull_request_states s SET note = ${note}, updated_at = now() WHERE ${matches('s', key)}`;
+    UPDATE pull_request_states s
+       SET note = ${note}, updated_at = now(),
+           last_event_at = CASE WHEN ${at}::timestamptz IS NULL THEN last_event_at ELSE GREATEST(COALESCE(last_event_at, ${at}::timestamptz), ${at}::timestamptz) END
+     WHERE ${matches('s', key)}`;
   if (updated === 0) {
     await tx.$executeRaw`
-      INSERT INTO pull_request_states (repository_id, repository_full_name, pr_number, note, updated_at)
-      VALUES (${key.repositoryId === null ? null : BigInt(key.repositoryId)}, ${key.repositoryFullName}, ${key.prNumber}, ${note}, now())`;
+      INSERT INTO pull_request_states (repository_id, repository_full_name, pr_number, note, last_event_at, updated_at)
+      VALUES (${key.repositoryId === null ? null : BigInt(key.repositoryId)}, ${key.repositoryFullName}, ${key.prNumber}, ${note}, ${at}::timestamptz, now())`;
   }
 }
 

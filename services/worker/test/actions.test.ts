@@ -125,14 +125,21 @@ describe('redeploy and destroy asked for from the dashboard or the write API', (
     expect(comment(h, 3)).toMatch(/destroyed from the dashboard by @octocat/i);
     expect(comment(h, 3)).toMatch(/Removed/);
 
+    // A push made before the destroy, delivered late, is stale as after a close.
+    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 3, headSha: sha(29), updatedAt: at(29) }));
+    await h.drain();
+    expect(await h.db.environment.findUniqueOrThrow({ where: { id: env.id } })).toMatchObject({ status: 'DESTROYED', commitSha: sha(3) });
+    expect(await h.db.deployment.count({ where: { environmentId: env.id } })).toBe(1);
+
     // The pull request is still open: as after a close, only a push or a reopen brings the preview back.
-    await h.deliver(pullRequestPayload({ action: 'edited', number: 3, headSha: sha(3), updatedAt: at(30), title: 'Renamed' }));
+    const later = (s: number) => new Date(Date.now() + s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await h.deliver(pullRequestPayload({ action: 'edited', number: 3, headSha: sha(3), updatedAt: later(30), title: 'Renamed' }));
     await h.drain();
     expect(await h.db.environment.findUniqueOrThrow({ where: { id: env.id } })).toMatchObject({ status: 'DESTROYED', prTitle: 'Renamed' });
     expect(await h.db.deployment.count({ where: { environmentId: env.id } })).toBe(1);
     expect(comment(h, 3)).toMatch(/destroyed from the dashboard by @octocat/i);
 
-    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 3, headSha: sha(31), updatedAt: at(31) }));
+    await h.deliver(pullRequestPayload({ action: 'synchronize', number: 3, headSha: sha(31), updatedAt: later(31) }));
     await h.drain();
     const back = await h.db.environment.findUniqueOrThrow({ where: { id: env.id } });
     expect(back).toMatchObject({ status: 'READY', commitSha: sha(31), namespace: env.namespace, destroyedAt: null });
