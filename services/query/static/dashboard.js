@@ -6,6 +6,13 @@
   var live = body.getAttribute('data-live');
   if (live && window.EventSource) {
     var source = new EventSource(live);
+    // Says whether the live view is connected (for people's tools and the browser tests alike).
+    source.onopen = function () {
+      body.setAttribute('data-live-state', 'open');
+    };
+    source.onerror = function () {
+      body.setAttribute('data-live-state', 'reconnecting');
+    };
     // Each message names element ids and the markup the server rendered (and escaped) for them.
     source.onmessage = function (event) {
       var parts = JSON.parse(event.data);

@@ -24,6 +24,7 @@ export function layout(title: string, body: SafeHtml, options: { viewer?: PageVi
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Ephemera</title>
 <link rel="stylesheet" href="/static/dashboard.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <script src="/static/dashboard.js" defer></script>
 </head>
 <body${live ? html` data-live="${live}"` : ''}>
