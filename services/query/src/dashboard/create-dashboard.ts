@@ -30,7 +30,7 @@ import {
   type ListFilters,
   type PageViewer,
 } from './pages.js';
-import type { Session, SessionStore } from './session-store.js';
+import { SESSION_COOKIE, type Session, type SessionStore } from './session-store.js';
 
 export interface DashboardDeps {
   db: Queryable;
@@ -56,7 +56,6 @@ export interface DashboardDeps {
   livePollMs?: number | undefined;
 }
 
-export const SESSION_COOKIE = 'ephemera_session';
 const LOGIN_CSRF_COOKIE = 'ephemera_login_csrf';
 const OAUTH_STATE_COOKIE = 'ephemera_oauth_state';
 const PAGE_SIZE = 50;

@@ -27,6 +27,9 @@ export interface Session {
   access?: GithubAccess;
 }
 
+/** The cookie that names a dashboard session. */
+export const SESSION_COOKIE = 'ephemera_session';
+
 const newId = () => randomBytes(32).toString('base64url');
 
 /**
