@@ -176,6 +176,9 @@ export function limitFailedLogins(
   { limit, windowMs }: LoginLimit = DEFAULT_LOGIN_LIMIT,
   /** Whether a request is a login attempt at all; by default, one with an Authorization header. */
   attempted: (req: Request) => boolean = (req) => req.get('authorization') !== undefined,
+  /** Answers a client over its limit (after Retry-After is set); by default a problem document. */
+  refuse: (req: Request, res: Response, seconds: number) => void = (_req, res, seconds) =>
+    problem(res, 429, 'Too Many Requests', `too many failed logins from this address: try again in ${seconds} s`),
 ): RateLimitRequestHandler {
   // req.ip honours the app's `trust proxy` setting; IPv6 clients are grouped by /56 as the library recommends.
   const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
@@ -197,7 +200,7 @@ export function limitFailedLogins(
     handler: (req, res) => {
       const seconds = secondsUntil((req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime, windowMs);
       res.set('Retry-After', String(seconds));
-      problem(res, 429, 'Too Many Requests', `too many failed logins from this address: try again in ${seconds} s`);
+      refuse(req, res, seconds);
     },
   });
   return limiter;

@@ -91,6 +91,8 @@ describe('the dashboard', () => {
       const blocked = await operatorSession(app);
       expect(blocked.res.status).toBe(429);
       expect(blocked.res.headers['retry-after']).toBeDefined();
+      expect(blocked.res.text).toContain('Too many failed sign-ins from this address');
+      expect(cookiesOf(blocked.res)).not.toContain('ephemera_session');
     });
 
     it('signs out with a POST carrying the CSRF token; the session is then gone', async () => {
@@ -374,6 +376,39 @@ describe('the dashboard', () => {
       expect(queued.status).toBe(202);
       const [job] = await q.actionsQueue.getJobs(['waiting']);
       expect(environmentActionJobSchema.parse(job!.data).requestedBy).toEqual({ kind: 'github', login: 'alice' });
+    });
+
+    it('asks GitHub again once its answer is old: access taken away shows at once, and a revoked token ends the session', async () => {
+      const fresh = q.appWith({
+        admin: OPERATOR,
+        dashboard: {
+          githubUrl: fake.url,
+          publicUrl: 'http://dashboard.test',
+          accessTtlMs: 1,
+          github: new GithubSignIn({ clientId: 'Iv23liDashboard', clientSecret: 'dashboard-secret', webUrl: fake.url, apiUrl: fake.url, callbackUrl: CALLBACK, timeoutMs: 5_000 }),
+        },
+      });
+      const env = await insertEnvironment(q.db, { repo: 'acme/api', pr: 11, repositoryId: repositoryIdOf('acme/api') });
+      fake.setUserAccess('bob', { repositories: { 'acme/api': 'write' } });
+      const { cookie } = await githubSession('bob');
+      await new Promise((r) => setTimeout(r, 5));
+      expect((await request(fresh).get(`/environments/${env.id}`).set('Cookie', cookie)).text).toContain('/redeploy"');
+      fake.setUserAccess('bob', { repositories: { 'acme/api': 'read' } });
+      await new Promise((r) => setTimeout(r, 5));
+      const readOnly = await request(fresh).get(`/environments/${env.id}`).set('Cookie', cookie);
+      expect(readOnly.status).toBe(200);
+      expect(readOnly.text).not.toContain('/redeploy"');
+      fake.setUserAccess('bob', {});
+      await new Promise((r) => setTimeout(r, 5));
+      expect((await request(fresh).get(`/environments/${env.id}`).set('Cookie', cookie)).status).toBe(404);
+      // GitHub failing keeps the last answer rather than signing people out.
+      fake.failNext(/^\/user\/installations/, 502, 1);
+      expect((await request(fresh).get('/').set('Cookie', cookie)).status).toBe(200);
+      // A token GitHub no longer accepts (revoked, or the App uninstalled by the person) ends the session.
+      fake.failNext(/^\/user\/installations/, 401, 1);
+      await new Promise((r) => setTimeout(r, 5));
+      expect((await request(fresh).get('/').set('Cookie', cookie)).status).toBe(303);
+      expect((await request(app).get('/').set('Cookie', cookie)).status).toBe(303);
     });
 
     it('asks GitHub once per session while its answer is fresh, with the person\'s token', async () => {

@@ -215,7 +215,12 @@ export function createDashboard(deps: DashboardDeps) {
 
   if (deps.operator) {
     const check = formCredentials(deps.operator.username, deps.operator.password);
-    const limiter = limitFailedLogins(check, deps.loginLimit ?? DEFAULT_LOGIN_LIMIT, (req) => (req.body as { username?: unknown } | undefined)?.username !== undefined);
+    const limiter = limitFailedLogins(
+      check,
+      deps.loginLimit ?? DEFAULT_LOGIN_LIMIT,
+      (req) => (req.body as { username?: unknown } | undefined)?.username !== undefined,
+      (req, res, seconds) => signIn(req, res, 429, `Too many failed sign-ins from this address: try again in ${Math.ceil(seconds / 60)} min.`),
+    );
     const operatorLogin = deps.operator.username;
     router.post(
       '/auth/sign-in',

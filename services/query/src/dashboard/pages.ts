@@ -46,7 +46,7 @@ ${body}
 }
 
 const minute = 60_000;
-/** "3 min", "5 h", "2 d": how long ago, to the minute so the live view does not change every second. */
+/** How long ago, in minutes, hours or days: coarse, so the live view does not change with every tick. */
 export function ago(iso: string | null, now: number): string {
   if (!iso) return '—';
   const ms = Math.max(0, now - Date.parse(iso));
