@@ -272,6 +272,8 @@ export function createApp(deps: QueryAppDeps): express.Express {
       const target = await readActionTarget(db, p.id);
       if (!target) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
       const refusal = actionRefusal(action, p.id, target);
+      // A dashboard form: back to the page, which says why while it is still so.
+      if (refusal && res.locals.fromForm === true) return res.redirect(303, `/environments/${p.id}?refused=${action}`);
       if (refusal) return problem(res, 409, 'Conflict', refusal);
       const job = environmentActionJobSchema.parse({
         requestId: randomUUID(),

@@ -294,6 +294,26 @@ describe('the dashboard', () => {
       expect((viaFetch.body as { request_id: string }).request_id).toBe(jobs.find((j) => j.name === ENVIRONMENT_ACTIONS.destroy)!.id);
     });
 
+    it('offers only the actions that apply now, and sends a form whose action no longer applies back to the page with the reason', async () => {
+      const { cookie, csrf } = await operatorSession(q.app);
+      const provisioning = await insertEnvironment(q.db, { status: 'PROVISIONING' });
+      const page = await request(q.app).get(`/environments/${provisioning.id}`).set('Cookie', cookie);
+      expect(page.text).not.toContain('/redeploy"');
+      expect(page.text).toContain(`action="/api/v1/environments/${provisioning.id}/destroy"`);
+      const destroyed = await insertEnvironment(q.db, { status: 'DESTROYED' });
+      const gone = await request(q.app).get(`/environments/${destroyed.id}`).set('Cookie', cookie);
+      expect(gone.text).not.toContain('/redeploy"');
+      expect(gone.text).not.toContain('/destroy"');
+
+      const form = await request(q.app).post(`/api/v1/environments/${destroyed.id}/destroy`).set('Cookie', cookie).type('form').send({ _csrf: csrf });
+      expect(form.status).toBe(303);
+      expect(form.headers.location).toBe(`/environments/${destroyed.id}?refused=destroy`);
+      expect((await request(q.app).get(form.headers.location!).set('Cookie', cookie)).text).toContain(`Not done: environment ${destroyed.id} is already destroyed.`);
+      const viaFetch = await request(q.app).post(`/api/v1/environments/${destroyed.id}/destroy`).set('Cookie', cookie).set('X-CSRF-Token', csrf);
+      expect(viaFetch.status).toBe(409);
+      expect(await q.actionsQueue.count()).toBe(0);
+    });
+
     it('still takes write tokens, and refuses a session cookie alongside no session (401)', async () => {
       const app = q.appWith({ admin: OPERATOR, apiTokens: ['r'.repeat(24)], apiWriteTokens: ['w'.repeat(24)], apiAuth: 'token' });
       const env = await insertEnvironment(q.db, { status: 'READY' });

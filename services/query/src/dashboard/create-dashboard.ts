@@ -3,12 +3,13 @@ import { fileURLToPath } from 'node:url';
 import cookieParser from 'cookie-parser';
 import express, { type CookieOptions, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { findDeployment, findEnvironment, listDeployments, listEnvironments, readLogTail, type Queryable } from '@ephemera/db';
+import { findDeployment, findEnvironment, listDeployments, listEnvironments, readActionTarget, readLogTail, type Queryable } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { ACTIVE_ENVIRONMENT_STATUSES, ENVIRONMENT_STATUSES, type ActionRequester } from '@ephemera/schema';
+import { ACTIVE_ENVIRONMENT_STATUSES, ENVIRONMENT_STATUSES, type ActionRequester, type EnvironmentAction } from '@ephemera/schema';
 import { DEFAULT_LOGIN_LIMIT, formCredentials, limitFailedLogins, type LoginLimit } from '../access.js';
-import { PG_INTEGER_MAX } from '../api-schemas.js';
+import { ACTION_NAMES, PG_INTEGER_MAX } from '../api-schemas.js';
 import { environmentCursors } from '../cursor.js';
+import { actionRefusal } from '../environment-actions.js';
 import { problem } from '../problem.js';
 import { GithubSignInError, type GithubSignIn } from './github-sign-in.js';
 import type { SafeHtml } from './html.js';
@@ -17,6 +18,7 @@ import {
   deploymentPage,
   deploymentRows,
   deploymentSummary,
+  environmentActions,
   environmentPage,
   environmentRows,
   environmentSummary,
@@ -332,13 +334,40 @@ export function createDashboard(deps: DashboardDeps) {
   }
   const deploymentsOf = async (id: number) => (await listDeployments(db, id, { limit: PAGE_SIZE, includeLogs: false })).map((r) => JSON.parse(r.json) as DeploymentView);
   const notices: Record<string, string> = { redeploy: 'Redeploy queued: a new deployment starts shortly.', destroy: 'Destroy queued: the preview is being torn down.' };
+  const isAction = (name: unknown): name is EnvironmentAction => typeof name === 'string' && (ACTION_NAMES as readonly string[]).includes(name);
+
+  /** The actions the viewer may take on the environment that apply to it now, decided as the API decides. */
+  async function actionsFor(viewer: Viewer, e: EnvironmentView): Promise<{ allowed: EnvironmentAction[]; refusals: Partial<Record<EnvironmentAction, string>> }> {
+    if (!viewer.canAct(e)) return { allowed: [], refusals: {} };
+    const target = await readActionTarget(db, e.id);
+    const refusals: Partial<Record<EnvironmentAction, string>> = {};
+    const allowed: EnvironmentAction[] = [];
+    for (const action of ACTION_NAMES) {
+      const refusal = target ? actionRefusal(action, e.id, target) : `no environment ${e.id}`;
+      if (refusal) refusals[action] = refusal;
+      else allowed.push(action);
+    }
+    return { allowed, refusals };
+  }
 
   router.get('/environments/:id', requireViewer, async (req, res) => {
     const viewer = viewerOf(res);
     const environment = await visibleEnvironment(req, res, viewer);
     if (!environment) return;
-    const queued = typeof req.query.queued === 'string' ? notices[req.query.queued] : undefined;
-    const body = environmentPage({ environment, deployments: await deploymentsOf(environment.id), canAct: viewer.canAct(environment), csrf: viewer.session.csrf, notice: queued, links, now: Date.now() });
+    const queued = isAction(req.query.queued) ? notices[req.query.queued] : undefined;
+    const actions = await actionsFor(viewer, environment);
+    // Sent back by the API when the action no longer applied; said only while that is still so.
+    const refused = isAction(req.query.refused) ? actions.refusals[req.query.refused] : undefined;
+    const body = environmentPage({
+      environment,
+      deployments: await deploymentsOf(environment.id),
+      actions: actions.allowed,
+      csrf: viewer.session.csrf,
+      notice: queued,
+      alert: refused ? `Not done: ${refused}.` : undefined,
+      links,
+      now: Date.now(),
+    });
     return send(res, 200, `${environment.repository_full_name} #${environment.pr_number}`, body, { viewer: viewer.page, live: `/environments/${environment.id}/events` });
   });
 
@@ -352,6 +381,7 @@ export function createDashboard(deps: DashboardDeps) {
       if (!e || !viewer.canSee(e)) return null;
       return {
         [LIVE_IDS.summary]: environmentSummary(e, links, now).text,
+        [LIVE_IDS.actions]: environmentActions(e, (await actionsFor(viewer, e)).allowed, viewer.session.csrf).text,
         [LIVE_IDS.deployments]: deploymentRows(e.id, e.repository_full_name, await deploymentsOf(e.id), links, now).text,
       };
     });

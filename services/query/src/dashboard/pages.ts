@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ENVIRONMENT_STATUSES, type deploymentResponseSchema, type environmentResponseSchema } from '@ephemera/schema';
+import { ENVIRONMENT_STATUSES, type EnvironmentAction, type deploymentResponseSchema, type environmentResponseSchema } from '@ephemera/schema';
 import { html, raw, type SafeHtml } from './html.js';
 
 export type EnvironmentView = z.infer<typeof environmentResponseSchema>;
@@ -13,7 +13,13 @@ export interface PageViewer {
 }
 
 /** Element ids the live updates replace (static/dashboard.js replaces each id it is sent). */
-export const LIVE_IDS = { rows: 'environment-rows', summary: 'environment-summary', deployments: 'deployment-rows', deployment: 'deployment-summary' } as const;
+export const LIVE_IDS = {
+  rows: 'environment-rows',
+  summary: 'environment-summary',
+  actions: 'environment-actions',
+  deployments: 'deployment-rows',
+  deployment: 'deployment-summary',
+} as const;
 
 export function layout(title: string, body: SafeHtml, options: { viewer?: PageViewer | undefined; live?: string | undefined } = {}): string {
   const { viewer, live } = options;
@@ -162,12 +168,25 @@ export function deploymentRows(environmentId: number, repository: string, deploy
   )}`;
 }
 
+/** The buttons of the actions the viewer may take and that apply to the environment now (none: nothing). */
+export function environmentActions(e: EnvironmentView, actions: readonly EnvironmentAction[], csrf: string): SafeHtml {
+  if (actions.length === 0) return html``;
+  return html`${actions.includes('redeploy') ? html`<form method="post" action="/api/v1/environments/${e.id}/redeploy"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Redeploy</button></form>` : ''}
+${
+  actions.includes('destroy')
+    ? html`<form method="post" action="/api/v1/environments/${e.id}/destroy" data-confirm="Destroy the preview of ${e.repository_full_name} #${e.pr_number}? It comes back with the next push."><input type="hidden" name="_csrf" value="${csrf}"><button type="submit" class="danger">Destroy</button></form>`
+    : ''
+}`;
+}
+
 export function environmentPage(p: {
   environment: EnvironmentView;
   deployments: DeploymentView[];
-  canAct: boolean;
+  actions: readonly EnvironmentAction[];
   csrf: string;
   notice?: string | undefined;
+  /** Why an action asked for from this page did not apply. */
+  alert?: string | undefined;
   links: Links;
   now: number;
 }): SafeHtml {
@@ -175,17 +194,11 @@ export function environmentPage(p: {
   return html`<p><a href="/">← Environments</a></p>
 <h1>${e.repository_full_name} #${e.pr_number}</h1>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
+${p.alert ? html`<p class="error" role="alert">${p.alert}</p>` : ''}
 <section id="${LIVE_IDS.summary}" aria-live="polite">
 ${environmentSummary(e, p.links, p.now)}
 </section>
-${
-  p.canAct
-    ? html`<div class="actions">
-<form method="post" action="/api/v1/environments/${e.id}/redeploy"><input type="hidden" name="_csrf" value="${p.csrf}"><button type="submit">Redeploy</button></form>
-<form method="post" action="/api/v1/environments/${e.id}/destroy" data-confirm="Destroy the preview of ${e.repository_full_name} #${e.pr_number}? It comes back with the next push."><input type="hidden" name="_csrf" value="${p.csrf}"><button type="submit" class="danger">Destroy</button></form>
-</div>`
-    : ''
-}
+<div class="actions" id="${LIVE_IDS.actions}">${environmentActions(e, p.actions, p.csrf)}</div>
 <h2>Deployments</h2>
 <div class="table-wrap">
 <table class="deployments">
