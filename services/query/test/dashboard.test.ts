@@ -431,6 +431,20 @@ describe('the dashboard', () => {
       expect((await request(app).get('/').set('Cookie', cookie)).status).toBe(303);
     });
 
+    it('while GitHub fails, asks it again only after a pause, not on every request', async () => {
+      fake.setUserAccess('carol', { repositories: { 'acme/web': 'read' } });
+      const { cookie } = await githubSession('carol');
+      // The session's answer made old, as after the cache's lifetime.
+      const id = /^s:([^.]+)\./.exec(decodeURIComponent(/ephemera_session=([^;]+)/.exec(cookie)![1]!))![1]!;
+      const session = (await q.sessions.get(id))!;
+      await q.sessions.save({ ...session, access: { ...session.access!, fetchedAt: 0 } });
+      const asked = () => fake.requests.filter((r) => r.path.startsWith('/user/installations')).length;
+      const before = asked();
+      fake.failNext(/^\/user\/installations/, 502, 1);
+      for (let i = 0; i < 3; i++) expect((await request(app).get('/').set('Cookie', cookie)).status).toBe(200);
+      expect(asked() - before).toBe(1);
+    });
+
     it('asks GitHub once per session while its answer is fresh, with the person\'s token', async () => {
       const before = fake.requests.length;
       const { cookie } = await githubSession('alice');

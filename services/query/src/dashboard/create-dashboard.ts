@@ -62,6 +62,7 @@ const LOGIN_CSRF_COOKIE = 'ephemera_login_csrf';
 const OAUTH_STATE_COOKIE = 'ephemera_oauth_state';
 const PAGE_SIZE = 50;
 const DEFAULT_ACCESS_TTL_MS = 5 * 60_000;
+const ACCESS_RETRY_MS = 60_000;
 const DEFAULT_LIVE_POLL_MS = 1_000;
 /** A comment line now and then keeps proxies from closing a quiet event stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -173,6 +174,10 @@ export function createDashboard(deps: DashboardDeps) {
           return null;
         }
         logger.warn({ err: { message: (err as Error).message }, login: session.login }, 'could not refresh what GitHub says a person reaches');
+        // Asked again after a pause rather than on every page and every live poll, which would pile onto a GitHub
+        // that is already failing.
+        session.access = { repositories: session.access?.repositories ?? [], fetchedAt: Date.now() - accessTtlMs + Math.min(ACCESS_RETRY_MS, accessTtlMs) };
+        await sessions.save(session);
       }
     }
     return session;
