@@ -70,6 +70,11 @@ export interface EnvironmentFilter {
   repositoryFullName?: string;
   statuses?: string[];
   prNumber?: number;
+  /**
+   * Only these repositories: by GitHub's repository id, and by full name for rows made before the id was kept (as
+   * the worker matches pull requests). Empty lists: nothing.
+   */
+  repositories?: { ids: number[]; fullNames: string[] };
   /** Rows strictly after this (created_at, id) in newest-first order. */
   after?: { createdAt: string; id: number };
   limit: number;
@@ -104,6 +109,11 @@ export async function listEnvironments(db: Queryable, filter: EnvironmentFilter)
   if (filter.repositoryFullName) where.push(`e.repository_full_name = ${param(filter.repositoryFullName)}`);
   if (filter.statuses?.length) where.push(`e.status = ANY(${param(filter.statuses)}::environment_status[])`);
   if (filter.prNumber !== undefined) where.push(`e.pr_number = ${param(filter.prNumber)}`);
+  if (filter.repositories) {
+    where.push(
+      `(e.repository_id = ANY(${param(filter.repositories.ids)}::bigint[]) OR (e.repository_id IS NULL AND lower(e.repository_full_name) = ANY(${param(filter.repositories.fullNames.map((n) => n.toLowerCase()))}::text[])))`,
+    );
+  }
   if (filter.after) {
     where.push(`(e.created_at, e.id) < (${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.id)})`);
   }
@@ -207,4 +217,38 @@ export async function readActionTarget(db: Queryable, id: number): Promise<Actio
   );
   const row = rows[0];
   return row ? { status: row.status, destroyRequested: row.destroy_requested, prState: row.pr_state } : null;
+}
+
+/** A deployment of an environment with its logs (their newest part, as listed), or null when it is not one of its. */
+export async function findDeployment(db: Queryable, environmentId: number, deploymentId: number): Promise<DeploymentJsonRow | null> {
+  const { rows } = await prepared<DeploymentJsonRow>(
+    db,
+    `SELECT d.id, ${DEPLOYMENT_JSON.withLogs} FROM deployments d WHERE d.id = $1 AND d.environment_id = $2`,
+    [deploymentId, environmentId],
+  );
+  return rows[0] ?? null;
+}
+
+/** What a deployment's logs hold from a position on, for following them as they are written. */
+export interface LogTail {
+  status: string;
+  /** The logs' length in characters (PostgreSQL's), the position to ask from next time. */
+  length: number;
+  /** The text from the position asked for; all of it when the logs are now shorter (their start was cut). */
+  text: string;
+  /** True when `text` is the logs from their start rather than a continuation. */
+  restarted: boolean;
+}
+
+/** The logs of a deployment written after `from` (characters), with its status; null when the deployment is gone. */
+export async function readLogTail(db: Queryable, deploymentId: number, from: number): Promise<LogTail | null> {
+  const { rows } = await prepared<{ status: string; length: number; text: string; restarted: boolean }>(
+    db,
+    `SELECT d.status::text AS status, length(COALESCE(d.logs, '')) AS length,
+            CASE WHEN length(COALESCE(d.logs, '')) < $2 THEN COALESCE(d.logs, '') ELSE substr(COALESCE(d.logs, ''), $2 + 1) END AS text,
+            length(COALESCE(d.logs, '')) < $2 AS restarted
+       FROM deployments d WHERE d.id = $1`,
+    [deploymentId, from],
+  );
+  return rows[0] ?? null;
 }

@@ -41,6 +41,7 @@ const OPERATOR_ENV = {
   API_TOKENS: 'tok-3f9a1c7e5b2d',
   ADMIN_USERNAME: 'ops',
   ADMIN_PASSWORD: 'a-long-dashboard-password',
+  SESSION_SECRET: 'e1b0c7d94f2a6b3c8d5e0f1a2b3c4d5e',
 };
 
 function stripIds(node: unknown, inProperties = false): void {
@@ -116,14 +117,22 @@ describe('docker-compose.yml', () => {
       'query.ADMIN_PASSWORD',
       'query.ADMIN_USERNAME',
       'query.API_TOKENS',
+      'query.GITHUB_CLIENT_SECRET',
+      'query.SESSION_SECRET',
       'worker.GITHUB_APP_PRIVATE_KEY',
     ]);
   });
 
   it('passes the query service its access settings from the environment, and it stops without API_TOKENS or API_AUTH=none', () => {
     const query = compose.services.query!.environment!;
-    for (const key of ['API_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE']) expect(query[key]).toBe(`\${${key}:-}`);
-    expect(() => loadQueryConfig({ ...interpolate(query, {}), NODE_ENV: 'production' })).toThrow(/API_TOKENS/);
-    expect(loadQueryConfig({ ...interpolate(query, { API_AUTH: 'none' }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
+    for (const key of ['API_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE', 'SESSION_SECRET', 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET', 'PUBLIC_URL']) {
+      expect(query[key]).toBe(`\${${key}:-}`);
+    }
+    expect(() => loadQueryConfig({ ...interpolate(query, {}), NODE_ENV: 'production' })).toThrow(/API_TOKENS[^]*SESSION_SECRET/);
+    const SESSION_SECRET = OPERATOR_ENV.SESSION_SECRET;
+    expect(loadQueryConfig({ ...interpolate(query, { API_AUTH: 'none', SESSION_SECRET }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
+    // GitHub sign-in: both OAuth credentials and the public address, which the callback is under.
+    const github = loadQueryConfig({ ...interpolate(query, { API_AUTH: 'none', SESSION_SECRET, GITHUB_CLIENT_ID: 'Iv23li', GITHUB_CLIENT_SECRET: 'c'.repeat(40), PUBLIC_URL: 'https://ephemera.example' }), NODE_ENV: 'production' });
+    expect(github).toMatchObject({ GITHUB_URL: 'https://github.com', GITHUB_API_URL: 'https://api.github.com', SESSION_HOURS: 12 });
   });
 });

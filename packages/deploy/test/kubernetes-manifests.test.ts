@@ -60,7 +60,7 @@ const PORTS: Record<ServiceName, { variable: string; port: number }> = {
 const IMAGE = 'ghcr.io/ephemera-dev/ephemera';
 const TAGS: Record<Tree, string> = { base: '0.1.0', production: '0.1.0', try: 'dev' };
 /** What the operator puts in the Secret ephemera-secrets: the only keys, never written in the manifests. */
-const SECRET_KEYS = ['ADMIN_PASSWORD', 'API_TOKENS', 'DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_WEBHOOK_SECRET', 'REDIS_URL'];
+const SECRET_KEYS = ['ADMIN_PASSWORD', 'API_TOKENS', 'DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_CLIENT_SECRET', 'GITHUB_WEBHOOK_SECRET', 'REDIS_URL', 'SESSION_SECRET'];
 const OPERATOR_SECRETS: Record<string, string> = {
   DATABASE_URL: 'postgresql://ephemera:s3cret-pw@db.internal:5432/ephemera',
   REDIS_URL: 'redis://redis.internal:6379',
@@ -68,6 +68,9 @@ const OPERATOR_SECRETS: Record<string, string> = {
   GITHUB_APP_PRIVATE_KEY: '-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n',
   API_TOKENS: 'tok-3f9a1c7e5b2d',
   ADMIN_PASSWORD: 'a-long-dashboard-password',
+  SESSION_SECRET: 'e1b0c7d94f2a6b3c8d5e0f1a2b3c4d5e',
+  // Empty: GitHub sign-in off.
+  GITHUB_CLIENT_SECRET: '',
 };
 /** `node` in the official node images, which the Dockerfile's stages run as (USER node). */
 const NODE_UID = 1000;
@@ -688,11 +691,21 @@ function allowedFor(objects: KubeObject[], labels: Record<string, string>): Allo
 }
 
 describe('traffic', () => {
-  it.each(TREES)('%s: the Ingress sends GitHub\'s webhook to ingest and /api, /docs to query, with room for GitHub\'s largest delivery', (tree) => {
+  it.each(TREES)('%s: the Ingress sends GitHub\'s webhook to ingest and /api, /docs and the dashboard to query, with room for GitHub\'s largest delivery', (tree) => {
     const ingress = find(rendered[tree], 'Ingress', 'ephemera');
     expect(ingress.spec.rules).toHaveLength(1);
     const paths = ingress.spec.rules[0].http.paths.map((p: any) => `${p.pathType} ${p.path} -> ${p.backend.service.name}:${p.backend.service.port.name}`);
-    expect(paths).toEqual(['Exact /api/v1/webhooks/github -> ingest:http', 'Prefix /api -> query:http', 'Prefix /docs -> query:http']);
+    expect(paths).toEqual([
+      'Exact /api/v1/webhooks/github -> ingest:http',
+      'Prefix /api -> query:http',
+      'Prefix /docs -> query:http',
+      'Exact / -> query:http',
+      'Exact /sign-in -> query:http',
+      'Prefix /auth -> query:http',
+      'Prefix /environments -> query:http',
+      'Exact /events -> query:http',
+      'Prefix /static -> query:http',
+    ]);
     // ingest accepts GitHub's 25 MB (MAX_BODY_BYTES); ingress-nginx's default would refuse anything over 1 MiB.
     const maxBody = /MAX_BODY_BYTES = ([\d\s*]+);/.exec(read('services/ingest/src/app.ts'))![1]!.split('*').reduce((a, b) => a * Number(b), 1);
     expect(quantity(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'].replace(/m$/, 'Mi'))).toBeGreaterThanOrEqual(maxBody);

@@ -135,6 +135,18 @@ export function basicCredentials(username: string, password: string): Credential
   };
 }
 
+/**
+ * A check of the operator's sign-in form (fields `username` and `password`, already parsed), compared like the
+ * basic-auth credentials: hashed, in constant time.
+ */
+export function formCredentials(username: string, password: string): CredentialCheck {
+  const expected = [digest(`${username}:${password}`)];
+  return (req) => {
+    const body = req.body as { username?: unknown; password?: unknown } | undefined;
+    return typeof body?.username === 'string' && typeof body.password === 'string' && matchesAny(`${body.username}:${body.password}`, expected);
+  };
+}
+
 /** HTTP basic auth for the dashboard: 401 with a challenge unless the request carries the credentials. */
 export function requireBasicAuth(check: CredentialCheck) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -159,7 +171,15 @@ export const DEFAULT_LOGIN_LIMIT: LoginLimit = { limit: 10, windowMs: 15 * 60_00
  * client is under its limit. Once a client is over it, every attempt with an Authorization header gets 429 with
  * Retry-After, correct ones too, so the answers tell a guesser nothing until the window ends.
  */
-export function limitFailedLogins(check: CredentialCheck, { limit, windowMs }: LoginLimit = DEFAULT_LOGIN_LIMIT): RateLimitRequestHandler {
+export function limitFailedLogins(
+  check: CredentialCheck,
+  { limit, windowMs }: LoginLimit = DEFAULT_LOGIN_LIMIT,
+  /** Whether a request is a login attempt at all; by default, one with an Authorization header. */
+  attempted: (req: Request) => boolean = (req) => req.get('authorization') !== undefined,
+  /** Answers a client over its limit (after Retry-After is set); by default a problem document. */
+  refuse: (req: Request, res: Response, seconds: number) => void = (_req, res, seconds) =>
+    problem(res, 429, 'Too Many Requests', `too many failed logins from this address: try again in ${seconds} s`),
+): RateLimitRequestHandler {
   // req.ip honours the app's `trust proxy` setting; IPv6 clients are grouped by /56 as the library recommends.
   const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
   const limiter: RateLimitRequestHandler = rateLimit({
@@ -169,7 +189,7 @@ export function limitFailedLogins(check: CredentialCheck, { limit, windowMs }: L
     standardHeaders: false,
     legacyHeaders: false,
     skip: async (req) => {
-      if (req.get('authorization') === undefined) return true;
+      if (!attempted(req)) return true;
       if (!check(req)) return false;
       const seen = await limiter.getKey(clientKey(req));
       return seen === undefined || seen.totalHits < limit;
@@ -180,7 +200,7 @@ export function limitFailedLogins(check: CredentialCheck, { limit, windowMs }: L
     handler: (req, res) => {
       const seconds = secondsUntil((req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime, windowMs);
       res.set('Retry-After', String(seconds));
-      problem(res, 429, 'Too Many Requests', `too many failed logins from this address: try again in ${seconds} s`);
+      refuse(req, res, seconds);
     },
   });
   return limiter;

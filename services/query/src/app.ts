@@ -29,6 +29,7 @@ import { ACTION_NAMES, actionAcceptedSchema, environmentIdParams, listDeployment
 import { deploymentCursors, environmentCursors } from './cursor.js';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, EnqueueTimeoutError, actionRefusal, enqueueAction } from './environment-actions.js';
 import type { QueryMetrics } from './metrics.js';
+import { createDashboard, type DashboardDeps } from './dashboard/create-dashboard.js';
 import { createOpenApiDocument } from './openapi.js';
 import { problem } from './problem.js';
 
@@ -62,6 +63,24 @@ export interface QueryAppDeps {
    * (ADMIN_WRITE=true). `loginLimit`: failed logins per client address and window (default 10 per 15 minutes).
    */
   admin: { username?: string | undefined; password?: string | undefined; write?: boolean | undefined; loginLimit?: LoginLimit | undefined };
+  /**
+   * The environments dashboard at `/` (sign-in, sessions, pages); not served without it. The operator's sign-in
+   * uses `admin`'s credentials and login limit.
+   */
+  dashboard?: Omit<DashboardDeps, 'db' | 'logger' | 'operator' | 'loginLimit'> | undefined;
+}
+
+type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
+/** Runs handlers in turn as a route would, stopping at the first that answers or fails. */
+function runChain(handlers: readonly Handler[], req: Request, res: Response, next: NextFunction): void {
+  let i = 0;
+  const step = (err?: unknown): void => {
+    if (err) return next(err);
+    const handler = handlers[i++];
+    if (!handler) return next();
+    Promise.resolve(handler(req, res, step)).catch(next);
+  };
+  step();
 }
 
 const OPENAPI_PATH = '/api/v1/openapi.json';
@@ -168,9 +187,21 @@ export function createApp(deps: QueryAppDeps): express.Express {
   }
   // Without both credentials the dashboard is not served: /admin/queues falls through to the 404 below.
 
-  const api = express.Router();
   const writeTokens = deps.apiWriteTokens ?? [];
-  api.use(requireApiToken(deps.apiTokens, deps.apiAuth, writeTokens));
+  const dashboard = deps.dashboard
+    ? createDashboard({
+        ...deps.dashboard,
+        db,
+        logger: deps.logger,
+        operator: username !== undefined && password !== undefined ? { username, password } : undefined,
+        loginLimit,
+      })
+    : undefined;
+  // The actions come before the read guard: a signed-in session asks for them without a token.
+  const actions = express.Router();
+  const api = express.Router();
+  const readGuard = requireApiToken(deps.apiTokens, deps.apiAuth, writeTokens);
+  api.use(readGuard);
 
   api.get('/environments', async (req, res) => {
     const q = parse(listEnvironmentsQuery, req.query, res);
@@ -229,15 +260,20 @@ export function createApp(deps: QueryAppDeps): express.Express {
   // The actions: a job each for the worker, which applies it under the pull request's lock. Checked here first so
   // that the caller hears at once when an action does not apply; the worker checks again when it runs.
   const writeGuard = requireWriteToken(writeTokens, deps.apiTokens);
+  const tokenGuards: Handler[] = [readGuard, writeGuard];
+  const actionGuard: Handler = (req, res, next) =>
+    runChain(dashboard?.carriesSession(req) ? dashboard.actionSession : tokenGuards, req, res, next);
   const actionLimiter = limitActions(deps.actionLimit ?? DEFAULT_ACTION_LIMIT);
   const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
   for (const action of ACTION_NAMES) {
-    api.post(`/environments/:id/${action}`, writeGuard, actionLimiter, async (req, res) => {
+    actions.post(`/environments/:id/${action}`, actionGuard, actionLimiter, async (req, res) => {
       const p = parse(environmentIdParams, req.params, res);
       if (!p) return;
       const target = await readActionTarget(db, p.id);
       if (!target) return problem(res, 404, 'Not Found', `no environment ${p.id}`);
       const refusal = actionRefusal(action, p.id, target);
+      // A dashboard form: back to the page, which says why while it is still so.
+      if (refusal && res.locals.fromForm === true) return res.redirect(303, `/environments/${p.id}?refused=${action}`);
       if (refusal) return problem(res, 409, 'Conflict', refusal);
       const job = environmentActionJobSchema.parse({
         requestId: randomUUID(),
@@ -254,11 +290,14 @@ export function createApp(deps: QueryAppDeps): express.Express {
         return problem(res, 503, 'Service Unavailable', `${why}; nothing was queued: ask again later`);
       }
       deps.logger.info({ action, environment_id: p.id, request_id: job.requestId, requested_by: job.requestedBy.login }, 'action queued');
+      // A dashboard form without JavaScript: back to the environment's page, which says what was queued.
+      if (res.locals.fromForm === true) return res.redirect(303, `/environments/${p.id}?queued=${action}`);
       return res.status(202).json(actionAcceptedSchema.parse({ action, environment_id: p.id, request_id: job.requestId, status: 'queued' }));
     });
   }
 
-  app.use('/api/v1', api);
+  app.use('/api/v1', actions, api);
+  if (dashboard) app.use(dashboard.router);
 
   app.use((_req, res) => {
     problem(res, 404, 'Not Found', 'no such route');

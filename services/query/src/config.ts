@@ -8,6 +8,8 @@ const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
  * token can tear environments down, and job data and logs carry a few digits of its hash.
  */
 const MIN_PRODUCTION_WRITE_TOKEN = 20;
+/** The shortest SESSION_SECRET accepted when NODE_ENV=production: it signs every session cookie. */
+const MIN_PRODUCTION_SESSION_SECRET = 32;
 
 export const queryConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
@@ -29,6 +31,22 @@ export const queryConfigSchema = z.object({
   ADMIN_PASSWORD: z.string().min(1).optional(),
   /** true: Bull Board may change queues (retry, promote, clean, add, remove, pause…); otherwise it is read-only. */
   ADMIN_WRITE: env.bool(false),
+
+  /** The GitHub App's OAuth credentials, for "Sign in with GitHub" on the dashboard; without both it is off. */
+  GITHUB_CLIENT_ID: z.string().min(1).optional(),
+  GITHUB_CLIENT_SECRET: z.string().min(1).optional(),
+  /** GitHub's web address (the OAuth pages, and links to pull requests and commits). */
+  GITHUB_URL: z.url({ protocol: /^https?$/ }).default('https://github.com'),
+  /** GitHub's REST API, named and defaulted as the worker's. */
+  GITHUB_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.github.com'),
+  /** Every request to GitHub is abandoned after this long, as in the worker. */
+  GITHUB_REQUEST_TIMEOUT_MS: env.positiveInt(10_000),
+  /** The query service's public address: GitHub sends people back to PUBLIC_URL/auth/github/callback. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Signs the dashboard's session cookie; required in production (a random one per process otherwise). */
+  SESSION_SECRET: z.string().min(1).optional(),
+  /** How long a dashboard session lasts. */
+  SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
 });
@@ -64,6 +82,15 @@ export function loadQueryConfig(environment: NodeJS.ProcessEnv = process.env): Q
   }
   if (config.NODE_ENV === 'production' && config.ADMIN_PASSWORD !== undefined && config.ADMIN_PASSWORD.length < MIN_PRODUCTION_ADMIN_PASSWORD) {
     problems.push(`ADMIN_PASSWORD must be at least ${MIN_PRODUCTION_ADMIN_PASSWORD} characters long when NODE_ENV=production`);
+  }
+  if ((config.GITHUB_CLIENT_ID === undefined) !== (config.GITHUB_CLIENT_SECRET === undefined)) {
+    problems.push('GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET go together (the GitHub App\'s OAuth credentials, for signing in to the dashboard with GitHub; set both, or neither)');
+  }
+  if (config.GITHUB_CLIENT_ID !== undefined && config.PUBLIC_URL === undefined) {
+    problems.push('PUBLIC_URL is not set: signing in with GitHub needs the dashboard\'s public address (GitHub sends people back to PUBLIC_URL/auth/github/callback)');
+  }
+  if (config.NODE_ENV === 'production' && (config.SESSION_SECRET === undefined || config.SESSION_SECRET.length < MIN_PRODUCTION_SESSION_SECRET)) {
+    problems.push(`SESSION_SECRET must be set to at least ${MIN_PRODUCTION_SESSION_SECRET} characters when NODE_ENV=production: it signs the dashboard's session cookies (e.g. openssl rand -hex 32)`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

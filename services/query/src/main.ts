@@ -2,8 +2,11 @@ import { Queue } from 'bullmq';
 import { createReadPool } from '@ephemera/db';
 import { createRedis, createService, logErrors } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES } from '@ephemera/schema';
+import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { loadQueryConfig } from './config.js';
+import { GithubSignIn } from './dashboard/github-sign-in.js';
+import { SessionStore } from './dashboard/session-store.js';
 import { createQueryMetrics } from './metrics.js';
 
 const { config, logger, onStop } = createService({ name: 'query', loadConfig: loadQueryConfig });
@@ -40,6 +43,21 @@ const producer = createRedis(config.REDIS_URL, 'producer');
 logErrors(producer, logger, 'redis connection error');
 const actionsQueue = new Queue(QUEUES.actions, { connection: producer, prefix: config.QUEUE_PREFIX });
 logErrors(actionsQueue, logger.child({ component: 'queue', queue: QUEUES.actions }), 'queue error');
+if (config.SESSION_SECRET === undefined) {
+  logger.warn('no SESSION_SECRET: dashboard sessions are signed with a key of this process and end when it stops (set SESSION_SECRET to keep them)');
+}
+const github =
+  config.GITHUB_CLIENT_ID !== undefined && config.GITHUB_CLIENT_SECRET !== undefined && config.PUBLIC_URL !== undefined
+    ? new GithubSignIn({
+        clientId: config.GITHUB_CLIENT_ID,
+        clientSecret: config.GITHUB_CLIENT_SECRET,
+        webUrl: config.GITHUB_URL,
+        apiUrl: config.GITHUB_API_URL,
+        callbackUrl: `${config.PUBLIC_URL.replace(/\/$/, '')}/auth/github/callback`,
+        timeoutMs: config.GITHUB_REQUEST_TIMEOUT_MS,
+      })
+    : undefined;
+if (!github) logger.info('signing in to the dashboard with GitHub is off: set GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET and PUBLIC_URL to allow it');
 const app = createApp({
   db,
   queues,
@@ -50,9 +68,18 @@ const app = createApp({
   apiAuth: config.API_AUTH,
   apiWriteTokens: config.API_WRITE_TOKENS,
   admin: { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, write: config.ADMIN_WRITE },
+  dashboard: {
+    // Sessions on the fail-fast connection: a page answers with an error rather than waiting for Redis.
+    sessions: new SessionStore(producer, config.QUEUE_PREFIX),
+    sessionSecret: config.SESSION_SECRET ?? randomBytes(32).toString('hex'),
+    sessionHours: config.SESSION_HOURS,
+    publicUrl: config.PUBLIC_URL,
+    githubUrl: config.GITHUB_URL,
+    github,
+  },
 });
 const server = app.listen(config.QUERY_PORT, () => {
-  logger.info({ port: config.QUERY_PORT }, `query listening on :${config.QUERY_PORT} (API /api/v1, docs /docs, queues /admin/queues)`);
+  logger.info({ port: config.QUERY_PORT }, `query listening on :${config.QUERY_PORT} (dashboard /, API /api/v1, docs /docs, queues /admin/queues)`);
 });
 server.on('error', (err: NodeJS.ErrnoException) => {
   logger.fatal({ err: { message: err.message, code: err.code } }, err.code === 'EADDRINUSE' ? `port ${config.QUERY_PORT} is already in use (QUERY_PORT)` : 'server error');

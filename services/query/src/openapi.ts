@@ -12,6 +12,7 @@ import {
   namespaceParams,
   problemSchema,
 } from './api-schemas.js';
+import { SESSION_COOKIE } from './dashboard/session-store.js';
 
 const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } });
@@ -37,13 +38,15 @@ const actionPaths = Object.fromEntries(
     {
       post: {
         summary: ACTION_SUMMARIES[action],
-        description: 'Needs a token of API_WRITE_TOKENS. The action is queued for the worker, which checks again that it applies when it runs.',
-        security: [{ bearer: [] }],
+        description:
+          'Needs a token of API_WRITE_TOKENS, or a dashboard session (its cookie, without an Authorization header) with the session\'s CSRF token in the X-CSRF-Token header or the form field _csrf, of someone who may act on the repository. The action is queued for the worker, which checks again that it applies when it runs. A dashboard form (application/x-www-form-urlencoded) is answered 303 to the environment\'s page instead of 202.',
+        security: [{ bearer: [] }, { session: [] }],
         requestParams: { path: environmentIdParams },
         responses: {
           '202': { description: 'The action is queued', ...json(actionAcceptedSchema) },
+          '303': { description: 'The action is queued (a dashboard form): back to the environment\'s page, which says so' },
           ...errors,
-          '403': problemResponse('The token is not a write token (API_TOKENS only read), or the service has no API_WRITE_TOKENS'),
+          '403': problemResponse('The token is not a write token (API_TOKENS only read), or the service has no API_WRITE_TOKENS; for a session: no CSRF token or another one, or the person may not act on the repository'),
           '404': problemResponse('No such environment'),
           '409': problemResponse('The action does not apply: the environment is destroyed or being destroyed, its pull request is closed, or its status is not one the action applies to'),
           '429': { ...problemResponse('Too many actions with this token; wait as Retry-After says'), headers: retryAfter('Seconds until the token may act again') },
@@ -67,6 +70,7 @@ export function createOpenApiDocument(serverUrl?: string) {
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'One of API_TOKENS (reads), or of API_WRITE_TOKENS (reads and actions)' },
+        session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'A dashboard session (actions only), with its CSRF token' },
       },
     },
     security: [{ bearer: [] }],

@@ -256,13 +256,13 @@ describe('the actions: POST /api/v1/environments/{id}/redeploy and /destroy', ()
     expect(() => q.appWith({ apiTokens: [READ, WRITE], apiWriteTokens: [WRITE] })).toThrow(/both a read and a write token/);
   });
 
-  it('documents both actions: POST, bearer security, 202/400/401/403/404/409/429/503', () => {
+  it('documents both actions: POST, bearer or dashboard session security, 202/303/400/401/403/404/409/429/503', () => {
     for (const action of ['redeploy', 'destroy'] as const) {
       const operation = (oas.document.paths as Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>)[pathOf(action)];
       expect(operation).toBeDefined();
       expect(Object.keys(operation!)).toEqual(['post']);
-      expect(operation!.post!.security).toEqual([{ bearer: [] }]);
-      expect(Object.keys(operation!.post!.responses).sort()).toEqual(['202', '400', '401', '403', '404', '409', '429', '503']);
+      expect(operation!.post!.security).toEqual([{ bearer: [] }, { session: [] }]);
+      expect(Object.keys(operation!.post!.responses).sort()).toEqual(['202', '303', '400', '401', '403', '404', '409', '429', '503']);
     }
     const schemas = (oas.document.components as { schemas: Record<string, { properties: Record<string, unknown>; required: string[] }> }).schemas;
     expect(Object.keys(schemas.ActionAccepted!.properties)).toEqual(['action', 'environment_id', 'request_id', 'status']);

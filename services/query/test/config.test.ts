@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '@ephemera/runtime';
 import { loadQueryConfig } from '../src/config.js';
 
-const base = { DATABASE_URL: 'postgresql://u@localhost/db' };
+const base = { DATABASE_URL: 'postgresql://u@localhost/db', SESSION_SECRET: 's'.repeat(32) };
 const open = { ...base, API_AUTH: 'none' };
 
 describe(loadQueryConfig.name, () => {
@@ -85,6 +85,22 @@ describe(loadQueryConfig.name, () => {
     expect(loadQueryConfig({ ...open, ADMIN_WRITE: 'true' }).ADMIN_WRITE).toBe(true);
     expect(loadQueryConfig({ ...open, ADMIN_WRITE: 'false' }).ADMIN_WRITE).toBe(false);
     expect(() => loadQueryConfig({ ...open, ADMIN_WRITE: 'sure' })).toThrow(/ADMIN_WRITE/);
+  });
+
+  it('wants SESSION_SECRET of at least 32 characters in production, and not elsewhere; SESSION_HOURS defaults to 12', () => {
+    const { SESSION_SECRET: _unused, ...noSecret } = open;
+    expect(() => loadQueryConfig({ ...noSecret, NODE_ENV: 'production' })).toThrow(/SESSION_SECRET must be set/);
+    expect(() => loadQueryConfig({ ...open, SESSION_SECRET: 'short', NODE_ENV: 'production' })).toThrow(/SESSION_SECRET must be set to at least 32/);
+    expect(loadQueryConfig({ ...noSecret, NODE_ENV: 'development' }).SESSION_SECRET).toBeUndefined();
+    expect(loadQueryConfig(open).SESSION_HOURS).toBe(12);
+    expect(loadQueryConfig({ ...open, SESSION_HOURS: '2' }).SESSION_HOURS).toBe(2);
+  });
+
+  it('signs in with GitHub only with both OAuth credentials and PUBLIC_URL; GitHub addresses default to github.com', () => {
+    expect(loadQueryConfig(open)).toMatchObject({ GITHUB_URL: 'https://github.com', GITHUB_API_URL: 'https://api.github.com' });
+    expect(() => loadQueryConfig({ ...open, GITHUB_CLIENT_ID: 'Iv1' })).toThrow(/GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET go together/);
+    expect(() => loadQueryConfig({ ...open, GITHUB_CLIENT_ID: 'Iv1', GITHUB_CLIENT_SECRET: 'x' })).toThrow(/PUBLIC_URL is not set/);
+    expect(loadQueryConfig({ ...open, GITHUB_CLIENT_ID: 'Iv1', GITHUB_CLIENT_SECRET: 'x', PUBLIC_URL: 'https://ephemera.example' }).PUBLIC_URL).toBe('https://ephemera.example');
   });
 
   it('reports every problem together', () => {

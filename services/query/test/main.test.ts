@@ -22,6 +22,7 @@ async function runQuery(q: Q, extra: Record<string, string>, probe?: (base: stri
       QUEUE_PREFIX: q.prefix,
       QUERY_PORT: String(port),
       LOG_LEVEL: 'info',
+      SESSION_SECRET: 'session-secret-0123456789abcdef01',
       ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,6 +69,12 @@ describe('the query process', () => {
     expect(run.api).toBeUndefined();
     expect(run.output).toMatch(/query: invalid configuration/);
     expect(run.output).toMatch(/API_TOKENS is not set: .*API_AUTH=none/);
+  });
+
+  it('refuses to start in production without SESSION_SECRET', async () => {
+    const run = await runQuery(q, { NODE_ENV: 'production', API_TOKENS: 'tok', SESSION_SECRET: '' });
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/SESSION_SECRET must be set/);
   });
 
   it('refuses to start in production with an ADMIN_PASSWORD shorter than 12 characters', async () => {

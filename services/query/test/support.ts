@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { createPrismaClient, createReadPool, type PrismaClient } from '@ephemera/db';
@@ -9,6 +10,7 @@ import { createLogger } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES, namespaceFor } from '@ephemera/schema';
 import type { ActionLimit, ApiAuth } from '../src/access.js';
 import { createApp, type QueryAppDeps } from '../src/app.js';
+import { SessionStore } from '../src/dashboard/session-store.js';
 import { createQueryMetrics } from '../src/metrics.js';
 import { createOpenApiDocument } from '../src/openapi.js';
 
@@ -22,6 +24,8 @@ export interface QueryOptions {
   actionsQueue?: Queue;
   enqueueTimeoutMs?: number;
   admin?: QueryAppDeps['admin'];
+  /** The dashboard's settings over the defaults below (sessions in the test's Redis prefix); `false`: no dashboard. */
+  dashboard?: Partial<NonNullable<QueryAppDeps['dashboard']>> | false;
 }
 
 /**
@@ -36,6 +40,10 @@ export async function startQuery(options: QueryOptions = {}) {
   const queues = ALL_QUEUES.map((name) => new Queue(name, { connection: { url: process.env.REDIS_URL }, prefix }));
   const actionsQueue = queues.find((x) => x.name === QUEUES.actions)!;
   const pool = createReadPool({ databaseUrl: scratch.url, poolSize: 5 });
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const sessions = new SessionStore(redis, prefix);
+  const dashboardWith = (d: QueryOptions['dashboard']): QueryAppDeps['dashboard'] =>
+    d === false ? undefined : { sessions, sessionSecret: 'test-session-secret', sessionHours: 12, githubUrl: 'https://github.com', livePollMs: 200, ...d };
   const appWith = (o: QueryOptions) =>
     createApp({
       db: pool,
@@ -49,6 +57,7 @@ export async function startQuery(options: QueryOptions = {}) {
       actionLimit: o.actionLimit ?? options.actionLimit,
       enqueueTimeoutMs: o.enqueueTimeoutMs,
       admin: o.admin ?? {},
+      dashboard: dashboardWith(o.dashboard ?? options.dashboard),
     });
   return {
     app: appWith(options),
@@ -57,9 +66,12 @@ export async function startQuery(options: QueryOptions = {}) {
     queues,
     actionsQueue,
     prefix,
+    redis,
+    sessions,
     databaseUrl: scratch.url,
     async close() {
       await Promise.all(queues.map((q) => q.close()));
+      await redis.quit();
       await db.$disconnect();
       await pool.end();
       await scratch.drop();

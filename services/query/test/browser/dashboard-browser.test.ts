@@ -1,0 +1,140 @@
+/// <reference lib="dom" />
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { ENVIRONMENT_ACTIONS } from '@ephemera/schema';
+import { insertEnvironment, startQuery } from '../support.js';
+import { findChromium } from './find-chromium.js';
+
+/*
+ * The dashboard in a real browser (Chromium through puppeteer-core): the sign-in form, the scripts the
+ * Content-Security-Policy lets run, live updates through EventSource, the Destroy confirmation, and a phone's width.
+ * The screenshots the README links are written here.
+ */
+
+type Q = Awaited<ReturnType<typeof startQuery>>;
+const OPERATOR = { username: 'ops', password: 'a-long-operator-password' };
+const SCREENSHOTS = fileURLToPath(new URL('../../../../docs/screenshots/', import.meta.url));
+
+
+describe('the dashboard in Chromium', () => {
+  let q: Q;
+  let server: ReturnType<Q['app']['listen']>;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    const executablePath = findChromium();
+    q = await startQuery({ admin: OPERATOR, actionLimit: { limit: 10_000, windowMs: 60_000 } });
+    server = q.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await puppeteer.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 800 });
+    // A script the policy refused, or one that failed, shows up here.
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('pageerror', (err) => problems.push(String(err)));
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    await q?.close();
+  });
+
+  const rowStatus = (id: number) => page.$eval(`tr[data-id="${id}"] .status`, (el) => el.textContent);
+
+  it('signs in, lists environments with a hostile title shown as text, and updates a row live', async () => {
+    const now = Date.now();
+    const web = await insertEnvironment(q.db, { repo: 'acme/web', pr: 42, status: 'READY', owner: 'mona', createdAt: new Date(now - 26 * 3600_000) });
+    await q.db.environment.update({ where: { id: web.id }, data: { prTitle: 'Checkout: pay with saved cards', commitSha: '4be21d09c7f35a8e61b0d2c9f7a4e3b8c1d5f602', lastDeployedAt: new Date(now - 20 * 60_000) } });
+    const api = await insertEnvironment(q.db, { repo: 'acme/api', pr: 17, status: 'PROVISIONING', owner: 'hubot', createdAt: new Date(now - 3 * 60_000) });
+    await q.db.environment.update({ where: { id: api.id }, data: { prTitle: '<img src=x onerror=alert(1)> Rate limits per token', commitSha: 'e81f0a7c3b9d24f6a5c8e1b7d30f9a2c6e4b8d17' } });
+    const failed = await insertEnvironment(q.db, { repo: 'acme/web', pr: 39, status: 'FAILED', owner: 'octocat', createdAt: new Date(now - 5 * 3600_000) });
+    await q.db.environment.update({ where: { id: failed.id }, data: { prTitle: 'Upgrade to Node 22', commitSha: '07c3e9b1f4a8d26e5b0c7f1a9d3e8b4c2f6a0e95', errorMessage: 'container web: ImagePullBackOff', lastDeployedAt: new Date(now - 4 * 3600_000) } });
+
+    await page.goto(`${base}/`);
+    expect(new URL(page.url()).pathname).toBe('/sign-in');
+    await page.type('input[name=username]', OPERATOR.username);
+    await page.type('input[name=password]', OPERATOR.password);
+    await Promise.all([page.waitForNavigation(), page.click('form.sign-in button[type=submit]')]);
+    expect(new URL(page.url()).pathname).toBe('/');
+
+    expect(await page.$$eval('tbody#environment-rows tr', (rows) => rows.length)).toBe(3);
+    const title = await page.$eval(`tr[data-id="${api.id}"] a[href="/environments/${api.id}"]`, (a) => a.textContent);
+    expect(title).toBe('<img src=x onerror=alert(1)> Rate limits per token');
+    expect(await page.$$eval('img', (imgs) => imgs.length)).toBe(0);
+
+    // Once the live view is connected, a change arrives within the time the dashboard promises.
+    await page.waitForSelector('body[data-live-state="open"]', { timeout: 5_000 });
+    await q.db.environment.update({ where: { id: api.id }, data: { status: 'READY', lastDeployedAt: new Date() } });
+    const changed = Date.now();
+    await page.waitForFunction((id: number) => document.querySelector(`tr[data-id="${id}"] .status`)?.textContent === 'READY', { timeout: 3_000 }, api.id);
+    expect(Date.now() - changed).toBeLessThan(3_000);
+    expect(await rowStatus(api.id)).toBe('READY');
+    expect(problems).toEqual([]);
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-list.png`, fullPage: true });
+  }, 30_000);
+
+  it('shows an environment with its deployments, asks before destroying, and says what was queued', async () => {
+    const env = await insertEnvironment(q.db, { repo: 'acme/shop', pr: 7, status: 'READY', owner: 'mona', createdAt: new Date(Date.now() - 2 * 3600_000) });
+    await q.db.environment.update({ where: { id: env.id }, data: { prTitle: 'New product page', commitSha: 'c5d8a1f3e7b02c94d6f8a3e1b5c7d9f0a2e4b618', lastDeployedAt: new Date(Date.now() - 30 * 60_000) } });
+    const started = new Date(Date.now() - 2 * 3600_000);
+    await q.db.deployment.create({
+      data: { environmentId: env.id, commitSha: '9f1c2e7'.padEnd(40, '0'), commitMessage: 'First version', status: 'FAILED', startedAt: started, completedAt: new Date(started.getTime() + 48_000), logs: 'pulling\nfailed\n', errorMessage: 'ImagePullBackOff' },
+    });
+    const latest = await q.db.deployment.create({
+      data: { environmentId: env.id, commitSha: 'c5d8a1f3e7b02c94d6f8a3e1b5c7d9f0a2e4b618', commitMessage: 'Fix the image name', status: 'SUCCESS', startedAt: new Date(Date.now() - 31 * 60_000), completedAt: new Date(Date.now() - 30 * 60_000), logs: 'applied\nready\n' },
+    });
+
+    await page.goto(`${base}/environments/${env.id}`);
+    expect(await page.$$eval('tbody#deployment-rows tr', (rows) => rows.length)).toBe(2);
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-environment.png`, fullPage: true });
+
+    // Dismissed: nothing is queued.
+    const dismiss = (d: { dismiss(): Promise<void> }) => void d.dismiss();
+    page.once('dialog', dismiss);
+    await page.click('form[data-confirm] button');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await q.actionsQueue.count()).toBe(0);
+    expect(new URL(page.url()).search).toBe('');
+
+    page.once('dialog', (d) => void d.accept());
+    await Promise.all([page.waitForNavigation(), page.click('form[data-confirm] button')]);
+    expect(new URL(page.url()).search).toBe('?queued=destroy');
+    expect(await page.$eval('.notice', (el) => el.textContent)).toContain('Destroy queued');
+    const jobs = await q.actionsQueue.getJobs(['waiting']);
+    expect(jobs.map((j) => j.name)).toEqual([ENVIRONMENT_ACTIONS.destroy]);
+
+    // The page follows the environment as the worker moves it.
+    await q.db.environment.update({ where: { id: env.id }, data: { status: 'DESTROYING', lastAction: 'destroy', lastActionBy: 'ops', lastActionKind: 'operator', lastActionAt: new Date() } });
+    await page.waitForFunction(() => document.querySelector('#environment-summary .status')?.textContent === 'DESTROYING', { timeout: 3_000 });
+
+    // A deployment's logs, streamed as they are written.
+    await q.db.deployment.update({ where: { id: latest.id }, data: { status: 'IN_PROGRESS', completedAt: null } });
+    await page.goto(`${base}/environments/${env.id}/deployments/${latest.id}`);
+    expect(await page.$eval('#logs', (el) => el.textContent)).toBe('applied\nready\n');
+    await page.waitForSelector('body[data-live-state="open"]', { timeout: 5_000 });
+    await q.db.$executeRaw`UPDATE deployments SET logs = logs || ${'<b>tearing down</b>\n'} WHERE id = ${latest.id}`;
+    await page.waitForFunction(() => document.querySelector('#logs')?.textContent?.endsWith('<b>tearing down</b>\n'), { timeout: 3_000 });
+    expect(await page.$$eval('#logs b', (b) => b.length)).toBe(0);
+    expect(problems).toEqual([]);
+  }, 30_000);
+
+  it('fits a phone\'s width without scrolling sideways', async () => {
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    await page.goto(`${base}/?show=all`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.setViewport({ width: 1280, height: 800 });
+  }, 30_000);
+});
