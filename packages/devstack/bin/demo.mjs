@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `pnpm demo`: replays a pull request's life against a running stack (`npm start`), from GitHub's own example
-// payloads, signed: opened, two pushes, closed. After each step it waits for the worker and prints the
+// payloads, signed: opened and two pushes, leaving the preview running to look at (and act on) in the dashboard;
+// `pnpm demo --close` closes the pull request too. After each step it waits for the worker and prints the
 // environment and its deployments as the API shows them.
 import { randomUUID } from 'node:crypto';
 import { pullRequestExample, sendSigned } from '../lib/deliver.mjs';
@@ -83,8 +84,13 @@ try {
     await send('synchronize', head);
     await show(await waitFor(['READY', 'FAILED'], head));
   }
-  await send('closed', head);
-  await show(await waitFor(['DESTROYED', 'FAILED']));
+  if (process.argv.includes('--close')) {
+    await send('closed', head);
+    await show(await waitFor(['DESTROYED', 'FAILED']));
+  } else {
+    const env = await environment();
+    console.log(`\nThe preview stays up: ${query}/environments/${env.id} (sign in with the operator user and password of npm start's banner). pnpm demo --close closes a pull request at the end.`);
+  }
   console.log('\ndone');
 } catch (err) {
   console.error(`demo failed: ${err.message} (is the stack running? npm start)`);

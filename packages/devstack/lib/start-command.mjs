@@ -84,6 +84,9 @@ export async function startCommand() {
     await run('pnpm', ['db:migrate'], { cwd: ROOT, env });
     env.PROVISIONER_DELAY_MS ??= '1500';
     const access = developmentAccess(env);
+    // The PR comment links each preview to its page on this stack's dashboard.
+    const queryPort = Number(env[SERVICES.find((s) => s.name === 'query').portVar] ?? SERVICES.find((s) => s.name === 'query').port);
+    env.PUBLIC_URL ??= `http://localhost:${queryPort}`;
 
     for (const s of SERVICES) {
       const child = spawn(process.execPath, [path.join(ROOT, 'services', s.name, 'dist', 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -127,13 +130,14 @@ export async function startCommand() {
     const query = `http://localhost:${port('query')}`;
     process.stdout.write(`
 ${bold('Ephemera is running')}
+  dashboard        ${query}/  ${dim('(sign in with the operator user and password below)')}
   webhook URL      ${ingest}/api/v1/webhooks/github
   webhook secret   ${env.GITHUB_WEBHOOK_SECRET === DEV_SECRET ? `${DEV_SECRET} ${dim('(development only; set GITHUB_WEBHOOK_SECRET)')}` : dim('(from GITHUB_WEBHOOK_SECRET)')}
   API              ${query}/api/v1/environments
                    ${access.apiOpen ? `API open (API_AUTH=none) — set API_TOKENS to require a token` : `a token from API_TOKENS is required ${dim('(Authorization: Bearer <token>)')}`}
   API docs         ${query}/docs
   queues           ${query}/admin/queues
-                   ${access.devPassword ? `user ${env.ADMIN_USERNAME}, password ${env.ADMIN_PASSWORD} ${dim('(development only; set ADMIN_USERNAME and ADMIN_PASSWORD)')}` : `user ${env.ADMIN_USERNAME}, password ${dim('(from ADMIN_PASSWORD)')}`}
+  operator         ${access.devPassword ? `user ${env.ADMIN_USERNAME}, password ${env.ADMIN_PASSWORD} ${dim('(development only; set ADMIN_USERNAME and ADMIN_PASSWORD)')}` : `user ${env.ADMIN_USERNAME}, password ${dim('(from ADMIN_PASSWORD)')}`}
                    ${access.adminWrite ? 'changes allowed (ADMIN_WRITE=true)' : `read-only ${dim('(ADMIN_WRITE=true allows retrying, cleaning and removing jobs)')}`}
   config schema    ${query}/api/v1/config-schema.json
   provisioner      ${env.PROVISIONER === 'kubernetes' ? `kubernetes (${env.KUBECONFIG ?? 'in-cluster service account'}${env.KUBE_CONTEXT ? `, context ${env.KUBE_CONTEXT}` : ''})` : `none ${dim('(simulated; PROVISIONER=kubernetes with KUBECONFIG deploys to a cluster)')}`}
