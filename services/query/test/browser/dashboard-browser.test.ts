@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { ENVIRONMENT_ACTIONS } from '@ephemera/schema';
+import { ENVIRONMENT_ACTIONS, environmentActionJobSchema } from '@ephemera/schema';
+import { repositoryIdOf, startFakeGithub, type FakeGithub } from '@ephemera/testkit';
+import { GithubSignIn } from '../../src/dashboard/github-sign-in.js';
 import { insertEnvironment, startQuery } from '../support.js';
 import { findChromium } from './find-chromium.js';
 
@@ -130,6 +132,19 @@ describe('the dashboard in Chromium', () => {
     expect(problems).toEqual([]);
   }, 30_000);
 
+  it('redeploys after the button is pressed, naming who asked, and the page shows what was queued', async () => {
+    const env = await insertEnvironment(q.db, { repo: 'acme/cart', pr: 11, status: 'READY', owner: 'mona' });
+    await q.actionsQueue.obliterate({ force: true });
+    await page.goto(`${base}/environments/${env.id}`);
+    await Promise.all([page.waitForNavigation(), page.click(`form[action="/api/v1/environments/${env.id}/redeploy"] button`)]);
+    expect(new URL(page.url()).search).toBe('?queued=redeploy');
+    expect(await page.$eval('.notice', (el) => el.textContent)).toContain('Redeploy queued');
+    const [job] = await q.actionsQueue.getJobs(['waiting']);
+    expect(job?.name).toBe(ENVIRONMENT_ACTIONS.redeploy);
+    expect(environmentActionJobSchema.parse(job!.data)).toMatchObject({ environmentId: env.id, requestedBy: { kind: 'operator', login: OPERATOR.username } });
+    expect(problems).toEqual([]);
+  }, 30_000);
+
   it('fits a phone\'s width without scrolling sideways', async () => {
     await page.setViewport({ width: 390, height: 844, isMobile: true });
     await page.goto(`${base}/?show=all`);
@@ -137,4 +152,81 @@ describe('the dashboard in Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await page.setViewport({ width: 1280, height: 800 });
   }, 30_000);
+
+  it('signs out: the session is gone and the pages ask for sign-in again', async () => {
+    await page.goto(`${base}/`);
+    await Promise.all([page.waitForNavigation(), page.click('form.sign-out button[type=submit]')]);
+    await page.goto(`${base}/`);
+    expect(new URL(page.url()).pathname).toBe('/sign-in');
+    expect(await page.$('tbody#environment-rows')).toBeNull();
+  }, 30_000);
+
+  describe('signed in with GitHub (through the fake GitHub)', () => {
+    let fake: FakeGithub;
+    let githubServer: ReturnType<Q['app']['listen']>;
+    let githubBase: string;
+    let incognito: Awaited<ReturnType<Browser['createBrowserContext']>>;
+    let person: Page;
+
+    beforeAll(async () => {
+      fake = await startFakeGithub();
+      githubServer = (await (async () => {
+        // The callback must be this server's own address, which is known once it listens.
+        const probe = q.app.listen(0, '127.0.0.1');
+        await new Promise((r) => probe.once('listening', r));
+        const port = (probe.address() as AddressInfo).port;
+        await new Promise<void>((r) => probe.close(() => r()));
+        githubBase = `http://127.0.0.1:${port}`;
+        const callbackUrl = `${githubBase}/auth/github/callback`;
+        fake.setOAuthApp({ clientId: 'Iv23liBrowser', clientSecret: 'browser-secret', callbackUrl });
+        const app = q.appWith({
+          admin: OPERATOR,
+          dashboard: {
+            githubUrl: fake.url,
+            publicUrl: githubBase,
+            github: new GithubSignIn({ clientId: 'Iv23liBrowser', clientSecret: 'browser-secret', webUrl: fake.url, apiUrl: fake.url, callbackUrl, timeoutMs: 5_000 }),
+          },
+        });
+        const server = app.listen(port, '127.0.0.1');
+        await new Promise((r) => server.once('listening', r));
+        return server;
+      })());
+      fake.setInstallationRepositories(77, ['octo/site', 'octo/docs', 'octo/private']);
+      fake.setUserAccess('hubot', { repositories: { 'octo/site': 'write', 'octo/docs': 'read' } });
+      fake.setOAuthUser('hubot');
+      incognito = await browser.createBrowserContext();
+      person = await incognito.newPage();
+      await person.setViewport({ width: 1280, height: 800 });
+    }, 60_000);
+
+    afterAll(async () => {
+      await incognito?.close();
+      await new Promise<void>((r) => (githubServer ? githubServer.close(() => r()) : r()));
+      await fake?.close();
+    });
+
+    it('sees only the repositories GitHub says it reaches, with buttons only where it may write', async () => {
+      const site = await insertEnvironment(q.db, { repo: 'octo/site', pr: 1, status: 'READY', repositoryId: repositoryIdOf('octo/site') });
+      const docs = await insertEnvironment(q.db, { repo: 'octo/docs', pr: 2, status: 'READY', repositoryId: repositoryIdOf('octo/docs') });
+      const hidden = await insertEnvironment(q.db, { repo: 'octo/private', pr: 3, status: 'READY', repositoryId: repositoryIdOf('octo/private') });
+
+      await person.goto(`${githubBase}/sign-in`);
+      // Through GitHub's authorize page (the fake signs the chosen person in at once) and back to the callback.
+      await Promise.all([person.waitForNavigation({ waitUntil: 'domcontentloaded' }), person.click('a[href="/auth/github"]')]);
+      expect(new URL(person.url()).pathname).toBe('/');
+      expect(await person.$eval('form.sign-out span', (el) => el.textContent)).toBe('hubot');
+      const ids = await person.$$eval('tbody#environment-rows tr', (rows) => rows.map((r) => Number(r.getAttribute('data-id'))));
+      expect(ids).toContain(site.id);
+      expect(ids).toContain(docs.id);
+      expect(ids).not.toContain(hidden.id);
+
+      await person.goto(`${githubBase}/environments/${docs.id}`);
+      expect(await person.$$('form[action$="/redeploy"], form[action$="/destroy"]')).toHaveLength(0);
+      await person.goto(`${githubBase}/environments/${site.id}`);
+      expect(await person.$$('form[action$="/redeploy"], form[action$="/destroy"]')).toHaveLength(2);
+      const refused = await person.goto(`${githubBase}/environments/${hidden.id}`);
+      expect(refused?.status()).toBe(404);
+      expect(problems).toEqual([]);
+    }, 60_000);
+  });
 });
