@@ -9,6 +9,7 @@ import {
 import type { Db } from './db-client.js';
 import { environmentStatusStamps, type StatusChange } from './environments.js';
 import { LOCK_KEY_SQL } from './lock-key.js';
+import { assignments } from './sql-fields.js';
 import { Prisma, type Deployment } from './generated/prisma/client.js';
 import { NotFoundError, isRecordNotFound } from './errors.js';
 
@@ -162,11 +163,8 @@ export async function moveDeployment(db: Db, m: DeploymentMove): Promise<{ deplo
   let envCte = Prisma.sql`env AS (SELECT 1 WHERE false)`;
   if (e) {
     const { status, ...stamps } = environmentStatusStamps(e.to, e.change ?? {}, now);
-    const sets = Object.entries({ ...stamps, updatedAt: now }).map(
-      ([k, v]) => Prisma.sql`${Prisma.raw(k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))} = ${v}`,
-    );
     envCte = Prisma.sql`env AS (
-      UPDATE environments SET status = ${status}::environment_status, ${Prisma.join(sets, ', ')}
+      UPDATE environments SET status = ${status}::environment_status, ${assignments({ ...stamps, updatedAt: now })}
        WHERE id = ${e.id} AND status::text = ANY(${e.from}::text[]) AND EXISTS (SELECT 1 FROM dep) RETURNING 1)`;
   }
   const lock = m.lock

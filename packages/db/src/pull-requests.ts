@@ -4,6 +4,7 @@ import { DEFAULT_LOG_MAX_BYTES } from './deployments.js';
 import { environmentStatusStamps, type StatusChange } from './environments.js';
 import { Prisma, type Environment, type PullRequestState } from './generated/prisma/client.js';
 import { LOCK_KEY_SQL, pullRequestLockKey, type PullRequestKey } from './lock-key.js';
+import { assignments, selectFields } from './sql-fields.js';
 
 export { pullRequestLockKey, type PullRequestKey };
 
@@ -42,16 +43,8 @@ export async function recordDelivery(
   return rows[0]!.fresh;
 }
 
-/** Column list `e.repository_full_name AS "repositoryFullName", …` of a model's scalar fields (snake_case columns). */
-function columns(fields: Record<string, string>, alias: string): Prisma.Sql {
-  return Prisma.raw(
-    Object.keys(fields)
-      .map((f) => `${alias}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} AS "${f}"`)
-      .join(', '),
-  );
-}
-const ENVIRONMENT_COLUMNS = columns(Prisma.EnvironmentScalarFieldEnum, 'e');
-const STATE_COLUMNS = columns(Prisma.PullRequestStateScalarFieldEnum, 's');
+const ENVIRONMENT_COLUMNS = selectFields(Prisma.EnvironmentScalarFieldEnum, 'e');
+const STATE_COLUMNS = selectFields(Prisma.PullRequestStateScalarFieldEnum, 's');
 
 /** Matches a pull request's row: by repository id, or by name for a row made before the id was kept. */
 function matches(alias: string, key: PullRequestKey): Prisma.Sql {
@@ -197,14 +190,6 @@ export interface PullRequestWritten {
  */
 export interface OptimisticWrite {
   delivery: { deliveryId: string; event: string; action: string | null };
-}
-
-/** SET assignments for environment fields, from their Prisma names. */
-function assignments(values: Record<string, unknown>): Prisma.Sql {
-  const parts = Object.entries(values)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => Prisma.sql`${Prisma.raw(k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))} = ${v}`);
-  return Prisma.join(parts, ', ');
 }
 
 /**
