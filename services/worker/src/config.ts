@@ -18,6 +18,12 @@ const secretRef = z
 export const workerConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
   DATABASE_POOL_SIZE: env.positiveInt(10),
+  /**
+   * Distinct statements each database connection keeps prepared, so the hot path is parsed and planned once per
+   * connection rather than on every event; 0 for a connection pooler in transaction mode without prepared-statement
+   * support.
+   */
+  DATABASE_PREPARED_STATEMENTS: z.coerce.number().int().min(0).max(10_000).default(200),
   REDIS_URL: env.redisUrl(),
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('ephemera'),
   WORKER_PORT: env.port(3003),

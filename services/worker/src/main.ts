@@ -33,7 +33,11 @@ try {
   process.exit(1);
 }
 logger.info({ provisioner: provisioner.name }, `provisioner ${provisioner.name} ready`);
-const db = createPrismaClient({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+const db = createPrismaClient({
+  databaseUrl: config.DATABASE_URL,
+  poolSize: config.DATABASE_POOL_SIZE,
+  preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+});
 const metrics = createWorkerMetrics();
 const runtime = await startWorkerRuntime(
   {
