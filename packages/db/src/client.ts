@@ -33,7 +33,9 @@ export function createPrismaClient(config: DatabaseConfig): PrismaClient {
     // An undefined name runs the statement unnamed (pg's `name` is optional; the adapter's type says string).
     nameOf ? { statementNameGenerator: (query) => nameOf(query.sql) as string } : undefined,
   );
-  return new PrismaClient({ adapter });
+  // 'minimal' is what Prisma uses under NODE_ENV=production; set here so every environment behaves the same and no
+  // call captures a stack trace to point its error message at the caller's line.
+  return new PrismaClient({ adapter, errorFormat: 'minimal' });
 }
 
 export type { PrismaClient };
