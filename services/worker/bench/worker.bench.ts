@@ -1,6 +1,8 @@
 // pnpm bench:worker — 20,000 pull_request events over 2,000 PRs through the real queue into PostgreSQL, and
-// the same database writes done with plain `pg`, one transaction per event, at the same concurrency.
-import { randomUUID } from 'node:crypto';
+// the same database writes done with plain `pg`, one transaction per event, at the same concurrency: first as pg
+// sends statements by default (unnamed, parsed and planned on every execution), which is the baseline of the
+// ratio, then with every statement prepared once per connection, as the worker's own client does, for reference.
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,8 +46,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** A client whose statements are each prepared once per connection (named by their text). */
+function preparing(client: pg.PoolClient): Queryable {
+  const name = (text: string) => `b_${createHash('sha1').update(text).digest('hex')}`;
+  return { query: ((text: string, values?: unknown[]) => client.query({ name: name(text), text, values })) as Queryable['query'] };
+}
+
 /** The webhook transaction's writes for opened/synchronize, by hand, with plain pg. */
-async function plainEvent(client: pg.PoolClient, job: PullRequestJob): Promise<void> {
+async function plainEvent(client: Queryable, job: PullRequestJob): Promise<void> {
   const repo = job.repository.fullName;
   const repoId = job.repository.id;
   const pr = job.pullRequest;
@@ -99,7 +109,7 @@ async function main() {
   const redisUrl = process.env.REDIS_URL ?? redisServer!.url;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
-  const dbs = [`bench_queue_${Date.now()}`, `bench_plain_${Date.now()}`];
+  const dbs = [`bench_queue_${Date.now()}`, `bench_plain_${Date.now()}`, `bench_prepared_${Date.now()}`];
   for (const d of dbs) await admin.query(`CREATE DATABASE ${d}`);
   const urlOf = (d: string) => Object.assign(new URL(serverUrl), { pathname: `/${d}` }).toString();
   for (const d of dbs) await new Migrator({ databaseUrl: urlOf(d), prismaDir: defaultPrismaDir() }).migrate();
@@ -163,35 +173,46 @@ async function main() {
   await runtime.close();
   await db.$disconnect();
 
-  // 2. The same writes with plain pg, one transaction per event, CONCURRENCY at a time, in delivery order per PR.
-  const pool = new pg.Pool({ connectionString: urlOf(dbs[1]!), max: CONCURRENCY });
-  const plainStarted = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      const client = await pool.connect();
-      try {
-        while (next < jobs.length) await plainEvent(client, jobs[next++]!);
-      } finally {
-        client.release();
-      }
-    }),
-  );
-  const plainSeconds = (Date.now() - plainStarted) / 1000;
-  await pool.end();
+  // 2. The same writes with plain pg, one transaction per event, CONCURRENCY at a time, in delivery order per PR:
+  // as pg sends them by default, then prepared.
+  const plain = async (database: string, prepared: boolean): Promise<number> => {
+    const pool = new pg.Pool({ connectionString: urlOf(database), max: CONCURRENCY });
+    const plainStarted = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        const client = await pool.connect();
+        const q = prepared ? preparing(client) : client;
+        try {
+          while (next < jobs.length) await plainEvent(q, jobs[next++]!);
+        } finally {
+          client.release();
+        }
+      }),
+    );
+    const seconds = (Date.now() - plainStarted) / 1000;
+    await pool.end();
+    return seconds;
+  };
+  const plainSeconds = await plain(dbs[1]!, false);
+  const preparedSeconds = await plain(dbs[2]!, true);
 
   processing.sort((a, b) => a - b);
   const rate = jobs.length / queueSeconds;
   const plainRate = jobs.length / plainSeconds;
-  process.stdout.write(`\n${'path'.padEnd(34)} ${'events/s'.padStart(9)}\n`);
-  process.stdout.write(`${'queue → worker → PostgreSQL'.padEnd(34)} ${rate.toFixed(0).padStart(9)}\n`);
-  process.stdout.write(`${'plain pg, one transaction per event'.padEnd(34)} ${plainRate.toFixed(0).padStart(9)}\n`);
+  const preparedRate = jobs.length / preparedSeconds;
+  const width = 52;
+  process.stdout.write(`\n${'path'.padEnd(width)} ${'events/s'.padStart(9)}\n`);
+  process.stdout.write(`${'queue → worker → PostgreSQL'.padEnd(width)} ${rate.toFixed(0).padStart(9)}\n`);
+  process.stdout.write(`${'plain pg, one transaction per event'.padEnd(width)} ${plainRate.toFixed(0).padStart(9)}\n`);
+  process.stdout.write(`${'plain pg, one transaction per event, prepared'.padEnd(width)} ${preparedRate.toFixed(0).padStart(9)}\n`);
   process.stdout.write(`\nratio worker/plain: ${(rate / plainRate).toFixed(2)}; environments ${envs}, deployments ${deployments}, failed jobs ${failed.failed}\n`);
+  process.stdout.write(`ratio worker/plain prepared: ${(rate / preparedRate).toFixed(2)}\n`);
   process.stdout.write(`webhook job (taken → applied, follow-ups queued): p50 ${percentile(processing, 50)} ms, p99 ${percentile(processing, 99)} ms\n`);
   process.stdout.write(`every delivery applied after ${queueSeconds.toFixed(1)} s; their deploys and feedback done after ${drainedSeconds.toFixed(1)} s\n`);
 
   const result = [
-    { bench: 'worker', measure: `${jobs.length} events, ${PRS} PRs`, rps: rate, p99: percentile(processing, 99), baseline: plainRate, ratio: rate / plainRate, target: 'figures only', pass: failed.failed === 0 },
+    { bench: 'worker', measure: `${jobs.length} events, ${PRS} PRs`, rps: rate, p99: percentile(processing, 99), baseline: plainRate, ratio: rate / plainRate, baselinePrepared: preparedRate, ratioPrepared: rate / preparedRate, target: 'figures only', pass: failed.failed === 0 },
   ];
   process.stdout.write(`bench-result ${JSON.stringify(result)}\n`);
   for (const d of dbs) await admin.query(`DROP DATABASE ${d} WITH (FORCE)`);
