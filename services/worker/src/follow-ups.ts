@@ -39,12 +39,14 @@ export class FollowUps {
       env = record.environment && { id: record.environment.id, status: record.environment.status, waitingSince: record.environment.waitingSince, installationId: record.environment.installationId };
       latest = record.latest;
     }
-    if (env?.status === 'DESTROYING') {
-      await this.destroy({ environmentId: env.id, deploymentId: latest?.id ?? null });
-    } else if (env && latest?.status === 'QUEUED' && env.status !== 'DESTROYED' && env.waitingSince === null) {
-      await this.deploy({ environmentId: env.id, deploymentId: latest.id });
-    }
-    await this.feedback(t.key, env ? Number(env.installationId) || null : t.installationId);
+    // The step and the feedback are independent adds (the feedback job reads the state when it runs), sent together.
+    const step =
+      env?.status === 'DESTROYING'
+        ? this.destroy({ environmentId: env.id, deploymentId: latest?.id ?? null })
+        : env && latest?.status === 'QUEUED' && env.status !== 'DESTROYED' && env.waitingSince === null
+          ? this.deploy({ environmentId: env.id, deploymentId: latest.id })
+          : undefined;
+    await Promise.all([step, this.feedback(t.key, env ? Number(env.installationId) || null : t.installationId)]);
   }
 
   async deploy(job: DeployJob): Promise<void> {
