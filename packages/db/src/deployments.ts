@@ -1,8 +1,6 @@
 import {
-  IllegalTransitionError,
   assertDeploymentTransition,
   assertEnvironmentTransition,
-  deploymentPredecessors,
   type DeploymentStatus,
   type EnvironmentStatus,
 } from '@ephemera/schema';
@@ -11,7 +9,7 @@ import { environmentStatusStamps, type StatusChange } from './environments.js';
 import { LOCK_KEY_SQL } from './lock-key.js';
 import { assignments } from './sql-fields.js';
 import { Prisma, type Deployment } from './generated/prisma/client.js';
-import { NotFoundError, isRecordNotFound } from './errors.js';
+import { NotFoundError } from './errors.js';
 
 export interface CreateDeploymentInput {
   environmentId: number;
@@ -56,62 +54,6 @@ export async function getLatestDeployment(db: Db, environmentId: number): Promis
 
 /** DEPLOYMENT_LOG_MAX_BYTES' default: a deployment's logs keep their newest this many bytes. */
 export const DEFAULT_LOG_MAX_BYTES = 262_144;
-
-export interface DeploymentChange {
-  errorMessage?: string | null;
-  /** Appended to the deployment's logs (each call adds lines; the oldest are cut past the cap). */
-  appendLogs?: string;
-  maxLogBytes?: number;
-}
-
-/**
- * Moves a deployment to `to` if the state machine allows it: IN_PROGRESS stamps started_at, SUCCESS and FAILED
- * stamp completed_at. One conditional UPDATE; throws {@link IllegalTransitionError} or {@link NotFoundError}.
- */
-export async function updateDeploymentStatus(
-  db: Db,
-  id: number,
-  to: DeploymentStatus,
-  change: DeploymentChange = {},
-): Promise<Deployment> {
-  const now = new Date();
-  const predecessors = deploymentPredecessors(to);
-  if (change.appendLogs !== undefined) {
-    // Appending needs the database's own concatenation, which Prisma's update cannot express.
-    const rows = await db.$queryRaw<Array<{ id: number }>>`
-      UPDATE deployments
-         SET status = ${to}::deployment_status,
-             logs = ephemera_cap_logs(COALESCE(logs, '') || ${change.appendLogs}, ${change.maxLogBytes ?? DEFAULT_LOG_MAX_BYTES}::int),
-             error_message = ${change.errorMessage ?? null},
-             started_at = CASE WHEN ${to} = 'IN_PROGRESS' THEN ${now} ELSE started_at END,
-             completed_at = CASE WHEN ${to} IN ('SUCCESS', 'FAILED') THEN ${now} ELSE completed_at END,
-             updated_at = ${now}
-       WHERE id = ${id} AND status::text = ANY(${predecessors})
-   RETURNING id`;
-    if (rows.length === 0) await throwRefusal(db, id, to);
-    return (await db.deployment.findUnique({ where: { id } }))!;
-  }
-  try {
-    return await db.deployment.update({
-      where: { id, status: { in: predecessors } },
-      data: {
-        status: to,
-        errorMessage: change.errorMessage ?? null,
-        ...(to === 'IN_PROGRESS' ? { startedAt: now } : {}),
-        ...(to === 'SUCCESS' || to === 'FAILED' ? { completedAt: now } : {}),
-      },
-    });
-  } catch (err) {
-    if (!isRecordNotFound(err)) throw err;
-    return throwRefusal(db, id, to);
-  }
-}
-
-async function throwRefusal(db: Db, id: number, to: DeploymentStatus): Promise<never> {
-  const current = await db.deployment.findUnique({ where: { id }, select: { status: true } });
-  if (!current) throw new NotFoundError('deployment', id);
-  throw new IllegalTransitionError('deployment', current.status, to, id);
-}
 
 /**
  * Adds lines to a deployment's logs without changing its status; past `maxBytes` the oldest lines are cut (with

@@ -13,7 +13,7 @@ import {
   getLatestDeployment,
   getOrCreateUser,
   getUserByGithubId,
-  updateDeploymentStatus,
+  moveDeployment,
   updateEnvironmentStatus,
   appendDeploymentLogs,
   apiJsonSelectList,
@@ -310,29 +310,44 @@ describe('deployments', () => {
   it('stamps started_at and completed_at, and appends logs', async () => {
     const env = await newEnvironment();
     const d = await createDeployment(db, { environmentId: env.id, commitSha: sha('3') });
-    const running = await updateDeploymentStatus(db, d.id, 'IN_PROGRESS', { appendLogs: 'creating namespace\n' });
+    expect(await moveDeployment(db, { deploymentId: d.id, from: ['QUEUED'], to: 'IN_PROGRESS', appendLogs: 'creating namespace\n' })).toEqual({ deployment: true, environment: false });
+    const running = await db.deployment.findUniqueOrThrow({ where: { id: d.id } });
     expect(running.startedAt).toBeInstanceOf(Date);
     expect(running.completedAt).toBeNull();
     await appendDeploymentLogs(db, d.id, 'rolling out\n');
-    const done = await updateDeploymentStatus(db, d.id, 'SUCCESS', { appendLogs: 'ready\n' });
+    await moveDeployment(db, { deploymentId: d.id, from: ['IN_PROGRESS'], to: 'SUCCESS', appendLogs: 'ready\n' });
+    const done = await db.deployment.findUniqueOrThrow({ where: { id: d.id } });
+    expect(done.status).toBe('SUCCESS');
     expect(done.completedAt).toBeInstanceOf(Date);
+    expect(done.startedAt).toEqual(running.startedAt);
     expect(done.logs).toBe('creating namespace\nrolling out\nready\n');
   });
 
-  it('rejects illegal deployment transitions and writes nothing', async () => {
-    const env = await newEnvironment();
+  it('throws on an illegal deployment move, refuses one from another status, and writes nothing for either', async () => {
+    const env = await newEnvironment({ status: 'READY' });
     const d = await createDeployment(db, { environmentId: env.id, commitSha: sha('4') });
-    await expect(updateDeploymentStatus(db, d.id, 'SUCCESS')).rejects.toThrow(IllegalTransitionError);
-    await updateDeploymentStatus(db, d.id, 'IN_PROGRESS');
-    await updateDeploymentStatus(db, d.id, 'FAILED', { errorMessage: 'boom' });
+    await expect(moveDeployment(db, { deploymentId: d.id, from: ['QUEUED'], to: 'SUCCESS' })).rejects.toThrow(IllegalTransitionError);
+    await moveDeployment(db, { deploymentId: d.id, from: ['QUEUED'], to: 'IN_PROGRESS' });
+    await moveDeployment(db, { deploymentId: d.id, from: ['IN_PROGRESS'], to: 'FAILED', errorMessage: 'boom' });
+    // Terminal: every move out of FAILED is illegal.
     for (const to of ['QUEUED', 'IN_PROGRESS', 'SUCCESS', 'FAILED'] as const) {
-      await expect(updateDeploymentStatus(db, d.id, to, { appendLogs: 'x' })).rejects.toThrow(IllegalTransitionError);
-      await expect(updateDeploymentStatus(db, d.id, to)).rejects.toThrow(IllegalTransitionError);
+      await expect(moveDeployment(db, { deploymentId: d.id, from: ['FAILED'], to, appendLogs: 'x' })).rejects.toThrow(IllegalTransitionError);
     }
+    // Legal in itself but not from where the deployment is: refused, and the environment's move with it too.
+    expect(
+      await moveDeployment(db, {
+        deploymentId: d.id,
+        from: ['IN_PROGRESS'],
+        to: 'SUCCESS',
+        appendLogs: 'x',
+        environment: { id: env.id, from: ['READY'], to: 'UPDATING' },
+      }),
+    ).toEqual({ deployment: false, environment: false });
     const after = await db.deployment.findUniqueOrThrow({ where: { id: d.id } });
     expect(after.status).toBe('FAILED');
     expect(after.errorMessage).toBe('boom');
     expect(after.logs).toBeNull();
+    expect((await db.environment.findUniqueOrThrow({ where: { id: env.id } })).status).toBe('READY');
   });
 
   it('refuses a deployment for a missing environment', async () => {

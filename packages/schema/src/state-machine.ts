@@ -66,10 +66,3 @@ export function environmentPredecessors(to: EnvironmentStatus): EnvironmentStatu
     ENVIRONMENT_TRANSITIONS[from].includes(to),
   );
 }
-
-/** The statuses a deployment may be in for a move to `to` to be legal. */
-export function deploymentPredecessors(to: DeploymentStatus): DeploymentStatus[] {
-  return (Object.keys(DEPLOYMENT_TRANSITIONS) as DeploymentStatus[]).filter((from) =>
-    DEPLOYMENT_TRANSITIONS[from].includes(to),
-  );
-}

@@ -7,7 +7,6 @@ import {
   assertEnvironmentTransition,
   canTransitionDeployment,
   canTransitionEnvironment,
-  deploymentPredecessors,
   environmentPredecessors,
   type DeploymentStatus,
   type EnvironmentStatus,
@@ -106,20 +105,15 @@ describe('deployment state machine', () => {
     }
   });
 
-  it('allows exactly the moves of the design, with their predecessors', () => {
+  it('allows exactly the moves of the design', () => {
     for (const from of DEPLOYMENT_STATUSES) {
       for (const to of DEPLOYMENT_STATUSES) {
         expect(`${from} → ${to}: ${canTransitionDeployment(from, to)}`).toBe(`${from} → ${to}: ${listed(DEPLOYMENT_MOVES, from, to)}`);
       }
     }
-    for (const to of DEPLOYMENT_STATUSES) {
-      const expected = DEPLOYMENT_MOVES.filter(([, t]) => t === to).map(([from]) => from);
-      expect([to, [...deploymentPredecessors(to)].sort()]).toEqual([to, [...expected].sort()]);
-    }
   });
 
   it('rejects QUEUED → SUCCESS (a deployment that never ran cannot succeed)', () => {
     expect(() => assertDeploymentTransition('QUEUED', 'SUCCESS')).toThrow('QUEUED → SUCCESS');
-    expect(deploymentPredecessors('SUCCESS')).toEqual(['IN_PROGRESS']);
   });
 });
