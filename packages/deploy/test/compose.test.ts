@@ -117,6 +117,7 @@ describe('docker-compose.yml', () => {
       'query.ADMIN_PASSWORD',
       'query.ADMIN_USERNAME',
       'query.API_TOKENS',
+      'query.API_WRITE_TOKENS',
       'query.GITHUB_CLIENT_SECRET',
       'query.SESSION_SECRET',
       'worker.GITHUB_APP_PRIVATE_KEY',
@@ -125,7 +126,7 @@ describe('docker-compose.yml', () => {
 
   it('passes the query service its access settings from the environment, and it stops without API_TOKENS or API_AUTH=none', () => {
     const query = compose.services.query!.environment!;
-    for (const key of ['API_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE', 'SESSION_SECRET', 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET', 'PUBLIC_URL']) {
+    for (const key of ['API_TOKENS', 'API_WRITE_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE', 'SESSION_SECRET', 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET', 'PUBLIC_URL']) {
       expect(query[key]).toBe(`\${${key}:-}`);
     }
     expect(() => loadQueryConfig({ ...interpolate(query, {}), NODE_ENV: 'production' })).toThrow(/API_TOKENS[^]*SESSION_SECRET/);
@@ -134,5 +135,9 @@ describe('docker-compose.yml', () => {
     // GitHub sign-in: both OAuth credentials and the public address, which the callback is under.
     const github = loadQueryConfig({ ...interpolate(query, { API_AUTH: 'none', SESSION_SECRET, GITHUB_CLIENT_ID: 'Iv23li', GITHUB_CLIENT_SECRET: 'c'.repeat(40), PUBLIC_URL: 'https://ephemera.example' }), NODE_ENV: 'production' });
     expect(github).toMatchObject({ GITHUB_URL: 'https://github.com', GITHUB_API_URL: 'https://api.github.com', SESSION_HOURS: 12 });
+    // Write tokens reach the service; without them no token may write.
+    const writeToken = 'w'.repeat(40);
+    expect(loadQueryConfig({ ...interpolate(query, { API_WRITE_TOKENS: writeToken, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([writeToken]);
+    expect(loadQueryConfig({ ...interpolate(query, { API_TOKENS: OPERATOR_ENV.API_TOKENS, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([]);
   });
 });

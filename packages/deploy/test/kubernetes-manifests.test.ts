@@ -60,7 +60,9 @@ const PORTS: Record<ServiceName, { variable: string; port: number }> = {
 const IMAGE = 'ghcr.io/ephemera-dev/ephemera';
 const TAGS: Record<Tree, string> = { base: '0.1.0', production: '0.1.0', try: 'dev' };
 /** What the operator puts in the Secret ephemera-secrets: the only keys, never written in the manifests. */
-const SECRET_KEYS = ['ADMIN_PASSWORD', 'API_TOKENS', 'DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_CLIENT_SECRET', 'GITHUB_WEBHOOK_SECRET', 'REDIS_URL', 'SESSION_SECRET'];
+const SECRET_KEYS = ['ADMIN_PASSWORD', 'API_TOKENS', 'API_WRITE_TOKENS', 'DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_CLIENT_SECRET', 'GITHUB_WEBHOOK_SECRET', 'REDIS_URL', 'SESSION_SECRET'];
+/** Keys the Secret may leave out: the feature they enable is off without them (an install from before keeps working). */
+const OPTIONAL_SECRET_KEYS = ['API_WRITE_TOKENS'];
 const OPERATOR_SECRETS: Record<string, string> = {
   DATABASE_URL: 'postgresql://ephemera:s3cret-pw@db.internal:5432/ephemera',
   REDIS_URL: 'redis://redis.internal:6379',
@@ -102,7 +104,12 @@ function environmentOf(objects: KubeObject[], container: any, secrets: Record<st
   for (const from of container.envFrom ?? []) Object.assign(env, find(objects, 'ConfigMap', from.configMapRef.name).data);
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = secrets[e.valueFrom.secretKeyRef.key]!;
+    else if (e.valueFrom?.secretKeyRef) {
+      // A key missing from the Secret leaves an optional variable unset and stops a container that requires it.
+      const { key, optional } = e.valueFrom.secretKeyRef;
+      if (secrets[key] !== undefined) env[e.name] = secrets[key];
+      else if (!optional) throw new Error(`the Secret has no key ${key}, which ${e.name} requires`);
+    }
     else if (e.valueFrom?.configMapKeyRef) env[e.name] = find(objects, 'ConfigMap', e.valueFrom.configMapKeyRef.name).data[e.valueFrom.configMapKeyRef.key];
   }
   return env;
@@ -585,7 +592,14 @@ describe('configuration and secrets', () => {
       for (const e of container.env) expect([...Object.keys(schemas[name].shape), 'NODE_OPTIONS']).toContain(e.name);
     }
     expect(loadIngestConfig(envOf('ingest'))).toMatchObject({ NODE_ENV: 'production', INGEST_PORT: 3001 });
-    expect(loadQueryConfig(envOf('query'))).toMatchObject({ NODE_ENV: 'production', QUERY_PORT: 3002, API_TOKENS: ['tok-3f9a1c7e5b2d'], ADMIN_USERNAME: 'admin', ADMIN_WRITE: false });
+    expect(loadQueryConfig(envOf('query'))).toMatchObject({ NODE_ENV: 'production', QUERY_PORT: 3002, API_TOKENS: ['tok-3f9a1c7e5b2d'], API_WRITE_TOKENS: [], ADMIN_USERNAME: 'admin', ADMIN_WRITE: false });
+    // Write tokens, once the operator adds them to the Secret.
+    const writeToken = 'w'.repeat(40);
+    const query = find(objects, 'Deployment', 'query').spec.template.spec.containers[0];
+    expect(loadQueryConfig(environmentOf(objects, query, { ...OPERATOR_SECRETS, API_WRITE_TOKENS: writeToken })).API_WRITE_TOKENS).toEqual([writeToken]);
+    // A required key missing from the Secret stops the container, as the kubelet does.
+    const { SESSION_SECRET: _dropped, ...withoutSession } = OPERATOR_SECRETS;
+    expect(() => environmentOf(objects, query, withoutSession)).toThrow(/SESSION_SECRET/);
     // The App's id is the operator's to set: the placeholder stops the worker with the variable's name.
     expect(() => loadWorkerConfig(envOf('worker'))).toThrow(/GITHUB_APP_ID/);
     const worker = loadWorkerConfig({ ...envOf('worker'), GITHUB_APP_ID: '123456' });
@@ -605,11 +619,11 @@ describe('configuration and secrets', () => {
           const ref = e.valueFrom?.secretKeyRef;
           if (SECRET_NAMED.test(e.name)) expect(`${owner} ${e.name} from a Secret: ${Boolean(ref)}`).toBe(`${owner} ${e.name} from a Secret: true`);
           if (!ref) continue;
-          expect(ref.optional).toBeUndefined();
+          expect(`${e.name} optional: ${ref.optional === true}`).toBe(`${e.name} optional: ${OPTIONAL_SECRET_KEYS.includes(ref.key)}`);
           if (owner === 'StatefulSet/postgres') {
             expect(ref).toEqual({ name: 'ephemera-postgres', key: 'POSTGRES_PASSWORD' });
           } else {
-            expect(ref).toEqual({ name: 'ephemera-secrets', key: e.name });
+            expect({ name: ref.name, key: ref.key }).toEqual({ name: 'ephemera-secrets', key: e.name });
             keys.add(ref.key);
           }
         }
@@ -963,7 +977,8 @@ describe('docker-compose.yml and the manifests', () => {
 
   it.each(['ingest', 'worker', 'query'])('%s: every variable compose sets is set by the production manifests too', (name) => {
     const container = find(rendered.production, 'Deployment', name).spec.template.spec.containers[0];
-    const manifests = environmentOf(rendered.production, container);
+    // With the optional Secret keys given too: the names the manifests can set are what is compared.
+    const manifests = environmentOf(rendered.production, container, { ...OPERATOR_SECRETS, ...Object.fromEntries(OPTIONAL_SECRET_KEYS.map((k) => [k, 'set'])) });
     // Compose runs the local `none` provisioner and its own fixed ports; the names are what must agree.
     const missing = composeVariables(name).filter((v) => !(v in manifests));
     expect(missing).toEqual([]);
