@@ -9,7 +9,7 @@ import { environmentKey, recordDelivery, setPullRequestNote, supersedeActiveDepl
 // recorded like a delivery so a job run twice applies once.
 
 /** processed_deliveries' `event` of an environment action (its `action` is the action's name). */
-export const ENVIRONMENT_ACTION_EVENT = 'environment';
+const ENVIRONMENT_ACTION_EVENT = 'environment';
 
 /** Whether an action's request was applied before (its id is recorded like a delivery id). */
 export async function environmentActionApplied(db: Db, requestId: string): Promise<boolean> {

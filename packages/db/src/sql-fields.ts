@@ -4,7 +4,7 @@ import { Prisma } from './generated/prisma/client.js';
 // snake_case (the schema's @map convention): one conversion for the column lists and the SET lists alike.
 
 /** The column of a Prisma field: `repositoryFullName` → `repository_full_name`. */
-export function columnOf(field: string): string {
+function columnOf(field: string): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 

@@ -13,7 +13,7 @@ export const PREVIEW_CONFIG_FILES = ['.ephemera.yml', '.ephemera.yaml'] as const
 export const MAX_PREVIEW_CONFIG_BYTES = 64 * 1024;
 
 /** The placeholders replaced as plain text in `image`, `env` values, `command` and `args`. */
-export const PREVIEW_PLACEHOLDERS = ['sha', 'short_sha', 'pr', 'branch_slug', 'namespace', 'url', 'repository'] as const;
+const PREVIEW_PLACEHOLDERS = ['sha', 'short_sha', 'pr', 'branch_slug', 'namespace', 'url', 'repository'] as const;
 export type PreviewPlaceholder = (typeof PREVIEW_PLACEHOLDERS)[number];
 export type PlaceholderValues = Record<PreviewPlaceholder, string>;
 
@@ -67,7 +67,7 @@ const previewServiceSchema = z
   })
   .describe('One Deployment (and a ClusterIP Service when it has a port), named after the key');
 
-export const previewConfigSchema = z
+const previewConfigSchema = z
   .strictObject({
     version: z.literal(1),
     services: z

@@ -23,7 +23,7 @@ export const ENVIRONMENT_TRANSITIONS: Readonly<Record<EnvironmentStatus, readonl
  * Deployment transitions. QUEUED → FAILED covers a deployment superseded by a newer push before it started.
  * SUCCESS and FAILED are final.
  */
-export const DEPLOYMENT_TRANSITIONS: Readonly<Record<DeploymentStatus, readonly DeploymentStatus[]>> = {
+const DEPLOYMENT_TRANSITIONS: Readonly<Record<DeploymentStatus, readonly DeploymentStatus[]>> = {
   QUEUED: ['IN_PROGRESS', 'FAILED'],
   IN_PROGRESS: ['SUCCESS', 'FAILED'],
   SUCCESS: [],

@@ -58,7 +58,7 @@ const base = {
   installationId: githubId.nullable(),
 };
 
-export const pullRequestJobSchema = z.object({
+const pullRequestJobSchema = z.object({
   ...base,
   event: z.literal('pull_request'),
   action: z.enum(HANDLED_EVENTS.pull_request),
@@ -93,7 +93,7 @@ export const pullRequestJobSchema = z.object({
 });
 export type PullRequestJob = z.infer<typeof pullRequestJobSchema>;
 
-export const installationJobSchema = z.object({
+const installationJobSchema = z.object({
   ...base,
   event: z.literal('installation'),
   action: z.enum(HANDLED_EVENTS.installation),
@@ -104,7 +104,7 @@ export const installationJobSchema = z.object({
 });
 export type InstallationJob = z.infer<typeof installationJobSchema>;
 
-export const installationRepositoriesJobSchema = z.object({
+const installationRepositoriesJobSchema = z.object({
   ...base,
   event: z.literal('installation_repositories'),
   action: z.enum(HANDLED_EVENTS.installation_repositories),

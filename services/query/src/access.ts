@@ -55,7 +55,7 @@ export function requireApiToken(tokens: readonly string[], auth: ApiAuth = 'toke
  * enough to tell an operator's tokens apart and far too few to recover the token (which configuration requires
  * to be long in production).
  */
-export function tokenLogin(token: string): string {
+function tokenLogin(token: string): string {
   return `token:${digest(token).toString('hex').slice(0, 6)}`;
 }
 

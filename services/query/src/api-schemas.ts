@@ -46,7 +46,7 @@ export const problemSchema = z
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
 
 export const environmentSchema = environmentResponseSchema.meta({ id: 'Environment' });
-export const deploymentSchema = deploymentResponseSchema.meta({ id: 'Deployment' });
+const deploymentSchema = deploymentResponseSchema.meta({ id: 'Deployment' });
 export const environmentListSchema = z.array(environmentSchema);
 export const deploymentListSchema = z.array(deploymentSchema);
 

@@ -7,7 +7,7 @@ import { ACTION_APPLIES_TO, ENVIRONMENT_ACTIONS, type EnvironmentAction, type En
  * worker outage of a few minutes (an action asked for is still wanted when it lands), and retention is bounded
  * yet keeps failed jobs long enough to inspect. The job id is the request id, given per job.
  */
-export const ACTION_JOB_OPTIONS = {
+const ACTION_JOB_OPTIONS = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 1_000 },
   removeOnComplete: { age: 24 * 3600, count: 10_000 },

@@ -59,7 +59,7 @@ function tokenWith(prefix: string, length: number): string {
  * host and port, and the callback's path or a path below it (a mere string prefix such as `/callback-evil` for
  * `/callback` is refused).
  */
-export function redirectAccepted(redirectUri: string, callbackUrl: string): boolean {
+function redirectAccepted(redirectUri: string, callbackUrl: string): boolean {
   let given: URL;
   let registered: URL;
   try {
