@@ -37,6 +37,13 @@ const db = createPrismaClient({
   databaseUrl: config.DATABASE_URL,
   poolSize: config.DATABASE_POOL_SIZE,
   preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+  onStatementsReset: ({ preparing, error }) =>
+    logger.warn(
+      { err: { message: error } },
+      preparing
+        ? 'PostgreSQL refused a prepared statement; every statement is prepared again'
+        : 'PostgreSQL keeps refusing prepared statements; they run unprepared from now on (behind a pooler in transaction mode, set DATABASE_PREPARED_STATEMENTS=0)',
+    ),
 });
 const metrics = createWorkerMetrics();
 const runtime = await startWorkerRuntime(

@@ -97,13 +97,21 @@ function logBuffer(db: PrismaClient, deploymentId: number | null, maxBytes?: num
 /** Aborts the step when `stillWanted` turns false: a newer push superseded it or the PR was closed. */
 function watchdog(stillWanted: () => Promise<boolean>, intervalMs: number) {
   const controller = new AbortController();
+  let stopped = false;
   const timer = setInterval(() => {
     stillWanted().then(
-      (ok) => ok || controller.abort(new StepAbandoned('no longer wanted')),
+      // A check still under way when the step ended (and moved the deployment on) must not abort it afterwards.
+      (ok) => ok || stopped || controller.abort(new StepAbandoned('no longer wanted')),
       () => undefined,
     );
   }, intervalMs);
-  return { signal: controller.signal, stop: () => clearInterval(timer) };
+  return {
+    signal: controller.signal,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs = 1_000, logMaxBytes }: ProvisioningDeps) {
