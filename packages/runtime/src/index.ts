@@ -4,3 +4,4 @@ export * from './log-errors.js';
 export * from './logger.js';
 export * from './redis.js';
 export * from './shutdown.js';
+export * from './renewing-queue.js';

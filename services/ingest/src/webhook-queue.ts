@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { logErrors, redisReachable, type Logger } from '@ephemera/runtime';
+import { RenewingQueue, logErrors, redisReachable, type Logger } from '@ephemera/runtime';
 import {
   DELIVERY_DEDUP_TTL_SECONDS,
   QUEUES,
@@ -86,7 +86,7 @@ type ScriptedRedis = Redis & {
  * may both be answered `queued`; BullMQ still stores one job.)
  */
 export class WebhookQueue implements WebhookSink {
-  private current: Queue;
+  private readonly queues: RenewingQueue<Queue>;
   private waiting: Pending[] = [];
   /** Delivery ids of the rounds in flight. */
   private storing = new Set<string>();
@@ -99,46 +99,26 @@ export class WebhookQueue implements WebhookSink {
    */
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly timeoutMs: number,
-    private readonly logger?: Logger,
+    logger?: Logger,
   ) {
     redis.defineCommand('ephemeraRemoveIfFailed', { numberOfKeys: 6, lua: REMOVE_IF_FAILED });
-    this.current = this.makeQueue();
+    this.queues = new RenewingQueue(
+      () => {
+        const queue = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+        // Some listener is needed either way: an `error` event nobody listens to is thrown, and crashes the process.
+        if (logger) logErrors(queue, logger.child({ component: 'queue', queue: queue.name }), 'queue error');
+        else queue.on('error', () => undefined);
+        return queue;
+      },
+      (err) => logger?.warn({ err: { message: err.message } }, 'the queue could not check Redis when it started; made it again'),
+    );
   }
 
   /** The BullMQ queue deliveries are added to. */
   get queue(): Queue {
-    return this.current;
-  }
-
-  private makeQueue(): Queue {
-    const queue = new Queue(QUEUES.webhooks, { connection: this.redis, prefix: this.prefix });
-    // Some listener is needed either way: an `error` event nobody listens to is thrown, and crashes the process.
-    if (this.logger) logErrors(queue, this.logger.child({ component: 'queue', queue: queue.name }), 'queue error');
-    else queue.on('error', () => undefined);
-    return queue;
-  }
-
-  /**
-   * The queue, made again if its start-up failed. BullMQ checks the server once when a queue is made; if Redis goes
-   * away during that check (on a connection that fails fast, as a producer's does), the queue keeps that failure and
-   * every add rejects with it for good, while the connection itself recovers. The failed queue is replaced; the
-   * caller's round fails (503) and the next one uses the new queue.
-   */
-  private async usableQueue(): Promise<Queue> {
-    const queue = this.current;
-    try {
-      await queue.waitUntilReady();
-      return queue;
-    } catch (err) {
-      if (this.current === queue) {
-        this.current = this.makeQueue();
-        void queue.close().catch(() => undefined);
-        this.logger?.warn({ err: { message: (err as Error).message } }, 'the queue could not check Redis when it started; made it again');
-      }
-      throw err;
-    }
+    return this.queues.queue;
   }
 
   enqueue(job: WebhookJob): Promise<EnqueueOutcome> {
@@ -208,7 +188,8 @@ export class WebhookQueue implements WebhookSink {
     await this.connected(batch);
     const live = batch.filter((p) => !p.abandoned);
     if (live.length === 0) return;
-    await this.usableQueue();
+    // A queue whose start-up check failed is replaced; this round is then refused (503) with nothing stored.
+    await this.queues.usable();
     // Sent first, so Redis runs it before the adds below: a key it finds was set by an earlier round.
     const stored = this.redis.mget(live.map((p) => this.dedupKey(p.job.deliveryId)));
     // One add per job rather than addBulk: addBulk builds an ioredis pipeline, and ioredis copies every script
@@ -299,6 +280,6 @@ export class WebhookQueue implements WebhookSink {
   }
 
   async close(): Promise<void> {
-    await this.current.close();
+    await this.queues.close();
   }
 }

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import swaggerUi from 'swagger-ui-express';
 import type { z } from 'zod';
 import { environmentExists, findEnvironment, listDeployments, listEnvironments, readActionTarget, type Queryable } from '@ephemera/db';
-import type { Logger } from '@ephemera/runtime';
+import type { Logger, RenewingQueue } from '@ephemera/runtime';
 import { ACTIVE_ENVIRONMENT_STATUSES, environmentActionJobSchema, previewConfigJsonSchema, type ActionRequester } from '@ephemera/schema';
 import {
   AUTHORITY,
@@ -40,9 +40,10 @@ export interface QueryAppDeps {
   queues: Queue[];
   /**
    * The actions queue (`ephemera-actions`) the API adds redeploy and destroy jobs to. Its connection should fail
-   * fast (the `producer` kind) so that an answer does not wait for Redis to come back.
+   * fast (the `producer` kind) so that an answer does not wait for Redis to come back; it is made again when its
+   * start-up check of Redis failed.
    */
-  actionsQueue: Queue;
+  actionsQueue: RenewingQueue<Queue>;
   metrics: QueryMetrics;
   logger: Logger;
   /** Bearer tokens the API accepts (API_TOKENS). Given tokens always apply. */

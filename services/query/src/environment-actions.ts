@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { ActionTarget } from '@ephemera/db';
+import type { RenewingQueue } from '@ephemera/runtime';
 import { ACTION_APPLIES_TO, ENVIRONMENT_ACTIONS, type EnvironmentAction, type EnvironmentActionJob } from '@ephemera/schema';
 
 /**
@@ -41,9 +42,14 @@ export class EnqueueTimeoutError extends Error {
  * `timeoutMs`. The caller then answers 503: a job that Redis takes after the time is up is removed again, so that
  * the 503 means nothing was queued.
  */
-export async function enqueueAction(queue: Queue, action: EnvironmentAction, job: EnvironmentActionJob, timeoutMs: number): Promise<void> {
+export async function enqueueAction(
+  queues: RenewingQueue<Queue>,
+  action: EnvironmentAction,
+  job: EnvironmentActionJob,
+  timeoutMs: number,
+): Promise<void> {
   let abandoned = false;
-  const adding = queue.add(ENVIRONMENT_ACTIONS[action], job, { ...ACTION_JOB_OPTIONS, jobId: job.requestId });
+  const adding = queues.usable().then((queue) => queue.add(ENVIRONMENT_ACTIONS[action], job, { ...ACTION_JOB_OPTIONS, jobId: job.requestId }));
   void adding.then(
     (added) => (abandoned ? added.remove().catch(() => undefined) : undefined),
     () => undefined,

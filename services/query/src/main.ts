@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { createReadPool } from '@ephemera/db';
-import { createRedis, createService, logErrors } from '@ephemera/runtime';
+import { RenewingQueue, createRedis, createService, logErrors } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES } from '@ephemera/schema';
 import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
@@ -41,8 +41,14 @@ const queues = ALL_QUEUES.map((name) => {
 // Redis is away instead of waiting for it in ioredis' offline queue.
 const producer = createRedis(config.REDIS_URL, 'producer');
 logErrors(producer, logger, 'redis connection error');
-const actionsQueue = new Queue(QUEUES.actions, { connection: producer, prefix: config.QUEUE_PREFIX });
-logErrors(actionsQueue, logger.child({ component: 'queue', queue: QUEUES.actions }), 'queue error');
+const actionsQueue = new RenewingQueue(
+  () => {
+    const q = new Queue(QUEUES.actions, { connection: producer, prefix: config.QUEUE_PREFIX });
+    logErrors(q, logger.child({ component: 'queue', queue: QUEUES.actions }), 'queue error');
+    return q;
+  },
+  (err) => logger.warn({ err: { message: err.message } }, 'the actions queue could not check Redis when it started; made it again'),
+);
 if (config.SESSION_SECRET === undefined) {
   logger.warn('no SESSION_SECRET: dashboard sessions are signed with a key of this process and end when it stops (set SESSION_SECRET to keep them)');
 }
@@ -91,7 +97,7 @@ onStop(async () => {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
-  await Promise.all([...queues, actionsQueue].map((q) => q.close()));
+  await Promise.all([...queues.map((q) => q.close()), actionsQueue.close()]);
   await Promise.all([redis, producer].map((r) => r.quit().catch(() => undefined)));
   await db.end();
 });

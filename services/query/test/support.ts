@@ -6,7 +6,7 @@ import addFormatsModule from 'ajv-formats';
 import { createPrismaClient, createReadPool, type PrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
-import { createLogger } from '@ephemera/runtime';
+import { RenewingQueue, createLogger } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES, namespaceFor } from '@ephemera/schema';
 import type { ActionLimit, ApiAuth } from '../src/access.js';
 import { createApp, type QueryAppDeps } from '../src/app.js';
@@ -48,7 +48,7 @@ export async function startQuery(options: QueryOptions = {}) {
     createApp({
       db: pool,
       queues,
-      actionsQueue: o.actionsQueue ?? actionsQueue,
+      actionsQueue: new RenewingQueue(() => o.actionsQueue ?? actionsQueue),
       metrics: createQueryMetrics(),
       logger: createLogger({ service: 'query', level: 'silent' }),
       apiTokens: o.apiTokens ?? [],
