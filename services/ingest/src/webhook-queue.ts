@@ -186,10 +186,11 @@ export class WebhookQueue implements WebhookSink {
 
   private async store(batch: Pending[]): Promise<void> {
     await this.connected(batch);
+    // A queue whose start-up check failed is replaced; this round is then refused (503) with nothing stored. Awaited
+    // before the live deliveries are picked: nothing may be abandoned (answered 503) between the pick and the adds.
+    await this.queues.usable();
     const live = batch.filter((p) => !p.abandoned);
     if (live.length === 0) return;
-    // A queue whose start-up check failed is replaced; this round is then refused (503) with nothing stored.
-    await this.queues.usable();
     // Sent first, so Redis runs it before the adds below: a key it finds was set by an earlier round.
     const stored = this.redis.mget(live.map((p) => this.dedupKey(p.job.deliveryId)));
     // One add per job rather than addBulk: addBulk builds an ioredis pipeline, and ioredis copies every script
