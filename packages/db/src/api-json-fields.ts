@@ -115,5 +115,7 @@ export const environmentApiJson = apiJsonFields('environments', 'environmentResp
 
 /** A deployment's API JSON, rendered at read time; `logs` only when asked, and then only their newest part. */
 export const deploymentApiJson = apiJsonFields('deployments', 'deploymentResponseSchema', deploymentResponseSchema.shape, {
+  // What it waits for is said only while it waits: a deployment that stopped waiting keeps the column.
+  waiting_for: (row) => `CASE WHEN ${row}.status = 'WAITING' THEN ${row}.gate_waiting_for END`,
   logs: (row) => `ephemera_cap_logs(${row}.logs, ${LISTED_LOG_MAX_BYTES})`,
 });

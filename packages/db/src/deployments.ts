@@ -73,6 +73,8 @@ export interface DeploymentMove {
   errorMessage?: string | null;
   appendLogs?: string;
   maxLogBytes?: number;
+  /** A deployment that fails at its deploy gate: a later re-run of the check that passes deploys its commit after all. */
+  gateFailed?: boolean;
   /** The environment's move that goes with it, made only when the deployment moved and the environment is in `from`. */
   environment?: { id: number; from: EnvironmentStatus[]; to: EnvironmentStatus; change?: StatusChange };
   /**
@@ -120,6 +122,7 @@ export async function moveDeployment(db: Db, m: DeploymentMove): Promise<{ deplo
          SET status = ${m.to}::deployment_status, error_message = ${m.errorMessage ?? null}, logs = ${logs},
              started_at = CASE WHEN ${m.to} = 'IN_PROGRESS' THEN ${now} ELSE started_at END,
              completed_at = CASE WHEN ${m.to} IN ('SUCCESS', 'FAILED') THEN ${now} ELSE completed_at END,
+             gate_failed = ${m.gateFailed ?? false},
              updated_at = ${now}
        WHERE id = ${m.deploymentId} AND status::text = ANY(${m.from}::text[]) ${locked} RETURNING 1),
     ${envCte}

@@ -28,7 +28,10 @@ export interface EnvironmentActionWrite {
   to: EnvironmentStatus;
   /** Queued and running deployments end as FAILED with this reason. */
   supersedeReason: string;
-  /** A new QUEUED deployment (redeploy); without one the log line goes to the latest deployment. */
+  /**
+   * A new QUEUED deployment (redeploy), which restarts the rollout even when nothing else changed; without one the log
+   * line goes to the latest deployment.
+   */
   deployment: { commitSha: string; commitMessage: string } | null;
   /** One line (with its newline) saying who asked, for the new or the latest deployment's logs. */
   logLine: string;
@@ -66,8 +69,8 @@ export async function writeEnvironmentAction(tx: Db, w: EnvironmentActionWrite):
   const created = w.deployment
     ? (
         await tx.$queryRaw<Array<{ id: number }>>`
-          INSERT INTO deployments (environment_id, commit_sha, commit_message, status, logs, updated_at)
-          VALUES (${env.id}, ${w.deployment.commitSha}, ${w.deployment.commitMessage}, 'QUEUED', ephemera_cap_logs(${w.logLine}, ${maxBytes}::int), ${now})
+          INSERT INTO deployments (environment_id, commit_sha, commit_message, status, logs, restart, updated_at)
+          VALUES (${env.id}, ${w.deployment.commitSha}, ${w.deployment.commitMessage}, 'QUEUED', ephemera_cap_logs(${w.logLine}, ${maxBytes}::int), true, ${now})
           RETURNING id`
       )[0]!.id
     : null;

@@ -10,6 +10,8 @@ export interface ReportedDeployment {
   status: DeploymentStatus;
   commitSha: string;
   errorMessage: string | null;
+  /** While WAITING: the checks it still waits for (`` `build`, `docker / push` ``). */
+  gateWaitingFor: string | null;
   githubDeploymentId: bigint | null;
   /** What was last reported to GitHub for it (null: nothing yet). */
   reportedState: string | null;
@@ -22,6 +24,8 @@ export interface FeedbackState {
   latest: ReportedDeployment | null;
   /** Deployments whose report may be out of date (the latest, those never reported, those last reported pending), newest first. */
   toReport: ReportedDeployment[];
+  /** The commit of the environment's latest successful deployment: what a running preview serves. */
+  servingSha: string | null;
 }
 
 /** Prefix of a reported state that is not final: the deployment is looked at again until it is reported final. */
@@ -32,15 +36,17 @@ const REPORT_LIMIT = 20;
 
 /** Everything a feedback job renders and reports, in one statement. */
 export async function readFeedbackState(db: Db, key: PullRequestKey): Promise<FeedbackState> {
-  const record = await readPullRequest(db, key, Prisma.sql`
-    (SELECT json_agg(r ORDER BY r.id DESC) FROM (
-       SELECT d.id, d.status, d.commit_sha AS "commitSha", d.error_message AS "errorMessage",
+  const record = await readPullRequest(db, key, Prisma.sql`json_build_object(
+    'toReport', (SELECT json_agg(r ORDER BY r.id DESC) FROM (
+       SELECT d.id, d.status, d.commit_sha AS "commitSha", d.error_message AS "errorMessage", d.gate_waiting_for AS "gateWaitingFor",
               d.github_deployment_id::text AS "githubDeploymentId", d.reported_state AS "reportedState"
          FROM deployments d JOIN e ON d.environment_id = e.id
         WHERE d.id = (SELECT max(id) FROM deployments WHERE environment_id = e.id)
            OR d.reported_state IS NULL OR d.reported_state LIKE ${`${PENDING_REPORT_PREFIX}%`}
-        ORDER BY d.id DESC LIMIT ${REPORT_LIMIT}) r)`);
-  const toReport = ((record.extra ?? []) as Array<Omit<ReportedDeployment, 'githubDeploymentId'> & { githubDeploymentId: string | null }>).map((d) => ({
+        ORDER BY d.id DESC LIMIT ${REPORT_LIMIT}) r),
+    'servingSha', (SELECT d.commit_sha FROM deployments d JOIN e ON d.environment_id = e.id WHERE d.status = 'SUCCESS' ORDER BY d.id DESC LIMIT 1))`);
+  const extra = (record.extra ?? {}) as { toReport?: unknown[] | null; servingSha?: string | null };
+  const toReport = ((extra.toReport ?? []) as Array<Omit<ReportedDeployment, 'githubDeploymentId'> & { githubDeploymentId: string | null }>).map((d) => ({
     ...d,
     githubDeploymentId: d.githubDeploymentId === null ? null : BigInt(d.githubDeploymentId),
   }));
@@ -49,6 +55,7 @@ export async function readFeedbackState(db: Db, key: PullRequestKey): Promise<Fe
     state: record.state,
     latest: toReport.find((d) => d.id === record.latest?.id) ?? null,
     toReport,
+    servingSha: extra.servingSha ?? null,
   };
 }
 

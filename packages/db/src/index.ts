@@ -8,6 +8,7 @@ export * from './deployments.js';
 export * from './pull-requests.js';
 export * from './environment-actions.js';
 export * from './feedback-state.js';
+export * from './deploy-gate.js';
 export * from './maintenance.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
 export type { User, Environment, Deployment, ProcessedDelivery, PullRequestState } from './generated/prisma/client.js';

@@ -65,7 +65,7 @@ export interface PullRequestRecord {
   environment: Environment | null;
   state: PullRequestState | null;
   latest: DeploymentRef | null;
-  /** Deployments still QUEUED or IN_PROGRESS, oldest first. */
+  /** Deployments not yet ended (QUEUED, WAITING or IN_PROGRESS), oldest first. */
   active: number[];
   /**
    * The rows' versions as read (PostgreSQL's `xmin`, which every update changes): an optimistic write goes on only
@@ -90,7 +90,7 @@ export async function readPullRequest(db: Db, key: PullRequestKey, extra?: Prism
            (SELECT json_build_object('id', d.id, 'status', d.status, 'commitSha', d.commit_sha)
               FROM deployments d JOIN e ON d.environment_id = e.id ORDER BY d.id DESC LIMIT 1) AS latest,
            (SELECT array_agg(d.id ORDER BY d.id)
-              FROM deployments d JOIN e ON d.environment_id = e.id WHERE d.status IN ('QUEUED', 'IN_PROGRESS')) AS active
+              FROM deployments d JOIN e ON d.environment_id = e.id WHERE d.status IN ('QUEUED', 'WAITING', 'IN_PROGRESS')) AS active
            ${extra ? Prisma.sql`, ${extra} AS extra` : Prisma.empty}`;
   const row = rows[0]!;
   const { rowVersion: environmentVersion = null, ...env } = (row.env ?? {}) as Record<string, unknown>;
@@ -241,7 +241,7 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, options: { o
     ? Prisma.sql`sup AS (
         UPDATE deployments SET status = 'FAILED', error_message = ${w.supersede.reason}, completed_at = ${now}, updated_at = ${now},
                logs = ephemera_cap_logs(COALESCE(logs, '') || ${`${w.supersede.reason}\n`}, ${logMaxBytes}::int)
-         WHERE id = ANY(${w.supersede.ids}::int[]) AND status IN ('QUEUED', 'IN_PROGRESS') ${gate} RETURNING id),`
+         WHERE id = ANY(${w.supersede.ids}::int[]) AND status IN ('QUEUED', 'WAITING', 'IN_PROGRESS') ${gate} RETURNING id),`
     : Prisma.empty;
 
   let env: Prisma.Sql;
@@ -359,12 +359,12 @@ export async function advancePullRequestStates(tx: Db, where: { installationId: 
      WHERE installation_id = ${where.installationId} ${repositories}`;
 }
 
-/** Ends an environment's queued and running deployments as FAILED with `reason`; their ids. */
+/** Ends an environment's queued, waiting and running deployments as FAILED with `reason`; their ids. */
 export async function supersedeActiveDeployments(tx: Db, environmentId: number, reason: string, logMaxBytes = DEFAULT_LOG_MAX_BYTES): Promise<number[]> {
   const rows = await tx.$queryRaw<Array<{ id: number }>>`
     UPDATE deployments SET status = 'FAILED', error_message = ${reason}, completed_at = now(), updated_at = now(),
            logs = ephemera_cap_logs(COALESCE(logs, '') || ${`${reason}\n`}, ${logMaxBytes}::int)
-     WHERE environment_id = ${environmentId} AND status IN ('QUEUED', 'IN_PROGRESS') RETURNING id`;
+     WHERE environment_id = ${environmentId} AND status IN ('QUEUED', 'WAITING', 'IN_PROGRESS') RETURNING id`;
   return rows.map((r) => r.id);
 }
 
@@ -412,7 +412,8 @@ for (const [from, to] of [['PENDING', 'PROVISIONING'], ['FAILED', 'PROVISIONING'
 }
 
 /**
- * The deploy step's claim in one statement, outside a transaction: a QUEUED deployment becomes IN_PROGRESS and its
+ * The deploy step's claim in one statement, outside a transaction: a QUEUED deployment (or a WAITING one whose gate
+ * has opened) becomes IN_PROGRESS and its
  * environment PROVISIONING (first deployment) or UPDATING, under the pull request's lock taken in the statement.
  * The deployment row is locked (`FOR UPDATE`, which reads its latest version) and the environment's conditions are
  * on the row it updates, so what a webhook committed while this waited for the lock is what is checked. Null when
@@ -423,13 +424,13 @@ export async function claimDeployment(
   db: Db,
   environmentId: number,
   deploymentId: number,
-): Promise<{ environment: Environment; commitSha: string } | null> {
+): Promise<{ environment: Environment; commitSha: string; restartedAt: Date | null } | null> {
   const now = new Date();
-  const rows = await db.$queryRaw<Array<{ env: Record<string, unknown> | null; commit_sha: string | null }>>`
+  const rows = await db.$queryRaw<Array<{ env: Record<string, unknown> | null; commit_sha: string | null; restarted_at: Date | null }>>`
     WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended(${LOCK_KEY_SQL}, 0)) FROM environments e WHERE e.id = ${environmentId}),
     d0 AS (
       SELECT id FROM deployments
-       WHERE id = ${deploymentId} AND environment_id = ${environmentId} AND status = 'QUEUED' AND EXISTS (SELECT 1 FROM l)
+       WHERE id = ${deploymentId} AND environment_id = ${environmentId} AND status IN ('QUEUED', 'WAITING') AND EXISTS (SELECT 1 FROM l)
          FOR UPDATE),
     env AS (
       UPDATE environments e
@@ -445,8 +446,9 @@ export async function claimDeployment(
     dep AS (
       UPDATE deployments SET status = 'IN_PROGRESS', started_at = ${now}, updated_at = ${now}
        WHERE id IN (SELECT id FROM d0) AND EXISTS (SELECT 1 FROM env) RETURNING commit_sha)
-    SELECT (SELECT row_to_json(env) FROM env) AS env, (SELECT commit_sha FROM dep) AS commit_sha`;
+    SELECT (SELECT row_to_json(env) FROM env) AS env, (SELECT commit_sha FROM dep) AS commit_sha,
+           (SELECT max(created_at) FROM deployments WHERE environment_id = ${environmentId} AND restart) AS restarted_at`;
   const row = rows[0]!;
   if (!row.env || row.commit_sha === null) return null;
-  return { environment: environmentFromJson(row.env), commitSha: row.commit_sha };
+  return { environment: environmentFromJson(row.env), commitSha: row.commit_sha, restartedAt: row.restarted_at };
 }

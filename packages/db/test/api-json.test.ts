@@ -115,8 +115,8 @@ describe("environments' API JSON", () => {
   it("lists deployments with deploymentResponseSchema's fields, in its order, logs only when asked", async () => {
     const { id: environmentId } = await insertEnvironment(c, true);
     await c.query(
-      `INSERT INTO deployments (environment_id, commit_sha, commit_message, status, started_at, completed_at, error_message, logs)
-       VALUES ($1, repeat('c', 40), 'one', 'FAILED', now(), now(), 'boom', 'line 1\n')`,
+      `INSERT INTO deployments (environment_id, commit_sha, commit_message, status, started_at, completed_at, error_message, logs, gate_waiting_for, waiting_since)
+       VALUES ($1, repeat('c', 40), 'one', 'WAITING', now(), now(), 'boom', 'line 1\n', '\`build\`', now())`,
       [environmentId],
     );
     const utc = new pg.Client({ connectionString: scratch.url, options: '-c TimeZone=UTC' });

@@ -48,6 +48,13 @@ export const deploymentResponseSchema = z.object({
   started_at: timestamp.nullable(),
   completed_at: timestamp.nullable(),
   error_message: z.string().nullable(),
+  /**
+   * While WAITING: the checks of `deploy.wait_for` that have not passed yet, as the pull request comment names them
+   * ("`build`, `docker / push`"); null otherwise.
+   */
+  waiting_for: z.string().nullable(),
+  /** When it started waiting for its commit's checks; null when it never waited. */
+  waiting_since: timestamp.nullable(),
   /** Present only with `include_logs=true`. */
   logs: z.string().nullable().optional(),
   created_at: timestamp,

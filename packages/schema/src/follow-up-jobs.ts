@@ -49,4 +49,6 @@ export const CLEANUP_JOBS = {
   resync: 'cleanup.resync',
   /** Keep the data bounded: old delivery ids, old destroyed environments. */
   prune: 'cleanup.prune',
+  /** Look again at every deployment waiting for its commit's checks, in case a check event was lost (GATE_POLL_INTERVAL_MS). */
+  gates: 'cleanup.gates',
 } as const;

@@ -1,6 +1,6 @@
 import { ENVIRONMENT_ACTIONS } from './environment-actions.js';
 import { CLEANUP_JOBS, FEEDBACK_JOB, PROVISIONING_JOBS } from './follow-up-jobs.js';
-import { WEBHOOK_JOB_NAMES } from './webhook-job.js';
+import { COMMIT_CHECK_EVENTS, WEBHOOK_JOB_NAMES, type WebhookJob } from './webhook-job.js';
 
 /**
  * Every BullMQ queue Ephemera uses. Intake, provisioning and GitHub feedback are separate queues so that a
@@ -48,3 +48,15 @@ export const WEBHOOK_JOB_OPTIONS = {
   removeOnComplete: { age: 24 * 3600, count: 10_000 },
   removeOnFail: { age: 14 * 24 * 3600, count: 50_000 },
 } as const;
+
+/**
+ * Commit check deliveries come in bursts (every check of every push of every repository) and almost all of them
+ * concern no waiting deployment: they queue behind pull request deliveries, which BullMQ takes first (jobs without
+ * a priority go before prioritized ones), so a burst of them never delays a push.
+ */
+export const COMMIT_CHECK_JOB_PRIORITY = 10;
+
+/** The options a delivery's job is queued with: {@link WEBHOOK_JOB_OPTIONS}, and the priority of its kind. */
+export function webhookJobOptions(job: Pick<WebhookJob, 'event'>) {
+  return (COMMIT_CHECK_EVENTS as readonly string[]).includes(job.event) ? { ...WEBHOOK_JOB_OPTIONS, priority: COMMIT_CHECK_JOB_PRIORITY } : WEBHOOK_JOB_OPTIONS;
+}

@@ -21,10 +21,12 @@ export const ENVIRONMENT_TRANSITIONS: Readonly<Record<EnvironmentStatus, readonl
 
 /**
  * Deployment transitions. QUEUED → FAILED covers a deployment superseded by a newer push before it started.
- * SUCCESS and FAILED are final.
+ * WAITING is a deployment whose commit's checks (`deploy.wait_for`) have not all passed: it starts when they pass,
+ * and fails when one fails, when it waited too long, or when a newer push supersedes it. SUCCESS and FAILED are final.
  */
 const DEPLOYMENT_TRANSITIONS: Readonly<Record<DeploymentStatus, readonly DeploymentStatus[]>> = {
-  QUEUED: ['IN_PROGRESS', 'FAILED'],
+  QUEUED: ['WAITING', 'IN_PROGRESS', 'FAILED'],
+  WAITING: ['IN_PROGRESS', 'FAILED'],
   IN_PROGRESS: ['SUCCESS', 'FAILED'],
   SUCCESS: [],
   FAILED: [],

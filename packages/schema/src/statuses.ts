@@ -12,7 +12,11 @@ export const ENVIRONMENT_STATUSES = [
 export const environmentStatusSchema = z.enum(ENVIRONMENT_STATUSES);
 export type EnvironmentStatus = z.infer<typeof environmentStatusSchema>;
 
-export const DEPLOYMENT_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCESS', 'FAILED'] as const;
+/**
+ * A deployment is QUEUED, then WAITING while its commit's checks have not passed (`deploy.wait_for`), IN_PROGRESS
+ * while it is applied and rolled out, and ends SUCCESS or FAILED.
+ */
+export const DEPLOYMENT_STATUSES = ['QUEUED', 'WAITING', 'IN_PROGRESS', 'SUCCESS', 'FAILED'] as const;
 export const deploymentStatusSchema = z.enum(DEPLOYMENT_STATUSES);
 export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>;
 
@@ -20,3 +24,6 @@ export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>;
 export const ACTIVE_ENVIRONMENT_STATUSES: readonly EnvironmentStatus[] = ENVIRONMENT_STATUSES.filter(
   (s) => s !== 'DESTROYED',
 );
+
+/** Deployments not yet ended: a newer push or a close supersedes them. */
+export const ACTIVE_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['QUEUED', 'WAITING', 'IN_PROGRESS'];

@@ -3,6 +3,7 @@ import {
   DELIVERY_ID,
   HANDLED_EVENTS,
   isHandled,
+  type CommitCheckJob,
   type HandledEvent,
   type InstallationJob,
   type InstallationRepositoriesJob,
@@ -59,6 +60,13 @@ const ghInstallationRepositoriesEvent = z.object({
   installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
   repositories_removed: z.array(z.object({ id: ghId, full_name: fullName })),
 });
+
+const sha40 = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha');
+const ghCommitEvent = z.object({ installation: ghInstallationRef, repository: ghRepository });
+const ghCheckRunEvent = ghCommitEvent.extend({ check_run: z.object({ name: z.string().max(1024), head_sha: sha40 }) });
+const ghCheckSuiteEvent = ghCommitEvent.extend({ check_suite: z.object({ head_sha: sha40 }) });
+const ghWorkflowRunEvent = ghCommitEvent.extend({ workflow_run: z.object({ head_sha: sha40 }) });
+const ghStatusEvent = ghCommitEvent.extend({ sha: sha40, context: z.string().max(1024) });
 
 export class PayloadError extends Error {
   override readonly name = 'PayloadError';
@@ -149,7 +157,41 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
       };
       return job;
     }
+    case 'check_run':
+    case 'check_suite':
+    case 'workflow_run':
+    case 'status':
+      return commitCheckJob(event, common, payload);
   }
+}
+
+/** A commit's check concluding: which repository and commit, and the check's name where the event has one. */
+function commitCheckJob(event: CommitCheckJob['event'], common: { deliveryId: string; receivedAt: string }, payload: unknown): CommitCheckJob {
+  let p: z.infer<typeof ghCommitEvent>;
+  let sha: string;
+  let name: string | null = null;
+  if (event === 'check_run') {
+    const run = parse(ghCheckRunEvent, payload);
+    [p, sha, name] = [run, run.check_run.head_sha, run.check_run.name];
+  } else if (event === 'check_suite') {
+    const suite = parse(ghCheckSuiteEvent, payload);
+    [p, sha] = [suite, suite.check_suite.head_sha];
+  } else if (event === 'workflow_run') {
+    const run = parse(ghWorkflowRunEvent, payload);
+    [p, sha] = [run, run.workflow_run.head_sha];
+  } else {
+    const status = parse(ghStatusEvent, payload);
+    [p, sha, name] = [status, status.sha, status.context];
+  }
+  return {
+    ...common,
+    event,
+    action: event === 'status' ? null : 'completed',
+    installationId: p.installation?.id ?? null,
+    repository: { id: p.repository.id, fullName: p.repository.full_name, name: p.repository.name, ownerLogin: p.repository.owner.login },
+    sha,
+    name,
+  };
 }
 
 function actionOf(payload: unknown): string | undefined {

@@ -18,22 +18,37 @@ export const HANDLED_EVENTS = {
   ],
   installation: ['deleted', 'suspend', 'unsuspend'],
   installation_repositories: ['removed'],
+  // A commit's checks concluding: deployments waiting for them (deploy.wait_for) look again.
+  check_run: ['completed'],
+  check_suite: ['completed'],
+  workflow_run: ['completed'],
+  /** A commit status event carries no action: its job is named `status`. */
+  status: [],
 } as const;
 
 export type HandledEvent = keyof typeof HANDLED_EVENTS;
 
-/** `pull_request.opened`, `installation.deleted`, …: the job name of a handled delivery. */
+/** The events about a commit's checks, which open or fail a deploy gate. */
+export const COMMIT_CHECK_EVENTS = ['check_run', 'check_suite', 'workflow_run', 'status'] as const satisfies readonly HandledEvent[];
+export type CommitCheckEvent = (typeof COMMIT_CHECK_EVENTS)[number];
+
+/** `pull_request.opened`, `installation.deleted`, `status`, …: the job name of a handled delivery. */
 export type WebhookJobName = {
-  [E in HandledEvent]: `${E}.${(typeof HANDLED_EVENTS)[E][number]}`;
+  [E in HandledEvent]: (typeof HANDLED_EVENTS)[E] extends readonly [] ? E : `${E}.${(typeof HANDLED_EVENTS)[E][number]}`;
 }[HandledEvent];
 
-export const WEBHOOK_JOB_NAMES: readonly WebhookJobName[] = (Object.keys(HANDLED_EVENTS) as HandledEvent[]).flatMap(
-  (event) => HANDLED_EVENTS[event].map((action) => `${event}.${action}` as WebhookJobName),
-);
+/** The job names of commit check deliveries (`check_run.completed`, `status`, …). */
+export type CommitCheckJobName = Extract<WebhookJobName, `${CommitCheckEvent}${string}`>;
+
+export const WEBHOOK_JOB_NAMES: readonly WebhookJobName[] = (Object.keys(HANDLED_EVENTS) as HandledEvent[]).flatMap((event) => {
+  const actions: readonly string[] = HANDLED_EVENTS[event];
+  return (actions.length === 0 ? [event] : actions.map((action) => `${event}.${action}`)) as WebhookJobName[];
+});
 
 export function isHandled(event: string, action: string | undefined): boolean {
   const actions = (HANDLED_EVENTS as Record<string, readonly string[]>)[event];
-  return actions !== undefined && action !== undefined && actions.includes(action);
+  if (actions === undefined) return false;
+  return actions.length === 0 ? action === undefined : action !== undefined && actions.includes(action);
 }
 
 /** GitHub sends a GUID in X-GitHub-Delivery; it becomes the BullMQ job id, so nothing else is accepted. */
@@ -117,22 +132,41 @@ const installationRepositoriesJobSchema = z.object({
 });
 export type InstallationRepositoriesJob = z.infer<typeof installationRepositoriesJobSchema>;
 
+const commitCheckJobSchema = z.object({
+  ...base,
+  event: z.enum(COMMIT_CHECK_EVENTS),
+  /** `completed`; null for a commit status, whose event has no action. */
+  action: z.literal('completed').nullable(),
+  repository: repositoryRef,
+  /** The commit the check ran on. */
+  sha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'),
+  /** A check run's name or a commit status's context; null for a check suite or a workflow run, which name no one check. */
+  name: z.string().max(1024).nullable(),
+});
+export type CommitCheckJob = z.infer<typeof commitCheckJobSchema>;
+
 /** What ingest enqueues and the worker consumes: only the fields the worker needs, never the whole payload. */
 export const webhookJobSchema = z.discriminatedUnion('event', [
   pullRequestJobSchema,
   installationJobSchema,
   installationRepositoriesJobSchema,
+  commitCheckJobSchema,
 ]);
 export type WebhookJob = z.infer<typeof webhookJobSchema>;
 
 export function webhookJobName(job: Pick<WebhookJob, 'event' | 'action'>): WebhookJobName {
-  return `${job.event}.${job.action}` as WebhookJobName;
+  return (job.action === null ? job.event : `${job.event}.${job.action}`) as WebhookJobName;
 }
+
+export function isCommitCheckJob(job: WebhookJob): job is CommitCheckJob {
+  return (COMMIT_CHECK_EVENTS as readonly string[]).includes(job.event);
+}
+
 
 /**
  * The GitHub account a delivery belongs to, for ALLOWED_ACCOUNTS: the repository's owner for pull requests, the
  * installation's account for installation events.
  */
 export function deliveryAccount(job: WebhookJob): string {
-  return job.event === 'pull_request' ? job.repository.ownerLogin : job.accountLogin;
+  return 'repository' in job ? job.repository.ownerLogin : job.accountLogin;
 }

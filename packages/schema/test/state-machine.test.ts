@@ -46,6 +46,11 @@ const DEPLOYMENT_MOVES: ReadonlyArray<readonly [DeploymentStatus, DeploymentStat
   ['IN_PROGRESS', 'FAILED'],
   // Superseded by a newer push before it started.
   ['QUEUED', 'FAILED'],
+  // The commit's checks have not passed yet (deploy.wait_for): it waits, then starts, or fails (a check failed, it
+  // waited too long, or a newer push superseded it).
+  ['QUEUED', 'WAITING'],
+  ['WAITING', 'IN_PROGRESS'],
+  ['WAITING', 'FAILED'],
 ];
 
 const listed = <S extends string>(moves: ReadonlyArray<readonly [S, S]>, from: S, to: S) => moves.some(([f, t]) => f === from && t === to);

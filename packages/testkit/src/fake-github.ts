@@ -3,12 +3,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { accountIdOf, accountOf, nodeIdOf, type AccountType } from './fake-github/account-of.js';
+import { CommitChecks, type CheckRunChange, type NewCheckRun, type NewCommitStatus } from './fake-github/commit-checks.js';
 import { OAuthWebFlow, type OAuthAppSettings } from './fake-github/oauth-web-flow.js';
 import { pageOf } from './fake-github/page-of.js';
 import { signedDelivery } from './signed-delivery.js';
 
 export { accountIdOf } from './fake-github/account-of.js';
 export type { OAuthAppSettings } from './fake-github/oauth-web-flow.js';
+export { appIdOf } from './fake-github/commit-checks.js';
+export type { CheckRunChange, CheckRunConclusion, CheckRunStatus, CommitStatusState, NewCheckRun, NewCommitStatus } from './fake-github/commit-checks.js';
 
 interface RecordedRequest {
   method: string;
@@ -83,6 +86,20 @@ export interface FakeGithub {
    * repositories in it.
    */
   setUserAccess(login: string, access: { installations?: number[]; repositories?: Record<string, GithubRole> }): void;
+  /**
+   * A new check run on commit `sha` of `owner/name`, as an App (`app`, a slug; GitHub Actions when unset) creates
+   * one; a re-run is another call with the same name, which `GET …/commits/{ref}/check-runs` then shows instead of
+   * the earlier run unless asked for `filter=all`. Returns the run's id. A run is completed exactly when it has a
+   * conclusion, as GitHub requires.
+   */
+  addCheckRun(repository: string, sha: string, run: NewCheckRun): number;
+  /** Moves a check run on (a conclusion completes it and sets `completed_at`, as on GitHub). */
+  updateCheckRun(id: number, change: CheckRunChange): void;
+  /**
+   * A commit status set by CI (`POST /repos/{o}/{r}/statuses/{sha}` records the App's own the same way): the combined
+   * status (`GET …/commits/{ref}/status`) shows the newest of each context.
+   */
+  addCommitStatus(repository: string, sha: string, status: NewCommitStatus): void;
   close(): Promise<void>;
 }
 
@@ -259,6 +276,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     const { payload: _payload, ...rest } = d;
     return { ...rest, duration: 0.05, throttled_at: null };
   };
+  const checks = new CommitChecks(now, repositoryView);
   const files = new Map<string, string>();
   const fileKey = (repository: string, ref: string, path: string) => `${repository.toLowerCase()}@${ref}:${path}`;
 
@@ -541,8 +559,11 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         comments.set(id, { ...existing, body: String(body?.body ?? '') });
         return send(200, { id, body: body?.body, user: bot });
       }
-      if (req.method === 'POST' && /^\/repos\/[^/]+\/[^/]+\/statuses\/[0-9a-f]{40}$/.test(path)) {
-        return send(201, { id: nextId++, state: body?.state, context: body?.context, description: body?.description, target_url: body?.target_url ?? null });
+      if (req.method === 'POST' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/statuses\/([0-9a-f]{40})$/))) {
+        // Kept where the combined status shows it, under GitHub's default context when none is given.
+        const status = { context: String(body?.context ?? 'default'), state: body?.state as NewCommitStatus['state'], targetUrl: (body?.target_url as string | undefined) ?? null, description: (body?.description as string | undefined) ?? null };
+        const id = checks.addStatus(`${m[1]}/${m[2]}`, m[3]!, status, { ...bot, avatar_url: 'https://avatars.githubusercontent.com/in/42?v=4' }) ?? nextId++;
+        return send(201, { id, state: body?.state, context: body?.context, description: body?.description, target_url: body?.target_url ?? null });
       }
       if (req.method === 'POST' && path.match(/^\/repos\/[^/]+\/[^/]+\/deployments$/)) {
         return send(201, { id: nextId++, sha: body?.ref, ref: body?.ref, environment: body?.environment, transient_environment: body?.transient_environment });
@@ -550,6 +571,8 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       if (req.method === 'POST' && (m = path.match(/^\/repos\/[^/]+\/[^/]+\/deployments\/(\d+)\/statuses$/))) {
         return send(201, { id: nextId++, state: body?.state, environment_url: body?.environment_url ?? null, deployment_url: `/deployments/${m[1]}` });
       }
+      const answer = checks.answer(req.method ?? 'GET', path, new URL(req.url ?? '/', `http://${req.headers.host}`));
+      if (answer) return send(answer.status, answer.body, answer.headers);
       return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
     });
   });
@@ -609,6 +632,15 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       for (const key of [...permissions.keys()]) if (key.endsWith(suffix)) permissions.delete(key);
       for (const [repository, role] of Object.entries(access.repositories ?? {})) permissions.set(`${repository.toLowerCase()}${suffix}`, role);
       userInstallations.set(login.toLowerCase(), [...(access.installations ?? [])]);
+    },
+    addCheckRun(repository, sha, run) {
+      return checks.addCheckRun(repository, sha, run);
+    },
+    updateCheckRun(id, change) {
+      checks.updateCheckRun(id, change);
+    },
+    addCommitStatus(repository, sha, status) {
+      checks.addStatus(repository, sha, status);
     },
     commentsOf(repository, issueNumber) {
       return [...comments.entries()]

@@ -4,7 +4,7 @@ import { RenewingQueue, logErrors, redisReachable, type Logger } from '@ephemera
 import {
   DELIVERY_DEDUP_TTL_SECONDS,
   QUEUES,
-  WEBHOOK_JOB_OPTIONS,
+  webhookJobOptions,
   webhookJobName,
   type WebhookJob,
 } from '@ephemera/schema';
@@ -209,7 +209,7 @@ export class WebhookQueue implements WebhookSink {
 
   private add(job: WebhookJob) {
     return this.queue.add(webhookJobName(job), job, {
-      ...WEBHOOK_JOB_OPTIONS,
+      ...webhookJobOptions(job),
       jobId: job.deliveryId,
       deduplication: { id: job.deliveryId, ttl: DELIVERY_DEDUP_TTL_SECONDS * 1000 },
     });

@@ -7,7 +7,7 @@ import { Worker } from 'bullmq';
 import request from 'supertest';
 import { createRedis } from '@ephemera/runtime';
 import { HANDLED_EVENTS, QUEUES, WEBHOOK_JOB_OPTIONS, webhookJobSchema, type PullRequestJob } from '@ephemera/schema';
-import { signBody, signedDelivery, webhookExample, type SignedDelivery } from '@ephemera/testkit';
+import { signBody, signedDelivery, webhookExample, webhookExamples, type SignedDelivery } from '@ephemera/testkit';
 import { WEBHOOK_PATH, createServer } from '../src/app.js';
 import { SECRET, buildIngest, redisUrl } from './support.js';
 
@@ -129,6 +129,34 @@ describe('handled events', () => {
       event: 'installation_repositories',
       repositoriesRemoved: payload.repositories_removed.map((r) => r.full_name),
     });
+  });
+
+  it.each([
+    ['check_run', 'completed', 'check_run.completed'],
+    ['check_suite', 'completed', 'check_suite.completed'],
+    ['workflow_run', 'completed', 'workflow_run.completed'],
+    ['status', undefined, 'status'],
+  ] as const)('queues %s %s behind pull request deliveries, with its commit', async (event, action, name) => {
+    const payload = webhookExamples(event).find((e) => e.action === action)!;
+    const { res, delivery } = await deliver(event, payload);
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('queued');
+    const job = await sut.queue.queue.getJob(delivery.deliveryId);
+    expect(job?.name).toBe(name);
+    // A lower priority than pull request deliveries, which BullMQ takes first.
+    expect(job?.opts.priority).toBeGreaterThan(0);
+    expect(job?.data).toMatchObject({ event, action: action ?? null, sha: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    const pr = await deliver('pull_request', pullRequestExample('opened'));
+    expect((await sut.queue.queue.getJob(pr.delivery.deliveryId))?.opts.priority ?? 0).toBe(0);
+  });
+
+  it('ignores the other actions of commit check events', async () => {
+    for (const [event, action] of [['check_run', 'created'], ['check_run', 'rerequested'], ['check_suite', 'requested'], ['workflow_run', 'requested']] as const) {
+      const payload = webhookExamples(event).find((e) => e.action === action)!;
+      const { res, delivery } = await deliver(event, payload);
+      expect(`${event}.${action}: ${String(res.body.status)}`).toBe(`${event}.${action}: ignored`);
+      expect(await sut.queue.queue.getJob(delivery.deliveryId)).toBeUndefined();
+    }
   });
 
   it('queues a repository webhook without an installation, for the worker to report', async () => {

@@ -1,4 +1,11 @@
-import { ENVIRONMENT_ACTIONS, ENVIRONMENT_STATUSES, deploymentResponseSchema, environmentResponseSchema, type EnvironmentAction } from '@ephemera/schema';
+import {
+  ENVIRONMENT_ACTIONS,
+  ENVIRONMENT_STATUSES,
+  deploymentResponseSchema,
+  deploymentStatusSchema,
+  environmentResponseSchema,
+  type EnvironmentAction,
+} from '@ephemera/schema';
 import { z } from 'zod';
 
 // The request parameters of the API: what the handlers validate with, and what the OpenAPI document says.
@@ -46,7 +53,13 @@ export const problemSchema = z
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
 
 export const environmentSchema = environmentResponseSchema.meta({ id: 'Environment' });
-const deploymentSchema = deploymentResponseSchema.meta({ id: 'Deployment' });
+/** The deployment statuses as documented: the enum is DEPLOYMENT_STATUSES itself, with what each means. */
+const documentedDeploymentStatus = deploymentStatusSchema.meta({
+  description:
+    'QUEUED: not started yet. WAITING: waiting for the commit\'s checks (`deploy.wait_for` in .ephemera.yml) to pass; nothing is applied to the cluster meanwhile, and it fails when a check fails, it waits too long (`deploy.wait_timeout_minutes`) or a newer push supersedes it. IN_PROGRESS: being applied and rolled out. SUCCESS and FAILED: ended.',
+});
+// Only the status is described further: every field, in its order, stays deploymentResponseSchema's.
+const deploymentSchema = deploymentResponseSchema.extend({ status: documentedDeploymentStatus }).meta({ id: 'Deployment' });
 export const environmentListSchema = z.array(environmentSchema);
 export const deploymentListSchema = z.array(deploymentSchema);
 

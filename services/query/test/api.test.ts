@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { ALL_QUEUES, deploymentResponseSchema, environmentResponseSchema, parsePreviewConfig } from '@ephemera/schema';
+import { ALL_QUEUES, DEPLOYMENT_STATUSES, deploymentResponseSchema, environmentResponseSchema, parsePreviewConfig } from '@ephemera/schema';
 import { insertEnvironment, openApiValidator, startQuery } from './support.js';
 
 const oas = openApiValidator();
@@ -119,6 +119,29 @@ describe('environments API', () => {
     expect(Object.keys(withLogs.body[0])).toEqual(Object.keys(deploymentResponseSchema.shape));
   });
 
+  it('lists a deployment waiting for its commit\'s checks as WAITING, in the documented shape', async () => {
+    const env = await q.db.environment.findFirstOrThrow({ where: { repositoryFullName: 'acme/api', prNumber: 1 } });
+    const waitingSince = new Date(Date.UTC(2026, 0, 2, 9, 30));
+    const waiting = await q.db.deployment.create({
+      data: {
+        environmentId: env.id,
+        commitSha: 'e'.repeat(40),
+        commitMessage: 'Wait for CI',
+        status: 'WAITING',
+        gateChecks: ['build', { check: 'docker / push', app: 'github-actions' }],
+        gateWaitingFor: '`build`, `docker / push`',
+        waitingSince,
+        gateDeadline: new Date(waitingSince.getTime() + 3600_000),
+      },
+    });
+    const res = await request(q.app).get(`/api/v1/environments/${env.id}/deployments`);
+    expect(res.status).toBe(200);
+    oas.check('/api/v1/environments/{id}/deployments', 200, res.body);
+    expect(res.body).toHaveLength(1);
+    expect(res.body[0]).toMatchObject({ id: waiting.id, environment_id: env.id, status: 'WAITING', started_at: null, completed_at: null, error_message: null, waiting_for: '`build`, `docker / push`', waiting_since: '2026-01-02T09:30:00+00:00' });
+    expect(() => deploymentResponseSchema.strict().parse(res.body[0])).not.toThrow();
+  });
+
   it('links the next page with the filters, scheme and host of the request, and relatively when the Host is not a plain authority', async () => {
     const nextOf = (res: request.Response) => /^<([^>]+)>; rel="next"$/.exec(res.headers.link ?? '')?.[1];
     const first = await request(q.app).get('/api/v1/environments?repository=acme/web&status=READY&status=FAILED&limit=1').set('Host', 'ephemera.example.com:8443');
@@ -220,6 +243,10 @@ describe('environments API', () => {
     });
     expect(Object.keys(Deployment.properties)).toEqual(Object.keys(deploymentResponseSchema.shape));
     expect(Deployment.required).toEqual(Object.keys(deploymentResponseSchema.shape).filter((k) => k !== 'logs'));
+    // Every deployment status, WAITING among them, straight from @ephemera/schema, and what each means.
+    expect(Deployment.properties.status.enum).toEqual([...DEPLOYMENT_STATUSES]);
+    expect(Deployment.properties.status.enum).toContain('WAITING');
+    expect(Deployment.properties.status.description).toMatch(/WAITING: waiting for the commit's checks \(`deploy\.wait_for`/);
     const docs = await request(q.app).get('/docs/');
     expect(docs.status).toBe(200);
     expect(docs.text).toMatch(/swagger-ui/i);

@@ -4,6 +4,7 @@ import request, { type Response } from 'supertest';
 import { ENVIRONMENT_ACTIONS, environmentActionJobSchema } from '@ephemera/schema';
 import { repositoryIdOf, startFakeGithub, type FakeGithub } from '@ephemera/testkit';
 import { GithubSignIn } from '../src/dashboard/github-sign-in.js';
+import { deploymentRows, deploymentSummary, type DeploymentView } from '../src/dashboard/pages.js';
 import { insertEnvironment, startQuery } from './support.js';
 
 type Q = Awaited<ReturnType<typeof startQuery>>;
@@ -194,6 +195,68 @@ describe('the dashboard', () => {
       expect(logs.text).toContain('<pre id="logs" class="logs" tabindex="0">pulling &lt;image&gt;\nfailed\n</pre>');
       expect((await request(q.app).get(`/environments/${env.id}/deployments/${second.id + 100}`).set('Cookie', cookie)).status).toBe(404);
       expect((await request(q.app).get(`/environments/${env.id + 100}`).set('Cookie', cookie)).status).toBe(404);
+    });
+  });
+
+  describe('a deployment waiting for its commit\'s checks', () => {
+    const links = { githubUrl: 'https://github.com' };
+    const now = Date.UTC(2026, 0, 2, 10, 0);
+    const view = (d: Partial<DeploymentView> = {}): DeploymentView => ({
+      id: 5,
+      environment_id: 3,
+      commit_sha: 'e'.repeat(40),
+      commit_message: 'Wait for CI',
+      status: 'WAITING',
+      started_at: null,
+      completed_at: null,
+      error_message: null,
+      waiting_for: null,
+      waiting_since: null,
+      created_at: '2026-01-02T09:30:00+00:00',
+      updated_at: '2026-01-02T09:30:00+00:00',
+      ...d,
+    });
+
+    it('is labelled "Waiting for checks" on the environment\'s page and its own, with its own style', async () => {
+      const { cookie } = await operatorSession(q.app);
+      const env = await insertEnvironment(q.db, { pr: 11, status: 'UPDATING' });
+      const waiting = await q.db.deployment.create({
+        data: { environmentId: env.id, commitSha: 'e'.repeat(40), commitMessage: 'Wait for CI', status: 'WAITING', gateChecks: ['build', 'docker / push'], gateWaitingFor: '`build`, `docker / push`', waitingSince: new Date() },
+      });
+      const badge = '<span class="status status-waiting" title="WAITING">Waiting for checks</span>';
+      const page = await request(q.app).get(`/environments/${env.id}`).set('Cookie', cookie);
+      expect(page.status).toBe(200);
+      expect(page.text).toContain(`<td data-label="Status">${badge} <span class="waiting-for">Waiting for <code>build</code>, <code>docker / push</code></span></td>`);
+      const own = await request(q.app).get(`/environments/${env.id}/deployments/${waiting.id}`).set('Cookie', cookie);
+      expect(own.text).toContain(`<dt>Status</dt><dd>${badge}`);
+      const css = await request(q.app).get('/static/dashboard.css');
+      expect(css.text).toMatch(/\.status-waiting \{ color: var\(--wait\);/);
+      expect(css.text).toMatch(/--wait: #[0-9a-f]{6};/);
+    });
+
+    it('says what it waits for, and since when, each name as code and escaped', () => {
+      const rows = deploymentRows(3, 'acme/web', [view({ waiting_for: '`build`, `docker / push`', waiting_since: '2026-01-02T09:30:00+00:00' })], links, now).text;
+      expect(rows).toContain(
+        '<td data-label="Status"><span class="status status-waiting" title="WAITING">Waiting for checks</span> <span class="waiting-for">Waiting for <code>build</code>, <code>docker / push</code></span></td>',
+      );
+      const summary = deploymentSummary(view({ waiting_for: '`build`', waiting_since: '2026-01-02T09:30:00+00:00' }), 'acme/web', links, now).text;
+      expect(summary).toContain('<span class="waiting-for">Waiting for <code>build</code></span>');
+      expect(summary).toContain('<dt>Waiting since</dt><dd><time datetime="2026-01-02T09:30:00+00:00" title="2026-01-02T09:30:00+00:00">30 min ago</time></dd>');
+
+      const hostile = deploymentRows(3, 'acme/web', [view({ waiting_for: '`<img src=x onerror=alert(1)>`, <b>"lint"</b>' })], links, now).text;
+      expect(hostile).not.toContain('<img');
+      expect(hostile).not.toContain('<b>');
+      expect(hostile).toContain('Waiting for <code>&lt;img src=x onerror=alert(1)&gt;</code>, &lt;b&gt;&quot;lint&quot;&lt;/b&gt;</span>');
+    });
+
+    it('says nothing of checks once it no longer waits, nor when the worker did not say what it waits for', () => {
+      const started = deploymentRows(3, 'acme/web', [view({ status: 'IN_PROGRESS', started_at: '2026-01-02T09:59:00+00:00', waiting_for: '`build`' })], links, now).text;
+      expect(started).toContain('<span class="status status-in_progress">IN_PROGRESS</span></td>');
+      expect(started).not.toContain('Waiting for');
+      const unsaid = deploymentRows(3, 'acme/web', [view({ waiting_for: null })], links, now).text;
+      expect(unsaid).toContain('Waiting for checks</span></td>');
+      expect(unsaid).not.toContain('waiting-for');
+      expect(deploymentSummary(view(), 'acme/web', links, now).text).not.toContain('Waiting since');
     });
   });
 

@@ -2,10 +2,8 @@
 // pushes, closed) against the fake GitHub, with the default FEEDBACK_DELAY_MS: once paced (each event's work
 // finished before the next arrives) and once as a burst (all four delivered at once). Every call counts against the
 // App's rate limit.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { freePort, pullRequestPayload, startPostgres, startRedis } from '@ephemera/testkit';
+import { pullRequestPayload } from '@ephemera/testkit';
+import { runBench } from './bench-servers.js';
 
 const sha = (n: number) => n.toString(16).padStart(40, 'a');
 const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, n)).toISOString().replace('.000Z', 'Z');
@@ -21,13 +19,6 @@ function route(method: string, p: string): string {
 }
 
 async function main() {
-  const scratch = await mkdtemp(path.join(tmpdir(), 'ephemera-github-calls-'));
-  const { chmod } = await import('node:fs/promises');
-  await chmod(scratch, 0o755);
-  const pgServer = process.env.DATABASE_URL ? undefined : await startPostgres({ dir: path.join(scratch, 'pg'), port: await freePort(), database: 'calls' });
-  const redisServer = process.env.REDIS_URL ? undefined : await startRedis({ dir: path.join(scratch, 'redis'), port: await freePort(), durable: false });
-  process.env.DATABASE_URL ??= pgServer!.url;
-  process.env.REDIS_URL ??= redisServer!.url;
   const { startHarness } = await import('../test/harness.js');
 
   const lifecycle = (pr: number) => [
@@ -68,16 +59,6 @@ async function main() {
   for (const k of keys) process.stdout.write(`${k.padEnd(64)} ${rows.map((r) => String(r.counts.get(k) ?? 0).padStart(6)).join(' ')}\n`);
   process.stdout.write(`${'total (without token exchanges)'.padEnd(64)} ${rows.map((r) => String(r.total).padStart(6)).join(' ')}\n`);
   process.stdout.write(`bench-result ${JSON.stringify(rows.map((r) => ({ bench: 'github-calls', measure: r.mode, calls: r.total })))}\n`);
-
-  await pgServer?.stop();
-  await redisServer?.stop();
-  await rm(scratch, { recursive: true, force: true });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`github-calls failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('github-calls', main);

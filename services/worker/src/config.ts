@@ -98,6 +98,11 @@ export const workerConfigSchema = z.object({
   CLEANUP_INTERVAL_MS: env.positiveInt(5 * 60_000),
   /** How often lost deliveries are asked for again (0: never). */
   REDELIVERY_INTERVAL_MS: z.coerce.number().int().min(0).default(5 * 60_000),
+  /**
+   * How often deployments waiting for their commit's checks (`deploy.wait_for`) are looked at again, so a check event
+   * that never arrived delays a deploy by at most this long (0: never; check events and each deadline still act).
+   */
+  GATE_POLL_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   /** How often the state is resynchronised with GitHub's pull requests and installations (0: never). */
   RESYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(30 * 60_000),
   /** Delivery ids are remembered this long (a redelivery older than this would apply again). */

@@ -89,6 +89,35 @@ export class FollowUps {
     }
   }
 
+  /**
+   * Another look at a deployment's deploy gate (a check of its commit concluded, or the poll): the deploy step, under
+   * an id of its own, since the deployment's deploy job already ran. Looks asked for while one waits are absorbed by
+   * it, and one asked for while one runs follows it.
+   */
+  async gateCheck(job: DeployJob): Promise<void> {
+    const dedupId = `gate-${job.deploymentId}`;
+    await this.queues.provisioning.add(PROVISIONING_JOBS.deploy, job, {
+      ...provisioningJobOptions(this.provisionAttempts),
+      jobId: `${dedupId}-${randomUUID()}`,
+      deduplication: { id: dedupId, keepLastIfActive: true },
+    });
+  }
+
+  /** The look at a waiting deployment's gate at its deadline, which fails it if it still waits then. */
+  async gateDeadline(job: DeployJob, at: Date): Promise<void> {
+    await this.queues.provisioning.add(PROVISIONING_JOBS.deploy, job, {
+      ...provisioningJobOptions(this.provisionAttempts),
+      jobId: gateDeadlineJobId(job.deploymentId),
+      delay: Math.max(0, at.getTime() - Date.now()) + 100,
+    });
+  }
+
+  /** The deadline's look is not needed once the gate opened or failed. */
+  async cancelGateDeadline(deploymentId: number): Promise<void> {
+    const job = await this.queues.provisioning.getJob(gateDeadlineJobId(deploymentId));
+    if (job && (await job.isDelayed())) await job.remove().catch(() => undefined);
+  }
+
   /** FEEDBACK_DELAY_MS: a step that ends sooner reports its start and end together. */
   get feedbackDelay(): number {
     return this.feedbackDelayMs;
@@ -125,6 +154,10 @@ export async function clearFinishedJob(queue: Queue, jobId: string): Promise<boo
   if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') return false;
   if (existing) await existing.remove();
   return true;
+}
+
+function gateDeadlineJobId(deploymentId: number): string {
+  return `gate-deadline-${deploymentId}`;
 }
 
 /** A deploy's job id: one job per deployment, so queueing it again adds nothing. */

@@ -6,7 +6,9 @@ import { NoGithubChecks, OctokitChecks } from './github/github-checks.js';
 import { LoggingFeedback, OctokitFeedback, type GithubFeedback } from './github/github-feedback.js';
 import { InstallationClients } from './github/installation-clients.js';
 import { createWorkerMetrics } from './metrics.js';
+import { GithubGateReader } from './gate/gate-reader.js';
 import { createProvisioner } from './provisioners/create-provisioner.js';
+import { GithubConfigSource } from './provisioners/preview-config-source.js';
 import type { Provisioner } from './provisioners/provisioner.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
@@ -63,6 +65,7 @@ const runtime = await startWorkerRuntime(
     feedbackDelayMs: config.FEEDBACK_DELAY_MS,
     maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
     publicUrl: config.PUBLIC_URL,
+    gatePollIntervalMs: config.GATE_POLL_INTERVAL_MS,
   },
   {
     db,
@@ -79,6 +82,11 @@ const runtime = await startWorkerRuntime(
     },
     logger,
     metrics,
+    // The deploy gate reads `.ephemera.yml` as the Kubernetes provisioner does; PROVISIONER=none reads none and never waits.
+    gate:
+      config.PROVISIONER === 'kubernetes' && clients
+        ? { configs: new GithubConfigSource(clients, { maxReplicas: config.PREVIEW_MAX_REPLICAS }), reader: new GithubGateReader(clients) }
+        : undefined,
   },
 );
 

@@ -11,6 +11,9 @@ export interface WorkerMetrics {
   redeliveriesRequested: Counter;
   resyncCorrections: Counter<'kind'>;
   sameSecondResolved: Counter;
+  gateWaitSeconds: Histogram;
+  gateFailures: Counter<'reason'>;
+  gatePolls: Counter;
 }
 
 export function createWorkerMetrics(): WorkerMetrics {
@@ -66,6 +69,23 @@ export function createWorkerMetrics(): WorkerMetrics {
     sameSecondResolved: new Counter({
       name: 'ephemera_same_second_conflicts_resolved_total',
       help: 'Pull request events of the same second as the last applied one that disagreed with it, settled by asking GitHub',
+      registers: [registry],
+    }),
+    gateWaitSeconds: new Histogram({
+      name: 'ephemera_gate_wait_seconds',
+      help: 'Time deployments waited for their commit\'s checks (deploy.wait_for), from waiting to the gate opening',
+      buckets: [1, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600, 43200],
+      registers: [registry],
+    }),
+    gateFailures: new Counter({
+      name: 'ephemera_gate_failures_total',
+      help: 'Deployments not deployed because of their deploy gate, by reason (check_failed, timeout, missing: a named check never appeared)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    gatePolls: new Counter({
+      name: 'ephemera_gate_polls_total',
+      help: 'Looks at a waiting deployment\'s checks queued by the poll pass (GATE_POLL_INTERVAL_MS), one per waiting deployment per pass',
       registers: [registry],
     }),
   };

@@ -14,7 +14,9 @@ import { cleanupJobs } from './processors/cleanup-processor.js';
 import { feedbackJobs } from './processors/feedback-processor.js';
 import { provisioningJobs } from './processors/provisioning-processor.js';
 import { webhookJobs } from './processors/webhook-processor.js';
+import type { PreviewConfigSource } from './provisioners/preview-config-source.js';
 import type { Provisioner } from './provisioners/provisioner.js';
+import type { GateReader } from './gate/gate-reader.js';
 import type { PreviewSettings } from './pull-request-reconciler.js';
 import { createWorkerQueues, type WorkerQueues } from './queues.js';
 
@@ -42,6 +44,10 @@ export interface WorkerRuntimeOptions {
   maxStalledCount?: number;
   /** PUBLIC_URL: the query service's public address, for the environment page's link in the pull request's comment. */
   publicUrl?: string | undefined;
+  /** GATE_POLL_INTERVAL_MS: how often deployments waiting for their checks are looked at again (0: never). */
+  gatePollIntervalMs?: number;
+  /** How long one minute of `wait_timeout_minutes` lasts (tests shorten it). */
+  gateMinuteMs?: number;
 }
 
 export interface WorkerRuntimeDeps {
@@ -55,6 +61,8 @@ export interface WorkerRuntimeDeps {
   settings: PreviewSettings;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** The deploy gate's configuration source and check reader; absent with PROVISIONER=none, which never waits. */
+  gate?: { configs: PreviewConfigSource; reader: GateReader } | undefined;
 }
 
 export interface WorkerRuntime {
@@ -86,6 +94,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       logger: log,
       maxEnvironmentsPerRepo,
       ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
+      ...(deps.gate ? { gate: { ...deps.gate, metrics: deps.metrics, minuteMs: options.gateMinuteMs } } : {}),
     }),
     ...feedbackJobs({ db: deps.db, github: deps.github, logger: log, publicUrl: options.publicUrl }),
     ...actionJobs({
@@ -147,6 +156,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       ['cleanup-prune', options.cleanupIntervalMs, CLEANUP_JOBS.prune],
       ['redelivery', options.redeliveryIntervalMs ?? 0, CLEANUP_JOBS.redeliver],
       ['resync', options.resyncIntervalMs ?? 0, CLEANUP_JOBS.resync],
+      ['gate-poll', deps.gate ? (options.gatePollIntervalMs ?? 0) : 0, CLEANUP_JOBS.gates],
     ];
     const upsertSchedulers = async () => {
       for (const [id, every, name] of schedules) {

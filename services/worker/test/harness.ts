@@ -4,14 +4,16 @@ import { createPrismaClient, type PrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
 import { createLogger } from '@ephemera/runtime';
-import { WEBHOOK_JOB_OPTIONS, trimWebhookPayload, webhookJobName } from '@ephemera/schema';
+import { trimWebhookPayload, webhookJobName, webhookJobOptions } from '@ephemera/schema';
 import { startFakeGithub, type FakeGithub } from '@ephemera/testkit';
 import { LoggingFeedback, OctokitFeedback } from '../src/github/github-feedback.js';
 import { InstallationClients } from '../src/github/installation-clients.js';
 import { NoGithubChecks, OctokitChecks } from '../src/github/github-checks.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import type { CleanupDeps } from '../src/processors/cleanup-processor.js';
+import { GithubGateReader } from '../src/gate/gate-reader.js';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
+import { GithubConfigSource } from '../src/provisioners/preview-config-source.js';
 import type { Provisioner } from '../src/provisioners/provisioner.js';
 import type { PreviewSettings } from '../src/pull-request-reconciler.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../src/worker-runtime.js';
@@ -34,6 +36,11 @@ export interface HarnessOptions {
   feedbackDelayMs?: number;
   /** PUBLIC_URL: the comment links each environment's page there. */
   publicUrl?: string;
+  /**
+   * The deploy gate (`deploy.wait_for`), reading `.ephemera.yml` and the checks from the fake GitHub, as
+   * PROVISIONER=kubernetes does; `minuteMs` is how long a configured minute lasts.
+   */
+  gate?: { minuteMs?: number };
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
@@ -90,6 +97,7 @@ export async function startHarness(options: HarnessOptions = {}) {
           schedule: options.schedule ?? false,
           feedbackDelayMs: options.feedbackDelayMs ?? 0,
           publicUrl: options.publicUrl,
+          ...(options.gate?.minuteMs !== undefined ? { gateMinuteMs: options.gate.minuteMs } : {}),
         },
         {
           db,
@@ -100,6 +108,7 @@ export async function startHarness(options: HarnessOptions = {}) {
           settings,
           logger,
           metrics,
+          gate: options.gate && clients ? { configs: new GithubConfigSource(clients, { maxReplicas: 3 }), reader: new GithubGateReader(clients) } : undefined,
         },
       ),
     );
@@ -145,7 +154,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     async deliver(payload: Record<string, unknown>, event = 'pull_request', deliveryId: string = randomUUID()) {
       const job = trimWebhookPayload({ event, deliveryId, receivedAt: new Date() }, payload);
       if (!job) throw new Error(`${event}.${String(payload.action)} is not handled`);
-      await producer.webhooks.add(webhookJobName(job), job, { ...WEBHOOK_JOB_OPTIONS, jobId: deliveryId });
+      await producer.webhooks.add(webhookJobName(job), job, { ...webhookJobOptions(job), jobId: deliveryId });
       return deliveryId;
     },
 
@@ -160,7 +169,9 @@ export async function startHarness(options: HarnessOptions = {}) {
             q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children'),
           ),
         );
-        const busy = counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
+        // A waiting deployment's look at its deadline is work for later, not work left now.
+        const deadlines = (await producer.provisioning.getDelayed()).filter((j) => j.id?.startsWith('gate-deadline-')).length;
+        const busy = counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0) - deadlines;
         quiet = busy === 0 ? quiet + 1 : 0;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { pullRequestPayload, startFakeKubernetes, type FakeGithub, type FakeKubernetes } from '@ephemera/testkit';
-import { InstallationClients } from '../src/github/installation-clients.js';
 import { mendStuck, reconcileNamespaces } from '../src/processors/cleanup-processor.js';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
 import { KUBERNETES_PERMISSIONS } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
-import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
-import { GithubConfigSource } from '../src/provisioners/preview-config-source.js';
+import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
+import { kubeProvisionerFor } from './kube-provisioner.js';
 
 // The real driver, through @kubernetes/client-node, against the fake API server from the test kit; the
 // configuration is read through the fake GitHub's contents API with the App's installation token.
@@ -30,34 +29,7 @@ timeout_seconds: 60
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function provisionerFor(fake: FakeKubernetes, overrides: Partial<KubernetesProvisionerOptions> = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
-  dirs.push(dir);
-  const kubeconfigPath = fake.writeKubeconfig(dir);
-  return ({ fakeGithub, pem }: { fakeGithub: FakeGithub; pem: string }) =>
-    new KubernetesProvisioner({
-      api: new KubeApi({ kubeconfigPath, requestTimeoutMs: 5_000 }),
-      configs: new GithubConfigSource(new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 5_000), { maxReplicas: 3 }),
-      instance: 'test',
-      baseDomain: 'preview.test',
-      urlScheme: 'https',
-      quota: { cpu: '2', memory: '4Gi', pods: 20 },
-      defaults: { cpu: '250m', memory: '256Mi' },
-      ingressNamespace: 'ingress-nginx',
-      ingressClass: 'nginx',
-      tlsSecret: undefined,
-      imagePullSecret: undefined,
-      secretsNamespace: 'preview-secrets',
-      secretsAllowed: ['preview-db'],
-      destroyTimeoutSeconds: 60,
-      githubWebUrl: 'https://github.com',
-      pollIntervalMs: 20,
-      // A configured second lasts 10 ms here, so a 60 s rollout timeout is 0.6 s.
-      secondMs: 10,
-      ...overrides,
-    });
-}
+const provisionerFor = (fake: FakeKubernetes, overrides: Partial<KubernetesProvisionerOptions> = {}) => kubeProvisionerFor(fake, overrides, dirs);
 
 async function envOf(h: Harness, repository: string, pr: number) {
   return h.db.environment.findFirstOrThrow({ where: { repositoryFullName: repository, prNumber: pr } });

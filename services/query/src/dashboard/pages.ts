@@ -1,9 +1,13 @@
 import type { z } from 'zod';
-import { ENVIRONMENT_STATUSES, type EnvironmentAction, type deploymentResponseSchema, type environmentResponseSchema } from '@ephemera/schema';
+import { ENVIRONMENT_STATUSES, type DeploymentStatus, type EnvironmentAction, type deploymentResponseSchema, type environmentResponseSchema } from '@ephemera/schema';
 import { html, raw, type SafeHtml } from './html.js';
 
 export type EnvironmentView = z.infer<typeof environmentResponseSchema>;
-export type DeploymentView = z.infer<typeof deploymentResponseSchema>;
+/**
+ * A deployment as the API returns it. `waiting_for` (what a WAITING deployment waits for, as the worker wrote it:
+ * "`build`, `docker / push`") and `waiting_since` are shown when the deployment's JSON carries them.
+ */
+export type DeploymentView = z.infer<typeof deploymentResponseSchema> & { waiting_for?: string | null; waiting_since?: string | null };
 
 /** Who is looking, as the pages show it, with the token their forms carry. */
 export interface PageViewer {
@@ -70,6 +74,24 @@ const isWebUrl = (url: string | null): url is string => url !== null && /^https?
 
 export function status(value: string): SafeHtml {
   return html`<span class="status status-${value.toLowerCase()}">${value}</span>`;
+}
+
+/** Deployment statuses shown in words rather than as their name (the name stays in the title). */
+const DEPLOYMENT_STATUS_LABELS: Partial<Record<DeploymentStatus, string>> = { WAITING: 'Waiting for checks' };
+
+export function deploymentStatus(value: DeploymentStatus): SafeHtml {
+  const label = DEPLOYMENT_STATUS_LABELS[value];
+  return label ? html`<span class="status status-${value.toLowerCase()}" title="${value}">${label}</span>` : status(value);
+}
+
+/**
+ * What a WAITING deployment waits for: "Waiting for build, docker / push", each name (written between backticks by
+ * the worker) as code. Nothing for any other status, or when the worker did not say.
+ */
+function waitingFor(d: DeploymentView): SafeHtml {
+  if (d.status !== 'WAITING' || !d.waiting_for) return html``;
+  const parts = d.waiting_for.split('`').map((part, i) => (i % 2 === 1 ? html`<code>${part}</code>` : part));
+  return html` <span class="waiting-for">Waiting for ${parts}</span>`;
 }
 
 export interface Links {
@@ -160,7 +182,7 @@ export function deploymentRows(environmentId: number, repository: string, deploy
     (d) => html`<tr>
 <td data-label="Deployment"><a href="/environments/${environmentId}/deployments/${d.id}">#${d.id} logs</a></td>
 <td data-label="Commit"><a href="${commitUrl(links, repository, d.commit_sha)}"><code>${d.commit_sha.slice(0, 7)}</code></a> ${d.commit_message?.split('\n')[0] ?? ''}</td>
-<td data-label="Status">${status(d.status)}</td>
+<td data-label="Status">${deploymentStatus(d.status)}${waitingFor(d)}</td>
 <td data-label="Started">${time(d.started_at, now)}</td>
 <td data-label="Duration">${duration(d)}</td>
 </tr>
@@ -212,9 +234,10 @@ ${deploymentRows(e.id, e.repository_full_name, p.deployments, p.links, p.now)}
 
 export function deploymentSummary(d: DeploymentView, repository: string, links: Links, now: number): SafeHtml {
   return html`<dl class="fields">
-<dt>Status</dt><dd>${status(d.status)}</dd>
+<dt>Status</dt><dd>${deploymentStatus(d.status)}${waitingFor(d)}</dd>
 <dt>Commit</dt><dd><a href="${commitUrl(links, repository, d.commit_sha)}"><code>${d.commit_sha.slice(0, 7)}</code></a> ${d.commit_message?.split('\n')[0] ?? ''}</dd>
-<dt>Started</dt><dd>${time(d.started_at, now)}</dd>
+${d.status === 'WAITING' && d.waiting_since ? html`<dt>Waiting since</dt><dd>${time(d.waiting_since, now)}</dd>
+` : ''}<dt>Started</dt><dd>${time(d.started_at, now)}</dd>
 <dt>Duration</dt><dd>${duration(d)}</dd>
 </dl>
 ${d.error_message ? html`<p class="error" role="alert"><strong>Error:</strong> ${d.error_message}</p>` : ''}`;

@@ -34,7 +34,7 @@ export interface GithubFeedback {
 }
 
 /** The commit status context Ephemera reports under. */
-const STATUS_CONTEXT = 'ephemera/preview';
+export const STATUS_CONTEXT = 'ephemera/preview';
 
 /** GitHub App feedback through @octokit/rest, as each installation. */
 export class OctokitFeedback implements GithubFeedback {

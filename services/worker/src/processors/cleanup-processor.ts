@@ -1,5 +1,6 @@
 import {
   createDeployment,
+  listWaitingDeployments,
   environmentKey,
   findIdleEnvironments,
   lockEnvironmentPullRequest,
@@ -10,7 +11,7 @@ import {
   type PrismaClient,
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { CLEANUP_JOBS, QUEUES, cleanupJobSchema } from '@ephemera/schema';
+import { ACTIVE_DEPLOYMENT_STATUSES, CLEANUP_JOBS, QUEUES, cleanupJobSchema } from '@ephemera/schema';
 import { clearFinishedJob, deployJobId, destroyJobId, type FollowUps } from '../follow-ups.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import type { WorkerMetrics } from '../metrics.js';
@@ -59,6 +60,7 @@ export function cleanupJobs(deps: CleanupDeps): JobDefinition[] {
         ? resyncWithGithub({ db: d.db, clients: d.clients, settings: d.settings, followUps: d.followUps, logger: d.logger, corrections: d.metrics.resyncCorrections })
         : Promise.resolve('skipped: no App credentials'),
     [CLEANUP_JOBS.prune]: pruneData,
+    [CLEANUP_JOBS.gates]: pollGates,
   };
   return Object.entries(sweeps).map(([name, sweep]) =>
     defineJob({ queue: QUEUES.cleanup, name, schema: cleanupJobSchema, handle: () => sweep(deps) }),
@@ -88,6 +90,17 @@ export async function pruneData({ db, logger, retention }: CleanupDeps): Promise
   }
   if (deliveries + environments > 0) logger.info({ deliveries, environments }, 'old data pruned');
   return `pruned ${deliveries} delivery ids, ${environments} destroyed environments`;
+}
+
+/**
+ * Every deployment waiting for its commit's checks gets a look at its gate (the deploy step, deduplicated per
+ * deployment), so a check event GitHub never delivered delays a deploy by at most one interval.
+ */
+export async function pollGates({ db, followUps, metrics }: CleanupDeps): Promise<string> {
+  const waiting = await listWaitingDeployments(db);
+  for (const d of waiting) await followUps.gateCheck({ environmentId: d.environmentId, deploymentId: d.id });
+  metrics.gatePolls.inc(waiting.length);
+  return `looked again at ${waiting.length} waiting deployment(s)`;
 }
 
 export async function destroyIdle({ db, followUps, logger, ttlHours }: CleanupDeps): Promise<string> {
@@ -141,6 +154,8 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
     }
     // Queue the step again. A finished job under the same id would make the add a no-op: remove it first.
     const latest = await db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' } });
+    // Waiting for its commit's checks is not stuck: its deadline and the poll look after it.
+    if (env.status !== 'DESTROYING' && latest?.status === 'WAITING') continue;
     const jobId = env.status === 'DESTROYING' ? destroyJobId(env.id, latest?.id ?? null) : latest ? deployJobId(latest.id) : null;
     if (jobId && !(await clearFinishedJob(queues.provisioning, jobId))) continue;
     retried++;
@@ -224,7 +239,7 @@ export async function reconcileNamespaces({ db, provisioner, followUps, logger, 
       await lockEnvironmentPullRequest(tx, env.id);
       const again = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
       if (again.status !== 'READY') return null;
-      const active = await tx.deployment.count({ where: { environmentId: env.id, status: { in: ['QUEUED', 'IN_PROGRESS'] } } });
+      const active = await tx.deployment.count({ where: { environmentId: env.id, status: { in: [...ACTIVE_DEPLOYMENT_STATUSES] } } });
       if (active > 0) return null;
       await createDeployment(tx, { environmentId: env.id, commitSha: again.commitSha, commitMessage: 'namespace vanished; deployed again' });
       await setPullRequestNote(tx, environmentKey(again), 'The preview\'s namespace disappeared from the cluster, so it is being deployed again.');

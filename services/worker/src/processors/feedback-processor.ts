@@ -58,7 +58,7 @@ async function report({ db, github, logger, publicUrl }: FeedbackDeps, data: Fee
     // A pull request that never had a preview (a draft, one without PREVIEW_LABEL) gets no comment; one held
     // for approval does, to say what it waits for.
     const commented = env !== null || fs.state?.heldSha != null || fs.state?.commentId != null;
-    const body = renderComment(env, fs.latest, fs.state?.heldSha ?? null, fs.state?.note ?? null, publicUrl);
+    const body = renderComment(env, fs.latest, fs.state?.heldSha ?? null, fs.state?.note ?? null, publicUrl, fs.servingSha);
     const digest = commented ? await syncComment(db, github, ref, key, fs.state, body) : null;
     const reported = env ? await reportDeployments(db, github, ref, env, fs.toReport) : [];
     await recordFeedback(db, { stateId: fs.state?.id ?? null, commentDigest: digest, reported });
@@ -191,7 +191,7 @@ function desiredReport(env: Environment, dep: ReportedDeployment) {
       ? ['success', `Preview ready at ${env.environmentUrl ?? env.namespace}`]
       : dep.status === 'FAILED'
         ? [superseded || closed ? 'error' : 'failure', dep.errorMessage ?? 'deployment failed']
-        : ['pending', dep.status === 'QUEUED' ? 'Preview queued' : 'Preview deploying'];
+        : ['pending', dep.status === 'WAITING' ? waitingText(dep) : dep.status === 'QUEUED' ? 'Preview queued' : 'Preview deploying'];
   const deployment: DeploymentState =
     env.status === 'DESTROYED' || superseded
       ? 'inactive'
@@ -202,7 +202,14 @@ function desiredReport(env: Environment, dep: ReportedDeployment) {
           : dep.status === 'IN_PROGRESS'
             ? 'in_progress'
             : 'queued';
-  return { commit, deployment, description, superseded, closed, key: `${commit}:${deployment}` };
+  // A pending status is sent again when its text changes (queued, then waiting for checks, then deploying).
+  const digest = commit === 'pending' ? `:${createHash('sha256').update(description).digest('hex').slice(0, 8)}` : '';
+  return { commit, deployment, description, superseded, closed, key: `${commit}:${deployment}${digest}` };
+}
+
+/** ``Waiting for `build`, `docker / push` on `abc1234` ``: what a deployment's gate waits for. */
+function waitingText(dep: Pick<ReportedDeployment, 'gateWaitingFor' | 'commitSha'>): string {
+  return `Waiting for ${dep.gateWaitingFor ?? 'checks'} on \`${dep.commitSha.slice(0, 7)}\``;
 }
 
 /**
@@ -221,9 +228,10 @@ async function reportDeployments(
   for (const dep of [...toReport].reverse()) {
     const want = desiredReport(env, dep);
     if (dep.reportedState === want.key) continue;
-    const [reportedCommit, reportedDeployment] = (dep.reportedState ?? ':').split(':');
+    const [reportedCommit, reportedDeployment, reportedText] = (dep.reportedState ?? ':').split(':');
+    const wantText = want.key.split(':')[2];
     const url = dep.status === 'SUCCESS' ? env.environmentUrl : null;
-    if (reportedCommit !== want.commit) await github.setCommitStatus(ref, dep.commitSha, want.commit, want.description, url);
+    if (reportedCommit !== want.commit || reportedText !== wantText) await github.setCommitStatus(ref, dep.commitSha, want.commit, want.description, url);
 
     let githubDeploymentId = dep.githubDeploymentId ? Number(dep.githubDeploymentId) : null;
     if (githubDeploymentId === null && !want.superseded && !want.closed) {
@@ -261,10 +269,11 @@ const STATUS_TEXT: Record<string, string> = {
 /** The one comment per pull request: status, URL, commit, last deployment, and the environment's page when PUBLIC_URL is set. */
 function renderComment(
   env: Environment | null,
-  latest: Pick<ReportedDeployment, 'id' | 'status' | 'commitSha'> | null,
+  latest: Pick<ReportedDeployment, 'id' | 'status' | 'commitSha' | 'errorMessage' | 'gateWaitingFor'> | null,
   heldSha: string | null,
   note: string | null,
   publicUrl?: string,
+  servingSha: string | null = null,
 ): string {
   const lines = [MARKER, '### Ephemera preview', ''];
   if (!env) {
@@ -273,12 +282,19 @@ function renderComment(
     const waiting = env.status === 'PENDING' && env.waitingSince !== null;
     lines.push(`**Status:** ${waiting ? '⏳ Waiting for a place (this repository has as many previews as the installation allows)' : (STATUS_TEXT[env.status] ?? env.status)}`);
     if (env.environmentUrl && env.status !== 'DESTROYED') lines.push(`**URL:** ${env.environmentUrl}`);
-    lines.push(`**Commit:** \`${env.commitSha.slice(0, 7)}\``);
+    // A running preview serves its last successful deployment's commit, which a newer one waiting or refused is not.
+    const shown = env.status === 'READY' && servingSha ? servingSha : env.commitSha;
+    lines.push(`**Commit:** \`${shown.slice(0, 7)}\``);
     lines.push(`**Namespace:** \`${env.namespace}\``);
     if (env.lastDeployedAt) lines.push(`**Last deployed:** ${env.lastDeployedAt.toISOString()}`);
     if (latest) lines.push(`**Latest deployment:** #${latest.id} (${latest.status.toLowerCase()}, \`${latest.commitSha.slice(0, 7)}\`)`);
     if (publicUrl) lines.push(`**Environment page:** ${publicUrl.replace(/\/+$/, '')}/environments/${env.id}`);
+    if (latest?.status === 'WAITING') lines.push('', `⏳ ${waitingText(latest)}`);
     if (env.status === 'FAILED' && env.errorMessage) lines.push('', fenced(env.errorMessage));
+    const refused = env.status === 'READY' && latest?.status === 'FAILED' && !(latest.errorMessage ?? '').startsWith('superseded');
+    if (refused) {
+      lines.push('', `⚠️ The latest commit \`${latest.commitSha.slice(0, 7)}\` was not deployed; the preview still serves \`${shown.slice(0, 7)}\`:`, fenced(latest.errorMessage ?? 'deployment failed'));
+    }
     if (heldSha) lines.push('', `⏸️ \`${heldSha.slice(0, 7)}\` waits for approval.`);
   }
   if (note) lines.push('', note);

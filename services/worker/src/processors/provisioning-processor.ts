@@ -13,7 +13,8 @@ import {
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { PROVISIONING_JOBS, QUEUES, deployJobSchema, destroyJobSchema, type DeployJob, type DestroyJob, type EnvironmentStatus } from '@ephemera/schema';
-import type { FollowUps } from '../follow-ups.js';
+import { deployJobId, type FollowUps } from '../follow-ups.js';
+import { passDeployGate, type DeployGateDeps } from '../gate/deploy-gate.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import { ProvisionError, StepAbandoned, type ProvisionTarget, type Provisioner } from '../provisioners/provisioner.js';
 import { lockRepository, placesTaken, startWaiting } from '../repository-capacity.js';
@@ -29,6 +30,8 @@ export interface ProvisioningDeps {
   maxEnvironmentsPerRepo?: number;
   /** DEPLOYMENT_LOG_MAX_BYTES. */
   logMaxBytes?: number;
+  /** The deploy gate (`deploy.wait_for`): absent with PROVISIONER=none, which reads no configuration and never waits. */
+  gate?: Pick<DeployGateDeps, 'configs' | 'reader' | 'metrics' | 'minuteMs'>;
 }
 
 /** Deploys and destroys, one job each. */
@@ -39,7 +42,7 @@ export function provisioningJobs(deps: ProvisioningDeps): JobDefinition[] {
   ];
 }
 
-function target(env: Environment, commitSha: string): ProvisionTarget {
+function target(env: Environment, commitSha: string, extra: Pick<ProvisionTarget, 'config' | 'restartedAt'> = {}): ProvisionTarget {
   return {
     environmentId: env.id,
     namespace: env.namespace,
@@ -52,12 +55,17 @@ function target(env: Environment, commitSha: string): ProvisionTarget {
     fromFork: env.fromFork,
     // A fork never supplies the configuration: its previews are configured by the base branch.
     configSha: env.fromFork ? env.baseSha : commitSha,
+    ...extra,
   };
+}
+
+function isLastAttempt(job: Job): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
 function isFinalAttempt(job: Job, err: unknown): boolean {
   if (err instanceof ProvisionError && !err.transient) return true;
-  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  return isLastAttempt(job);
 }
 
 function describe(err: unknown): string {
@@ -114,13 +122,20 @@ function watchdog(stillWanted: () => Promise<boolean>, intervalMs: number) {
   };
 }
 
-function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs = 1_000, logMaxBytes }: ProvisioningDeps) {
+function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs = 1_000, logMaxBytes, gate }: ProvisioningDeps) {
+  const gateDeps: DeployGateDeps | undefined = gate && { ...gate, db, followUps, logger, logMaxBytes };
   return async function deploy({ deploymentId, environmentId }: DeployJob, job: Job): Promise<string> {
-    // 1. Claim: QUEUED → IN_PROGRESS, environment → PROVISIONING (first time) or UPDATING; one statement when it
-    // applies, and otherwise a transaction that finds out why not.
+    // 0. The deploy gate: a deployment whose commit's checks have not passed waits, or fails, without being applied.
+    const passed = gateDeps ? await passDeployGate(gateDeps, { deploymentId, environmentId }, { final: isLastAttempt(job) }) : { proceed: true as const };
+    if (!passed.proceed) return passed.result;
+    // 1. Claim: QUEUED (or WAITING, its gate open) → IN_PROGRESS, environment → PROVISIONING (first time) or UPDATING;
+    // one statement when it applies, and otherwise a transaction that finds out why not.
     const fast = await claimDeployment(db, environmentId, deploymentId);
+    // Only the deployment's own deploy job takes up one left IN_PROGRESS (its earlier run died): a look at its gate
+    // that found it open while another job already deploys it must not deploy it twice.
+    const resumable = job.id === deployJobId(deploymentId);
     const claim = fast
-      ? ({ env: fast.environment, commitSha: fast.commitSha, mode: fast.environment.status === 'PROVISIONING' ? 'provision' : 'update' } as const)
+      ? ({ env: fast.environment, commitSha: fast.commitSha, restartedAt: fast.restartedAt, mode: fast.environment.status === 'PROVISIONING' ? 'provision' : 'update' } as const)
       : await db.$transaction(async (tx) => {
       if (!(await lockEnvironmentPullRequest(tx, environmentId))) return { skip: 'environment gone' } as const;
       const { environment: env, deployment: dep } = await readDeployment(tx, environmentId, deploymentId);
@@ -135,14 +150,18 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
       }
       // Waiting for room under MAX_ENVIRONMENTS_PER_REPO: started when another environment is destroyed.
       if (env.waitingSince !== null) return { skip: 'waiting for room in the repository' } as const;
+      if (dep.status === 'IN_PROGRESS' && !resumable) return { skip: 'already being deployed' } as const;
       const mode = env.status === 'PENDING' || !env.lastDeployedAt ? 'provision' : 'update';
       const next: EnvironmentStatus =
         env.status === 'PROVISIONING' || env.status === 'UPDATING' ? env.status : mode === 'provision' ? 'PROVISIONING' : 'UPDATING';
       const envMove = next === env.status ? undefined : { id: env.id, from: [env.status], to: next };
-      if (dep.status === 'QUEUED') await moveDeployment(tx, { deploymentId, from: ['QUEUED'], to: 'IN_PROGRESS', ...(envMove ? { environment: envMove } : {}) });
+      if (dep.status === 'QUEUED' || dep.status === 'WAITING') {
+        await moveDeployment(tx, { deploymentId, from: [dep.status], to: 'IN_PROGRESS', ...(envMove ? { environment: envMove } : {}) });
+      }
       // A deployment left IN_PROGRESS by a job that died is taken up again as it is.
       else if (envMove) await updateEnvironmentStatus(tx, env.id, next);
-      return { env: { ...env, status: next }, commitSha: dep.commitSha, mode: next === 'PROVISIONING' ? 'provision' : 'update' } as const;
+      const restarted = await tx.deployment.findFirst({ where: { environmentId, restart: true }, orderBy: { id: 'desc' }, select: { createdAt: true } });
+      return { env: { ...env, status: next }, commitSha: dep.commitSha, restartedAt: restarted?.createdAt ?? null, mode: next === 'PROVISIONING' ? 'provision' : 'update' } as const;
         });
     if ('skip' in claim) return `skipped: ${claim.skip}`;
     const { env } = claim;
@@ -157,7 +176,7 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
     }, checkIntervalMs);
     let result;
     try {
-      const t = target(env, claim.commitSha);
+      const t = target(env, claim.commitSha, { restartedAt: claim.restartedAt, ...(passed.config ? { config: passed.config } : {}) });
       result = claim.mode === 'provision'
         ? await provisioner.provision(t, logs.push, dog.signal)
         : await provisioner.update(t, logs.push, dog.signal);

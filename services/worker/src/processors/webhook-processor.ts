@@ -1,7 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import { recordDelivery, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { QUEUES, WEBHOOK_JOB_NAMES, webhookJobName, webhookJobSchema, type PullRequestJob, type WebhookJob } from '@ephemera/schema';
+import { QUEUES, WEBHOOK_JOB_NAMES, isCommitCheckJob, webhookJobName, webhookJobSchema, type CommitCheckJob, type PullRequestJob, type WebhookJob } from '@ephemera/schema';
+import { processCommitCheck } from '../gate/commit-check-events.js';
 import type { FollowUps } from '../follow-ups.js';
 import type { GithubChecks } from '../github/github-checks.js';
 import { NO_FACTS, type DeliveryFacts, type HandlerContext, type WebhookHandler, type WebhookHandlers } from '../handlers/handler.js';
@@ -52,13 +53,17 @@ export function webhookJobs(deps: WebhookProcessorDeps): JobDefinition[] {
       schema: webhookJobSchema,
       handle: async (data) => {
         if (webhookJobName(data) !== name) throw new UnrecoverableError(`job ${name} carries a ${webhookJobName(data)} delivery`);
-        return processWebhook(deps, handlers[name] as WebhookHandler, data);
+        if (isCommitCheckJob(data)) return processCommitCheck(deps, data);
+        return processWebhook(deps, handlers[name as keyof WebhookHandlers] as WebhookHandler, data);
       },
     }),
   );
 }
 
-async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandler, data: WebhookJob): Promise<WebhookOutcome> {
+/** A delivery applied to the state: a pull request's or an installation's. */
+type StateJob = Exclude<WebhookJob, CommitCheckJob>;
+
+async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandler, data: StateJob): Promise<WebhookOutcome> {
   const { db, settings, followUps, logger, metrics, checks } = deps;
   const name = webhookJobName(data);
   if (data.installationId === null) {
@@ -154,7 +159,7 @@ function withGithubSnapshot(job: PullRequestJob, current: PullRequestJob['pullRe
  * put code into a preview (asked only for the events that can bring new code or approve it); for destructive
  * installation events, whether GitHub confirms them.
  */
-async function gatherFacts(checks: GithubChecks, settings: PreviewSettings, data: WebhookJob): Promise<DeliveryFacts> {
+async function gatherFacts(checks: GithubChecks, settings: PreviewSettings, data: StateJob): Promise<DeliveryFacts> {
   if (data.event === 'pull_request') {
     const bringsCode = data.action === 'opened' || data.action === 'synchronize';
     const approves = data.action === 'labeled' && data.label === settings.approveLabel;

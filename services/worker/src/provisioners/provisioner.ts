@@ -1,3 +1,5 @@
+import type { LoadedConfig } from './preview-config-source.js';
+
 /**
  * What a provisioner drives: one Kubernetes-style namespace per pull request, updated per commit.
  * A Kubernetes driver creates the namespace, applies the app and waits for its rollout (minutes); the `none`
@@ -18,6 +20,13 @@ export interface ProvisionTarget {
   fromFork: boolean;
   /** The commit the configuration is read from (the head commit, or the base commit for a fork); null when unknown. */
   configSha: string | null;
+  /** The configuration of `configSha`, when the deploy gate has read it already. */
+  config?: LoadedConfig | undefined;
+  /**
+   * When a redeploy of the environment last asked for its pods to be restarted (as `kubectl rollout restart` does),
+   * so a rollout that exceeded its progress deadline rolls again; null when none did.
+   */
+  restartedAt?: Date | null;
 }
 
 /** A namespace the provisioner owns in the cluster, found by its labels. */

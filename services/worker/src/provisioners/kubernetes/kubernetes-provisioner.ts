@@ -121,12 +121,14 @@ export class KubernetesProvisioner implements Provisioner {
     if (target.configSha === null) {
       throw new ProvisionError('the pull request\'s base commit is not known yet, so its configuration cannot be read; push a commit or reopen the pull request', false);
     }
-    const { file, config } = await this.o.configs.load({
-      installationId: target.installationId,
-      repositoryFullName: target.repositoryFullName,
-      sha: target.configSha,
-      fromFork: target.fromFork,
-    });
+    const { file, config } =
+      target.config ??
+      (await this.o.configs.load({
+        installationId: target.installationId,
+        repositoryFullName: target.repositoryFullName,
+        sha: target.configSha,
+        fromFork: target.fromFork,
+      }));
     log(`configuration: ${file} at ${target.configSha.slice(0, 7)}; services ${Object.keys(config.services).join(', ')}`);
     this.checkSecrets(config, target);
 
@@ -139,6 +141,7 @@ export class KubernetesProvisioner implements Provisioner {
       repositoryFullName: target.repositoryFullName,
       pullRequestUrl: `${this.o.githubWebUrl}/${target.repositoryFullName}/pull/${target.prNumber}`,
       commitSha: target.commitSha,
+      restartedAt: target.restartedAt ?? null,
       host,
       config,
       placeholders: {

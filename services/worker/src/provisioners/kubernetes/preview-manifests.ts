@@ -26,6 +26,8 @@ const ANNOTATIONS = {
   repository: 'ephemera.dev/repository',
   pullRequestUrl: 'ephemera.dev/pull-request-url',
   commit: 'ephemera.dev/commit',
+  /** Set by a redeploy, as `kubectl rollout restart` sets `kubectl.kubernetes.io/restartedAt`: the pods roll again. */
+  restartedAt: 'ephemera.dev/restarted-at',
   copiedFrom: 'ephemera.dev/copied-from',
 } as const;
 
@@ -57,6 +59,8 @@ export interface PreviewManifestInput {
   repositoryFullName: string;
   pullRequestUrl: string;
   commitSha: string;
+  /** When a redeploy last asked for the pods to restart; kept on later applies so they do not roll for its removal. */
+  restartedAt?: Date | null | undefined;
   /** `<namespace>.<PREVIEW_BASE_DOMAIN>`. */
   host: string;
   config: PreviewConfig;
@@ -216,7 +220,13 @@ function deployment(name: string, service: PreviewService, input: PreviewManifes
       selector: { matchLabels: { [LABELS.service]: name } },
       template: {
         // The commit is on the pod template, so every push rolls the pods even when the image tag does not change.
-        metadata: { labels: podLabels, annotations: { [ANNOTATIONS.commit]: input.commitSha } },
+        metadata: {
+          labels: podLabels,
+          annotations: {
+            [ANNOTATIONS.commit]: input.commitSha,
+            ...(input.restartedAt ? { [ANNOTATIONS.restartedAt]: input.restartedAt.toISOString() } : {}),
+          },
+        },
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,

@@ -1,0 +1,41 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FakeGithub, FakeKubernetes } from '@ephemera/testkit';
+import { InstallationClients } from '../src/github/installation-clients.js';
+import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
+import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
+import { GithubConfigSource } from '../src/provisioners/preview-config-source.js';
+
+/**
+ * The real Kubernetes provisioner, through @kubernetes/client-node, against the fake API server, reading
+ * `.ephemera.yml` through the fake GitHub's contents API with the App's installation token. The kubeconfig is
+ * written to a folder added to `dirs`, for the test to remove.
+ */
+export function kubeProvisionerFor(fake: FakeKubernetes, overrides: Partial<KubernetesProvisionerOptions>, dirs: string[]) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
+  dirs.push(dir);
+  const kubeconfigPath = fake.writeKubeconfig(dir);
+  return ({ fakeGithub, pem }: { fakeGithub: FakeGithub; pem: string }) =>
+    new KubernetesProvisioner({
+      api: new KubeApi({ kubeconfigPath, requestTimeoutMs: 5_000 }),
+      configs: new GithubConfigSource(new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 5_000), { maxReplicas: 3 }),
+      instance: 'test',
+      baseDomain: 'preview.test',
+      urlScheme: 'https',
+      quota: { cpu: '2', memory: '4Gi', pods: 20 },
+      defaults: { cpu: '250m', memory: '256Mi' },
+      ingressNamespace: 'ingress-nginx',
+      ingressClass: 'nginx',
+      tlsSecret: undefined,
+      imagePullSecret: undefined,
+      secretsNamespace: 'preview-secrets',
+      secretsAllowed: ['preview-db'],
+      destroyTimeoutSeconds: 60,
+      githubWebUrl: 'https://github.com',
+      pollIntervalMs: 20,
+      // A configured second lasts 10 ms here, so a 60 s rollout timeout is 0.6 s.
+      secondMs: 10,
+      ...overrides,
+    });
+}
