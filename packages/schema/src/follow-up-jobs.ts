@@ -18,7 +18,11 @@ export const destroyJobSchema = z.object({
 });
 export type DestroyJob = z.infer<typeof destroyJobSchema>;
 
-export const PROVISIONING_JOBS = { deploy: 'provisioning.deploy', destroy: 'provisioning.destroy' } as const;
+/** A pass of the teardown sweep; `attempt` counts the passes since one found nothing left, for its back-off. */
+export const teardownSweepJobSchema = z.object({ attempt: z.number().int().min(0).max(1_000).default(0) });
+export type TeardownSweepJob = z.infer<typeof teardownSweepJobSchema>;
+
+export const PROVISIONING_JOBS = { deploy: 'provisioning.deploy', destroy: 'provisioning.destroy', teardowns: 'provisioning.teardowns' } as const;
 
 /**
  * Tell GitHub how a pull request stands. One job per PR at a time (deduplicated on the PR): it reads the state when

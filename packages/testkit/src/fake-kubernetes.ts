@@ -5,7 +5,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { applyLimitRanges, checkPodQuota, podSecurityMessage, quotaUsed, type AdmissionView } from './fake-kubernetes/admission.js';
-import { DEFAULT_CRASH_LOG, DeploymentController, type ClusterHost } from './fake-kubernetes/controller.js';
+import type { ClusterHost } from './fake-kubernetes/cluster-host.js';
+import { DEFAULT_CRASH_LOG } from './fake-kubernetes/container-logs.js';
+import { ControlPlane } from './fake-kubernetes/control-plane.js';
+import type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
 import { applyDefaults, initialStatus, type Allocator } from './fake-kubernetes/defaults.js';
 import {
   applyConfiguration,
@@ -44,37 +47,25 @@ import {
   unauthorized,
   unsupportedMediaType,
 } from './fake-kubernetes/status.js';
+import type { RolloutContext, RolloutScript } from './fake-kubernetes/rollout-script.js';
 import { checkBase64Data, loadSchemaValidators, validateObject } from './fake-kubernetes/validation.js';
+import { WatchHistory, expiredStatus } from './fake-kubernetes/watch-history.js';
+
+export type { CrashScript, PullError, ReadinessScript, RolloutContext, RolloutScript, RolloutScriptName, RolloutScriptObject } from './fake-kubernetes/rollout-script.js';
+export type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- stored objects are arbitrary Kubernetes JSON */
-
-export type RolloutScript =
-  | 'success'
-  | 'ImagePullBackOff'
-  | 'ErrImagePull'
-  | 'CrashLoopBackOff'
-  | 'CreateContainerConfigError'
-  | 'FailedScheduling'
-  | 'FailedCreate'
-  | 'ProgressDeadlineExceeded'
-  | 'pending';
-
-export interface RolloutContext {
-  namespace: string;
-  name: string;
-  images: string[];
-  generation: number;
-  deployment: object;
-}
 
 interface FakeKubernetesOptions {
   /** Bearer token the server requires (default 'fake-token'); others get 401 Status. */
   token?: string;
   /** How long a deleted namespace stays Terminating before it and everything in it disappear (ms, default 100). */
   terminatingMs?: number;
-  /** Delay before the scripted controller acts on a Deployment's new generation (ms, default 30). */
+  /** How long the controllers, scheduler and kubelet take to react to a change (real ms, default 30). */
   controllerDelayMs?: number;
-  /** Picks each rollout's outcome; default: always 'success'. */
+  /** How long one Kubernetes second lasts (ms, default 1000): progressDeadlineSeconds, minReadySeconds, probe periods, the kubelet's back-offs. */
+  secondMs?: number;
+  /** Picks each generation's rollout outcome (see RolloutScript); default: always 'success'. */
   rollout?: (ctx: RolloutContext) => RolloutScript;
   /** Log text of a crashing container (CrashLoopBackOff), default some realistic lines ending in an error. */
   crashLog?: string;
@@ -120,6 +111,8 @@ export interface FakeKubernetes {
   /** Keeps namespace `name` Terminating until released (a stuck finalizer); release() lets it go. */
   holdTerminating(name: string): { release(): void };
   setRollout(fn: (ctx: RolloutContext) => RolloutScript): void;
+  /** Appended when the controller first marks a generation's rollout complete (Progressing: NewReplicaSetAvailable). */
+  rolloutsCompleted: RolloutCompletion[];
   /** The next `count` requests matching (any omitted field matches) get `status` with a proper Status body. */
   failNext(match: { verb?: string; resource?: string; namespace?: string; name?: string; group?: string }, status: number, count?: number): void;
   /** Every request for (verb, group/resource) is refused 403 as RBAC would; also reflected in SelfSubjectAccessReview answers. */
@@ -177,6 +170,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   const emptied = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   const watchers = new Set<Watcher>();
+  const history = new WatchHistory();
   const store = new Map<ResourceDef, Map<string, Obj>>(RESOURCES.map((d) => [d, new Map()]));
   let resourceVersion = 1000;
   let nextIp = 10;
@@ -209,6 +203,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       .map(([, v]) => v);
 
   function notify(d: ResourceDef, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: Obj): void {
+    history.record({ resourceVersion: Number(obj.metadata.resourceVersion), def: d, type, object: clone(obj) });
     for (const w of watchers) {
       if (w.def !== d || (w.namespace !== undefined && obj.metadata.namespace !== w.namespace)) continue;
       if (!w.labels(obj.metadata.labels) || !w.fields(obj) || w.res.writableEnded) continue;
@@ -305,8 +300,8 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     admission: admissionView,
     schedule,
   };
-  const controller = new DeploymentController(host, {
-    delayMs: options.controllerDelayMs ?? 30,
+  const controller = new ControlPlane(host, {
+    clock: { delayMs: options.controllerDelayMs ?? 30, secondMs: options.secondMs ?? 1000 },
     crashLog: options.crashLog ?? DEFAULT_CRASH_LOG,
     rollout: () => rollout,
   });
@@ -548,8 +543,17 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     // A watch with nothing to report yet must still answer at once: clients wait for the headers.
     res.flushHeaders();
     const rv = query.get('resourceVersion');
+    const matches = (o: Obj) => (w.namespace === undefined || o.metadata.namespace === w.namespace) && w.labels(o.metadata.labels) && w.fields(o);
     if (!rv || rv === '0') {
-      for (const o of all(d, w.namespace)) if (w.labels(o.metadata.labels) && w.fields(o)) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
+      for (const o of all(d, w.namespace)) if (matches(o)) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
+    } else {
+      // Every change since that resourceVersion, as the API server's watch cache replays them; or 410 when too old.
+      const since = history.since(Number(rv));
+      if (since.expired) {
+        res.end(`${JSON.stringify({ type: 'ERROR', object: expiredStatus(Number(rv), since.oldest) })}\n`);
+        return;
+      }
+      for (const e of since.events) if (e.def === d && matches(e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
     }
     watchers.add(w);
     res.on('close', () => watchers.delete(w));
@@ -758,8 +762,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   }
 
   function deleteOne(d: ResourceDef, obj: Obj): Obj {
-    if (d === DEPLOYMENT) controller.deploymentDeleted(obj);
-    if (d === REPLICASET) controller.replicaSetDeleted(obj);
+    controller.deleted(d, obj);
     return clone(unstore(d, obj.metadata.namespace, obj.metadata.name) ?? obj);
   }
 
@@ -880,6 +883,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       return file;
     },
     requests,
+    rolloutsCompleted: controller.rolloutsCompleted,
     get discoveryRequests() {
       return discoveryRequests;
     },

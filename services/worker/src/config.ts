@@ -76,6 +76,10 @@ export const workerConfigSchema = z.object({
   PREVIEW_SECRETS_NAMESPACE: dnsLabel.optional(),
   PREVIEW_SECRETS_ALLOWED: env.list().default([]),
   DESTROY_TIMEOUT_SECONDS: env.positiveInt(600),
+  /** Restarts of a current pod's container before a crash loop fails the rollout (an app may exit while its database starts). */
+  PREVIEW_CRASH_RESTARTS: z.coerce.number().int().min(1).max(100).default(3),
+  /** How often a rollout's Deployments are listed again besides being watched, in case a watch missed a change. */
+  KUBE_RESYNC_SECONDS: z.coerce.number().int().min(5).max(3_600).default(60),
 
   GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
   /** PEM text, or the path of a PEM file. */

@@ -25,7 +25,22 @@ export class FollowUps {
     private readonly provisionAttempts: number,
     /** FEEDBACK_DELAY_MS: how long feedback waits for more changes of the same pull request before reporting. */
     private readonly feedbackDelayMs = 0,
+    /** How long the teardown sweep's first look waits after a deletion was asked for; later looks back off to 30 s. */
+    private readonly teardownCheckMs = 2_000,
   ) {}
+
+  /**
+   * A pass of the teardown sweep, after a back-off that grows with `attempt`. Destroys asking for one while one waits
+   * share it; one asked for while one runs follows it.
+   */
+  async teardownSweep(attempt: number): Promise<void> {
+    await this.queues.provisioning.add(PROVISIONING_JOBS.teardowns, { attempt }, {
+      ...provisioningJobOptions(this.provisionAttempts),
+      jobId: `teardowns-${randomUUID()}`,
+      delay: Math.min(30_000, this.teardownCheckMs * 2 ** Math.min(attempt, 10)),
+      deduplication: { id: 'teardowns', keepLastIfActive: true },
+    });
+  }
 
   async ensure(touched: readonly Touched[]): Promise<void> {
     for (const t of touched) await this.ensureOne(t);

@@ -48,6 +48,8 @@ export interface WorkerRuntimeOptions {
   gatePollIntervalMs?: number;
   /** How long one minute of `wait_timeout_minutes` lasts (tests shorten it). */
   gateMinuteMs?: number;
+  /** How long the teardown sweep's first look waits after a namespace's deletion was asked for (tests shorten it). */
+  teardownCheckMs?: number;
 }
 
 export interface WorkerRuntimeDeps {
@@ -83,7 +85,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
   const redis = createRedis(options.redisUrl, 'worker');
   redis.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'redis connection error'));
   const queues = createWorkerQueues(redis, options.prefix, log);
-  const followUps = new FollowUps(deps.db, queues, options.provisionAttempts, options.feedbackDelayMs ?? 0);
+  const followUps = new FollowUps(deps.db, queues, options.provisionAttempts, options.feedbackDelayMs ?? 0, options.teardownCheckMs ?? 2_000);
   const maxEnvironmentsPerRepo = deps.settings.maxEnvironmentsPerRepo ?? 0;
   const registry = new JobRegistry([
     ...webhookJobs({ db: deps.db, settings: deps.settings, followUps, logger: log, metrics: deps.metrics, checks: deps.checks }),

@@ -13,7 +13,7 @@ import {
 import { ENVIRONMENT_ACTIONS, namespaceFor, type EnvironmentActionJob } from '@ephemera/schema';
 import { pollGates } from '../src/processors/cleanup-processor.js';
 import { at, startHarness, type Harness } from './harness.js';
-import { kubeProvisionerFor } from './kube-provisioner.js';
+import { KUBE_SECOND_MS, kubeProvisionerFor } from './kube-provisioner.js';
 
 // The deploy gate (`deploy.wait_for`) end to end: deliveries as GitHub sends them, `.ephemera.yml`, check runs and
 // commit statuses served by the fake GitHub, and the Kubernetes provisioner against the fake API server.
@@ -44,7 +44,7 @@ let h: Harness;
 let pr = 0;
 
 beforeAll(async () => {
-  fake = await startFakeKubernetes({ terminatingMs: 50, controllerDelayMs: 10 });
+  fake = await startFakeKubernetes({ terminatingMs: 50, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
   // A configured minute lasts a second: the 30-minute wait above is 30 s, longer than any test here waits.
   h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, {}, dirs), gate: { minuteMs: 1_000 } });
 });
@@ -317,12 +317,13 @@ describe('redeploy restarts the rollout', () => {
     // The first rollout of this preview exceeds its progress deadline; any later generation rolls out.
     const namespace = namespaceFor(REPO, pr, repositoryIdOf(REPO));
     fake.setRollout((ctx) => (ctx.namespace === namespace && ctx.generation === 1 ? 'ProgressDeadlineExceeded' : 'success'));
-    h.fakeGithub!.setFile(REPO, commit(200), '.ephemera.yml', CONFIG(''));
+    h.fakeGithub!.setFile(REPO, commit(200), '.ephemera.yml', CONFIG('').replace('    port: 3000\n', '    port: 3000\n    health: { path: /healthz }\n'));
     await h.deliver(pullRequestPayload({ action: 'opened', number: pr, repository: REPO, headSha: commit(200), updatedAt: at(1) }));
     await h.drain();
     let e = await env();
     expect(e.status).toBe('FAILED');
-    expect(e.errorMessage).toMatch(/ProgressDeadlineExceeded/);
+    // The deadline ended it; the reason is its cause.
+    expect(e.errorMessage).toMatch(/^web: readiness probe failing: /);
     const before = fake.get('apps/v1', 'Deployment', e.namespace, 'web');
     expect(before.metadata.generation).toBe(1);
 

@@ -30,7 +30,10 @@ class ScriptedProvisioner implements Provisioner {
   update(_t: never, log: (l: string) => void) {
     return this.step(log);
   }
-  async destroy() {}
+  readonly destroyTimeout = { seconds: 0, ms: 0 };
+  async destroy() {
+    return 'gone' as const;
+  }
   async ownedNamespaces() {
     return null;
   }

@@ -41,6 +41,8 @@ export interface HarnessOptions {
    * PROVISIONER=kubernetes does; `minuteMs` is how long a configured minute lasts.
    */
   gate?: { minuteMs?: number };
+  /** WORKER_CONCURRENCY of each runtime (default 4). */
+  concurrency?: number;
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
@@ -86,7 +88,7 @@ export async function startHarness(options: HarnessOptions = {}) {
         {
           redisUrl,
           prefix,
-          concurrency: 4,
+          concurrency: options.concurrency ?? 4,
           lockMs: 5_000,
           provisionAttempts: options.provisionAttempts ?? 3,
           ttlHours: 72,
@@ -98,6 +100,7 @@ export async function startHarness(options: HarnessOptions = {}) {
           feedbackDelayMs: options.feedbackDelayMs ?? 0,
           publicUrl: options.publicUrl,
           ...(options.gate?.minuteMs !== undefined ? { gateMinuteMs: options.gate.minuteMs } : {}),
+          teardownCheckMs: 20,
         },
         {
           db,

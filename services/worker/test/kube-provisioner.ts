@@ -8,6 +8,12 @@ import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../src
 import { GithubConfigSource } from '../src/provisioners/preview-config-source.js';
 
 /**
+ * How long a (Kubernetes) second lasts in these tests, for the worker's timers and the fake API server's controllers
+ * alike: one clock, so a progress deadline, a back-off or a rollout timeout happens in the same order as on a cluster.
+ */
+export const KUBE_SECOND_MS = 10;
+
+/**
  * The real Kubernetes provisioner, through @kubernetes/client-node, against the fake API server, reading
  * `.ephemera.yml` through the fake GitHub's contents API with the App's installation token. The kubeconfig is
  * written to a folder added to `dirs`, for the test to remove.
@@ -35,7 +41,7 @@ export function kubeProvisionerFor(fake: FakeKubernetes, overrides: Partial<Kube
       githubWebUrl: 'https://github.com',
       pollIntervalMs: 20,
       // A configured second lasts 10 ms here, so a 60 s rollout timeout is 0.6 s.
-      secondMs: 10,
+      secondMs: KUBE_SECOND_MS,
       ...overrides,
     });
 }

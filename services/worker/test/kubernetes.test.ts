@@ -8,7 +8,7 @@ import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
 import { KUBERNETES_PERMISSIONS } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
 import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
-import { kubeProvisionerFor } from './kube-provisioner.js';
+import { KUBE_SECOND_MS, kubeProvisionerFor } from './kube-provisioner.js';
 
 // The real driver, through @kubernetes/client-node, against the fake API server from the test kit; the
 // configuration is read through the fake GitHub's contents API with the App's installation token.
@@ -57,7 +57,7 @@ describe('Kubernetes provisioner: a pull request from opened to closed', () => {
   let fake: FakeKubernetes;
   let h: Harness;
   beforeAll(async () => {
-    fake = await startFakeKubernetes({ terminatingMs: 150, controllerDelayMs: 20 });
+    fake = await startFakeKubernetes({ terminatingMs: 150, controllerDelayMs: 20, secondMs: KUBE_SECOND_MS });
     h = await startHarness({ provisionerFor: provisionerFor(fake) });
     for (const n of [1, 2, 3]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', CONFIG);
   });
@@ -183,6 +183,7 @@ describe('Kubernetes provisioner: failures', () => {
     fake = await startFakeKubernetes({
       terminatingMs: 50,
       controllerDelayMs: 10,
+      secondMs: KUBE_SECOND_MS,
       rollout: ({ images }) =>
         images.some((i) => i.includes('missing'))
           ? 'ImagePullBackOff'
@@ -212,37 +213,46 @@ describe('Kubernetes provisioner: failures', () => {
     await h.drain();
     const env = await envOf(h, REPO, 10);
     expect(env.status).toBe('FAILED');
-    expect(env.errorMessage).toMatch(/^rollout did not finish within 30 s: web: ImagePullBackOff/);
+    expect(env.errorMessage).toMatch(/^web: (ImagePullBackOff|ErrImagePull) \(ghcr\.io\/acme\/missing:[0-9a-f]{40}\)/);
     const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id } });
     expect(dep.status).toBe('FAILED');
     expect(dep.errorMessage).toBe(env.errorMessage);
     // Logged once as it appeared, with the kubelet's events.
     expect(dep.logs).toMatch(/web: pod web-[a-z0-9-]+ container web: ImagePullBackOff/);
     expect(dep.logs).toMatch(/Pod web-[a-z0-9-]+: (Failed|BackOff): /);
-    expect(await lastComment(h, REPO, 10)).toMatch(/Failed[\s\S]*ImagePullBackOff/);
+    expect(await lastComment(h, REPO, 10)).toMatch(/Failed[\s\S]*(ImagePullBackOff|ErrImagePull) \(ghcr.io\/acme\/missing/);
     // Not a retry loop: the deploy ran once.
     expect(dep.logs!.match(/configuration: /g)).toHaveLength(1);
   });
 
-  it('a crashing container fails at once with the end of its log', async () => {
+  it('a crash loop fails naming its exit code; the end of its log goes to the deployment\'s logs, never to the comment', async () => {
     h.fakeGithub!.setFile(REPO, sha(11), '.ephemera.yml', single('ghcr.io/acme/crash:1'));
     await h.deliver(pullRequestPayload({ action: 'opened', number: 11, repository: REPO, headSha: sha(11), updatedAt: at(1) }));
     await h.drain();
     const env = await envOf(h, REPO, 11);
     expect(env.status).toBe('FAILED');
-    expect(env.errorMessage).toMatch(/^web: CrashLoopBackOff/);
-    expect(env.errorMessage).toMatch(/last log lines of web-[a-z0-9-]+\/web, exit code 1:\n[\s\S]*Error: Cannot find module '\/app\/server.js'/);
-    expect(await lastComment(h, REPO, 11)).toContain("Error: Cannot find module '/app/server.js'");
+    expect(env.errorMessage).toMatch(/^web: CrashLoopBackOff \(exit code 1; \d+ restarts?\)$/);
+    const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id } });
+    expect(dep.logs).toMatch(/last log lines of web-[a-z0-9-]+\/web:\n[\s\S]*Error: Cannot find module '\/app\/server.js'/);
+    // A public pull request's comment never carries an app's log lines (an app may print its secrets on crash).
+    const comment = await lastComment(h, REPO, 11);
+    expect(comment).toContain('web: CrashLoopBackOff (exit code 1');
+    expect(comment).not.toContain('Cannot find module');
+    expect(comment).not.toContain('starting server');
     expect(fake.requests.some((r) => r.verb === 'get' && r.resource === 'pods/log')).toBe(true);
   });
 
-  it('ProgressDeadlineExceeded fails the rollout', async () => {
-    h.fakeGithub!.setFile(REPO, sha(12), '.ephemera.yml', single('ghcr.io/acme/slow:1'));
+  it('a rollout past its progress deadline names its cause, a readiness probe that never passed, not the deadline', async () => {
+    h.fakeGithub!.setFile(REPO, sha(12), '.ephemera.yml', single('ghcr.io/acme/slow:1', '    health: { path: /healthz }\n'));
     await h.deliver(pullRequestPayload({ action: 'opened', number: 12, repository: REPO, headSha: sha(12), updatedAt: at(1) }));
     await h.drain();
     const env = await envOf(h, REPO, 12);
     expect(env.status).toBe('FAILED');
-    expect(env.errorMessage).toMatch(/^web: ProgressDeadlineExceeded: deployment "web" exceeded its progress deadline/);
+    expect(env.errorMessage).toMatch(/^web: readiness probe failing: Readiness probe failed: /);
+    // An app that runs but is never ready: the end of its log is kept, in the deployment's logs.
+    const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id } });
+    expect(dep.logs).toMatch(/last log lines of web-[a-z0-9-]+\/web:\n/);
+    expect(dep.logs).toMatch(/ProgressDeadlineExceeded/);
   });
 
   it('a quota refusal is logged as it appears and named when the rollout times out', async () => {
@@ -251,7 +261,7 @@ describe('Kubernetes provisioner: failures', () => {
     await h.drain();
     const env = await envOf(h, REPO, 19);
     expect(env.status).toBe('FAILED');
-    expect(env.errorMessage).toMatch(/^rollout did not finish within 30 s: web: .*\(ReplicaSet web-[a-z0-9]+: FailedCreate: .*exceeded quota/);
+    expect(env.errorMessage).toMatch(/^web: FailedCreate: .*exceeded quota: ephemera-quota/);
     const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id } });
     expect(dep.logs).toMatch(/ReplicaSet web-[a-z0-9]+: FailedCreate: .*exceeded quota/);
   });
@@ -317,6 +327,45 @@ describe('Kubernetes provisioner: failures', () => {
   });
 });
 
+describe('Kubernetes provisioner: a teardown holds no provisioning slot', () => {
+  const REPO = 'acme/slots';
+  let fake: FakeKubernetes;
+  let h: Harness;
+  beforeAll(async () => {
+    fake = await startFakeKubernetes({ terminatingMs: 20, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
+    // One job at a time, and a teardown allowed to take 50 (configured) minutes.
+    h = await startHarness({ provisionerFor: provisionerFor(fake, { destroyTimeoutSeconds: 3_000 }), concurrency: 1 });
+    for (const n of [40, 41]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: nginx:1.27\n    port: 80\ntimeout_seconds: 30\n');
+  });
+  afterAll(async () => {
+    await h.close();
+    await fake.close();
+  });
+
+  it('while a namespace stays Terminating, another preview deploys; the sweep finishes the teardown when it goes', async () => {
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 40, repository: REPO, headSha: sha(40), updatedAt: at(1) }));
+    await h.drain();
+    const first = await envOf(h, REPO, 40);
+    const hold = fake.holdTerminating(first.namespace);
+    await h.deliver(pullRequestPayload({ action: 'closed', number: 40, repository: REPO, headSha: sha(40), updatedAt: at(2) }));
+    await waitFor(async () => fake.get('v1', 'Namespace', undefined, first.namespace)?.metadata?.deletionTimestamp);
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 41, repository: REPO, headSha: sha(41), updatedAt: at(1) }));
+    const second = await waitFor(() => h.db.environment.findFirst({ where: { repositoryFullName: REPO, prNumber: 41, status: 'READY' } }), 5_000);
+    expect(second.status).toBe('READY');
+    expect((await envOf(h, REPO, 40)).status).toBe('DESTROYING');
+
+    hold.release();
+    await h.drain();
+    expect((await envOf(h, REPO, 40)).status).toBe('DESTROYED');
+    const latest = await h.db.deployment.findFirstOrThrow({ where: { environmentId: first.id }, orderBy: { id: 'desc' } });
+    expect(latest.logs).toMatch(/deletion requested[\s\S]*the teardown sweep follows it[\s\S]*namespace .* deleted/);
+    // Each pass of the sweep is one labelled list of the installation's namespaces.
+    const lists = fake.requests.filter((r) => r.verb === 'list' && r.resource === 'namespaces');
+    expect(lists.length).toBeGreaterThanOrEqual(1);
+    expect(await h.failedJobs()).toHaveLength(0);
+  });
+});
+
 async function waitFor<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -332,7 +381,7 @@ describe('Kubernetes provisioner: forks and secrets', () => {
   let fake: FakeKubernetes;
   let h: Harness;
   beforeAll(async () => {
-    fake = await startFakeKubernetes({ terminatingMs: 50, controllerDelayMs: 10 });
+    fake = await startFakeKubernetes({ terminatingMs: 50, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
     fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'preview-secrets' } });
     fake.seed({
       apiVersion: 'v1',
@@ -394,6 +443,7 @@ describe('Kubernetes provisioner: forks and secrets', () => {
     await h.deliver(pullRequestPayload({ action: 'opened', number: 22, repository: REPO, headSha: sha(22), updatedAt: at(1) }));
     await h.drain();
     const env = await envOf(h, REPO, 22);
+    expect(env.errorMessage).toBeNull();
     expect(env.status).toBe('READY');
     const copy = fake.get('v1', 'Secret', env.namespace, 'preview-db');
     expect(Buffer.from(copy.data.password, 'base64').toString()).toBe('hunter2');
@@ -426,7 +476,7 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
   let fake: FakeKubernetes;
   let h: Harness;
   beforeAll(async () => {
-    fake = await startFakeKubernetes({ terminatingMs: 50, controllerDelayMs: 10 });
+    fake = await startFakeKubernetes({ terminatingMs: 50, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
     h = await startHarness({ provisionerFor: provisionerFor(fake, { destroyTimeoutSeconds: 30 }) });
     for (const n of [30, 31, 32, 33]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', CONFIG);
   });
@@ -498,7 +548,7 @@ describe('Kubernetes provisioner: MAX_ENVIRONMENTS_PER_REPO', () => {
   let fake: FakeKubernetes;
   let h: Harness;
   beforeAll(async () => {
-    fake = await startFakeKubernetes({ terminatingMs: 30, controllerDelayMs: 10 });
+    fake = await startFakeKubernetes({ terminatingMs: 30, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
     h = await startHarness({ provisionerFor: provisionerFor(fake), maxEnvironmentsPerRepo: 1 });
     for (const n of [40, 41, 42]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', CONFIG);
     h.fakeGithub!.setFile('acme/other', sha(43), '.ephemera.yml', CONFIG);

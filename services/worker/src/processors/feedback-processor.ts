@@ -291,6 +291,10 @@ function renderComment(
     if (publicUrl) lines.push(`**Environment page:** ${publicUrl.replace(/\/+$/, '')}/environments/${env.id}`);
     if (latest?.status === 'WAITING') lines.push('', `⏳ ${waitingText(latest)}`);
     if (env.status === 'FAILED' && env.errorMessage) lines.push('', fenced(env.errorMessage));
+    // Logs stay behind the dashboard's access rules: the comment links to them, it never quotes them.
+    if (publicUrl && latest?.status === 'FAILED' && (env.status === 'FAILED' || env.status === 'READY')) {
+      lines.push(`**Deployment logs:** ${publicUrl.replace(/\/+$/, '')}/environments/${env.id}/deployments/${latest.id}`);
+    }
     const refused = env.status === 'READY' && latest?.status === 'FAILED' && !(latest.errorMessage ?? '').startsWith('superseded');
     if (refused) {
       lines.push('', `⚠️ The latest commit \`${latest.commitSha.slice(0, 7)}\` was not deployed; the preview still serves \`${shown.slice(0, 7)}\`:`, fenced(latest.errorMessage ?? 'deployment failed'));

@@ -3,7 +3,6 @@ import {
   appendDeploymentLogs,
   claimDeployment,
   environmentKey,
-  getLatestDeployment,
   lockEnvironmentPullRequest,
   moveDeployment,
   readDeployment,
@@ -12,12 +11,12 @@ import {
   type PrismaClient,
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { PROVISIONING_JOBS, QUEUES, deployJobSchema, destroyJobSchema, type DeployJob, type DestroyJob, type EnvironmentStatus } from '@ephemera/schema';
+import { PROVISIONING_JOBS, QUEUES, deployJobSchema, type DeployJob, type EnvironmentStatus } from '@ephemera/schema';
 import { deployJobId, type FollowUps } from '../follow-ups.js';
 import { passDeployGate, type DeployGateDeps } from '../gate/deploy-gate.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import { ProvisionError, StepAbandoned, type ProvisionTarget, type Provisioner } from '../provisioners/provisioner.js';
-import { lockRepository, placesTaken, startWaiting } from '../repository-capacity.js';
+import { teardownJobs } from './teardown.js';
 
 export interface ProvisioningDeps {
   db: PrismaClient;
@@ -38,11 +37,11 @@ export interface ProvisioningDeps {
 export function provisioningJobs(deps: ProvisioningDeps): JobDefinition[] {
   return [
     defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.deploy, schema: deployJobSchema, handle: createDeployStep(deps) }),
-    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.destroy, schema: destroyJobSchema, handle: createDestroyStep(deps) }),
+    ...teardownJobs(deps),
   ];
 }
 
-function target(env: Environment, commitSha: string, extra: Pick<ProvisionTarget, 'config' | 'restartedAt'> = {}): ProvisionTarget {
+export function target(env: Environment, commitSha: string, extra: Pick<ProvisionTarget, 'config' | 'restartedAt'> = {}): ProvisionTarget {
   return {
     environmentId: env.id,
     namespace: env.namespace,
@@ -63,12 +62,12 @@ function isLastAttempt(job: Job): boolean {
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
-function isFinalAttempt(job: Job, err: unknown): boolean {
+export function isFinalAttempt(job: Job, err: unknown): boolean {
   if (err instanceof ProvisionError && !err.transient) return true;
   return isLastAttempt(job);
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (err instanceof ProvisionError && err.events.length > 0) return `${err.message} (${err.events.join('; ')})`;
   return err instanceof Error ? err.message : String(err);
 }
@@ -77,7 +76,7 @@ function describe(err: unknown): string {
  * Collects log lines and appends them to the deployment in batches, not one write per line. `drain` stops it and
  * hands back what is left, for the step's final statement to write with the status.
  */
-function logBuffer(db: PrismaClient, deploymentId: number | null, maxBytes?: number) {
+export function logBuffer(db: PrismaClient, deploymentId: number | null, maxBytes?: number) {
   let lines: string[] = [];
   const take = () => {
     const text = lines.join('');
@@ -243,61 +242,4 @@ async function finish(
   // Superseded meanwhile: its lines are still kept.
   if (!moved.deployment && end.logs) await appendDeploymentLogs(db, deploymentId, end.logs, end.logMaxBytes);
   return moved.deployment;
-}
-
-function createDestroyStep({ db, provisioner, followUps, logger, maxEnvironmentsPerRepo = 0, logMaxBytes }: ProvisioningDeps) {
-  return async function destroy({ environmentId, deploymentId }: DestroyJob, job: Job): Promise<string> {
-    const env = await db.environment.findUnique({ where: { id: environmentId } });
-    if (!env || env.status !== 'DESTROYING') return `skipped: environment ${env?.status ?? 'gone'}`;
-    const key = environmentKey(env);
-    // The teardown's lines go to the logs of the deployment it ends, so the API shows why a destroy took long.
-    const logs = logBuffer(db, deploymentId, logMaxBytes);
-    try {
-      await provisioner.destroy(target(env, env.commitSha), logs.push, new AbortController().signal);
-    } catch (err) {
-      logs.push(`error: ${describe(err)}`);
-      await logs.close().catch(() => undefined);
-      if (!isFinalAttempt(job, err)) {
-        logger.warn({ environment_id: environmentId, attempt: job.attemptsMade + 1, err: describe(err) }, 'destroy failed; retrying');
-        throw err;
-      }
-      await db.$transaction(async (tx) => {
-        await lockEnvironmentPullRequest(tx, env.id);
-        const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
-        if (current.status === 'DESTROYING') {
-          await updateEnvironmentStatus(tx, env.id, 'FAILED', { errorMessage: `destroy failed: ${describe(err)}` });
-        }
-      });
-      await followUps.after(key);
-      throw err instanceof ProvisionError && !err.transient ? new UnrecoverableError(describe(err)) : err;
-    }
-    await logs.close().catch(() => undefined);
-
-    const comesBack = await db.$transaction(async (tx) => {
-      await lockEnvironmentPullRequest(tx, env.id);
-      if (maxEnvironmentsPerRepo > 0) await lockRepository(tx, key);
-      const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
-      if (current.status !== 'DESTROYING') return false;
-      await updateEnvironmentStatus(tx, env.id, 'DESTROYED');
-      // Reopened while being destroyed: the deployment the reopen queued starts now, or waits its turn.
-      const latest = await getLatestDeployment(tx, env.id);
-      if (latest?.status === 'QUEUED') {
-        await updateEnvironmentStatus(tx, env.id, 'PENDING');
-        if (maxEnvironmentsPerRepo > 0 && (await placesTaken(tx, key, env.id)) >= maxEnvironmentsPerRepo) {
-          await tx.environment.update({ where: { id: env.id }, data: { waitingSince: new Date() } });
-        }
-        return true;
-      }
-      return false;
-    });
-    logger.info({ environment_id: env.id, namespace: env.namespace }, 'environment destroyed');
-    await followUps.after(key);
-    // Its place is free: the oldest environment of the repository waiting for one starts.
-    if (maxEnvironmentsPerRepo > 0) {
-      for (const started of await startWaiting(db, key, maxEnvironmentsPerRepo)) {
-        await followUps.afterWaiting(environmentKey(started));
-      }
-    }
-    return comesBack ? 'destroyed, then queued again (reopened)' : 'destroyed';
-  };
 }

@@ -29,6 +29,8 @@ export async function createProvisioner(config: WorkerConfig, clients: Installat
     secretsNamespace: config.PREVIEW_SECRETS_NAMESPACE,
     secretsAllowed: config.PREVIEW_SECRETS_ALLOWED,
     destroyTimeoutSeconds: config.DESTROY_TIMEOUT_SECONDS,
+    crashRestarts: config.PREVIEW_CRASH_RESTARTS,
+    resyncSeconds: config.KUBE_RESYNC_SECONDS,
     githubWebUrl: githubWebUrl(config.GITHUB_API_URL),
   });
   await provisioner.checkAccess();

@@ -20,10 +20,13 @@ export class NoneProvisioner implements Provisioner {
     return this.rollout(target, log, signal);
   }
 
-  async destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void> {
+  readonly destroyTimeout = { seconds: 0, ms: 0 };
+
+  async destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<'gone'> {
     log(`[none] deleting namespace ${target.namespace} (simulated)`);
     await sleep(this.delayMs, undefined, { signal });
     log(`[none] namespace ${target.namespace} deleted`);
+    return 'gone';
   }
 
   async ownedNamespaces(): Promise<OwnedNamespace[] | null> {

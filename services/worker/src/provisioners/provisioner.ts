@@ -35,6 +35,8 @@ export interface OwnedNamespace {
   /** From its `ephemera.dev/environment` label; null when the label is not a number. */
   environmentId: number | null;
   terminating: boolean;
+  /** Its conditions that hold, while it is being deleted (what holds it up), one line. */
+  conditions: string;
 }
 
 /** Receives progress lines as work proceeds; they are appended to the deployment's logs. */
@@ -51,8 +53,14 @@ export interface Provisioner {
   provision(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult>;
   /** A new commit for an existing environment. */
   update(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult>;
-  /** Remove everything of the environment; succeeds when there is nothing left to remove. */
-  destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void>;
+  /**
+   * Asks for everything of the environment to be removed and looks once: `gone` when nothing is left, `terminating`
+   * when the removal is under way (a namespace being deleted), which the teardown sweep then watches, so no
+   * provisioning slot is held while a namespace takes its time.
+   */
+  destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<'gone' | 'terminating'>;
+  /** How long a removal may stay under way before the teardown is FAILED: DESTROY_TIMEOUT_SECONDS, and on this clock. */
+  readonly destroyTimeout: { seconds: number; ms: number };
   /** The namespaces this installation owns, for the sweeps; null for a provisioner that makes none. */
   ownedNamespaces(signal: AbortSignal): Promise<OwnedNamespace[] | null>;
   /** Asks for a namespace this installation owns to be deleted, without waiting for it to go. */

@@ -44,6 +44,8 @@ export class KubeApi {
   readonly apps: AppsV1Api;
   readonly authorization: AuthorizationV1Api;
   readonly version: VersionApi;
+  /** The configuration itself, for watches (client-node's Watch takes it). */
+  readonly kubeConfig: KubeConfig;
   /** The API server's address, for messages. */
   readonly server: string;
 
@@ -65,6 +67,7 @@ export class KubeApi {
     }
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig names no cluster for its current context');
+    this.kubeConfig = kc;
     this.server = cluster.server;
     const configuration = createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),

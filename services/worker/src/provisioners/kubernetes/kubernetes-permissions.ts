@@ -11,10 +11,12 @@ export const KUBERNETES_PERMISSIONS = [
   // `get` reads the Secrets copied into previews (PREVIEW_SECRETS_NAMESPACE, the pull and TLS secrets).
   { group: '', resource: 'secrets', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
   { group: '', resource: 'services', verbs: ['list', 'create', 'patch', 'delete'] },
-  { group: '', resource: 'pods', verbs: ['list'] },
+  // Rollouts are watched: Deployments, their ReplicaSets (which one is current), Pods and Events.
+  { group: '', resource: 'pods', verbs: ['list', 'watch'] },
   { group: '', resource: 'pods/log', verbs: ['get'] },
-  { group: '', resource: 'events', verbs: ['list'] },
-  { group: 'apps', resource: 'deployments', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { group: '', resource: 'events', verbs: ['list', 'watch'] },
+  { group: 'apps', resource: 'deployments', verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  { group: 'apps', resource: 'replicasets', verbs: ['list', 'watch'] },
   { group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['list', 'create', 'patch', 'delete'] },
   { group: 'networking.k8s.io', resource: 'ingresses', verbs: ['list', 'create', 'patch', 'delete'] },
 ] as const;

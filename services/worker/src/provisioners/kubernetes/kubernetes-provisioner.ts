@@ -15,7 +15,8 @@ import {
   previewManifests,
   type PreviewClusterSettings,
 } from './preview-manifests.js';
-import { FATAL_PROBLEMS, describeEvent, podProblems, rolloutState, warningEvents, type PodProblem } from './rollout-status.js';
+import { EMPTY_SET, appliedSetOf, droppedObjects, keyOf, readAppliedSet, sameSet, unionOf, withAppliedSet, type AppliedSet } from './applied-set.js';
+import { waitForRollout } from './rollout-waiter.js';
 
 /** A Secret named `namespace/name` in the operator's settings. */
 export interface SecretRef {
@@ -47,6 +48,10 @@ export interface KubernetesProvisionerOptions {
   logTailLines?: number;
   /** How long one configured second lasts (timeouts); tests shorten it. */
   secondMs?: number;
+  /** PREVIEW_CRASH_RESTARTS: restarts of a current pod's container before a crash loop fails the rollout (default 3). */
+  crashRestarts?: number;
+  /** KUBE_RESYNC_SECONDS: how often a rollout's Deployments are listed again besides being watched (default 60). */
+  resyncSeconds?: number;
 }
 
 const FIELD_MANAGER = 'ephemera';
@@ -164,20 +169,29 @@ export class KubernetesProvisioner implements Provisioner {
       },
     });
 
-    await this.claimNamespace(target, log, signal);
+    const live = await this.claimNamespace(target, log, signal);
+    // A namespace made now holds nothing to prune; one without a record (an earlier version's) is listed.
+    const previous = live ? readAppliedSet(live) : EMPTY_SET;
     const [namespace, ...rest] = manifests;
-    await this.applyObject(namespace!, signal);
-    log(`namespace ${target.namespace} applied`);
     const secrets = await this.secretCopies(config, target, signal);
     const desired = [...rest.slice(0, 3), ...secrets, ...rest.slice(3)];
+    const next = appliedSetOf(desired);
+    // Until what the new configuration dropped is pruned, the namespace records both sets.
+    await this.applyObject(withAppliedSet(namespace!, unionOf(next, previous)), signal);
+    log(`namespace ${target.namespace} applied`);
     for (const obj of desired) {
-      if (obj.kind === 'Deployment') await this.dropRemovedProbes(obj as V1Deployment, signal);
+      if (obj.kind === 'Deployment') await this.dropRemovedProbes(obj as V1Deployment, previous, signal);
       await this.applyObject(obj, signal);
     }
     log(`applied ${desired.map((o) => `${o.kind}/${o.metadata!.name}`).join(', ')}`);
-    await this.prune(target, desired, log, signal);
+    await this.prune(target, desired, previous, log, signal);
+    // Pruned: the record is the new set alone.
+    if (!sameSet(next, unionOf(next, previous))) await this.applyObject(withAppliedSet(namespace!, next), signal);
 
-    await this.waitForRollout(target, config, log, signal);
+    await waitForRollout(
+      { api: this.o.api, namespace: target.namespace, selector: environmentSelector(target.environmentId, this.o.instance), services: Object.keys(config.services), timeoutSeconds: config.timeout_seconds, log, signal },
+      { secondMs: this.secondMs, crashRestarts: this.o.crashRestarts ?? 3, resyncSeconds: this.o.resyncSeconds ?? 60, tailLines: this.tailLines },
+    );
     log(`rollout complete; serving at ${url}`);
     return { url };
   }
@@ -233,13 +247,15 @@ export class KubernetesProvisioner implements Provisioner {
   /**
    * A readiness probe the configuration no longer has is removed first. Applying without it would drop only the
    * fields Ephemera set and leave the ones the API server defaulted (`scheme`, `timeoutSeconds`, …), a probe
-   * without a port, which the server refuses.
+   * without a port, which the server refuses. The namespace's record says which Deployments had one; without a
+   * record (a namespace of an earlier version), the live Deployment is read.
    */
-  private async dropRemovedProbes(desired: V1Deployment, signal: AbortSignal): Promise<void> {
+  private async dropRemovedProbes(desired: V1Deployment, previous: AppliedSet | null, signal: AbortSignal): Promise<void> {
     const name = desired.metadata!.name!;
     const namespace = desired.metadata!.namespace!;
-    const live = await kubeRead(() => this.o.api.apps.readNamespacedDeployment({ name, namespace }), { signal, what: `reading Deployment ${name}` });
     const wanted = new Map(desired.spec!.template.spec!.containers.map((c) => [c.name, c] as const));
+    if (previous && (!previous.probes.includes(name) || [...wanted.values()].every((c) => c.readinessProbe))) return;
+    const live = await kubeRead(() => this.o.api.apps.readNamespacedDeployment({ name, namespace }), { signal, what: `reading Deployment ${name}` });
     const dropped = (live?.spec?.template.spec?.containers ?? []).filter((c) => c.readinessProbe && !wanted.get(c.name)?.readinessProbe);
     if (dropped.length === 0) return;
     const patch = { spec: { template: { spec: { containers: dropped.map((c) => ({ name: c.name, readinessProbe: null })) } } } };
@@ -265,17 +281,17 @@ export class KubernetesProvisioner implements Provisioner {
    * Makes sure the namespace can be (re)used: one of another owner is refused, and one still being deleted (a
    * reopen right after a close, or a namespace removed by hand) is waited for.
    */
-  private async claimNamespace(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void> {
+  private async claimNamespace(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<V1Namespace | null> {
     const deadline = Date.now() + this.o.destroyTimeoutSeconds * this.secondMs;
     let said = false;
     for (;;) {
       const ns = await this.readNamespace(target.namespace, signal);
-      if (!ns) return;
+      if (!ns) return null;
       const labels = ns.metadata?.labels ?? {};
       if (labels[LABELS.managedBy] !== MANAGED_BY || labels[LABELS.instance] !== this.o.instance || labels[LABELS.environment] !== String(target.environmentId)) {
         throw new ProvisionError(`namespace ${target.namespace} exists and does not belong to this environment (labels ${LABELS.instance}, ${LABELS.environment}); it is left alone`, false);
       }
-      if (!ns.metadata?.deletionTimestamp) return;
+      if (!ns.metadata?.deletionTimestamp) return ns;
       if (!said) log(`namespace ${target.namespace} is still being deleted; waiting for it to go`);
       said = true;
       if (Date.now() > deadline) throw new ProvisionError(`namespace ${target.namespace} is still being deleted after ${this.o.destroyTimeoutSeconds} s`, true);
@@ -287,153 +303,73 @@ export class KubernetesProvisioner implements Provisioner {
     return kubeRead(() => this.o.api.core.readNamespace({ name }), { signal, what: `reading namespace ${name}` });
   }
 
-  /** Deletes the environment's objects that the applied set no longer has (a service removed from the file). */
-  private async prune(target: ProvisionTarget, desired: readonly KubernetesObject[], log: LogSink, signal: AbortSignal): Promise<void> {
-    const keep = new Set(desired.map((o) => `${o.kind}/${o.metadata!.name}`));
-    const selector = environmentSelector(target.environmentId, this.o.instance);
-    for (const { apiVersion, kind } of PRUNABLE_KINDS) {
-      const list = await kubeCall(() => this.o.api.objects.list(apiVersion, kind, target.namespace, undefined, undefined, undefined, undefined, selector), {
-        signal,
-        what: `listing ${kind}s`,
-      });
-      for (const item of list.items) {
-        const name = item.metadata?.name;
-        if (!name || keep.has(`${kind}/${name}`)) continue;
-        await kubeCall(
-          async () => {
-            try {
-              await this.o.api.objects.delete({ apiVersion, kind, metadata: { name, namespace: target.namespace } });
-            } catch (err) {
-              if (!isNotFound(err)) throw err;
-            }
-          },
-          { signal, what: `deleting ${kind} ${name}` },
-        );
-        log(`removed ${kind}/${name} (no longer in the configuration)`);
+  /**
+   * Deletes the environment's objects that the applied set no longer has (a service removed from the file): those the
+   * namespace's record names, or, without a record, those a list of each kind finds by the environment's labels.
+   */
+  private async prune(target: ProvisionTarget, desired: readonly KubernetesObject[], previous: AppliedSet | null, log: LogSink, signal: AbortSignal): Promise<void> {
+    const keep = new Set(desired.map(keyOf));
+    let dropped: Array<{ apiVersion: string; kind: string; name: string }>;
+    if (previous) {
+      dropped = droppedObjects(previous, appliedSetOf(desired));
+    } else {
+      const selector = environmentSelector(target.environmentId, this.o.instance);
+      dropped = [];
+      for (const { apiVersion, kind } of PRUNABLE_KINDS) {
+        const list = await kubeCall(() => this.o.api.objects.list(apiVersion, kind, target.namespace, undefined, undefined, undefined, undefined, selector), {
+          signal,
+          what: `listing ${kind}s`,
+        });
+        for (const item of list.items) if (item.metadata?.name && !keep.has(`${kind}/${item.metadata.name}`)) dropped.push({ apiVersion, kind, name: item.metadata.name });
       }
     }
+    for (const { apiVersion, kind, name } of dropped) {
+      await kubeCall(
+        async () => {
+          try {
+            await this.o.api.objects.delete({ apiVersion, kind, metadata: { name, namespace: target.namespace } });
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        },
+        { signal, what: `deleting ${kind} ${name}` },
+      );
+      log(`removed ${kind}/${name} (no longer in the configuration)`);
+    }
+  }
+
+  /** DESTROY_TIMEOUT_SECONDS, and on the provisioner's clock. */
+  get destroyTimeout(): { seconds: number; ms: number } {
+    return { seconds: this.o.destroyTimeoutSeconds, ms: this.o.destroyTimeoutSeconds * this.secondMs };
   }
 
   /**
-   * Waits for every Deployment by `kubectl rollout status`'s rules, up to the configuration's timeout. Pod
-   * problems and warning events go to the log as they appear; a crashing container fails the rollout at once
-   * (with the end of its log), while an image that cannot be pulled yet is waited for until the timeout, since
-   * CI may still be pushing it.
+   * Deletes the namespace (and with it everything in it) and looks once: `gone`, or `terminating` for the teardown
+   * sweep to follow (a namespace may take minutes, held up by finalizers). A namespace that is already gone is gone;
+   * one this installation does not own is left alone.
    */
-  private async waitForRollout(target: ProvisionTarget, config: PreviewConfig, log: LogSink, signal: AbortSignal): Promise<void> {
-    const ns = target.namespace;
-    const names = Object.keys(config.services);
-    const deadline = Date.now() + config.timeout_seconds * this.secondMs;
-    const seen = new Set<string>();
-    const pending = new Set(names);
-    let problems: PodProblem[] = [];
-    let lastWaiting = '';
-    const selector = environmentSelector(target.environmentId, this.o.instance);
-    for (;;) {
-      for (const name of [...pending]) {
-        const d = await kubeCall(() => this.o.api.apps.readNamespacedDeployment({ name, namespace: ns }), { signal, what: `reading Deployment ${name}` });
-        const state = rolloutState(d);
-        if (state.state === 'done') {
-          pending.delete(name);
-          log(`${name}: ${state.message}`);
-        } else if (state.state === 'failed') {
-          throw new ProvisionError(`${name}: ${state.reason}: ${state.message}${await this.problemDetail(ns, problems.find((p) => p.service === name))}`, false);
-        } else {
-          lastWaiting = `${name}: ${state.message}`;
-        }
-      }
-      if (pending.size === 0) return;
-
-      const [pods, events] = await Promise.all([
-        kubeCall(() => this.o.api.core.listNamespacedPod({ namespace: ns, labelSelector: selector }), { signal, what: 'listing pods' }),
-        kubeCall(() => this.o.api.core.listNamespacedEvent({ namespace: ns }), { signal, what: 'listing events' }),
-      ]);
-      problems = podProblems(pods.items, LABELS.service).filter((p) => p.service === undefined || pending.has(p.service));
-      for (const p of problems) {
-        const key = `${p.pod}/${p.container}/${p.reason}`;
-        if (!seen.has(key)) log(`${p.service ?? p.pod}: pod ${p.pod} container ${p.container}: ${p.reason}${p.message ? `: ${p.message}` : ''}`);
-        seen.add(key);
-      }
-      for (const e of warningEvents(events.items)) {
-        const key = `event/${e.metadata?.uid ?? e.metadata?.name}/${e.count ?? 1}`;
-        if (!seen.has(key)) log(describeEvent(e));
-        seen.add(key);
-      }
-      const fatal = problems.find((p) => FATAL_PROBLEMS.has(p.reason));
-      if (fatal) {
-        throw new ProvisionError(`${fatal.service ?? fatal.pod}: ${fatal.reason}${fatal.message ? `: ${fatal.message}` : ''}${await this.problemDetail(ns, fatal)}`, false);
-      }
-      if (Date.now() >= deadline) {
-        const stuck = problems[0];
-        const event = warningEvents(events.items).at(-1);
-        const why = stuck
-          ? `${stuck.service ?? stuck.pod}: ${stuck.reason}${stuck.message ? `: ${stuck.message}` : ''}`
-          : event
-            ? `${lastWaiting} (${describeEvent(event)})`
-            : lastWaiting;
-        throw new ProvisionError(`rollout did not finish within ${config.timeout_seconds} s: ${why}${await this.problemDetail(ns, stuck)}`, false);
-      }
-      await sleep(Math.min(this.pollMs, Math.max(0, deadline - Date.now())), undefined, { signal });
-    }
-  }
-
-  /** The end of a failing container's log (its previous run's, when it restarted), for the error and the comment. */
-  private async problemDetail(namespace: string, problem: PodProblem | undefined): Promise<string> {
-    if (!problem || (problem.reason !== 'CrashLoopBackOff' && problem.restartCount === 0)) return '';
-    const read = (previous: boolean) =>
-      this.o.api.core.readNamespacedPodLog({ name: problem.pod, namespace, container: problem.container, tailLines: this.tailLines, previous });
-    let text: string;
-    try {
-      text = await read(problem.restartCount > 0).catch(() => read(false));
-    } catch (err) {
-      return `\n(the container's log could not be read: ${kubeFailure(err).message})`;
-    }
-    const lines = text.trimEnd().split('\n').slice(-this.tailLines);
-    const code = problem.exitCode === undefined ? '' : `, exit code ${problem.exitCode}`;
-    return `\nlast log lines of ${problem.pod}/${problem.container}${code}:\n${lines.join('\n').slice(-4_000)}`;
-  }
-
-  /**
-   * Deletes the namespace (and with it everything in it) and waits until it is gone, logging its conditions while
-   * it is Terminating. A namespace that is already gone is success; one this installation does not own is left
-   * alone.
-   */
-  async destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void> {
+  async destroy(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<'gone' | 'terminating'> {
     const name = target.namespace;
     const first = await this.readNamespace(name, signal);
     if (!first) {
       log(`namespace ${name} is already gone`);
-      return;
+      return 'gone';
     }
     const labels = first.metadata?.labels ?? {};
     if (labels[LABELS.managedBy] !== MANAGED_BY || labels[LABELS.instance] !== this.o.instance) {
       log(`namespace ${name} is not this installation's (labels ${LABELS.managedBy}, ${LABELS.instance}); left alone`);
-      return;
+      return 'gone';
     }
     if (!first.metadata?.deletionTimestamp) await this.deleteNamespace(name, signal);
     log(`namespace ${name} deletion requested`);
-    const deadline = Date.now() + this.o.destroyTimeoutSeconds * this.secondMs;
-    let lastConditions = '';
-    for (;;) {
-      const ns = await this.readNamespace(name, signal);
-      if (!ns) {
-        log(`namespace ${name} deleted`);
-        return;
-      }
-      const conditions = (ns.status?.conditions ?? [])
-        .filter((c) => c.status === 'True')
-        .map((c) => `${c.type}: ${c.message ?? c.reason ?? ''}`.trim())
-        .join('; ');
-      if (conditions && conditions !== lastConditions) log(`namespace ${name} is ${ns.status?.phase ?? 'Terminating'}: ${conditions}`);
-      lastConditions = conditions || lastConditions;
-      if (Date.now() >= deadline) {
-        throw new ProvisionError(
-          `namespace ${name} is still ${ns.status?.phase ?? 'Terminating'} after ${this.o.destroyTimeoutSeconds} s${lastConditions ? `: ${lastConditions}` : ''}`,
-          false,
-        );
-      }
-      await sleep(Math.min(this.pollMs, Math.max(0, deadline - Date.now())), undefined, { signal });
+    const ns = await this.readNamespace(name, signal);
+    if (!ns) {
+      log(`namespace ${name} deleted`);
+      return 'gone';
     }
+    const conditions = conditionsOf(ns);
+    log(`namespace ${name} is ${ns.status?.phase ?? 'Terminating'}${conditions ? `: ${conditions}` : ''}; the teardown sweep follows it`);
+    return 'terminating';
   }
 
   async ownedNamespaces(signal: AbortSignal): Promise<OwnedNamespace[]> {
@@ -447,6 +383,7 @@ export class KubernetesProvisioner implements Provisioner {
         namespace: ns.metadata!.name!,
         environmentId: Number.isInteger(id) && id > 0 ? id : null,
         terminating: Boolean(ns.metadata?.deletionTimestamp),
+        conditions: conditionsOf(ns),
       };
     });
   }
@@ -463,4 +400,12 @@ export class KubernetesProvisioner implements Provisioner {
       { signal, what: `deleting namespace ${name}` },
     );
   }
+}
+
+/** A namespace's conditions that hold, one line (what holds up its deletion: finalizers, content left). */
+function conditionsOf(ns: V1Namespace): string {
+  return (ns.status?.conditions ?? [])
+    .filter((c) => c.status === 'True')
+    .map((c) => `${c.type}: ${c.message ?? c.reason ?? ''}`.trim())
+    .join('; ');
 }

@@ -31,6 +31,9 @@ const ANNOTATIONS = {
   copiedFrom: 'ephemera.dev/copied-from',
 } as const;
 
+/** How long a preview's pod must stay ready before it counts as available (`minReadySeconds`). */
+export const MIN_READY_SECONDS = 10;
+
 /** Fixed names of the per-namespace objects that are not the repository's services. */
 const OBJECT_NAMES = {
   quota: 'ephemera-quota',
@@ -217,6 +220,9 @@ function deployment(name: string, service: PreviewService, input: PreviewManifes
       replicas: service.replicas,
       revisionHistoryLimit: 2,
       progressDeadlineSeconds: input.config.timeout_seconds,
+      // A pod counts as available only after staying ready this long: an app that starts and exits a few seconds
+      // later (a database it cannot reach) fails its rollout instead of being reported ready.
+      minReadySeconds: MIN_READY_SECONDS,
       selector: { matchLabels: { [LABELS.service]: name } },
       template: {
         // The commit is on the pod template, so every push rolls the pods even when the image tag does not change.

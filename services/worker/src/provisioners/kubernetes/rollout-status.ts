@@ -1,4 +1,4 @@
-import type { CoreV1Event, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Deployment } from '@kubernetes/client-node';
 
 export type RolloutState = { state: 'done'; message: string } | { state: 'waiting'; message: string } | { state: 'failed'; reason: string; message: string };
 
@@ -27,46 +27,8 @@ export function rolloutState(d: V1Deployment): RolloutState {
   return { state: 'done', message: `deployment "${name}" successfully rolled out` };
 }
 
-/** Container states that mean a pod will not become ready by itself soon. */
-const WAITING_PROBLEMS = ['ImagePullBackOff', 'ErrImagePull', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError'] as const;
-/** Of those, the ones that fail the rollout at once; an image may still be on its way (CI pushing it), so pulls are waited for. */
-export const FATAL_PROBLEMS: ReadonlySet<string> = new Set(['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError']);
 /** Warning events worth showing while waiting: scheduling and quota refusals, pulls and crashes. */
 const EVENT_REASONS: ReadonlySet<string> = new Set(['FailedScheduling', 'FailedCreate', 'Failed', 'BackOff', 'FailedMount', 'Unhealthy', 'FailedCreatePodSandBox']);
-
-export interface PodProblem {
-  pod: string;
-  container: string;
-  reason: string;
-  message: string;
-  /** A pod's service, from its labels. */
-  service: string | undefined;
-  restartCount: number;
-  exitCode: number | undefined;
-}
-
-/** The containers of `pods` waiting for a reason in {@link WAITING_PROBLEMS}. */
-export function podProblems(pods: readonly V1Pod[], serviceLabel: string): PodProblem[] {
-  const out: PodProblem[] = [];
-  for (const pod of pods) {
-    if (pod.metadata?.deletionTimestamp) continue;
-    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-    for (const c of statuses) {
-      const reason = c.state?.waiting?.reason;
-      if (!reason || !(WAITING_PROBLEMS as readonly string[]).includes(reason)) continue;
-      out.push({
-        pod: pod.metadata?.name ?? '?',
-        container: c.name,
-        reason,
-        message: c.state?.waiting?.message ?? '',
-        service: pod.metadata?.labels?.[serviceLabel],
-        restartCount: c.restartCount ?? 0,
-        exitCode: c.lastState?.terminated?.exitCode,
-      });
-    }
-  }
-  return out;
-}
 
 /** Warning events with a reason in {@link EVENT_REASONS}, oldest first. */
 export function warningEvents(events: readonly CoreV1Event[]): CoreV1Event[] {

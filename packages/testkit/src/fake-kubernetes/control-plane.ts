@@ -1,0 +1,63 @@
+/**
+ * The scripted stand-in for the cluster's own components: kube-controller-manager's Deployment and ReplicaSet
+ * controllers (deployment-controller.ts, replica-set-controller.ts), the scheduler and the kubelet (kubelet.ts),
+ * wired as their informers connect them: the kubelet's pod status writes wake the ReplicaSet controller, whose
+ * ReplicaSet writes wake the Deployment controller. Each follows the real component's rules; what the pods go
+ * through (pulls failing, crashes, failing probes, refused creation) is the rollout script's choice
+ * (rollout-script.ts), and what admission refuses or the kubelet cannot configure happens whatever the script.
+ */
+import { DEF, type ClusterHost, type Clock } from './cluster-host.js';
+import { DeploymentController, type RolloutCompletion } from './deployment-controller.js';
+import { EventRecorder } from './event-recorder.js';
+import { Kubelet } from './kubelet.js';
+import type { Obj } from './merge.js';
+import { ReplicaSetController } from './replica-set-controller.js';
+import type { ResourceDef } from './resources.js';
+import type { RolloutContext, RolloutScript } from './rollout-script.js';
+
+export interface ControlPlaneOptions {
+  clock: Clock;
+  /** The log of a crashed container when its script names none. */
+  crashLog: string;
+  /** The current rollout callback (setRollout may replace it). */
+  rollout: () => (ctx: RolloutContext) => RolloutScript;
+}
+
+export class ControlPlane {
+  /** Each generation's rollout, when the controller first marked it complete. */
+  readonly rolloutsCompleted: RolloutCompletion[] = [];
+  private readonly deployments: DeploymentController;
+  private readonly replicaSets: ReplicaSetController;
+  private readonly kubelet: Kubelet;
+
+  constructor(host: ClusterHost, options: ControlPlaneOptions) {
+    const events = new EventRecorder(host, options.clock);
+    this.kubelet = new Kubelet(host, options.clock, events, options.crashLog, (pod) => this.replicaSets.podChanged(pod));
+    this.replicaSets = new ReplicaSetController(host, options.clock, events, this.kubelet);
+    this.deployments = new DeploymentController(host, options.clock, events, this.replicaSets, options.rollout, this.rolloutsCompleted);
+    this.replicaSets.replicaSetChanged = (rs) => this.deployments.replicaSetChanged(rs);
+  }
+
+  /** A Deployment was created, or its spec changed (a new generation). */
+  deploymentChanged(d: Obj): void {
+    this.deployments.enqueue(d);
+  }
+
+  /** An object is being deleted through the API: the garbage collector and the owners' controllers react. */
+  deleted(def: ResourceDef, obj: Obj): void {
+    if (def === DEF.deployment) this.deployments.deleted(obj);
+    if (def === DEF.replicaSet) {
+      this.replicaSets.deleted(obj);
+      this.deployments.replicaSetChanged(obj);
+    }
+    if (def === DEF.pod) {
+      this.kubelet.stop(obj);
+      this.replicaSets.podChanged(obj);
+    }
+  }
+
+  /** GET …/pods/{name}/log: the container's log, or why there is none. */
+  logs(pod: Obj, container: string, previous: boolean): { text: string } | { error: string } {
+    return this.kubelet.logs(pod, container, previous);
+  }
+}
