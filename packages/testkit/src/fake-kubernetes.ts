@@ -110,6 +110,11 @@ export interface FakeKubernetes {
   removeNamespaceNow(name: string): void;
   /** Keeps namespace `name` Terminating until released (a stuck finalizer); release() lets it go. */
   holdTerminating(name: string): { release(): void };
+  /**
+   * Ends every open watch and forgets the changes made so far, as an API server whose watch cache moved on (or whose
+   * etcd was compacted) does: a client resuming from its last resourceVersion gets 410 Gone and must list again.
+   */
+  expireWatches(): void;
   setRollout(fn: (ctx: RolloutContext) => RolloutScript): void;
   /** Appended when the controller first marks a generation's rollout complete (Progressing: NewReplicaSetAvailable). */
   rolloutsCompleted: RolloutCompletion[];
@@ -921,6 +926,12 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       emptied.delete(name);
       purgeNamespace(name);
       unstore(NS, undefined, name);
+    },
+    expireWatches() {
+      // Compacted past every resourceVersion handed out so far: each resume is refused.
+      history.compact(++resourceVersion);
+      for (const w of watchers) w.res.end();
+      watchers.clear();
     },
     holdTerminating(name) {
       held.add(name);

@@ -22,6 +22,7 @@ const SCRIPTS: Record<string, RolloutScript> = {
   late: { pullableAfterSeconds: 15 },
   // A fix whose readiness takes a while: the old crash-looping pod is there the whole time.
   fix: { readiness: { passAfterSeconds: 30 } },
+  slow: { readiness: { passAfterSeconds: 40 } },
 };
 
 beforeAll(async () => {
@@ -103,5 +104,27 @@ describe('rollouts judged as a cluster behaves', () => {
     const { env, dep } = await deploy(6, 7, service('ghcr.io/acme/late:1'));
     expect({ status: env.status, error: env.errorMessage }).toEqual({ status: 'READY', error: null });
     expect(dep.logs).toMatch(/ErrImagePull|ImagePullBackOff/);
+  });
+
+  it('watches the rollout: a watch that ends is resumed, a resourceVersion the server no longer has (410 Gone) is listed again', async () => {
+    h.fakeGithub!.setFile(REPO, sha(8), '.ephemera.yml', service('ghcr.io/acme/slow:1', '    health: { path: /healthz }\n'));
+    await h.deliver(pullRequestPayload({ action: 'opened', number: 7, repository: REPO, headSha: sha(8), updatedAt: at(8) }));
+    const namespace = await (async () => {
+      for (;;) {
+        const env = await h.db.environment.findFirst({ where: { repositoryFullName: REPO, prNumber: 7 } });
+        if (env && fake.requests.some((r) => r.verb === 'watch' && r.namespace === env.namespace && r.resource === 'pods')) return env.namespace;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const lists = (resource: string) => fake.requests.filter((r) => r.verb === 'list' && r.namespace === namespace && r.resource === resource).length;
+    const before = { pods: lists('pods'), replicasets: lists('replicasets') };
+    fake.expireWatches();
+    await h.drain();
+    const env = await h.db.environment.findFirstOrThrow({ where: { repositoryFullName: REPO, prNumber: 7 } });
+    expect({ status: env.status, error: env.errorMessage }).toEqual({ status: 'READY', error: null });
+    // Each kind was listed again after its resume was refused, and watched again from the new list.
+    expect(lists('pods')).toBe(before.pods + 1);
+    expect(lists('replicasets')).toBe(before.replicasets + 1);
+    expect(fake.requests.filter((r) => r.verb === 'watch' && r.namespace === namespace && r.resource === 'pods').length).toBeGreaterThanOrEqual(3);
   });
 });
