@@ -32,7 +32,7 @@ beforeAll(async () => {
     secondMs: KUBE_SECOND_MS,
     rollout: ({ images }) => SCRIPTS[/ghcr\.io\/acme\/([a-z]+):/.exec(images[0] ?? '')?.[1] ?? ''] ?? 'success',
   });
-  h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, {}, dirs) });
+  h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, {}, dirs), publicUrl: 'https://ephemera.example' });
 });
 afterAll(async () => {
   await h.close();
@@ -84,6 +84,8 @@ describe('rollouts judged as a cluster behaves', () => {
     expect(dep.logs).toContain('postgres://app:hunter2@db:5432/app');
     expect(comment(3)).toContain('web: CrashLoopBackOff (exit code 3');
     expect(comment(3)).not.toContain('hunter2');
+    // The log is behind the dashboard's access rules; the comment links to it.
+    expect(comment(3)).toContain(`**Deployment logs:** https://ephemera.example/environments/${env.id}/deployments/${dep.id}`);
   });
 
   it('an OOM kill is named with the memory limit', async () => {
