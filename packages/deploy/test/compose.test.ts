@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { DEVELOPMENT_WEBHOOK_SECRET, ingestConfigSchema, loadIngestConfig } from '../../../services/ingest/src/config.js';
 import { loadQueryConfig, queryConfigSchema } from '../../../services/query/src/config.js';
 import { loadWorkerConfig, workerConfigSchema } from '../../../services/worker/src/config.js';
+import { probePasses, runRedisStart } from './redis-start.js';
 
 // No Docker engine runs where the tests do, so docker-compose.yml is checked against the Compose
 // specification's JSON schema, and against the services' own configuration schemas and ports.
@@ -13,7 +14,7 @@ import { loadWorkerConfig, workerConfigSchema } from '../../../services/worker/s
 const root = new URL('../../../', import.meta.url);
 const composeText = readFileSync(new URL('docker-compose.yml', root), 'utf8');
 const compose = parse(composeText, { merge: true }) as {
-  services: Record<string, { environment?: Record<string, string>; ports?: string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; command?: string[]; deploy?: { replicas?: number } }>;
+  services: Record<string, { environment?: Record<string, string>; ports?: string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: { test: string[] }; command?: string[]; deploy?: { replicas?: number } }>;
   volumes: Record<string, unknown>;
 };
 
@@ -42,7 +43,14 @@ const OPERATOR_ENV = {
   ADMIN_USERNAME: 'ops',
   ADMIN_PASSWORD: 'a-long-dashboard-password',
   SESSION_SECRET: 'e1b0c7d94f2a6b3c8d5e0f1a2b3c4d5e',
+  REDIS_PASSWORD: 'f3a9c1e07b5d4a2e8c6b9d0f1e2a3b4c',
 };
+
+/** A command or healthcheck as Compose hands it to the container: `$$` is a `$`; no other `$` may be left to it. */
+function unescaped(values: string[]): string[] {
+  for (const v of values) expect(v.replace(/\$\$/g, '')).not.toContain('$');
+  return values.map((v) => v.replace(/\$\$/g, '$'));
+}
 
 function stripIds(node: unknown, inProperties = false): void {
   if (node === null || typeof node !== 'object') return;
@@ -97,7 +105,7 @@ describe('docker-compose.yml', () => {
     const ingest = compose.services.ingest!.environment!;
     expect(ingest.GITHUB_WEBHOOK_SECRET).toBe("${GITHUB_WEBHOOK_SECRET:?set GITHUB_WEBHOOK_SECRET to the GitHub App's webhook secret}");
     // Without it, Compose stops with a message naming the variable.
-    expect(() => interpolate(ingest, {})).toThrow(/required variable GITHUB_WEBHOOK_SECRET is missing a value: set GITHUB_WEBHOOK_SECRET/);
+    expect(() => interpolate(ingest, { REDIS_PASSWORD: OPERATOR_ENV.REDIS_PASSWORD })).toThrow(/required variable GITHUB_WEBHOOK_SECRET is missing a value: set GITHUB_WEBHOOK_SECRET/);
     expect(composeText).not.toContain(DEVELOPMENT_WEBHOOK_SECRET);
   });
 
@@ -120,24 +128,72 @@ describe('docker-compose.yml', () => {
       'query.API_WRITE_TOKENS',
       'query.GITHUB_CLIENT_SECRET',
       'query.SESSION_SECRET',
+      'redis.REDIS_PASSWORD',
       'worker.GITHUB_APP_PRIVATE_KEY',
     ]);
   });
 
   it('passes the query service its access settings from the environment, and it stops without API_TOKENS or API_AUTH=none', () => {
     const query = compose.services.query!.environment!;
+    // Required by the whole file (REDIS_URL): given in every case below.
+    const REDIS_PASSWORD = OPERATOR_ENV.REDIS_PASSWORD;
     for (const key of ['API_TOKENS', 'API_WRITE_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE', 'SESSION_SECRET', 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET', 'PUBLIC_URL']) {
       expect(query[key]).toBe(`\${${key}:-}`);
     }
-    expect(() => loadQueryConfig({ ...interpolate(query, {}), NODE_ENV: 'production' })).toThrow(/API_TOKENS[^]*SESSION_SECRET/);
+    expect(() => loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD }), NODE_ENV: 'production' })).toThrow(/API_TOKENS[^]*SESSION_SECRET/);
     const SESSION_SECRET = OPERATOR_ENV.SESSION_SECRET;
-    expect(loadQueryConfig({ ...interpolate(query, { API_AUTH: 'none', SESSION_SECRET }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
+    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
     // GitHub sign-in: both OAuth credentials and the public address, which the callback is under.
-    const github = loadQueryConfig({ ...interpolate(query, { API_AUTH: 'none', SESSION_SECRET, GITHUB_CLIENT_ID: 'Iv23li', GITHUB_CLIENT_SECRET: 'c'.repeat(40), PUBLIC_URL: 'https://ephemera.example' }), NODE_ENV: 'production' });
+    const github = loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET, GITHUB_CLIENT_ID: 'Iv23li', GITHUB_CLIENT_SECRET: 'c'.repeat(40), PUBLIC_URL: 'https://ephemera.example' }), NODE_ENV: 'production' });
     expect(github).toMatchObject({ GITHUB_URL: 'https://github.com', GITHUB_API_URL: 'https://api.github.com', SESSION_HOURS: 12 });
     // Write tokens reach the service; without them no token may write.
     const writeToken = 'w'.repeat(40);
-    expect(loadQueryConfig({ ...interpolate(query, { API_WRITE_TOKENS: writeToken, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([writeToken]);
-    expect(loadQueryConfig({ ...interpolate(query, { API_TOKENS: OPERATOR_ENV.API_TOKENS, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([]);
+    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_WRITE_TOKENS: writeToken, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([writeToken]);
+    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_TOKENS: OPERATOR_ENV.API_TOKENS, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([]);
+  });
+
+  describe('Redis requires REDIS_PASSWORD', () => {
+    const required = '${REDIS_PASSWORD:?set REDIS_PASSWORD to the password Redis requires}';
+    const redis = compose.services.redis!;
+
+    it('is required from the environment by Redis and by every service that connects to it; Compose stops without it', () => {
+      expect(redis.environment).toEqual({ REDIS_PASSWORD: required, REDISCLI_AUTH: required });
+      expect(() => interpolate(redis.environment!, {})).toThrow(/required variable REDIS_PASSWORD is missing a value: set REDIS_PASSWORD/);
+      for (const name of ['ingest', 'worker', 'query']) {
+        const environment = compose.services[name]!.environment!;
+        expect(environment.REDIS_URL).toBe(`redis://:${required}@redis:6379`);
+        expect(() => interpolate(environment, { ...OPERATOR_ENV, REDIS_PASSWORD: '' })).toThrow(/required variable REDIS_PASSWORD/);
+        // One source: the services' URL carries the password Redis was started with.
+        const resolved = interpolate(environment, OPERATOR_ENV);
+        expect(resolved.REDIS_URL).toBe(`redis://:${OPERATOR_ENV.REDIS_PASSWORD}@redis:6379`);
+        expect(new URL(resolved.REDIS_URL!).password).toBe(OPERATOR_ENV.REDIS_PASSWORD);
+      }
+      // Neither the password nor a default for it is written in the file.
+      expect(composeText).not.toContain(OPERATOR_ENV.REDIS_PASSWORD);
+      expect(composeText).not.toMatch(/REDIS_PASSWORD:-/);
+    });
+
+    it('reaches redis-server on its standard input, never its command line; an empty or unescapable one stops Redis', () => {
+      const command = unescaped(redis.command!);
+      const env = interpolate(redis.environment!, OPERATOR_ENV);
+      expect(command.slice(0, 2)).toEqual(['sh', '-c']);
+      const started = runRedisStart(command, env);
+      expect(started).toMatchObject({ status: 0, stdin: `requirepass ${OPERATOR_ENV.REDIS_PASSWORD}\n` });
+      // Through the image's entrypoint (which drops root for the redis user), to redis-server, `-` last.
+      expect(started.argv).toEqual(['redis-server', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '-']);
+      expect(started.argv.join(' ')).not.toContain(OPERATOR_ENV.REDIS_PASSWORD);
+      expect(runRedisStart(command, { ...env, REDIS_PASSWORD: '' })).toMatchObject({ status: 1, stdin: '' });
+      expect(runRedisStart(command, { ...env, REDIS_PASSWORD: 'p@ss word' })).toMatchObject({ status: 1, stdin: '', stderr: expect.stringMatching(/only letters, digits/) });
+    });
+
+    it('is what the healthcheck authenticates with (REDISCLI_AUTH), healthy only on PONG', () => {
+      const [kind, script] = redis.healthcheck!.test;
+      expect(kind).toBe('CMD-SHELL');
+      const probe = ['sh', '-c', unescaped([script!])[0]!];
+      const env = interpolate(redis.environment!, OPERATOR_ENV);
+      expect(probePasses(probe, env, OPERATOR_ENV.REDIS_PASSWORD)).toBe(true);
+      const { REDISCLI_AUTH: _none, ...unauthenticated } = env;
+      expect(probePasses(probe, unauthenticated, OPERATOR_ENV.REDIS_PASSWORD)).toBe(false);
+    });
   });
 });

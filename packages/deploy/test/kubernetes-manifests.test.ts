@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are arbitrary Kubernetes JSON */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,7 @@ import { KubernetesProvisioner } from '../../../services/worker/src/provisioners
 import type { PreviewConfigSource } from '../../../services/worker/src/provisioners/preview-config-source.js';
 import type { ProvisionTarget } from '../../../services/worker/src/provisioners/provisioner.js';
 import { kustomizeBuild, type KubeObject } from './kustomize.js';
+import { probePasses, runRedisStart } from './redis-start.js';
 
 // deploy/kubernetes rendered the way `kubectl apply -k` renders it (by kustomize.ts: no kustomize binary is
 // installed where the tests run), then checked against Kubernetes' own schemas, the services' own configuration
@@ -59,13 +61,24 @@ const PORTS: Record<ServiceName, { variable: string; port: number }> = {
 /** The one image of every service and the migrations (the Dockerfile's `ephemera` target). */
 const IMAGE = 'ghcr.io/ephemera-dev/ephemera';
 const TAGS: Record<Tree, string> = { base: '0.1.0', production: '0.1.0', try: 'dev' };
-/** What the operator puts in the Secret ephemera-secrets: the only keys, never written in the manifests. */
-const SECRET_KEYS = ['ADMIN_PASSWORD', 'API_TOKENS', 'API_WRITE_TOKENS', 'DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_CLIENT_SECRET', 'GITHUB_WEBHOOK_SECRET', 'REDIS_URL', 'SESSION_SECRET'];
+/**
+ * What the operator puts in the Secret ephemera-secrets: the only keys, never written in the manifests. Production
+ * (and the base) name their Redis by REDIS_URL, password included; the try overlay runs its own Redis, which requires
+ * REDIS_PASSWORD, and builds the services' REDIS_URL from that key.
+ */
+const SECRET_KEYS_COMMON = ['ADMIN_PASSWORD', 'API_TOKENS', 'API_WRITE_TOKENS', 'DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_CLIENT_SECRET', 'GITHUB_WEBHOOK_SECRET', 'SESSION_SECRET'];
+const SECRET_KEYS: Record<Tree, string[]> = {
+  base: [...SECRET_KEYS_COMMON, 'REDIS_URL'].sort(),
+  production: [...SECRET_KEYS_COMMON, 'REDIS_URL'].sort(),
+  try: [...SECRET_KEYS_COMMON, 'REDIS_PASSWORD'].sort(),
+};
 /** Keys the Secret may leave out: the feature they enable is off without them (an install from before keeps working). */
 const OPTIONAL_SECRET_KEYS = ['API_WRITE_TOKENS'];
 const OPERATOR_SECRETS: Record<string, string> = {
   DATABASE_URL: 'postgresql://ephemera:s3cret-pw@db.internal:5432/ephemera',
-  REDIS_URL: 'redis://redis.internal:6379',
+  REDIS_URL: 'redis://:9c1e07b5d4a2e8c6@redis.internal:6379',
+  // The try overlay's Redis (letters, digits and . _ ~ - only: REDIS_URL carries it unescaped).
+  REDIS_PASSWORD: 'f3a9c1e07b5d4a2e8c6b9d0f1e2a3b4c',
   GITHUB_WEBHOOK_SECRET: 'b7e2c94f1a0d4c3e9f5b6a8d2e1c0f9a',
   GITHUB_APP_PRIVATE_KEY: '-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n',
   API_TOKENS: 'tok-3f9a1c7e5b2d',
@@ -98,12 +111,20 @@ function quantity(q: string | number): number {
   return Number(m[1]) * (m[2] ? factor[m[2]]! : 1);
 }
 
+/**
+ * Kubernetes' dependent variables, as the kubelet expands `value`, `command` and `args`: `$(NAME)` is NAME's value
+ * when it is defined before (else left as written), `$$` is one `$`.
+ */
+function expand(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name?: string) => (name === undefined ? '$' : (env[name] ?? whole)));
+}
+
 /** A container's environment as the kubelet builds it: envFrom, then env (which wins), with Secrets resolved. */
 function environmentOf(objects: KubeObject[], container: any, secrets: Record<string, string> = OPERATOR_SECRETS): Record<string, string> {
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) Object.assign(env, find(objects, 'ConfigMap', from.configMapRef.name).data);
   for (const e of container.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
+    if (e.value !== undefined) env[e.name] = expand(e.value, env);
     else if (e.valueFrom?.secretKeyRef) {
       // A key missing from the Secret leaves an optional variable unset and stops a container that requires it.
       const { key, optional } = e.valueFrom.secretKeyRef;
@@ -318,6 +339,14 @@ describe('rendering deploy/kubernetes', () => {
     expect(() => kustomizeBuild(path.join(dir, 'directive'))).toThrow(/directive \$patch .* is not implemented/);
     expect(() => kustomizeBuild(path.join(dir, 'templates'))).toThrow(/labels options includeTemplates are not implemented/);
     expect(() => kustomizeBuild(path.join(dir, 'twice'))).toThrow(/already registered id/);
+  });
+
+  // Where kubectl is installed (a developer's machine, the kind workflow), its kustomize renders the same objects.
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  (kubectl ? it.each(TREES) : it.skip.each(TREES))('%s: renders exactly as `kubectl kustomize` (when kubectl is installed)', (tree) => {
+    const dir = path.join(KUBE, tree === 'base' ? 'base' : `overlays/${tree}`);
+    const byKubectl = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJS());
+    expect(rendered[tree]).toEqual(byKubectl);
   });
 
   it.each(TREES)('%s: the objects the install is made of, under the names the contract fixes, in namespace ephemera', (tree) => {
@@ -558,7 +587,8 @@ describe('workloads', () => {
 const SECRET_NAMED = /SECRET|TOKEN|PASSWORD|PRIVATE_KEY|CREDENTIAL|API_KEY|DATABASE_URL|REDIS_URL/;
 const SECRET_LOOKING = [
   /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
-  /:\/\/[^/\s:@]+:[^/\s@]+@/,
+  // user:password@ in a URL, the user possibly empty (redis://:password@host).
+  /:\/\/[^/\s:@]*:[^/\s@]+@/,
   /\b(ghp|gho|ghs|ghu|ghr|github_pat)_[A-Za-z0-9_]{10,}/,
   /^[A-Za-z0-9+/_=-]{32,}$/,
 ];
@@ -589,7 +619,9 @@ describe('configuration and secrets', () => {
     for (const name of SERVICES) {
       // Every variable set one by one is the service's own (or Node's).
       const container = find(objects, 'Deployment', name).spec.template.spec.containers[0];
-      for (const e of container.env) expect([...Object.keys(schemas[name].shape), 'NODE_OPTIONS']).toContain(e.name);
+      // …or the source of a later variable's `$(NAME)` (REDIS_PASSWORD for REDIS_URL in the try overlay).
+      const sources = container.env.flatMap((e: any) => [...String(e.value ?? '').matchAll(/\$\(([A-Z_]+)\)/g)].map((m) => m[1]));
+      for (const e of container.env) expect([...Object.keys(schemas[name].shape), 'NODE_OPTIONS', ...sources]).toContain(e.name);
     }
     expect(loadIngestConfig(envOf('ingest'))).toMatchObject({ NODE_ENV: 'production', INGEST_PORT: 3001 });
     expect(loadQueryConfig(envOf('query'))).toMatchObject({ NODE_ENV: 'production', QUERY_PORT: 3002, API_TOKENS: ['tok-3f9a1c7e5b2d'], API_WRITE_TOKENS: [], ADMIN_USERNAME: 'admin', ADMIN_WRITE: false });
@@ -615,9 +647,14 @@ describe('configuration and secrets', () => {
     for (const { owner, spec } of podTemplates(objects)) {
       for (const c of containersOf(spec)) {
         for (const from of c.envFrom ?? []) expect(from).toEqual({ configMapRef: { name: 'ephemera-config' } });
+        const fromSecrets = new Set<string>();
         for (const e of c.env ?? []) {
           const ref = e.valueFrom?.secretKeyRef;
-          if (SECRET_NAMED.test(e.name)) expect(`${owner} ${e.name} from a Secret: ${Boolean(ref)}`).toBe(`${owner} ${e.name} from a Secret: true`);
+          // A secret-named variable comes from a Secret, or is built (dependent variables) from variables defined
+          // before it from a Secret, around text that holds no secret.
+          const built = typeof e.value === 'string' && /\$\([A-Z_]+\)/.test(e.value) && [...e.value.matchAll(/\$\(([A-Z_]+)\)/g)].every((m) => fromSecrets.has(m[1]!));
+          if (SECRET_NAMED.test(e.name)) expect(`${owner} ${e.name} from a Secret: ${Boolean(ref) || built}`).toBe(`${owner} ${e.name} from a Secret: true`);
+          if (ref) fromSecrets.add(e.name);
           if (!ref) continue;
           expect(`${e.name} optional: ${ref.optional === true}`).toBe(`${e.name} optional: ${OPTIONAL_SECRET_KEYS.includes(ref.key)}`);
           if (owner === 'StatefulSet/postgres') {
@@ -629,13 +666,95 @@ describe('configuration and secrets', () => {
         }
       }
     }
-    expect([...keys].sort()).toEqual(SECRET_KEYS);
+    expect([...keys].sort()).toEqual(SECRET_KEYS[tree]);
     const found: Array<[string, string]> = [];
     for (const o of objects) strings(o, `${o.kind}/${o.metadata.name}`, found);
-    const suspicious = found.filter(([, value]) => SECRET_LOOKING.some((p) => p.test(value)));
+    // A `$(NAME)` reference is the kubelet's to fill in, not a secret written here.
+    const suspicious = found.filter(([, value]) => SECRET_LOOKING.some((p) => p.test(value.replace(/\$\([A-Za-z_][A-Za-z0-9_]*\)/g, ''))));
     expect(suspicious).toEqual([]);
-    // The patterns do catch what the operator's Secret holds.
-    for (const key of ['DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_WEBHOOK_SECRET']) expect(SECRET_LOOKING.some((p) => p.test(OPERATOR_SECRETS[key]!))).toBe(true);
+    // The patterns do catch what the operator's Secret holds, and a Redis URL with a password written out.
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'REDIS_PASSWORD', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_WEBHOOK_SECRET']) expect(SECRET_LOOKING.some((p) => p.test(OPERATOR_SECRETS[key]!))).toBe(true);
+    expect(SECRET_LOOKING.some((p) => p.test('redis://:hunter2@redis:6379'))).toBe(true);
+  });
+});
+
+
+// ------------------------------------------------------------------------------------------------ Redis's password
+
+describe('Redis requires a password', () => {
+  const objects = rendered.try;
+  const redis = () => find(objects, 'StatefulSet', 'redis').spec.template.spec.containers[0];
+  const PASSWORD = OPERATOR_SECRETS.REDIS_PASSWORD!;
+  const { REDIS_PASSWORD: _absent, ...withoutRedisPassword } = OPERATOR_SECRETS;
+
+  it('try: Redis reads its password from the required Secret key REDIS_PASSWORD, and the kubelet starts neither it nor a service without it', () => {
+    const ref = redis().env.find((e: any) => e.name === 'REDIS_PASSWORD').valueFrom.secretKeyRef;
+    expect(ref).toEqual({ name: 'ephemera-secrets', key: 'REDIS_PASSWORD' });
+    expect(OPTIONAL_SECRET_KEYS).not.toContain('REDIS_PASSWORD');
+    expect(() => environmentOf(objects, redis(), withoutRedisPassword)).toThrow(/no key REDIS_PASSWORD/);
+    for (const name of SERVICES) {
+      const container = find(objects, 'Deployment', name).spec.template.spec.containers[0];
+      expect(() => environmentOf(objects, container, withoutRedisPassword)).toThrow(/no key REDIS_PASSWORD/);
+    }
+  });
+
+  it('try: the password reaches redis-server on its standard input, never on a command line; an empty or unescapable one stops it', () => {
+    const c = redis();
+    const env = environmentOf(objects, c);
+    // The kubelet expands $(NAME) in command and args too: nothing there refers to a variable.
+    const command: string[] = [...c.command, ...c.args];
+    expect(command.map((a) => expand(a, env))).toEqual(command);
+    expect(JSON.stringify(command)).not.toContain('REDIS_PASSWORD)');
+    expect(command.slice(0, 2)).toEqual(['sh', '-c']);
+    const started = runRedisStart(command, env);
+    expect(started).toMatchObject({ status: 0, stdin: `requirepass ${PASSWORD}\n` });
+    // The image's entrypoint gets redis-server, its options, and last `-` (read configuration from standard input).
+    expect(started.argv).toEqual(c.args);
+    expect(started.argv.at(-1)).toBe('-');
+    expect(started.argv.join(' ')).not.toContain(PASSWORD);
+    expect(runRedisStart(command, { ...env, REDIS_PASSWORD: '' })).toMatchObject({ status: 1, stdin: '', stderr: expect.stringMatching(/REDIS_PASSWORD is empty/) });
+    for (const bad of ['has space', 'p@ss', 'a/b', 'x%41', 'q"uote']) {
+      expect(runRedisStart(command, { ...env, REDIS_PASSWORD: bad })).toMatchObject({ status: 1, stdin: '', stderr: expect.stringMatching(/only letters, digits/) });
+    }
+  });
+
+  it('try: the probes authenticate (REDISCLI_AUTH from the same key) and pass only on PONG, not on NOAUTH', () => {
+    const c = redis();
+    const env = environmentOf(objects, c);
+    expect(env.REDISCLI_AUTH).toBe(PASSWORD);
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+      const command: string[] = c[probe].exec.command;
+      expect(command.join(' ')).not.toMatch(/ -a |--pass|--user/);
+      expect(probePasses(command, env, PASSWORD)).toBe(true);
+      // redis-cli exits 0 on NOAUTH: a probe that looked at the exit code alone would pass unauthenticated.
+      const { REDISCLI_AUTH: _none, ...unauthenticated } = env;
+      expect(probePasses(command, unauthenticated, PASSWORD)).toBe(false);
+      expect(probePasses(command, env, 'another-password')).toBe(false);
+    }
+  });
+
+  it.each(TREES)('%s: every service\'s REDIS_URL carries the password (try: built from REDIS_PASSWORD, the one place it is kept)', (tree) => {
+    const objects = rendered[tree];
+    for (const name of SERVICES) {
+      const container = find(objects, 'Deployment', name).spec.template.spec.containers[0];
+      const env = environmentOf(objects, container);
+      const url = new URL(env.REDIS_URL!);
+      if (tree === 'try') {
+        expect(env.REDIS_URL).toBe(`redis://:${PASSWORD}@redis:6379`);
+        expect(decodeURIComponent(url.password)).toBe(PASSWORD);
+        // REDIS_PASSWORD is defined before REDIS_URL (the kubelet expands only what comes earlier), and the
+        // Secret's REDIS_URL key is not read: no second copy of the password.
+        const names = container.env.map((e: any) => e.name);
+        expect(names.indexOf('REDIS_PASSWORD')).toBeLessThan(names.indexOf('REDIS_URL'));
+        expect(container.env.some((e: any) => e.valueFrom?.secretKeyRef?.key === 'REDIS_URL')).toBe(false);
+      } else {
+        // Your Redis, named by the Secret's REDIS_URL with its password in it.
+        expect(container.env.find((e: any) => e.name === 'REDIS_URL').valueFrom.secretKeyRef).toEqual({ name: 'ephemera-secrets', key: 'REDIS_URL' });
+        expect(url.password).not.toBe('');
+      }
+      const load = { ingest: loadIngestConfig, worker: loadWorkerConfig, query: loadQueryConfig }[name];
+      expect((load({ ...env, GITHUB_APP_ID: '123456' }) as { REDIS_URL: string }).REDIS_URL).toBe(env.REDIS_URL);
+    }
   });
 });
 
@@ -689,7 +808,8 @@ function selects(selector: any, labels: Record<string, string>): boolean {
 }
 
 function describePeer(peer: any): string {
-  if (peer.namespaceSelector) return `namespace ${peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name']}`;
+  if (peer.ipBlock) return `ipBlock ${peer.ipBlock.cidr}`;
+  if (peer.namespaceSelector) return `namespace ${peer.namespaceSelector.matchLabels?.['kubernetes.io/metadata.name'] ?? JSON.stringify(peer.namespaceSelector)}`;
   const expr = (peer.podSelector.matchExpressions ?? []).map((e: any) => `${e.key.replace('app.kubernetes.io/', '')} in ${e.values.join('|')}`);
   return `pods ${expr.join(', ')}`;
 }
@@ -745,7 +865,8 @@ describe('traffic', () => {
     const labels = (component: string) => ({ 'app.kubernetes.io/name': 'ephemera', 'app.kubernetes.io/component': component, 'app.kubernetes.io/part-of': 'ephemera' });
     const from = (port: number, namespaces: string[]) => [...namespaces, 'monitoring'].map((n) => `namespace ${n} -> ${port}`).sort();
     expect(allowedFor(objects, labels('ingest'))).toEqual({ ingress: from(3001, controllers), egress: [...dns, 'TCP/6379'].sort() });
-    expect(allowedFor(objects, labels('query'))).toEqual({ ingress: from(3002, controllers), egress: [...dns, 'TCP/5432', 'TCP/6379'].sort() });
+    // query: also HTTPS, for GitHub sign-in (GITHUB_URL's token exchange, GITHUB_API_URL's user look-ups).
+    expect(allowedFor(objects, labels('query'))).toEqual({ ingress: from(3002, controllers), egress: [...dns, 'TCP/443', 'TCP/5432', 'TCP/6379'].sort() });
     expect(allowedFor(objects, labels('worker'))).toEqual({ ingress: from(3003, []), egress: [...dns, 'TCP/443', 'TCP/5432', 'TCP/6379', 'TCP/6443'].sort() });
     expect(allowedFor(objects, labels('migrate'))).toEqual({ ingress: [], egress: [...dns, 'TCP/5432'].sort() });
     // Every pod template is one of these, or (try) a database that lets in only the workloads that use it.
@@ -754,6 +875,67 @@ describe('traffic', () => {
       if (owner === 'StatefulSet/postgres') expect(allowedFor(objects, podLabels)).toEqual({ ingress: ['pods name in ephemera, component in worker|query|migrate -> 5432'], egress: dns });
       if (owner === 'StatefulSet/redis') expect(allowedFor(objects, podLabels)).toEqual({ ingress: ['pods name in ephemera, component in ingest|worker|query -> 6379'], egress: dns });
     }
+  });
+
+  /** The try overlay's data stores (production's are yours, outside the namespace): their pods' labels and port. */
+  const STORES = {
+    postgres: { labels: find(rendered.try, 'StatefulSet', 'postgres').spec.template.metadata.labels as Record<string, string>, port: 5432, variable: 'DATABASE_URL' },
+    redis: { labels: find(rendered.try, 'StatefulSet', 'redis').spec.template.metadata.labels as Record<string, string>, port: 6379, variable: 'REDIS_URL' },
+  };
+  const EPHEMERA_COMPONENTS = ['ingest', 'worker', 'query', 'migrate'];
+
+  /** Ingress rules of policies selecting pods with `labels` that admit anything outside the namespace. */
+  function openToOtherNamespaces(objects: KubeObject[], labels: Record<string, string>): string[] {
+    return ofKind(objects, 'NetworkPolicy')
+      .filter((p) => selects(p.spec.podSelector, labels))
+      .flatMap((p) => (p.spec.ingress ?? []).flatMap((r: any) => (r.from ?? [{ everywhere: true }]).filter((peer: any) => !peer.podSelector || peer.namespaceSelector || peer.ipBlock).map((peer: any) => `${p.metadata.name}: ${JSON.stringify(peer)}`)));
+  }
+
+  it.each(TREES)('%s: no NetworkPolicy opens PostgreSQL or Redis to another namespace (or an address block)', (tree) => {
+    for (const store of Object.values(STORES)) expect(openToOtherNamespaces(rendered[tree], store.labels)).toEqual([]);
+    // The check sees such a rule, also in a policy that selects every pod.
+    const probe = (from: unknown[]) => [...rendered[tree], { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'probe' }, spec: { podSelector: {}, ingress: [{ from, ports: [{ port: 6379 }] }] } } as KubeObject];
+    expect(openToOtherNamespaces(probe([{ namespaceSelector: {} }]), STORES.redis.labels)).toHaveLength(1);
+    expect(openToOtherNamespaces(probe([{ podSelector: {}, namespaceSelector: { matchLabels: { team: 'x' } } }]), STORES.redis.labels)).toHaveLength(1);
+    expect(openToOtherNamespaces(probe([{ ipBlock: { cidr: '0.0.0.0/0' } }]), STORES.postgres.labels)).toHaveLength(1);
+  });
+
+  it.each(TREES)('%s: PostgreSQL and Redis let in only the Ephemera pods that use them, by their labels, on their own port', (tree) => {
+    const objects = rendered[tree];
+    const templates = podTemplates(objects);
+    // Who uses a store: the Ephemera pods given its URL (init containers included).
+    const users = (variable: string) =>
+      [...new Set(templates.filter((t) => EPHEMERA_COMPONENTS.includes(t.component) && containersOf(t.spec).some((c) => (c.env ?? []).some((e: any) => e.name === variable))).map((t) => t.component))].sort();
+    expect(users('DATABASE_URL')).toEqual(['migrate', 'query', 'worker']);
+    expect(users('REDIS_URL')).toEqual(['ingest', 'query', 'worker']);
+    const present = Object.entries(STORES).filter(([name]) => find(objects, 'StatefulSet', name));
+    expect(present.map(([name]) => name)).toEqual(tree === 'try' ? ['postgres', 'redis'] : []);
+    for (const [name, store] of present) {
+      const rules = ofKind(objects, 'NetworkPolicy').filter((p) => selects(p.spec.podSelector, store.labels)).flatMap((p) => p.spec.ingress ?? []);
+      expect(rules.length).toBeGreaterThan(0);
+      for (const rule of rules) expect({ name, ports: rule.ports }).toEqual({ name, ports: [{ protocol: 'TCP', port: store.port }] });
+      // Whom the rules admit among every pod of the install, and strangers: a pod with a component label alone,
+      // another application's pod with Ephemera's component names, an unlabelled pod.
+      const candidates: Array<Record<string, string>> = [
+        ...templates.map((t) => t.labels),
+        { 'app.kubernetes.io/component': 'worker' },
+        { 'app.kubernetes.io/name': 'other', 'app.kubernetes.io/component': 'query' },
+        {},
+      ];
+      const admitted = candidates.filter((l) => rules.some((r: any) => r.from.some((peer: any) => selects(peer.podSelector, l))));
+      expect({ name, admitted: admitted.map((l) => `${l['app.kubernetes.io/name']}/${l['app.kubernetes.io/component']}`).sort() }).toEqual({ name, admitted: users(store.variable).map((c) => `ephemera/${c}`) });
+    }
+  });
+
+  it.each(TREES)('%s: the query service may reach GitHub over HTTPS (TCP 443) for sign-in, and DNS', (tree) => {
+    const policy = find(rendered[tree], 'NetworkPolicy', 'ephemera-query');
+    expect(policy.spec.policyTypes).toContain('Egress');
+    expect(policy.spec.egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 443 }] });
+    const labels = find(rendered[tree], 'Deployment', 'query').spec.template.metadata.labels;
+    expect(allowedFor(rendered[tree], labels).egress).toEqual(expect.arrayContaining(['TCP/443', 'UDP/53 (namespace kube-system)', 'TCP/53 (namespace kube-system)']));
+    // The address it signs in with is GitHub's, over HTTPS, on that port.
+    const config = find(rendered[tree], 'ConfigMap', 'ephemera-config').data;
+    for (const key of ['GITHUB_URL', 'GITHUB_API_URL']) expect(new URL(config[key]).protocol).toBe('https:');
   });
 });
 

@@ -59,13 +59,15 @@ export async function startCommand() {
   process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 
   try {
-    // Set before docker compose runs: Compose reads the whole file, and it requires GITHUB_WEBHOOK_SECRET.
+    // Set before docker compose runs: Compose reads the whole file, and it requires GITHUB_WEBHOOK_SECRET and
+    // REDIS_PASSWORD (Redis answers nobody without it; a new one each start is enough for a local stack).
     env.GITHUB_WEBHOOK_SECRET ??= DEV_SECRET;
     if ((!env.DATABASE_URL || !env.REDIS_URL) && dockerAvailable()) {
       say('Docker engine found: starting postgres and redis with docker compose');
+      env.REDIS_PASSWORD ??= randomBytes(16).toString('hex');
       await run('docker', ['compose', 'up', '-d', '--wait', 'postgres', 'redis'], { cwd: ROOT, env });
       env.DATABASE_URL ??= 'postgresql://ephemera:ephemera@127.0.0.1:54329/ephemera';
-      env.REDIS_URL ??= 'redis://127.0.0.1:63799';
+      env.REDIS_URL ??= `redis://:${env.REDIS_PASSWORD}@127.0.0.1:63799`;
     }
     if (!env.DATABASE_URL) {
       const port = Number(env.EPHEMERA_PG_PORT ?? 54329);

@@ -64,6 +64,13 @@ const previewServiceSchema = z
       .strictObject({ path: z.string().regex(/^\/\S*$/, 'an absolute path such as /healthz').max(1024) })
       .optional()
       .describe('HTTP readiness probe on `port`'),
+    run_as_user: z
+      .number()
+      .int()
+      .min(1, 'a UID of 1 or more (previews never run as root)')
+      .max(2_147_483_647)
+      .optional()
+      .describe('The UID the container runs as (`runAsUser`), for an image whose user is a name or root; the container always runs as non-root'),
   })
   .describe('One Deployment (and a ClusterIP Service when it has a port), named after the key');
 

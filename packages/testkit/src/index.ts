@@ -8,3 +8,4 @@ export * from './gate-payloads.js';
 export * from './shuffled.js';
 export * from './load-generator.js';
 export * from './fake-kubernetes.js';
+export * from './network-policy-evaluator.js';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { env, parseConfig } from '@ephemera/runtime';
 import { MAX_REPLICAS_FORMAT } from '@ephemera/schema';
 import { z } from 'zod';
@@ -14,6 +15,32 @@ const secretRef = z
     const [namespace, name] = v.split('/') as [string, string];
     return { namespace, name };
   });
+
+/** Defaults of the preview fences, written once: the schema below and the provisioner (when an option is left out) use them. */
+export const PREVIEW_FENCE_DEFAULTS = {
+  /** Private, carrier-grade NAT, link-local (cloud metadata) and their IPv6 counterparts. */
+  egressDenyCidrs: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'],
+  egressAllowCidrs: [] as string[],
+  podSecurity: 'restricted',
+  defaultEphemeralStorage: '1Gi',
+  quotaEphemeralStorage: '4Gi',
+} as const;
+
+export type PreviewTlsMode = 'default-certificate' | 'cert-manager' | 'copy' | 'none';
+
+/** `a.b.c.d/n` or an IPv6 address with `/n`, the prefix within the family's length. */
+export function isCidr(text: string): boolean {
+  const [address, prefix, ...rest] = text.split('/');
+  if (rest.length > 0 || address === undefined || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
+  const family = isIP(address);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const cidrList = (fallback: readonly string[]) =>
+  env
+    .list()
+    .refine((list) => list.every(isCidr), { message: 'must be comma-separated CIDRs such as 10.0.0.0/8 or fc00::/7' })
+    .default([...fallback]);
 
 export const workerConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
@@ -65,11 +92,29 @@ export const workerConfigSchema = z.object({
   PREVIEW_QUOTA_PODS: env.positiveInt(20),
   PREVIEW_DEFAULT_CPU: cpuQuantity.default('250m'),
   PREVIEW_DEFAULT_MEMORY: memoryQuantity.default('256Mi'),
+  /** LimitRange default (request = limit) of `ephemeral-storage` for every container. */
+  PREVIEW_DEFAULT_EPHEMERAL_STORAGE: memoryQuantity.default(PREVIEW_FENCE_DEFAULTS.defaultEphemeralStorage),
+  /** The quota's `requests.ephemeral-storage` and `limits.ephemeral-storage`. */
+  PREVIEW_QUOTA_EPHEMERAL_STORAGE: memoryQuantity.default(PREVIEW_FENCE_DEFAULTS.quotaEphemeralStorage),
+  /** The preview namespace's enforced Pod Security level; `.ephemera.yml` cannot lower it. */
+  PREVIEW_POD_SECURITY: z.enum(['restricted', 'baseline']).default(PREVIEW_FENCE_DEFAULTS.podSecurity),
+  /** Destinations a preview's pods may not reach (everything else on the internet they may). */
+  PREVIEW_EGRESS_DENY_CIDRS: cidrList(PREVIEW_FENCE_DEFAULTS.egressDenyCidrs),
+  /** Destinations allowed even inside PREVIEW_EGRESS_DENY_CIDRS (a shared staging API). */
+  PREVIEW_EGRESS_ALLOW_CIDRS: cidrList(PREVIEW_FENCE_DEFAULTS.egressAllowCidrs),
+  /** Image patterns previews may run (`*` matches any text); empty: any image. */
+  PREVIEW_IMAGE_ALLOWED: env.list().default([]),
+  /** Registry hosts whose images get the image pull secret; unset: every image. */
+  PREVIEW_IMAGE_PULL_SECRET_REGISTRIES: env.list().optional(),
   PREVIEW_MAX_REPLICAS: z.coerce.number().int().min(1).max(MAX_REPLICAS_FORMAT).default(3),
   INGRESS_NAMESPACE: dnsLabel.default('ingress-nginx'),
   INGRESS_CLASS: z.string().min(1).optional(),
   /** `namespace/name` of a TLS Secret (a wildcard certificate) copied into every preview. */
   PREVIEW_TLS_SECRET: secretRef.optional(),
+  /** How the preview's Ingress gets its certificate; default from PREVIEW_TLS_SECRET and PREVIEW_URL_SCHEME ({@link previewTlsMode}). */
+  PREVIEW_TLS_MODE: z.enum(['default-certificate', 'cert-manager', 'copy', 'none']).optional(),
+  /** The cert-manager ClusterIssuer of PREVIEW_TLS_MODE=cert-manager. */
+  PREVIEW_TLS_ISSUER: z.string().min(1).optional(),
   /** `namespace/name` of an image pull Secret copied into every preview and used by its pods. */
   PREVIEW_IMAGE_PULL_SECRET: secretRef.optional(),
   /** Where the Secrets that `secret_env` may name live, and which of them previews may have. */
@@ -138,7 +183,27 @@ export function loadWorkerConfig(environment: NodeJS.ProcessEnv = process.env): 
   if (config.PREVIEW_SECRETS_ALLOWED.length > 0 && !config.PREVIEW_SECRETS_NAMESPACE) {
     throw new Error('PREVIEW_SECRETS_ALLOWED needs PREVIEW_SECRETS_NAMESPACE, the namespace the allowed Secrets are copied from');
   }
+  previewTlsMode(config);
   return config;
+}
+
+/**
+ * PREVIEW_TLS_MODE, or its default: `copy` when PREVIEW_TLS_SECRET is set, else `default-certificate` for https URLs,
+ * else `none`. Combinations that cannot work, or a variable the mode would ignore, are refused naming the variables.
+ */
+export function previewTlsMode(config: {
+  PREVIEW_TLS_MODE?: PreviewTlsMode | undefined;
+  PREVIEW_TLS_SECRET?: unknown;
+  PREVIEW_TLS_ISSUER?: string | undefined;
+  PREVIEW_URL_SCHEME: 'http' | 'https';
+}): PreviewTlsMode {
+  const mode = config.PREVIEW_TLS_MODE ?? (config.PREVIEW_TLS_SECRET ? 'copy' : config.PREVIEW_URL_SCHEME === 'https' ? 'default-certificate' : 'none');
+  if (mode === 'copy' && !config.PREVIEW_TLS_SECRET) throw new Error('PREVIEW_TLS_MODE=copy needs PREVIEW_TLS_SECRET, the Secret copied into each preview');
+  if (mode === 'cert-manager' && !config.PREVIEW_TLS_ISSUER) throw new Error('PREVIEW_TLS_MODE=cert-manager needs PREVIEW_TLS_ISSUER, the ClusterIssuer that issues each preview\'s certificate');
+  if (mode !== 'copy' && config.PREVIEW_TLS_SECRET) throw new Error(`PREVIEW_TLS_SECRET is only read with PREVIEW_TLS_MODE=copy (PREVIEW_TLS_MODE=${mode}); unset one of them`);
+  if (mode !== 'cert-manager' && config.PREVIEW_TLS_ISSUER) throw new Error(`PREVIEW_TLS_ISSUER is only used with PREVIEW_TLS_MODE=cert-manager (PREVIEW_TLS_MODE=${mode})`);
+  // `none` with https stays allowed: TLS may end in front of the ingress controller (a cloud load balancer).
+  return mode;
 }
 
 /** The App's credentials, with a key given as a file path read now; undefined when feedback is off. */

@@ -1,4 +1,4 @@
-import { githubWebUrl, type WorkerConfig } from '../config.js';
+import { githubWebUrl, previewTlsMode, type WorkerConfig } from '../config.js';
 import type { InstallationClients } from '../github/installation-clients.js';
 import { KubeApi } from './kubernetes/kube-api.js';
 import { KubernetesProvisioner } from './kubernetes/kubernetes-provisioner.js';
@@ -25,7 +25,16 @@ export async function createProvisioner(config: WorkerConfig, clients: Installat
     ingressNamespace: config.INGRESS_NAMESPACE,
     ingressClass: config.INGRESS_CLASS,
     tlsSecret: config.PREVIEW_TLS_SECRET,
+    tlsMode: previewTlsMode(config),
+    tlsIssuer: config.PREVIEW_TLS_ISSUER,
     imagePullSecret: config.PREVIEW_IMAGE_PULL_SECRET,
+    imagePullSecretRegistries: config.PREVIEW_IMAGE_PULL_SECRET_REGISTRIES,
+    imageAllowed: config.PREVIEW_IMAGE_ALLOWED,
+    podSecurity: config.PREVIEW_POD_SECURITY,
+    egressDenyCidrs: config.PREVIEW_EGRESS_DENY_CIDRS,
+    egressAllowCidrs: config.PREVIEW_EGRESS_ALLOW_CIDRS,
+    defaultEphemeralStorage: config.PREVIEW_DEFAULT_EPHEMERAL_STORAGE,
+    quotaEphemeralStorage: config.PREVIEW_QUOTA_EPHEMERAL_STORAGE,
     secretsNamespace: config.PREVIEW_SECRETS_NAMESPACE,
     secretsAllowed: config.PREVIEW_SECRETS_ALLOWED,
     destroyTimeoutSeconds: config.DESTROY_TIMEOUT_SECONDS,

@@ -5,6 +5,8 @@ import type { PreviewConfigSource } from '../preview-config-source.js';
 import { ProvisionError, type LogSink, type OwnedNamespace, type ProvisionResult, type ProvisionTarget, type Provisioner } from '../provisioner.js';
 import { isNotFound, kubeCall, kubeFailure, kubeRead, type KubeApi } from './kube-api.js';
 import { KUBERNETES_PERMISSIONS } from './kubernetes-permissions.js';
+import { PREVIEW_FENCE_DEFAULTS, previewTlsMode, type PreviewTlsMode } from '../../config.js';
+import { checkImages } from './image-policy.js';
 import {
   LABELS,
   MANAGED_BY,
@@ -37,6 +39,22 @@ export interface KubernetesProvisionerOptions {
   ingressClass: string | undefined;
   tlsSecret: SecretRef | undefined;
   imagePullSecret: SecretRef | undefined;
+  /** PREVIEW_IMAGE_PULL_SECRET_REGISTRIES: registry hosts whose pods get the pull secret (default: every pod). */
+  imagePullSecretRegistries?: readonly string[] | undefined;
+  /** PREVIEW_IMAGE_ALLOWED: image patterns previews may run (default: any). */
+  imageAllowed?: readonly string[];
+  /** PREVIEW_TLS_MODE (default from tlsSecret and urlScheme, as the worker's configuration resolves it). */
+  tlsMode?: PreviewTlsMode;
+  /** PREVIEW_TLS_ISSUER, for tlsMode `cert-manager`. */
+  tlsIssuer?: string | undefined;
+  /** PREVIEW_POD_SECURITY (default `restricted`). */
+  podSecurity?: 'restricted' | 'baseline';
+  /** PREVIEW_EGRESS_DENY_CIDRS and PREVIEW_EGRESS_ALLOW_CIDRS (defaults in config.ts). */
+  egressDenyCidrs?: readonly string[];
+  egressAllowCidrs?: readonly string[];
+  /** PREVIEW_DEFAULT_EPHEMERAL_STORAGE and PREVIEW_QUOTA_EPHEMERAL_STORAGE (defaults in config.ts). */
+  defaultEphemeralStorage?: string;
+  quotaEphemeralStorage?: string;
   secretsNamespace: string | undefined;
   secretsAllowed: readonly string[];
   destroyTimeoutSeconds: number;
@@ -68,8 +86,10 @@ export class KubernetesProvisioner implements Provisioner {
   private readonly pollMs: number;
   private readonly tailLines: number;
   private readonly secondMs: number;
+  private readonly tlsMode: PreviewTlsMode;
 
   constructor(private readonly o: KubernetesProvisionerOptions) {
+    this.tlsMode = previewTlsMode({ PREVIEW_TLS_MODE: o.tlsMode, PREVIEW_TLS_SECRET: o.tlsSecret, PREVIEW_TLS_ISSUER: o.tlsIssuer, PREVIEW_URL_SCHEME: o.urlScheme });
     this.pollMs = o.pollIntervalMs ?? 2_000;
     this.tailLines = o.logTailLines ?? 20;
     this.secondMs = o.secondMs ?? 1_000;
@@ -158,16 +178,10 @@ export class KubernetesProvisioner implements Provisioner {
         url,
         repository: target.repositoryFullName,
       },
-      settings: {
-        instance: this.o.instance,
-        quota: this.o.quota,
-        defaults: this.o.defaults,
-        ingressNamespace: this.o.ingressNamespace,
-        ingressClass: this.o.ingressClass,
-        tlsSecretName: this.o.tlsSecret?.name,
-        imagePullSecretName: this.o.imagePullSecret?.name,
-      },
+      settings: this.clusterSettings(),
     });
+    // An image outside PREVIEW_IMAGE_ALLOWED fails the deployment before anything is applied.
+    checkImages(manifests, this.o.imageAllowed ?? []);
 
     const live = await this.claimNamespace(target, log, signal);
     // A namespace made now holds nothing to prune; one without a record (an earlier version's) is listed.
@@ -194,6 +208,27 @@ export class KubernetesProvisioner implements Provisioner {
     );
     log(`rollout complete; serving at ${url}`);
     return { url };
+  }
+
+  /** The operator's settings every preview gets, with the defaults of config.ts for options left out. */
+  private clusterSettings(): PreviewClusterSettings {
+    const o = this.o;
+    return {
+      instance: o.instance,
+      quota: o.quota,
+      defaults: o.defaults,
+      ephemeralStorage: {
+        default: o.defaultEphemeralStorage ?? PREVIEW_FENCE_DEFAULTS.defaultEphemeralStorage,
+        quota: o.quotaEphemeralStorage ?? PREVIEW_FENCE_DEFAULTS.quotaEphemeralStorage,
+      },
+      podSecurity: o.podSecurity ?? PREVIEW_FENCE_DEFAULTS.podSecurity,
+      ingressNamespace: o.ingressNamespace,
+      ingressClass: o.ingressClass,
+      egress: { denyCidrs: o.egressDenyCidrs ?? PREVIEW_FENCE_DEFAULTS.egressDenyCidrs, allowCidrs: o.egressAllowCidrs ?? PREVIEW_FENCE_DEFAULTS.egressAllowCidrs },
+      tls: { mode: this.tlsMode, secretName: o.tlsSecret?.name, issuer: o.tlsIssuer },
+      imagePullSecretName: o.imagePullSecret?.name,
+      imagePullSecretRegistries: o.imagePullSecretRegistries,
+    };
   }
 
   /** secret_env only for pull requests from the repository itself, and only Secrets the operator allows. */
@@ -226,7 +261,8 @@ export class KubernetesProvisioner implements Provisioner {
       for (const e of s.secret_env) add({ namespace: this.o.secretsNamespace!, name: e.secret }, [e.key]);
     }
     if (this.o.imagePullSecret) add(this.o.imagePullSecret);
-    if (this.o.tlsSecret) add(this.o.tlsSecret);
+    // Only PREVIEW_TLS_MODE=copy copies the certificate's key into the preview.
+    if (this.o.tlsSecret && this.tlsMode === 'copy') add(this.o.tlsSecret);
     const names = new Set<string>();
     const out: KubernetesObject[] = [];
     for (const ref of refs.values()) {

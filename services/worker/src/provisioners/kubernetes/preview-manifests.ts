@@ -6,12 +6,14 @@ import type {
   V1Ingress,
   V1LimitRange,
   V1Namespace,
-  V1NetworkPolicy,
   V1ResourceQuota,
   V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
 import { renderPlaceholders, type PlaceholderValues, type PreviewConfig, type PreviewService } from '@ephemera/schema';
+import type { PreviewTlsMode } from '../../config.js';
+import { needsPullSecret } from './image-policy.js';
+import { previewNetworkPolicy } from './preview-network-policy.js';
 
 /** The labels every object Ephemera creates carries; sweeps find their objects by them and touch nothing else. */
 export const LABELS = {
@@ -40,19 +42,37 @@ const OBJECT_NAMES = {
   limits: 'ephemera-defaults',
   networkPolicy: 'ephemera-isolation',
   ingress: 'ephemera-preview',
+  /** The Secret cert-manager writes the preview's own certificate into (PREVIEW_TLS_MODE=cert-manager). */
+  tlsSecret: 'preview-tls',
 } as const;
+
+/** How the preview's Ingress gets its certificate (PREVIEW_TLS_MODE). */
+export interface PreviewTls {
+  mode: PreviewTlsMode;
+  /** `copy`: the name of the Secret copied from PREVIEW_TLS_SECRET. */
+  secretName?: string | undefined;
+  /** `cert-manager`: the ClusterIssuer (PREVIEW_TLS_ISSUER). */
+  issuer?: string | undefined;
+}
 
 /** The operator's settings that shape every preview. */
 export interface PreviewClusterSettings {
   instance: string;
   quota: { cpu: string; memory: string; pods: number };
   defaults: { cpu: string; memory: string };
+  /** PREVIEW_DEFAULT_EPHEMERAL_STORAGE (LimitRange default and default request) and PREVIEW_QUOTA_EPHEMERAL_STORAGE. */
+  ephemeralStorage: { default: string; quota: string };
+  /** PREVIEW_POD_SECURITY: the namespace's enforced Pod Security level. */
+  podSecurity: 'restricted' | 'baseline';
   ingressNamespace: string;
   ingressClass: string | undefined;
-  /** The name (in the preview namespace) of the TLS Secret copied from PREVIEW_TLS_SECRET. */
-  tlsSecretName: string | undefined;
+  /** PREVIEW_EGRESS_DENY_CIDRS and PREVIEW_EGRESS_ALLOW_CIDRS. */
+  egress: { denyCidrs: readonly string[]; allowCidrs: readonly string[] };
+  tls: PreviewTls;
   /** The name of the image pull Secret copied from PREVIEW_IMAGE_PULL_SECRET. */
   imagePullSecretName: string | undefined;
+  /** PREVIEW_IMAGE_PULL_SECRET_REGISTRIES: only pods with an image from these hosts get the pull secret; undefined: every pod. */
+  imagePullSecretRegistries: readonly string[] | undefined;
 }
 
 export interface PreviewManifestInput {
@@ -112,7 +132,8 @@ export function previewManifests(input: PreviewManifestInput): KubernetesObject[
         ...labels,
         [LABELS.pr]: String(input.prNumber),
         // The repository's code is untrusted: nothing privileged runs in a preview.
-        'pod-security.kubernetes.io/enforce': 'baseline',
+        'pod-security.kubernetes.io/enforce': settings.podSecurity,
+        'pod-security.kubernetes.io/enforce-version': 'latest',
       },
       annotations: { [ANNOTATIONS.repository]: input.repositoryFullName, [ANNOTATIONS.pullRequestUrl]: input.pullRequestUrl },
     },
@@ -127,6 +148,8 @@ export function previewManifests(input: PreviewManifestInput): KubernetesObject[
         'limits.cpu': settings.quota.cpu,
         'requests.memory': settings.quota.memory,
         'limits.memory': settings.quota.memory,
+        'requests.ephemeral-storage': settings.ephemeralStorage.quota,
+        'limits.ephemeral-storage': settings.ephemeralStorage.quota,
         pods: String(settings.quota.pods),
       },
     },
@@ -139,25 +162,17 @@ export function previewManifests(input: PreviewManifestInput): KubernetesObject[
       limits: [
         {
           type: 'Container',
-          _default: { cpu: settings.defaults.cpu, memory: settings.defaults.memory },
-          defaultRequest: { cpu: settings.defaults.cpu, memory: settings.defaults.memory },
+          _default: { cpu: settings.defaults.cpu, memory: settings.defaults.memory, 'ephemeral-storage': settings.ephemeralStorage.default },
+          defaultRequest: { cpu: settings.defaults.cpu, memory: settings.defaults.memory, 'ephemeral-storage': settings.ephemeralStorage.default },
         },
       ],
     },
   };
-  const isolation: V1NetworkPolicy = {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: meta(OBJECT_NAMES.networkPolicy),
-    spec: {
-      podSelector: {},
-      policyTypes: ['Ingress'],
-      ingress: [
-        { _from: [{ podSelector: {} }] },
-        { _from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': settings.ingressNamespace } } }] },
-      ],
-    },
-  };
+  const isolation = previewNetworkPolicy(meta(OBJECT_NAMES.networkPolicy), {
+    ingressNamespace: settings.ingressNamespace,
+    egressDenyCidrs: settings.egress.denyCidrs,
+    egressAllowCidrs: settings.egress.allowCidrs,
+  });
 
   const workloads: KubernetesObject[] = [];
   for (const [name, service] of Object.entries(input.config.services)) {
@@ -167,22 +182,50 @@ export function previewManifests(input: PreviewManifestInput): KubernetesObject[
 
   const exposed = exposedService(input.config);
   const port = input.config.services[exposed]!.port!;
+  const tls = ingressTls(settings.tls, input.host);
   const ingress: V1Ingress = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: meta(OBJECT_NAMES.ingress),
+    metadata: { ...meta(OBJECT_NAMES.ingress), ...tls.annotations },
     spec: {
       ...(settings.ingressClass ? { ingressClassName: settings.ingressClass } : {}),
-      ...(settings.tlsSecretName ? { tls: [{ hosts: [input.host], secretName: settings.tlsSecretName }] } : {}),
-      rules: [
-        {
-          host: input.host,
-          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: exposed, port: { number: port } } } }] },
-        },
-      ],
+      ...tls.spec,
+      rules: [{ host: input.host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: exposed, port: { number: port } } } }] } }],
     },
   };
   return [ns, quota, limits, isolation, ...workloads, ingress];
+}
+
+/** The Ingress's `tls` section and annotations for PREVIEW_TLS_MODE. */
+function ingressTls(tls: PreviewTls, host: string): { spec: Pick<NonNullable<V1Ingress['spec']>, 'tls'>; annotations: { annotations?: Record<string, string> } } {
+  switch (tls.mode) {
+    case 'none':
+      return { spec: {}, annotations: {} };
+    // No secretName: the ingress controller's default certificate (a wildcard for the base domain) serves the host.
+    case 'default-certificate':
+      return { spec: { tls: [{ hosts: [host] }] }, annotations: {} };
+    case 'cert-manager':
+      return {
+        spec: { tls: [{ hosts: [host], secretName: OBJECT_NAMES.tlsSecret }] },
+        annotations: { annotations: { [CERT_MANAGER_ISSUER]: tls.issuer! } },
+      };
+    case 'copy':
+      return { spec: { tls: [{ hosts: [host], secretName: tls.secretName! }] }, annotations: {} };
+  }
+}
+
+/** cert-manager's ingress-shim annotation: a Certificate for the Ingress's `tls` hosts, issued by this ClusterIssuer. */
+export const CERT_MANAGER_ISSUER = 'cert-manager.io/cluster-issuer';
+
+/** What every container Ephemera writes runs with: the Pod Security `restricted` profile's container rules. */
+function containerSecurity(service: PreviewService): NonNullable<V1Container['securityContext']> {
+  return {
+    runAsNonRoot: true,
+    ...(service.run_as_user !== undefined ? { runAsUser: service.run_as_user } : {}),
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }
 
 function deployment(name: string, service: PreviewService, input: PreviewManifestInput, metadata: V1Deployment['metadata']): V1Deployment {
@@ -209,8 +252,9 @@ function deployment(name: string, service: PreviewService, input: PreviewManifes
     ...(service.health
       ? { readinessProbe: { httpGet: { path: service.health.path, port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 } }
       : {}),
-    securityContext: { allowPrivilegeEscalation: false },
+    securityContext: containerSecurity(service),
   };
+  const pullSecret = input.settings.imagePullSecretName && needsPullSecret([container.image!], input.settings.imagePullSecretRegistries);
   const podLabels = { ...metadata!.labels, [LABELS.service]: name };
   return {
     apiVersion: 'apps/v1',
@@ -236,7 +280,7 @@ function deployment(name: string, service: PreviewService, input: PreviewManifes
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          ...(input.settings.imagePullSecretName ? { imagePullSecrets: [{ name: input.settings.imagePullSecretName }] } : {}),
+          ...(pullSecret ? { imagePullSecrets: [{ name: input.settings.imagePullSecretName! }] } : {}),
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           containers: [container],
         },
