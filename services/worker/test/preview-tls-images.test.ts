@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
 import { startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { loadWorkerConfig } from '../src/config.js';
 import { imageAllowed, registryHost } from '../src/provisioners/kubernetes/image-policy.js';
@@ -27,6 +28,19 @@ describe('PREVIEW_TLS_MODE: the rendered Ingress', () => {
     expect(ingress.spec!.tls).toEqual([{ hosts: [HOST], secretName: 'preview-tls' }]);
     expect(ingress.metadata!.annotations).toEqual({ [CERT_MANAGER_ISSUER]: 'letsencrypt' });
     expect(CERT_MANAGER_ISSUER).toBe('cert-manager.io/cluster-issuer');
+    // What cert-manager's ingress-shim makes of the annotated Ingress (one Certificate per tls entry with a
+    // secretName, its hosts as dnsNames, the annotation's ClusterIssuer): a Certificate its own schema accepts.
+    const issuer = ingress.metadata!.annotations![CERT_MANAGER_ISSUER]!;
+    const certificates = ingress.spec!.tls!.map(
+      (tls) =>
+        new Certificate({
+          metadata: { name: tls.secretName!, namespace: ingress.metadata!.namespace! },
+          spec: { secretName: tls.secretName!, dnsNames: tls.hosts!, issuerRef: { name: issuer, kind: 'ClusterIssuer', group: 'cert-manager.io' } },
+        }),
+    );
+    expect(certificates).toHaveLength(1);
+    for (const c of certificates) expect(() => c.validate()).not.toThrow();
+    expect(() => new Certificate({ metadata: { name: 'x' }, spec: { dnsNames: [HOST] } as never }).validate()).toThrow();
   });
 
   it('copy (the default with PREVIEW_TLS_SECRET): the copied Secret by name', () => {
