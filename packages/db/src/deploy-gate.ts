@@ -1,11 +1,11 @@
 import type { Db } from './db-client.js';
-import type { Environment, PullRequestState } from './generated/prisma/client.js';
+import type { Environment } from './generated/prisma/client.js';
 import { LOCK_KEY_SQL } from './lock-key.js';
 
 // The deploy gate's reads and writes (`deploy.wait_for`): a deployment waits for its commit's checks, check events
 // find the deployments of their commit, and a check re-run that passes revives a deployment its gate failed.
 
-/** A deployment as the deploy gate looks at it, with its environment and pull request. */
+/** A deployment as the deploy gate looks at it, with its environment. */
 export interface GateDeployment {
   id: number;
   environmentId: number;
@@ -17,21 +17,13 @@ export interface GateDeployment {
   gateDeadline: Date | null;
   gateWaitingFor: string | null;
   gateFailed: boolean;
-  /** Whether it is its environment's latest deployment. */
-  latest: boolean;
   environment: Environment;
-  /** The pull request's head commit as the newest applied event showed it. */
-  headSha: string | null;
 }
 
 export async function readGateDeployment(db: Db, deploymentId: number): Promise<GateDeployment | null> {
   const dep = await db.deployment.findUnique({ where: { id: deploymentId }, include: { environment: true } });
   if (!dep) return null;
   const env = dep.environment;
-  const [latest, state] = await Promise.all([
-    db.deployment.findFirst({ where: { environmentId: env.id }, orderBy: { id: 'desc' }, select: { id: true } }),
-    headOf(db, env),
-  ]);
   return {
     id: dep.id,
     environmentId: env.id,
@@ -43,17 +35,8 @@ export async function readGateDeployment(db: Db, deploymentId: number): Promise<
     gateDeadline: dep.gateDeadline,
     gateWaitingFor: dep.gateWaitingFor,
     gateFailed: dep.gateFailed,
-    latest: latest?.id === dep.id,
     environment: env,
-    headSha: state?.lastHeadSha ?? null,
   };
-}
-
-function headOf(db: Db, env: Environment): Promise<Pick<PullRequestState, 'lastHeadSha'> | null> {
-  return db.pullRequestState.findFirst({
-    where: env.repositoryId !== null ? { repositoryId: env.repositoryId, prNumber: env.prNumber } : { repositoryFullName: env.repositoryFullName, prNumber: env.prNumber },
-    select: { lastHeadSha: true },
-  });
 }
 
 /**

@@ -24,25 +24,11 @@ export function kubeProvisionerFor(fake: FakeKubernetes, overrides: Partial<Kube
   dirs.push(dir);
   const kubeconfigPath = fake.writeKubeconfig(dir);
   return ({ fakeGithub, pem }: { fakeGithub: FakeGithub; pem: string }) =>
-    new KubernetesProvisioner({
-      api: new KubeApi({ kubeconfigPath, requestTimeoutMs: 5_000 }),
+    directProvisioner(new KubeApi({ kubeconfigPath, requestTimeoutMs: 5_000 }), 'test', {
       configs: new GithubConfigSource(new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 5_000), { maxReplicas: 3 }),
-      instance: 'test',
-      baseDomain: 'preview.test',
-      urlScheme: 'https',
-      quota: { cpu: '2', memory: '4Gi', pods: 20 },
-      defaults: { cpu: '250m', memory: '256Mi' },
-      ingressNamespace: 'ingress-nginx',
-      ingressClass: 'nginx',
-      tlsSecret: undefined,
-      imagePullSecret: undefined,
       secretsNamespace: 'preview-secrets',
       secretsAllowed: ['preview-db'],
-      destroyTimeoutSeconds: 60,
-      githubWebUrl: 'https://github.com',
       pollIntervalMs: 20,
-      // A configured second lasts 10 ms here, so a 60 s rollout timeout is 0.6 s.
-      secondMs: KUBE_SECOND_MS,
       ...overrides,
     });
 }

@@ -3,6 +3,7 @@ import {
   environmentKey,
   moveDeployment,
   readGateDeployment,
+  readPullRequest,
   requeueAfterRerun,
   setGateWaitingFor,
   startWaiting,
@@ -121,7 +122,9 @@ async function decide(deps: DeployGateDeps, dep: GateDeployment, checks: GateChe
  */
 async function afterRerun(deps: DeployGateDeps, dep: GateDeployment): Promise<GateOutcome> {
   const checks = parseGateChecks(dep.gateChecks);
-  if (!checks || !dep.latest || dep.headSha !== dep.commitSha) return { proceed: false, result: 'skipped: no longer the latest deployment of the head commit' };
+  // The pull request as it stands, read only here: most deploy jobs never need it. The requeue checks it again under the lock.
+  const { latest, state } = await readPullRequest(deps.db, environmentKey(dep.environment));
+  if (!checks || latest?.id !== dep.id || state?.lastHeadSha !== dep.commitSha) return { proceed: false, result: 'skipped: no longer the latest deployment of the head commit' };
   const seen = await observe(deps, dep);
   const verdict = seen && judge(checks, seen, dep, false);
   const again = verdict?.state === 'open' || (verdict?.state === 'waiting' && verdict.unseen.length === 0);
