@@ -29,6 +29,20 @@ export function namespaceFor(repositoryFullName: string, prNumber: number, repos
   return `${prefix}${slug}-${hash}`;
 }
 
+/**
+ * The shape of every name {@link namespaceFor} gives: `pr-`, the pull request's number (no leading zero),
+ * the folded repository name (`[a-z0-9]` runs joined by single dashes, never empty: `repo` stands in), and the
+ * 10 lowercase hex characters of the hash. The 63-character limit is not in the pattern (RE2, which CEL's
+ * `matches` uses, has no lookahead): check the length apart, as `isValidNamespace` does.
+ *
+ * deploy/kubernetes/base/admission-policy.yaml holds this pattern's `source` in a CEL `matches()` (RE2 and
+ * JavaScript read it alike: no lookaround, backreference or flag), and packages/deploy's tests keep the two
+ * identical.
+ */
+export const PREVIEW_NAMESPACE_PATTERN = /^pr-[1-9][0-9]*-[a-z0-9]+(?:-[a-z0-9]+)*-[0-9a-f]{10}$/;
+/** {@link PREVIEW_NAMESPACE_PATTERN} as text, as a CEL expression writes it. */
+export const PREVIEW_NAMESPACE_PATTERN_SOURCE = PREVIEW_NAMESPACE_PATTERN.source;
+
 export function slugify(name: string): string {
   return name
     .normalize('NFKD')

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { applyLimitRanges, checkPodQuota, podSecurityMessage, quotaUsed, type AdmissionView } from './fake-kubernetes/admission.js';
+import { admissionPolicyDefaults, admissionRequest, validatingAdmission, type AdmissionRequest, type ValidatingAdmission } from './fake-kubernetes/admission-hook.js';
 import type { ClusterHost } from './fake-kubernetes/cluster-host.js';
 import { DEFAULT_CRASH_LOG } from './fake-kubernetes/container-logs.js';
 import { ControlPlane } from './fake-kubernetes/control-plane.js';
@@ -29,6 +30,19 @@ import {
 } from './fake-kubernetes/merge.js';
 import { randomSuffix } from './fake-kubernetes/names.js';
 import { formatFor, parseQuantity } from './fake-kubernetes/quantity.js';
+import {
+  accessReviewStatus,
+  authorize as rbacAuthorize,
+  bootstrapPolicy,
+  defaultGroups,
+  escalationRefusal,
+  rbacDefaults,
+  requestAttributes,
+  type Attributes,
+  type Decision,
+  type RbacObjects,
+  type UserInfo,
+} from './fake-kubernetes/rbac.js';
 import { checkIdentity, parseBody, parseRoute, rbacSubject, type Route } from './fake-kubernetes/requests.js';
 import { apiVersionOf, discoveryDocument, findKind, isDiscoveryPath, qualifiedResource, RESOURCES, type ResourceDef } from './fake-kubernetes/resources.js';
 import { parseFieldSelector, parseLabelSelector, type FieldMatcher, type LabelMatcher } from './fake-kubernetes/selectors.js';
@@ -56,7 +70,7 @@ export type { RolloutCompletion } from './fake-kubernetes/deployment-controller.
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- stored objects are arbitrary Kubernetes JSON */
 
-interface FakeKubernetesOptions {
+export interface FakeKubernetesOptions {
   /** Bearer token the server requires (default 'fake-token'); others get 401 Status. */
   token?: string;
   /** How long a deleted namespace stays Terminating before it and everything in it disappear (ms, default 100). */
@@ -71,6 +85,21 @@ interface FakeKubernetesOptions {
   crashLog?: string;
   /** The user RBAC messages name (default the worker's service account, system:serviceaccount:ephemera:worker). */
   user?: string;
+  /**
+   * The token user's groups, as its authenticator would give them (used as given). Default: a service account's
+   * (system:serviceaccounts, system:serviceaccounts:<namespace>, system:authenticated), else system:authenticated.
+   */
+  groups?: string[];
+  /**
+   * 'rbac': every API request is authorized by the stored Roles, ClusterRoles, RoleBindings and ClusterRoleBindings
+   * as the API server's RBAC authorizer does (the bootstrap ClusterRoles cluster-admin and system:basic-user, bound to
+   * system:authenticated, are there from the start), and writing roles and bindings is refused as privilege
+   * escalation unless the user holds `escalate`/`bind` or every permission granted. Default: everything is allowed
+   * but what forbid() refuses. forbid() and allow() override either way.
+   */
+  authorization?: 'rbac';
+  /** Validating admission for the token user's writes; default: the one setValidatingAdmission() installed (none). */
+  validatingAdmission?: ValidatingAdmission;
 }
 
 export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -120,7 +149,7 @@ export interface FakeKubernetes {
   rolloutsCompleted: RolloutCompletion[];
   /** The next `count` requests matching (any omitted field matches) get `status` with a proper Status body. */
   failNext(match: { verb?: string; resource?: string; namespace?: string; name?: string; group?: string }, status: number, count?: number): void;
-  /** Every request for (verb, group/resource) is refused 403 as RBAC would; also reflected in SelfSubjectAccessReview answers. */
+  /** Every request for (verb, group/resource) is refused 403 as RBAC would (in rbac mode too, whatever the roles allow); also reflected in SelfSubjectAccessReview answers. */
   forbid(verb: string, resource: string, group?: string): void;
   /** Undoes forbid(). */
   allow(verb: string, resource: string, group?: string): void;
@@ -136,6 +165,9 @@ const REPLICASET = def('apps/v1', 'ReplicaSet');
 const QUOTA = def('v1', 'ResourceQuota');
 const EVENT = def('v1', 'Event');
 const SSAR = def('authorization.k8s.io/v1', 'SelfSubjectAccessReview');
+const SSR = def('authentication.k8s.io/v1', 'SelfSubjectReview');
+const VAP = def('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicy');
+const VAP_BINDING = def('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicyBinding');
 const PROTECTED_NAMESPACES = ['default', 'kube-system', 'kube-public'];
 const FAKE_CA = '-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBADAKBggqhkjOPQQDAjAjMSEwHwYDVQQDDBhrM3Mtc2Vy\ndmVyLWNhQGZha2Uta3ViZXJuZXRlczAeFw0yNDAxMDEwMDAwMDBaFw0zNDAxMDEw\n-----END CERTIFICATE-----\n';
 const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
@@ -152,6 +184,17 @@ interface WriteContext {
   manager: string;
   dryRun: boolean;
   warnings: string[];
+  /** Set for the token user's own requests (not seeds, not the cluster's components): escalation checks and validating admission apply. */
+  request?: UserRequest;
+}
+
+interface UserRequest {
+  user: UserInfo;
+  /** The request's namespace and the name in its URL (none for a POST): what `escalate` is asked about. */
+  namespace?: string;
+  name?: string;
+  /** A server-side apply that creates: `create` is authorized where admission runs, as the API server does. */
+  authorizeCreate?: boolean;
 }
 
 /**
@@ -170,6 +213,10 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   let discoveryRequests = 0;
   const failures: Array<{ match: { verb?: string; resource?: string; namespace?: string; name?: string; group?: string }; status: number; count: number }> = [];
   const forbidden_ = new Set<string>();
+  const rbacMode = options.authorization === 'rbac';
+  const groups = options.groups ?? defaultGroups(user);
+  /** The uid the token's user has unless it is a stored service account (whose uid a real token carries). */
+  const userUid = randomUUID();
   const held = new Set<string>();
   /** Held namespaces whose content is gone: only the hold keeps them. */
   const emptied = new Set<string>();
@@ -360,17 +407,19 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       else obj.status = status;
     }
     checkBase64Data(d, obj);
-    applyDefaults(d, obj, undefined, allocator);
+    defaults(d, obj, undefined);
+    refuseEscalation(d, obj, undefined, ctx);
     validateObject(d, obj, undefined, schemas);
     admitCreate(d, obj, ctx);
     // A new pod's QoS class follows what LimitRanger gave its containers.
     if (!keepStatus && d === POD) obj.status = initialStatus(d, obj);
-    const existing = stored(d, meta.namespace, meta.name);
-    if (existing) throw alreadyExists(d, meta.name, existing.metadata.deletionTimestamp !== undefined);
     meta.uid = randomUUID();
     meta.creationTimestamp = now();
     if (d.generation) meta.generation = 1;
     meta.managedFields = managed ?? trackUpdate({ before: undefined, after: obj, managed: [], manager: ctx.manager, apiVersion: apiVersionOf(d), now: now() });
+    admit(d, 'CREATE', obj, undefined, ctx);
+    const existing = stored(d, meta.namespace, meta.name);
+    if (existing) throw alreadyExists(d, meta.name, existing.metadata.deletionTimestamp !== undefined);
     if (ctx.dryRun) return obj;
     persist(d, obj, 'ADDED');
     if (d === NS) {
@@ -405,7 +454,8 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     }
     if (!opts.sub) {
       checkBase64Data(d, next);
-      applyDefaults(d, next, existing, allocator);
+      defaults(d, next, existing);
+      refuseEscalation(d, next, existing, ctx);
     }
     validateObject(d, next, existing, schemas);
     if (d.generation) {
@@ -428,6 +478,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
         ...(opts.sub ? { subresource: opts.sub } : {}),
       });
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
+    admit(d, 'UPDATE', next, existing, ctx, opts.sub);
     // A write that changes nothing leaves resourceVersion alone, as the API server's no-op detection does.
     const unchanged = sameObject(existing, next);
     if (unchanged || ctx.dryRun) return clone(unchanged ? existing : next);
@@ -436,6 +487,41 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     if (d === DEPLOYMENT && generationChanged) controller.deploymentChanged(next);
     if (d === QUOTA) refreshQuotas(next.metadata.namespace);
     return clone(stored(d, next.metadata.namespace, next.metadata.name)!);
+  }
+
+  /** What the API server defaults on every write, the RBAC and admission policy kinds' included. */
+  function defaults(d: ResourceDef, obj: Obj, old: Obj | undefined): void {
+    applyDefaults(d, obj, old, allocator);
+    rbacDefaults(d.kind, obj);
+    admissionPolicyDefaults(d.kind, obj);
+  }
+
+  /** RBAC's registry refuses the token user's roles and bindings that grant more than the user may (rbac mode). */
+  function refuseEscalation(d: ResourceDef, obj: Obj, old: Obj | undefined, ctx: WriteContext): void {
+    if (!rbacMode || !ctx.request || d.group !== 'rbac.authorization.k8s.io') return;
+    const { user, namespace = '', name = '' } = ctx.request;
+    const refusal = escalationRefusal({ objects: rbacObjects, authorize: authorizeRequest, user, resource: d.resource, obj, old, namespace, requestName: name });
+    if (refusal) throw refusal;
+  }
+
+  /**
+   * VALIDATING ADMISSION CALL SITE: every write of the token user (create, update, patch, apply, subresources,
+   * delete) passes here after authorization, defaulting and validation and before it is stored; seeds and the
+   * cluster's components do not. An apply that creates is authorized for `create` here first, as the API server does.
+   */
+  function admit(d: ResourceDef, operation: AdmissionRequest['operation'], obj: Obj | undefined, old: Obj | undefined, ctx: WriteContext, subResource?: string): void {
+    const request = ctx.request;
+    if (!request) return;
+    if (request.authorizeCreate && operation === 'CREATE') {
+      const decision = authorizeRequest({ verb: 'create', resourceRequest: true, group: d.group, resource: d.resource, namespace: request.namespace, name: request.name });
+      if (!decision.allowed) throw forbidden(d, request.name, decision.reason);
+    }
+    const ns = d.namespaced ? (obj ?? old)?.metadata?.namespace : undefined;
+    const denial = (options.validatingAdmission ?? validatingAdmission())(
+      admissionRequest({ operation, def: d, subResource, object: obj, oldObject: old, namespaceObject: ns ? stored(NS, undefined, ns) : undefined, userInfo: request.user, dryRun: ctx.dryRun }),
+      { policies: all(VAP).map((o) => clone(o)), bindings: all(VAP_BINDING).map((o) => clone(o)) },
+    );
+    if (denial) throw new KubeError(denial.code, denial.reason, denial.message);
   }
 
   // ---- namespaces ------------------------------------------------------------------------------------------------
@@ -487,6 +573,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   function deleteNamespace(existing: Obj, ctx: WriteContext): Obj {
     const name = existing.metadata.name as string;
     if (PROTECTED_NAMESPACES.includes(name)) throw forbidden(NS, name, 'this namespace may not be deleted');
+    admit(NS, 'DELETE', undefined, existing, ctx);
     if (existing.metadata.deletionTimestamp !== undefined || ctx.dryRun) return clone(existing);
     const next = clone(existing);
     next.metadata.deletionTimestamp = now();
@@ -503,12 +590,38 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     return forbidden_.has(`${verb} ${group}/${resource}`) || forbidden_.has(`* ${group}/${resource}`);
   }
 
-  function rbacRefusal(route: Route, verb: string): KubeError {
+  const rbacObjects: RbacObjects = {
+    clusterRoleBindings: () => all(def('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding')),
+    roleBindings: (ns) => all(def('rbac.authorization.k8s.io/v1', 'RoleBinding'), ns),
+    clusterRole: (name) => stored(def('rbac.authorization.k8s.io/v1', 'ClusterRole'), undefined, name),
+    role: (ns, name) => stored(def('rbac.authorization.k8s.io/v1', 'Role'), ns, name),
+  };
+
+  /** The token's user, as the authenticator gives it (a service account's uid is its object's). */
+  function userInfo(): UserInfo {
+    const sa = user.match(/^system:serviceaccount:([^:]+):(.+)$/);
+    const account = sa ? stored(def('v1', 'ServiceAccount'), sa[1], sa[2]!) : undefined;
+    return { username: user, uid: account?.metadata.uid ?? userUid, groups: [...groups] };
+  }
+
+  /**
+   * The server's authorizer: forbid() refuses; then (rbac mode) kube-apiserver's union of the privileged-groups
+   * authorizer (system:masters may do anything) and RBAC; otherwise everything is allowed.
+   */
+  function authorizeRequest(attrs: Attributes): Decision {
+    const resource = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : (attrs.resource ?? '');
+    if (attrs.resourceRequest && isForbidden(attrs.verb, attrs.group ?? '', resource)) return { allowed: false, reason: '' };
+    if (!rbacMode || groups.includes('system:masters')) return { allowed: true, reason: '' };
+    return rbacAuthorize(rbacObjects, userInfo(), attrs);
+  }
+
+  /** The authorization filter's 403: responsewriters.Forbidden, with the authorizer's reason when it gave one. */
+  function rbacRefusal(route: Omit<Route, 'inNamespacePath'>, verb: string, reason = ''): KubeError {
     const resource = route.sub ? `${route.resource}/${route.sub}` : route.resource;
     const qualified = qualifiedResource({ group: route.group, resource: route.resource });
     const subject = route.name ? `${qualified} "${route.name}"` : qualified;
     const scope = route.namespace ? `in the namespace "${route.namespace}"` : 'at the cluster scope';
-    return new KubeError(403, 'Forbidden', `${subject} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${route.group}" ${scope}`, {
+    return new KubeError(403, 'Forbidden', `${subject} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${route.group}" ${scope}${reason ? `: ${reason}` : ''}`, {
       ...(route.name ? { name: route.name } : {}),
       group: route.group || undefined,
       kind: route.resource,
@@ -596,6 +709,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   function accessReview(body: Obj): Obj {
     const review: Obj = { ...body, apiVersion: apiVersionOf(SSAR), kind: SSAR.kind, metadata: {} };
     validateObject(SSAR, { ...review, metadata: { name: 'review' } }, undefined, schemas);
+    if (rbacMode) return { ...review, status: accessReviewStatus(isObject(review.spec) ? review.spec : {}, authorizeRequest) };
     const attrs = review.spec?.resourceAttributes;
     let allowed = true;
     if (isObject(attrs)) {
@@ -606,6 +720,13 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       ...review,
       status: allowed ? { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "ephemera-worker" of ClusterRole "ephemera-worker" to ${rbacSubject(user)}` } : { allowed: false },
     };
+  }
+
+  /** SelfSubjectReview: who the token is. */
+  function selfReview(body: Obj): Obj {
+    const review: Obj = { ...body, apiVersion: apiVersionOf(SSR), kind: SSR.kind, metadata: {} };
+    validateObject(SSR, { ...review, metadata: { name: 'review' } }, undefined, schemas);
+    return { ...review, status: { userInfo: userInfo() } };
   }
 
   /** Handles one API (non-discovery) request; answers [status, body] or writes the response itself (watch). */
@@ -626,6 +747,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     ctx.dryRun = query.get('dryRun') === 'All';
 
     if (d === SSAR) return [201, accessReview(parseBody(raw, contentType))];
+    if (d === SSR) return [201, selfReview(parseBody(raw, contentType))];
     if (route.sub === 'log') return [200, podLog(route, query)];
     if (verb === 'watch') {
       watch(d, route, query, res);
@@ -645,7 +767,10 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     }
     if (verb === 'deletecollection') {
       const deleted = list(d, route.namespace, query).items as Obj[];
-      if (!ctx.dryRun) for (const o of deleted) deleteOne(d, o);
+      for (const o of deleted) {
+        admit(d, 'DELETE', undefined, o, ctx);
+        if (!ctx.dryRun) deleteOne(d, o);
+      }
       return [200, { kind: `${d.kind}List`, apiVersion: apiVersionOf(d), metadata: { resourceVersion: String(resourceVersion) }, items: deleted }];
     }
     const existing = stored(d, route.namespace, route.name!);
@@ -658,6 +783,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
         throw conflict(d, route.name!, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion}`);
       }
       if (d === NS) return [200, deleteNamespace(existing, ctx)];
+      admit(d, 'DELETE', undefined, existing, ctx);
       const gone = ctx.dryRun ? clone(existing) : deleteOne(d, existing);
       if (d.returnsDeleted) return [200, gone];
       return [200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: route.name, group: d.group || undefined, kind: d.resource, uid: existing.metadata.uid } }];
@@ -668,7 +794,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       checkIdentity(d, obj, route);
       const rv = obj.metadata.resourceVersion;
       if (rv !== undefined && rv !== existing.metadata.resourceVersion) throw conflict(d, route.name!);
-      if (route.sub === 'finalize') return [200, finalizeNamespace(existing, obj)];
+      if (route.sub === 'finalize') return [200, finalizeNamespace(existing, obj, ctx)];
       return [200, updateObject(d, existing, obj, ctx, route.sub ? { sub: route.sub } : {})];
     }
     // PATCH
@@ -735,8 +861,9 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       return [200, updateObject(d, existing, { ...clone(existing), status: config.status }, ctx, { sub: 'status' })];
     }
     if (!existing) {
-      // Creating through apply needs the create permission too.
-      if (isForbidden('create', d.group, d.resource)) throw rbacRefusal({ ...route, verb: 'create' }, 'create');
+      // Creating through apply needs the create permission too (in rbac mode checked where admission runs).
+      if (!rbacMode && isForbidden('create', d.group, d.resource)) throw rbacRefusal({ ...route, verb: 'create' }, 'create');
+      if (rbacMode && ctx.request) ctx.request.authorizeCreate = true;
       requireNamespace(d, route.namespace, route.name!);
       const { result, managed } = applyConfiguration({ existing: undefined, config, managed: [], manager, apiVersion, force, now: now() });
       return [201, createObject(d, result, ctx, managed)];
@@ -752,10 +879,11 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   }
 
   /** PUT namespaces/{name}/finalize: emptying spec.finalizers lets a terminating namespace go (the operator's escape hatch). */
-  function finalizeNamespace(existing: Obj, body: Obj): Obj {
+  function finalizeNamespace(existing: Obj, body: Obj, ctx: WriteContext): Obj {
     const name = existing.metadata.name as string;
     const next = clone(existing);
     next.spec = { ...(next.spec ?? {}), finalizers: body.spec?.finalizers ?? [] };
+    admit(NS, 'UPDATE', next, existing, ctx, 'finalize');
     if (next.spec.finalizers.length === 0 && next.metadata.deletionTimestamp !== undefined) {
       held.delete(name);
       emptied.delete(name);
@@ -826,7 +954,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       });
       if (!authorized) return sendError(unauthorized());
       if (!route) return sendError(notFoundPath());
-      const ctx: WriteContext = { manager: 'unknown', dryRun: false, warnings: [] };
+      const ctx: WriteContext = { manager: 'unknown', dryRun: false, warnings: [], request: { user: userInfo(), namespace: route.namespace, name: route.name } };
       try {
         if (entry) {
           const failure = failures.find(
@@ -842,7 +970,11 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
             failure.count--;
             throw scriptedFailure(failure.status);
           }
-          if (route.def && isForbidden(entry.verb, route.group, entry.resource)) throw rbacRefusal(route, entry.verb);
+          if (rbacMode) {
+            const attrs = requestAttributes(route, url.searchParams.get('fieldSelector'));
+            const decision = authorizeRequest(attrs);
+            if (!decision.allowed) throw rbacRefusal({ ...route, name: attrs.name }, entry.verb, decision.reason);
+          } else if (route.def && isForbidden(entry.verb, route.group, entry.resource)) throw rbacRefusal(route, entry.verb);
         }
         const answer = serve(route, method, url.searchParams, raw, contentType, req.headers['user-agent'] ?? '', res, ctx);
         if (!answer && entry) entry.status = res.statusCode;
@@ -871,6 +1003,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
 
   const system: WriteContext = { manager: 'kube-apiserver', dryRun: false, warnings: [] };
   for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) createObject(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, system);
+  if (rbacMode) for (const obj of bootstrapPolicy()) createObject(def(obj.apiVersion, obj.kind), obj, system);
 
   const kindOf = (apiVersion: string, kind: string) => {
     const d = findKind(apiVersion, kind);

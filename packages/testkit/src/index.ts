@@ -8,4 +8,8 @@ export * from './gate-payloads.js';
 export * from './shuffled.js';
 export * from './load-generator.js';
 export * from './fake-kubernetes.js';
+export { setValidatingAdmission, type AdmissionRequest, type ValidatingAdmission } from './fake-kubernetes/admission-hook.js';
+export type { UserInfo } from './fake-kubernetes/rbac.js';
 export * from './network-policy-evaluator.js';
+// AdmissionRequest is exported above (admission-hook.ts); admission-policy.ts declares the same shape.
+export { admitWithPolicies } from './fake-kubernetes/admission-policy.js';

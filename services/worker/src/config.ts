@@ -85,6 +85,11 @@ export const workerConfigSchema = z.object({
   KUBECONFIG: z.string().min(1).optional(),
   KUBE_CONTEXT: z.string().min(1).optional(),
   KUBE_REQUEST_TIMEOUT_MS: env.positiveInt(30_000),
+  /**
+   * The worker's Kubernetes username, which each preview namespace's RoleBinding names; unset: asked of the API
+   * server (SelfSubjectReview, Kubernetes 1.28+).
+   */
+  EPHEMERA_KUBE_SUBJECT: z.string().regex(/^[^\s]+$/, 'must be a Kubernetes username (system:serviceaccount:<namespace>:<name> for a ServiceAccount)').optional(),
   /** Tells this installation's objects from another's in a shared cluster (a label value). */
   EPHEMERA_INSTANCE: labelValue.default('default'),
   PREVIEW_QUOTA_CPU: cpuQuantity.default('2'),

@@ -29,7 +29,10 @@ if (clients && credentials) {
 }
 let provisioner: Provisioner;
 try {
-  provisioner = await createProvisioner(config, clients);
+  provisioner = await createProvisioner(config, clients, ({ username, warnings }) => {
+    logger.info({ kube_user: username }, `Kubernetes access checked for ${username}`);
+    for (const w of warnings) logger.warn({ kube_user: username }, w);
+  });
 } catch (err) {
   logger.fatal({ provisioner: config.PROVISIONER }, `cannot start the ${config.PROVISIONER} provisioner: ${(err as Error).message}`);
   process.exit(1);

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { pullRequestPayload, startFakeKubernetes, type FakeGithub, type FakeKubernetes } from '@ephemera/testkit';
+import { pullRequestPayload, startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { mendStuck, reconcileNamespaces } from '../src/processors/cleanup-processor.js';
-import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
-import { KUBERNETES_PERMISSIONS } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
+import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, permissionKeys, sourceSecretPermissions } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
 import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 import { KUBE_SECOND_MS, kubeProvisionerFor } from './kube-provisioner.js';
@@ -110,13 +107,17 @@ describe('Kubernetes provisioner: a pull request from opened to closed', () => {
       { from: [{ podSelector: {} }] },
       { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }] },
     ]);
-    // Every object carries the installation's labels, and every write was a server-side apply by `ephemera`.
+    // Every object carries the installation's labels, and every write was a server-side apply by `ephemera`, but
+    // for the RoleBinding the worker may only create (and the reviews that ask the API server, which write nothing).
     for (const kind of ['ResourceQuota', 'LimitRange', 'Service'] as const) {
       for (const o of fake.list('v1', kind, env.namespace)) expect(o.metadata.labels).toMatchObject(owner);
     }
-    const writes = fake.requests.filter((r) => ['create', 'update', 'patch'].includes(r.verb));
+    expect(fake.get('rbac.authorization.k8s.io/v1', 'RoleBinding', env.namespace, 'ephemera-preview').metadata.labels).toMatchObject(owner);
+    const writes = fake.requests.filter((r) => ['create', 'update', 'patch'].includes(r.verb) && !/^self/.test(r.resource));
     expect(writes.length).toBeGreaterThan(0);
-    expect(writes.every((r) => r.verb === 'patch' && r.contentType === 'application/apply-patch+yaml' && r.fieldManager === 'ephemera')).toBe(true);
+    const creates = writes.filter((r) => r.verb === 'create');
+    expect(creates.map((r) => `${r.resource} ${r.namespace}`)).toEqual([`rolebindings ${env.namespace}`]);
+    expect(writes.filter((r) => r.verb !== 'create').every((r) => r.verb === 'patch' && r.contentType === 'application/apply-patch+yaml' && r.fieldManager === 'ephemera')).toBe(true);
 
     const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id } });
     expect(dep.status).toBe('SUCCESS');
@@ -167,8 +168,12 @@ describe('Kubernetes provisioner: a pull request from opened to closed', () => {
     expect(await h.failedJobs()).toHaveLength(0);
   });
 
-  it('used only what KUBERNETES_PERMISSIONS lists (the start-up check and the shipped role)', () => {
-    const granted = new Set(KUBERNETES_PERMISSIONS.flatMap((p) => p.verbs.map((v) => `${v} ${p.group}/${p.resource}`)));
+  it('used only what the permission tables list (the start-up check and the shipped roles)', () => {
+    // Names aside: packages/deploy's lifecycle test runs with the roles themselves, names included.
+    const tables = [...CLUSTER_PERMISSIONS, ...PREVIEW_NAMESPACE_PERMISSIONS, sourceSecretPermissions(['preview-db'])];
+    const granted = new Set(permissionKeys(tables).map((k) => k.replace(/:.*$/, '')));
+    // Every authenticated identity may review itself (Kubernetes' system:basic-user).
+    for (const k of ['create authentication.k8s.io/selfsubjectreviews', 'create authorization.k8s.io/selfsubjectaccessreviews']) granted.add(k);
     const used = new Set(fake.requests.map((r) => `${r.verb} ${r.group}/${r.resource}`));
     expect([...used].filter((u) => !granted.has(u))).toEqual([]);
     expect(used.size).toBeGreaterThan(10);
@@ -599,44 +604,5 @@ describe('Kubernetes provisioner: MAX_ENVIRONMENTS_PER_REPO', () => {
     await h.drain();
     expect(await envOf(h, REPO, 42)).toMatchObject({ status: 'DESTROYED', waitingSince: null });
     expect((await envOf(h, REPO, 41)).status).toBe('READY');
-  });
-});
-
-describe('Kubernetes provisioner: start-up check', () => {
-  let fake: FakeKubernetes;
-  beforeAll(async () => {
-    fake = await startFakeKubernetes();
-  });
-  afterAll(() => fake.close());
-  const make = (overrides: Partial<KubernetesProvisionerOptions> = {}) =>
-    provisionerFor(fake, overrides)({ fakeGithub: { url: 'http://127.0.0.1:9' } as FakeGithub, pem: 'unused' });
-
-  it('passes when every permission is granted', async () => {
-    await expect(make().checkAccess()).resolves.toBeUndefined();
-    expect(fake.requests.filter((r) => r.resource === 'selfsubjectaccessreviews').length).toBeGreaterThan(10);
-  });
-
-  it('names each refused verb and resource', async () => {
-    fake.forbid('list', 'namespaces');
-    fake.forbid('get', 'pods/log');
-    await expect(make().checkAccess()).rejects.toThrow(/refuses what the provisioner needs \(cluster-wide\): get pods\/log, list namespaces;/);
-  });
-
-  it('says when the API cannot be reached', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
-    dirs.push(dir);
-    const file = path.join(dir, 'config');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(file, fake.kubeconfig.replace(fake.url, 'http://127.0.0.1:9'));
-    const p = make({ api: new KubeApi({ kubeconfigPath: file, requestTimeoutMs: 2_000 }) });
-    await expect(p.checkAccess()).rejects.toThrow(/^cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:9: /);
-  });
-
-  it('refuses a context the kubeconfig does not have', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
-    dirs.push(dir);
-    expect(() => new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), context: 'prod', requestTimeoutMs: 1_000 })).toThrow(
-      /KUBE_CONTEXT prod is not a context of .* \(it has: fake\)/,
-    );
   });
 });

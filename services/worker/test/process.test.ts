@@ -97,7 +97,7 @@ describe('the worker process', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
     try {
       fake.forbid('delete', 'namespaces');
-      fake.forbid('list', 'events');
+      fake.forbid('create', 'rolebindings', 'rbac.authorization.k8s.io');
       const kube = { PROVISIONER: 'kubernetes', KUBECONFIG: fake.writeKubeconfig(dir) };
       const run = async (extra: Record<string, string>) => {
         const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
@@ -112,7 +112,7 @@ describe('the worker process', () => {
       };
       const refused = await run({ ...kube, GITHUB_APP_ID: '42', GITHUB_APP_PRIVATE_KEY: h.pem });
       expect(refused.code).toBe(1);
-      expect(refused.out).toMatch(/cannot start the kubernetes provisioner: the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ refuses what the provisioner needs \(cluster-wide\): delete namespaces, list events/);
+      expect(refused.out).toMatch(/cannot start the kubernetes provisioner: the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ refuses system:serviceaccount:ephemera:worker what the provisioner needs: create rolebindings\.rbac\.authorization\.k8s\.io, delete namespaces;/);
       const noApp = await run(kube);
       expect(noApp.code).toBe(1);
       expect(noApp.out).toMatch(/PROVISIONER=kubernetes reads each repository's \.ephemera\.yml with the GitHub App: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY/);

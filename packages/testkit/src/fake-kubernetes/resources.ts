@@ -89,8 +89,37 @@ export const RESOURCES: ResourceDef[] = [
     subresources: {}, generation: true, statusSubresource: false, fields: [], returnsDeleted: false,
   },
   {
+    group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', kind: 'SelfSubjectReview', singular: 'selfsubjectreview',
+    namespaced: false, verbs: ['create'], subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
     group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', singular: 'selfsubjectaccessreview',
     namespaced: false, verbs: ['create'], subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', kind: 'ClusterRoleBinding', singular: 'clusterrolebinding', namespaced: false,
+    verbs: ALL_VERBS, subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', singular: 'clusterrole', namespaced: false,
+    verbs: ALL_VERBS, subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', kind: 'RoleBinding', singular: 'rolebinding', namespaced: true,
+    verbs: ALL_VERBS, subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', singular: 'role', namespaced: true,
+    verbs: ALL_VERBS, subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'admissionregistration.k8s.io', version: 'v1', resource: 'validatingadmissionpolicies', kind: 'ValidatingAdmissionPolicy', singular: 'validatingadmissionpolicy',
+    namespaced: false, verbs: ALL_VERBS, categories: ['api-extensions'], subresources: STATUS, generation: true, statusSubresource: true, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'admissionregistration.k8s.io', version: 'v1', resource: 'validatingadmissionpolicybindings', kind: 'ValidatingAdmissionPolicyBinding',
+    singular: 'validatingadmissionpolicybinding', namespaced: false, verbs: ALL_VERBS, categories: ['api-extensions'], subresources: {}, generation: true,
+    statusSubresource: false, fields: [], returnsDeleted: false,
   },
 ];
 

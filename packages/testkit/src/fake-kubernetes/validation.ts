@@ -45,6 +45,13 @@ export async function loadSchemaValidators(): Promise<Map<string, SchemaValidato
   const ing = await import('kubernetes-models/networking.k8s.io/v1/Ingress');
   const netpol = await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy');
   const ssar = await import('kubernetes-models/authorization.k8s.io/v1/SelfSubjectAccessReview');
+  const ssr = await import('kubernetes-models/authentication.k8s.io/v1/SelfSubjectReview');
+  const clusterRole = await import('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole');
+  const clusterRoleBinding = await import('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding');
+  const role = await import('kubernetes-models/rbac.authorization.k8s.io/v1/Role');
+  const roleBinding = await import('kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding');
+  const vap = await import('kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy');
+  const vapb = await import('kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding');
   return new Map<string, SchemaValidator>([
     ['v1/Namespace', (o) => new ns.Namespace(o as never).validate()],
     ['v1/Pod', (o) => new pod.Pod(o as never).validate()],
@@ -60,6 +67,13 @@ export async function loadSchemaValidators(): Promise<Map<string, SchemaValidato
     ['networking.k8s.io/v1/Ingress', (o) => new ing.Ingress(o as never).validate()],
     ['networking.k8s.io/v1/NetworkPolicy', (o) => new netpol.NetworkPolicy(o as never).validate()],
     ['authorization.k8s.io/v1/SelfSubjectAccessReview', (o) => new ssar.SelfSubjectAccessReview(o as never).validate()],
+    ['authentication.k8s.io/v1/SelfSubjectReview', (o) => new ssr.SelfSubjectReview(o as never).validate()],
+    ['rbac.authorization.k8s.io/v1/ClusterRole', (o) => new clusterRole.ClusterRole(o as never).validate()],
+    ['rbac.authorization.k8s.io/v1/ClusterRoleBinding', (o) => new clusterRoleBinding.ClusterRoleBinding(o as never).validate()],
+    ['rbac.authorization.k8s.io/v1/Role', (o) => new role.Role(o as never).validate()],
+    ['rbac.authorization.k8s.io/v1/RoleBinding', (o) => new roleBinding.RoleBinding(o as never).validate()],
+    ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy', (o) => new vap.ValidatingAdmissionPolicy(o as never).validate()],
+    ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding', (o) => new vapb.ValidatingAdmissionPolicyBinding(o as never).validate()],
   ]);
 }
 
@@ -123,7 +137,7 @@ function metaErrors(def: ResourceDef, obj: Obj, errors: FieldError[]): void {
   const name = meta.name;
   if (typeof name !== 'string' || name === '') errors.push(required('metadata.name', 'name or generateName is required'));
   else {
-    const check = def.kind === 'Namespace' ? dns1123LabelErrors : def.kind === 'Service' ? dns1035LabelErrors : dns1123SubdomainErrors;
+    const check = def.kind === 'Namespace' ? dns1123LabelErrors : def.kind === 'Service' ? dns1035LabelErrors : RBAC_KINDS.includes(def.kind) ? pathSegmentErrors : dns1123SubdomainErrors;
     for (const e of check(name)) errors.push(invalidValue('metadata.name', name, e));
   }
   labelErrors(meta.labels, 'metadata.labels', errors);
@@ -378,6 +392,145 @@ function quantityMapErrors(map: unknown, field: string, errors: FieldError[]): v
   }
 }
 
+const RBAC_KINDS = ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+
+/** path.IsValidPathSegmentName: how RBAC names its objects (colons allowed, as in system:basic-user). */
+export function pathSegmentErrors(name: string): string[] {
+  if (name === '.' || name === '..') return [`may not be '${name}'`];
+  return ['/', '%'].filter((c) => name.includes(c)).map((c) => `may not contain '${c}'`);
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const count = (v: unknown) => list(v).length;
+
+/** ValidateRole / ValidateClusterRole's validatePolicyRule (pkg/apis/rbac/validation/validation.go). */
+function policyRuleErrors(rules: unknown, namespaced: boolean, errors: FieldError[]): void {
+  list(rules).forEach((rule, i) => {
+    if (!isObject(rule)) return;
+    const at = `rules[${i}]`;
+    if (count(rule.verbs) === 0) errors.push(required(`${at}.verbs`, 'verbs must contain at least one value'));
+    if (count(rule.nonResourceURLs) > 0) {
+      const urls = `[]string{${list(rule.nonResourceURLs).map((u) => JSON.stringify(u)).join(', ')}}`;
+      if (namespaced) errors.push({ type: 'FieldValueInvalid', field: `${at}.nonResourceURLs`, detail: `Invalid value: ${urls}: namespaced rules cannot apply to non-resource URLs` });
+      if (count(rule.apiGroups) > 0 || count(rule.resources) > 0 || count(rule.resourceNames) > 0) {
+        errors.push({ type: 'FieldValueInvalid', field: `${at}.nonResourceURLs`, detail: `Invalid value: ${urls}: rules cannot apply to both regular resources and non-resource URLs` });
+      }
+      return;
+    }
+    if (count(rule.apiGroups) === 0) errors.push(required(`${at}.apiGroups`, 'resource rules must supply at least one api group'));
+    if (count(rule.resources) === 0) errors.push(required(`${at}.resources`, 'resource rules must supply at least one resource'));
+    if (count(rule.resourceNames) > 0 && count(rule.resources) > 1) errors.push(required(`${at}.resourceNames`, 'resource names cannot apply to multiple resources'));
+  });
+}
+
+/** ValidateRoleBinding / ValidateClusterRoleBinding, and their updates' immutable roleRef. */
+function bindingErrors(def: ResourceDef, obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
+  const roleRef = isObject(obj.roleRef) ? obj.roleRef : {};
+  const kinds = def.kind === 'RoleBinding' ? ['Role', 'ClusterRole'] : ['ClusterRole'];
+  if (roleRef.apiGroup !== 'rbac.authorization.k8s.io') errors.push(notSupported('roleRef.apiGroup', roleRef.apiGroup ?? '', ['rbac.authorization.k8s.io']));
+  if (!kinds.includes(roleRef.kind)) errors.push(notSupported('roleRef.kind', roleRef.kind ?? '', kinds));
+  if (typeof roleRef.name !== 'string' || roleRef.name === '') errors.push(required('roleRef.name'));
+  else for (const e of pathSegmentErrors(roleRef.name)) errors.push(invalidValue('roleRef.name', roleRef.name, e));
+  list(obj.subjects).forEach((subject, i) => {
+    if (!isObject(subject)) return;
+    const at = `subjects[${i}]`;
+    const name = typeof subject.name === 'string' ? subject.name : '';
+    if (name === '') errors.push(required(`${at}.name`));
+    switch (subject.kind) {
+      case 'ServiceAccount':
+        if (name) for (const e of dns1123SubdomainErrors(name)) errors.push(invalidValue(`${at}.name`, name, e));
+        if (subject.apiGroup) errors.push(notSupported(`${at}.apiGroup`, subject.apiGroup, ['']));
+        if (def.kind === 'ClusterRoleBinding' && !subject.namespace) errors.push(required(`${at}.namespace`));
+        break;
+      case 'User':
+      case 'Group':
+        if (name === '') errors.push(invalidValue(`${at}.name`, '', `${subject.kind === 'User' ? 'user' : 'group'} name cannot be empty`));
+        if (subject.apiGroup !== 'rbac.authorization.k8s.io') errors.push(notSupported(`${at}.apiGroup`, subject.apiGroup ?? '', ['rbac.authorization.k8s.io']));
+        break;
+      default:
+        errors.push(notSupported(`${at}.kind`, subject.kind ?? '', ['ServiceAccount', 'User', 'Group']));
+    }
+  });
+  const oldRef = isObject(old?.roleRef) ? old.roleRef : undefined;
+  if (old && !(oldRef && oldRef.apiGroup === roleRef.apiGroup && oldRef.kind === roleRef.kind && oldRef.name === roleRef.name)) {
+    const shown = `rbac.RoleRef{APIGroup:${JSON.stringify(roleRef.apiGroup ?? '')}, Kind:${JSON.stringify(roleRef.kind ?? '')}, Name:${JSON.stringify(roleRef.name ?? '')}}`;
+    errors.push({ type: 'FieldValueInvalid', field: 'roleRef', detail: `Invalid value: ${shown}: cannot change roleRef` });
+  }
+}
+
+/** validateMatchResources: what defaulting fills in must be there and be one of the known values. */
+function matchResourcesErrors(match: unknown, field: string, errors: FieldError[]): void {
+  if (!isObject(match)) return;
+  if (match.matchPolicy === undefined) errors.push(required(`${field}.matchPolicy`));
+  else if (!['Equivalent', 'Exact'].includes(match.matchPolicy)) errors.push(notSupported(`${field}.matchPolicy`, match.matchPolicy, ['Equivalent', 'Exact']));
+  if (match.namespaceSelector === undefined) errors.push(required(`${field}.namespaceSelector`));
+  if (match.objectSelector === undefined) errors.push(required(`${field}.objectSelector`));
+}
+
+/**
+ * ValidateValidatingAdmissionPolicy and ValidateValidatingAdmissionPolicyBinding
+ * (pkg/apis/admissionregistration/validation/validation.go), without compiling the CEL expressions.
+ */
+function admissionPolicyErrors(def: ResourceDef, obj: Obj, errors: FieldError[]): void {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  if (def.kind === 'ValidatingAdmissionPolicy') {
+    if (spec.failurePolicy === undefined) errors.push(required('spec.failurePolicy'));
+    else if (!['Fail', 'Ignore'].includes(spec.failurePolicy)) errors.push(notSupported('spec.failurePolicy', spec.failurePolicy, ['Fail', 'Ignore']));
+    if (!isObject(spec.matchConstraints)) errors.push(required('spec.matchConstraints'));
+    else {
+      matchResourcesErrors(spec.matchConstraints, 'spec.matchConstraints', errors);
+      if (count(spec.matchConstraints.resourceRules) === 0) errors.push(required('spec.matchConstraints.resourceRules'));
+    }
+    if (count(spec.validations) === 0 && count(spec.auditAnnotations) === 0) {
+      errors.push(required('spec.validations', 'validations or auditAnnotations must contain at least one item'));
+      errors.push(required('spec.auditAnnotations', 'validations or auditAnnotations must contain at least one item'));
+    }
+    list(spec.validations).forEach((v, i) => {
+      if (!isObject(v)) return;
+      const at = `spec.validations[${i}]`;
+      if (typeof v.expression !== 'string' || v.expression.trim() === '') errors.push(required(`${at}.expression`, 'expression is not specified'));
+      if (typeof v.message === 'string' && v.message.length > 0) {
+        if (v.message.trim() === '') errors.push(invalidValue(`${at}.message`, v.message, 'message must be non-empty if specified'));
+        else if (/[\n\r]/.test(v.message.trim())) errors.push(invalidValue(`${at}.message`, v.message, 'message must not contain line breaks'));
+      }
+      const reasons = ['Forbidden', 'Invalid', 'RequestEntityTooLarge', 'Unauthorized'];
+      if (v.reason !== undefined && !reasons.includes(v.reason)) errors.push(notSupported(`${at}.reason`, v.reason, reasons));
+    });
+    return;
+  }
+  if (typeof spec.policyName !== 'string' || spec.policyName === '') errors.push(required('spec.policyName'));
+  else for (const e of dns1123SubdomainErrors(spec.policyName)) errors.push(invalidValue('spec.policyName', spec.policyName, e));
+  if (isObject(spec.paramRef)) {
+    const ref = spec.paramRef;
+    if (ref.name && ref.selector !== undefined) {
+      errors.push(forbiddenField('spec.paramRef.name', 'name and selector are mutually exclusive'));
+      errors.push(forbiddenField('spec.paramRef.selector', 'name and selector are mutually exclusive'));
+    }
+    if (!ref.name && ref.selector === undefined) errors.push(required('spec.paramRef', 'one of name or selector must be specified'));
+    if (!ref.parameterNotFoundAction) errors.push(required('spec.paramRef.parameterNotFoundAction'));
+    else if (!['Deny', 'Allow'].includes(ref.parameterNotFoundAction)) errors.push(notSupported('spec.paramRef.parameterNotFoundAction', ref.parameterNotFoundAction, ['Deny', 'Allow']));
+  }
+  matchResourcesErrors(spec.matchResources, 'spec.matchResources', errors);
+  const actions = list(spec.validationActions);
+  const seen = new Set<unknown>();
+  actions.forEach((a, i) => {
+    if (!['Audit', 'Deny', 'Warn'].includes(a as string)) errors.push(notSupported(`spec.validationActions[${i}]`, a, ['Audit', 'Deny', 'Warn']));
+    if (seen.has(a)) errors.push(duplicate(`spec.validationActions[${i}]`, a));
+    seen.add(a);
+  });
+  if (seen.has('Deny') && seen.has('Warn')) {
+    errors.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.validationActions',
+      detail: `Invalid value: []admissionregistration.ValidationAction{${actions.map((a) => JSON.stringify(a)).join(', ')}}: must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)`,
+    });
+  }
+  if (seen.size === 0) errors.push(required('spec.validationActions', 'at least one validation action is required'));
+}
+
+/** Kinds the fake checks with the server's own Go validation ahead of the OpenAPI schema, whose messages are terser. */
+const SERVER_RULES_FIRST = [...RBAC_KINDS, 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+
 /**
  * Everything the API server checks before storing `obj` (already defaulted): the kind's OpenAPI schema, then the
  * apimachinery and per-kind rules; `old` is the stored object on updates. Throws 422 Invalid.
@@ -385,9 +538,22 @@ function quantityMapErrors(map: unknown, field: string, errors: FieldError[]): v
 export function validateObject(def: ResourceDef, obj: Obj, old: Obj | undefined, schemas: Map<string, SchemaValidator>): void {
   const errors: FieldError[] = [];
   const schema = schemas.get(`${apiVersionOf(def)}/${def.kind}`);
-  if (schema) errors.push(...schemaErrors(schema, obj));
+  const serverFirst = SERVER_RULES_FIRST.includes(def.kind);
+  if (schema && !serverFirst) errors.push(...schemaErrors(schema, obj));
   metaErrors(def, obj, errors);
   switch (def.kind) {
+    case 'Role':
+    case 'ClusterRole':
+      policyRuleErrors(obj.rules, def.kind === 'Role', errors);
+      break;
+    case 'RoleBinding':
+    case 'ClusterRoleBinding':
+      bindingErrors(def, obj, old, errors);
+      break;
+    case 'ValidatingAdmissionPolicy':
+    case 'ValidatingAdmissionPolicyBinding':
+      admissionPolicyErrors(def, obj, errors);
+      break;
     case 'Deployment':
     case 'ReplicaSet':
       workloadErrors(def, obj, old, errors);
@@ -416,6 +582,7 @@ export function validateObject(def: ResourceDef, obj: Obj, old: Obj | undefined,
       });
       break;
   }
+  if (schema && serverFirst) errors.push(...schemaErrors(schema, obj));
   // The same field can fail the schema and a rule; the server reports each problem once.
   const seen = new Set<string>();
   const unique = errors.filter((e) => {

@@ -1,5 +1,6 @@
 import { githubWebUrl, previewTlsMode, type WorkerConfig } from '../config.js';
 import type { InstallationClients } from '../github/installation-clients.js';
+import type { AccessCheckResult } from './kubernetes/access-check.js';
 import { KubeApi } from './kubernetes/kube-api.js';
 import { KubernetesProvisioner } from './kubernetes/kubernetes-provisioner.js';
 import { NoneProvisioner } from './none-provisioner.js';
@@ -10,7 +11,11 @@ import type { Provisioner } from './provisioner.js';
  * The provisioner PROVISIONER names. The Kubernetes one checks its access before it is returned, so a worker
  * that cannot reach the cluster, or lacks a permission, stops at start with the reason.
  */
-export async function createProvisioner(config: WorkerConfig, clients: InstallationClients | undefined): Promise<Provisioner> {
+export async function createProvisioner(
+  config: WorkerConfig,
+  clients: InstallationClients | undefined,
+  onAccess: (access: AccessCheckResult) => void = () => {},
+): Promise<Provisioner> {
   if (config.PROVISIONER === 'none') return new NoneProvisioner(config.PROVISIONER_DELAY_MS);
   if (!clients) throw new Error('PROVISIONER=kubernetes needs the GitHub App credentials to read .ephemera.yml');
   const api = new KubeApi({ kubeconfigPath: config.KUBECONFIG, context: config.KUBE_CONTEXT, requestTimeoutMs: config.KUBE_REQUEST_TIMEOUT_MS });
@@ -37,11 +42,12 @@ export async function createProvisioner(config: WorkerConfig, clients: Installat
     quotaEphemeralStorage: config.PREVIEW_QUOTA_EPHEMERAL_STORAGE,
     secretsNamespace: config.PREVIEW_SECRETS_NAMESPACE,
     secretsAllowed: config.PREVIEW_SECRETS_ALLOWED,
+    kubeSubject: config.EPHEMERA_KUBE_SUBJECT,
     destroyTimeoutSeconds: config.DESTROY_TIMEOUT_SECONDS,
     crashRestarts: config.PREVIEW_CRASH_RESTARTS,
     resyncSeconds: config.KUBE_RESYNC_SECONDS,
     githubWebUrl: githubWebUrl(config.GITHUB_API_URL),
   });
-  await provisioner.checkAccess();
+  onAccess(await provisioner.checkAccess());
   return provisioner;
 }

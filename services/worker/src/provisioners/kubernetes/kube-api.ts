@@ -2,11 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
   AppsV1Api,
+  AuthenticationV1Api,
   AuthorizationV1Api,
   CoreV1Api,
   IsomorphicFetchHttpLibrary,
   KubeConfig,
   KubernetesObjectApi,
+  RbacAuthorizationV1Api,
   ServerConfiguration,
   VersionApi,
   createConfiguration,
@@ -43,6 +45,8 @@ export class KubeApi {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly authorization: AuthorizationV1Api;
+  readonly authentication: AuthenticationV1Api;
+  readonly rbac: RbacAuthorizationV1Api;
   readonly version: VersionApi;
   /** The configuration itself, for watches (client-node's Watch takes it). */
   readonly kubeConfig: KubeConfig;
@@ -78,6 +82,8 @@ export class KubeApi {
     this.core = new CoreV1Api(configuration);
     this.apps = new AppsV1Api(configuration);
     this.authorization = new AuthorizationV1Api(configuration);
+    this.authentication = new AuthenticationV1Api(configuration);
+    this.rbac = new RbacAuthorizationV1Api(configuration);
     this.version = new VersionApi(configuration);
   }
 }

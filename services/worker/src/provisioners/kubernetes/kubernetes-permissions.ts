@@ -1,15 +1,40 @@
 /**
- * Every (API group, resource, verb) the Kubernetes provisioner uses, and nothing else: the worker checks them at
- * start (SelfSubjectAccessReview), and the ClusterRole shipped for it grants exactly these.
+ * Every (API group, resource, verb) the Kubernetes provisioner uses, and nothing else, in the three scopes it holds
+ * them: the worker checks them at start (SelfSubjectAccessReview), and the roles shipped in deploy/kubernetes grant
+ * exactly these (packages/deploy's tests keep them identical).
  *
  * Server-side apply is a PATCH, and creating an object by applying it also needs `create`.
  */
-export const KUBERNETES_PERMISSIONS = [
-  { group: '', resource: 'namespaces', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+export interface KubernetesPermission {
+  group: string;
+  resource: string;
+  verbs: readonly string[];
+  /** Only these objects (RBAC's resourceNames); absent: every object of the resource. */
+  resourceNames?: readonly string[];
+}
+
+/** The ClusterRole every preview namespace binds the worker to, and the name of that RoleBinding. */
+export const PREVIEW_ROLE = 'ephemera-preview';
+
+/**
+ * Cluster-wide (ClusterRole `ephemera-provisioner`): the preview namespaces themselves, and binding the worker to
+ * `ephemera-preview` in each one it creates. The ValidatingAdmissionPolicies of deploy/kubernetes narrow both to
+ * Ephemera's own namespaces; `get` on the one ClusterRole is for the start-up check.
+ */
+export const CLUSTER_PERMISSIONS: readonly KubernetesPermission[] = [
+  { group: '', resource: 'namespaces', verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verbs: ['create'] },
+  { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind', 'get'], resourceNames: [PREVIEW_ROLE] },
+];
+
+/**
+ * In each preview namespace only (ClusterRole `ephemera-preview`, bound there by a RoleBinding the worker makes
+ * right after the namespace). No `get` or `list` of Secrets: the copies are written and deleted by name.
+ */
+export const PREVIEW_NAMESPACE_PERMISSIONS: readonly KubernetesPermission[] = [
   { group: '', resource: 'resourcequotas', verbs: ['list', 'create', 'patch', 'delete'] },
   { group: '', resource: 'limitranges', verbs: ['list', 'create', 'patch', 'delete'] },
-  // `get` reads the Secrets copied into previews (PREVIEW_SECRETS_NAMESPACE, the pull and TLS secrets).
-  { group: '', resource: 'secrets', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { group: '', resource: 'secrets', verbs: ['create', 'patch', 'delete'] },
   { group: '', resource: 'services', verbs: ['list', 'create', 'patch', 'delete'] },
   // Rollouts are watched: Deployments, their ReplicaSets (which one is current), Pods and Events.
   { group: '', resource: 'pods', verbs: ['list', 'watch'] },
@@ -19,5 +44,17 @@ export const KUBERNETES_PERMISSIONS = [
   { group: 'apps', resource: 'replicasets', verbs: ['list', 'watch'] },
   { group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['list', 'create', 'patch', 'delete'] },
   { group: 'networking.k8s.io', resource: 'ingresses', verbs: ['list', 'create', 'patch', 'delete'] },
-] as const;
+];
 
+/**
+ * In each namespace Secrets are copied from (PREVIEW_TLS_SECRET in `copy` mode, PREVIEW_IMAGE_PULL_SECRET,
+ * PREVIEW_SECRETS_ALLOWED in PREVIEW_SECRETS_NAMESPACE): `get` on those names alone, through a Role there.
+ */
+export function sourceSecretPermissions(names: readonly string[]): KubernetesPermission {
+  return { group: '', resource: 'secrets', verbs: ['get'], resourceNames: [...names].sort() };
+}
+
+/** `verb group/resource` (with `:name` for a rule limited to names), one per verb: how the tests compare sets. */
+export function permissionKeys(permissions: readonly KubernetesPermission[]): string[] {
+  return permissions.flatMap((p) => p.verbs.flatMap((v) => (p.resourceNames ?? ['']).map((n) => `${v} ${p.group}/${p.resource}${n ? `:${n}` : ''}`)));
+}

@@ -3,8 +3,9 @@ import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployme
 import { branchSlug, type PreviewConfig } from '@ephemera/schema';
 import type { PreviewConfigSource } from '../preview-config-source.js';
 import { ProvisionError, type LogSink, type OwnedNamespace, type ProvisionResult, type ProvisionTarget, type Provisioner } from '../provisioner.js';
-import { isNotFound, kubeCall, kubeFailure, kubeRead, type KubeApi } from './kube-api.js';
-import { KUBERNETES_PERMISSIONS } from './kubernetes-permissions.js';
+import { isNotFound, kubeCall, kubeRead, type KubeApi } from './kube-api.js';
+import { checkKubernetesAccess, checkKubernetesIdentity, type AccessCheckResult, type SecretRef } from './access-check.js';
+import { bindPreviewRole, previewRoleBinding } from './preview-role-binding.js';
 import { PREVIEW_FENCE_DEFAULTS, previewTlsMode, type PreviewTlsMode } from '../../config.js';
 import { checkImages } from './image-policy.js';
 import {
@@ -14,17 +15,14 @@ import {
   copiedSecret,
   environmentSelector,
   instanceSelector,
+  ownerLabels,
   previewManifests,
   type PreviewClusterSettings,
 } from './preview-manifests.js';
 import { EMPTY_SET, appliedSetOf, droppedObjects, keyOf, readAppliedSet, sameSet, unionOf, withAppliedSet, type AppliedSet } from './applied-set.js';
 import { waitForRollout } from './rollout-waiter.js';
 
-/** A Secret named `namespace/name` in the operator's settings. */
-export interface SecretRef {
-  namespace: string;
-  name: string;
-}
+export type { SecretRef } from './access-check.js';
 
 export interface KubernetesProvisionerOptions {
   api: KubeApi;
@@ -57,6 +55,8 @@ export interface KubernetesProvisionerOptions {
   quotaEphemeralStorage?: string;
   secretsNamespace: string | undefined;
   secretsAllowed: readonly string[];
+  /** EPHEMERA_KUBE_SUBJECT: the worker's username, when SelfSubjectReview cannot tell it. */
+  kubeSubject?: string | undefined;
   destroyTimeoutSeconds: number;
   /** Where pull requests are shown (https://github.com, or a GitHub Enterprise Server). */
   githubWebUrl: string;
@@ -87,6 +87,7 @@ export class KubernetesProvisioner implements Provisioner {
   private readonly tailLines: number;
   private readonly secondMs: number;
   private readonly tlsMode: PreviewTlsMode;
+  private username: Promise<string> | undefined;
 
   constructor(private readonly o: KubernetesProvisionerOptions) {
     this.tlsMode = previewTlsMode({ PREVIEW_TLS_MODE: o.tlsMode, PREVIEW_TLS_SECRET: o.tlsSecret, PREVIEW_TLS_ISSUER: o.tlsIssuer, PREVIEW_URL_SCHEME: o.urlScheme });
@@ -96,42 +97,33 @@ export class KubernetesProvisioner implements Provisioner {
   }
 
   /**
-   * Checks at start that the API answers and grants every verb the provisioner uses, so a missing permission
-   * stops the worker with its name instead of failing the first preview.
+   * Checks at start that the API answers and grants the worker every right the provisioner uses (see
+   * checkKubernetesAccess), so a missing one stops the worker with its name instead of failing the first preview.
+   * Learns the worker's identity on the way, which each preview namespace's RoleBinding names.
    */
-  async checkAccess(signal: AbortSignal = new AbortController().signal): Promise<void> {
-    const api = this.o.api;
-    try {
-      await api.version.getCode();
-    } catch (err) {
-      throw new Error(`cannot reach the Kubernetes API at ${api.server}: ${kubeFailure(err).message}`, { cause: err });
-    }
-    const checks = KUBERNETES_PERMISSIONS.flatMap((p) => p.verbs.map((verb) => ({ verb, group: p.group, resource: p.resource })));
-    const refused: string[] = [];
-    await Promise.all(
-      checks.map(async ({ verb, group, resource }) => {
-        const [name, subresource] = resource.split('/') as [string, string | undefined];
-        const review = await kubeCall(
-          () =>
-            api.authorization.createSelfSubjectAccessReview({
-              body: {
-                apiVersion: 'authorization.k8s.io/v1',
-                kind: 'SelfSubjectAccessReview',
-                spec: { resourceAttributes: { verb, group, resource: name, ...(subresource ? { subresource } : {}) } },
-              },
-            }),
-          { signal, what: `checking permission ${verb} ${resource}` },
-        ).catch((err: Error) => {
-          throw new Error(`the Kubernetes API at ${api.server} refused a permission check: ${err.message}`, { cause: err });
-        });
-        if (!review.status?.allowed) refused.push(`${verb} ${group ? `${resource}.${group}` : resource}`);
-      }),
-    );
-    if (refused.length > 0) {
-      throw new Error(
-        `the Kubernetes API at ${api.server} refuses what the provisioner needs (cluster-wide): ${refused.sort().join(', ')}; grant them to the worker's identity (see the ClusterRole in the README)`,
-      );
-    }
+  async checkAccess(signal: AbortSignal = new AbortController().signal): Promise<AccessCheckResult> {
+    const result = await checkKubernetesAccess(this.o.api, { subject: this.o.kubeSubject, sourceSecrets: this.sourceSecrets(), signal });
+    this.username ??= Promise.resolve(result.username);
+    return result;
+  }
+
+  /** Every Secret the provisioner may copy into a preview: the worker needs `get` on each, and on nothing else. */
+  sourceSecrets(): SecretRef[] {
+    const refs: SecretRef[] = [];
+    if (this.o.tlsSecret && this.tlsMode === 'copy') refs.push(this.o.tlsSecret);
+    if (this.o.imagePullSecret) refs.push(this.o.imagePullSecret);
+    if (this.o.secretsNamespace) for (const name of this.o.secretsAllowed) refs.push({ namespace: this.o.secretsNamespace, name });
+    return refs.filter((r, i) => refs.findIndex((x) => x.namespace === r.namespace && x.name === r.name) === i);
+  }
+
+  /** The username preview RoleBindings name: EPHEMERA_KUBE_SUBJECT, or the API server's answer, asked once. */
+  private whoAmI(signal: AbortSignal): Promise<string> {
+    if (this.o.kubeSubject) return Promise.resolve(this.o.kubeSubject);
+    this.username ??= checkKubernetesIdentity(this.o.api, signal).catch((err: unknown) => {
+      this.username = undefined;
+      throw new ProvisionError((err as Error).message, true);
+    });
+    return this.username;
   }
 
   provision(target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<ProvisionResult> {
@@ -193,6 +185,9 @@ export class KubernetesProvisioner implements Provisioner {
     // Until what the new configuration dropped is pruned, the namespace records both sets.
     await this.applyObject(withAppliedSet(namespace!, unionOf(next, previous)), signal);
     log(`namespace ${target.namespace} applied`);
+    // Everything else in the namespace is written through this binding: the worker holds no such right elsewhere.
+    const binding = previewRoleBinding(target.namespace, ownerLabels(target.environmentId, this.o.instance), await this.whoAmI(signal));
+    if (await bindPreviewRole({ api: this.o.api, binding, signal, settleMs: 30 * this.secondMs, pollMs: this.pollMs })) log(`RoleBinding ${binding.metadata!.name} created`);
     for (const obj of desired) {
       if (obj.kind === 'Deployment') await this.dropRemovedProbes(obj as V1Deployment, previous, signal);
       await this.applyObject(obj, signal);
@@ -351,13 +346,19 @@ export class KubernetesProvisioner implements Provisioner {
     } else {
       const selector = environmentSelector(target.environmentId, this.o.instance);
       dropped = [];
-      for (const { apiVersion, kind } of PRUNABLE_KINDS) {
+      // Secrets are never listed (the worker may not): the copies are the ones the listed objects refer to.
+      const secrets = new Set<string>();
+      for (const { apiVersion, kind } of PRUNABLE_KINDS.filter((k) => k.kind !== 'Secret')) {
         const list = await kubeCall(() => this.o.api.objects.list(apiVersion, kind, target.namespace, undefined, undefined, undefined, undefined, selector), {
           signal,
           what: `listing ${kind}s`,
         });
-        for (const item of list.items) if (item.metadata?.name && !keep.has(`${kind}/${item.metadata.name}`)) dropped.push({ apiVersion, kind, name: item.metadata.name });
+        for (const item of list.items) {
+          for (const name of secretsReferredBy(item)) secrets.add(name);
+          if (item.metadata?.name && !keep.has(`${kind}/${item.metadata.name}`)) dropped.push({ apiVersion, kind, name: item.metadata.name });
+        }
       }
+      for (const name of secrets) if (!keep.has(`Secret/${name}`)) dropped.push({ apiVersion: 'v1', kind: 'Secret', name });
     }
     for (const { apiVersion, kind, name } of dropped) {
       await kubeCall(
@@ -436,6 +437,20 @@ export class KubernetesProvisioner implements Provisioner {
       { signal, what: `deleting namespace ${name}` },
     );
   }
+}
+
+/** The Secrets an object of the preview names: a Deployment's secret_env and pull secret, an Ingress's certificate. */
+function secretsReferredBy(obj: KubernetesObject): string[] {
+  const spec = (obj as { spec?: Record<string, unknown> }).spec;
+  if (obj.kind === 'Ingress') return ((spec?.tls ?? []) as Array<{ secretName?: string }>).flatMap((t) => (t.secretName ? [t.secretName] : []));
+  if (obj.kind !== 'Deployment') return [];
+  const pod = (obj as V1Deployment).spec?.template.spec;
+  const names = (pod?.imagePullSecrets ?? []).map((s) => s.name);
+  for (const c of [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]) {
+    for (const e of c.env ?? []) names.push(e.valueFrom?.secretKeyRef?.name);
+    for (const f of c.envFrom ?? []) names.push(f.secretRef?.name);
+  }
+  return names.filter((n): n is string => Boolean(n));
 }
 
 /** A namespace's conditions that hold, one line (what holds up its deletion: finalizers, content left). */

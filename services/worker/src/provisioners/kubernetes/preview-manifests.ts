@@ -92,7 +92,7 @@ export interface PreviewManifestInput {
 }
 
 /** The labels that mark an object as this environment's, for this installation of Ephemera. */
-function ownerLabels(environmentId: number, instance: string): Record<string, string> {
+export function ownerLabels(environmentId: number, instance: string): Record<string, string> {
   return { [LABELS.managedBy]: MANAGED_BY, [LABELS.environment]: String(environmentId), [LABELS.instance]: instance };
 }
 
