@@ -106,7 +106,7 @@ export async function readPullRequest(db: Db, key: PullRequestKey, extra?: Prism
 }
 
 const DATE_FIELDS = new Set(['lastDeployedAt', 'createdAt', 'updatedAt', 'destroyedAt', 'waitingSince', 'destroyRequestedAt', 'lastEventAt', 'commentClaimedAt', 'lastActionAt']);
-const BIGINT_FIELDS = new Set(['repositoryId', 'installationId', 'commentId', 'id']);
+const BIGINT_FIELDS = new Set(['repositoryId', 'installationId', 'commentId', 'id', 'reviewApprovalId']);
 
 /** row_to_json renders timestamps as text and bigints as numbers: they are turned back into what Prisma returns. */
 function revive<T>(json: Record<string, unknown>, bigints: Set<string>): T {
@@ -152,7 +152,13 @@ export interface EnvironmentFields {
 export interface PullRequestStateFields {
   installationId: bigint | null;
   lastEventAt: Date;
+  /** A fork's commit approved with the approval label, and who added it. */
   approvedSha: string | null;
+  approvedBy: string | null;
+  /** A fork's commit approved by a review (`review.commit_id`), who submitted it, and the review's id. */
+  reviewApprovedSha: string | null;
+  reviewApprovedBy: string | null;
+  reviewApprovalId: bigint | null;
   trustedSha: string | null;
   heldSha: string | null;
   lastPrState: string;
@@ -284,6 +290,10 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, options: { o
     repositoryFullName: w.key.repositoryFullName,
     lastEventAt: s.lastEventAt,
     approvedSha: s.approvedSha,
+    approvedBy: s.approvedBy,
+    reviewApprovedSha: s.reviewApprovedSha,
+    reviewApprovedBy: s.reviewApprovedBy,
+    reviewApprovalId: s.reviewApprovalId,
     trustedSha: s.trustedSha,
     heldSha: s.heldSha,
     lastPrState: s.lastPrState,
@@ -296,8 +306,10 @@ export async function writePullRequest(tx: Db, w: PullRequestWrite, options: { o
     ? Prisma.sql`st AS (UPDATE pull_request_states SET ${assignments(stateFields)} WHERE id = ${w.from.state.id} ${gate} RETURNING 1)`
     : Prisma.sql`st AS (
         INSERT INTO pull_request_states (repository_id, repository_full_name, pr_number, installation_id, last_event_at, approved_sha,
+                                         approved_by, review_approved_sha, review_approved_by, review_approval_id,
                                          trusted_sha, held_sha, last_pr_state, last_head_sha, note, updated_at)
         SELECT ${repositoryId}, ${w.key.repositoryFullName}, ${w.key.prNumber}, ${s.installationId}, ${s.lastEventAt}, ${s.approvedSha},
+               ${s.approvedBy}, ${s.reviewApprovedSha}, ${s.reviewApprovedBy}, ${s.reviewApprovalId}::bigint,
                ${s.trustedSha}, ${s.heldSha}, ${s.lastPrState}, ${s.lastHeadSha}, ${s.note}, ${now}
          WHERE true ${gate}
         ${o

@@ -8,6 +8,7 @@ import {
   type InstallationJob,
   type InstallationRepositoriesJob,
   type PullRequestJob,
+  type PullRequestReviewJob,
   type WebhookJob,
 } from './webhook-job.js';
 
@@ -27,11 +28,12 @@ const ghRepository = z.object({
 const isoTime = z.iso.datetime({ offset: true });
 const ghInstallationRef = z.object({ id: ghId }).nullish();
 
-const ghPullRequestEvent = z.object({
+const sha40 = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha');
+
+const ghPullRequestCommon = z.object({
   installation: ghInstallationRef,
   repository: ghRepository,
   sender: ghAccount.extend({ type: z.string().nullish() }),
-  label: z.object({ name: z.string() }).nullish(),
   pull_request: z.object({
     number: z.number().int().positive(),
     title: z.string(),
@@ -51,6 +53,21 @@ const ghPullRequestEvent = z.object({
   }),
 });
 
+const ghPullRequestEvent = ghPullRequestCommon.extend({
+  label: z.object({ name: z.string() }).nullish(),
+  /** synchronize: the head before the push. */
+  before: sha40.nullish(),
+});
+
+const ghPullRequestReviewEvent = ghPullRequestCommon.extend({
+  review: z.object({
+    id: ghId,
+    commit_id: sha40.nullish(),
+    state: z.string().max(64),
+    user: ghAccount.extend({ type: z.string().nullish() }).nullish(),
+  }),
+});
+
 const ghInstallationEvent = z.object({
   installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
   repositories: z.array(z.object({ full_name: fullName })).nullish(),
@@ -61,7 +78,6 @@ const ghInstallationRepositoriesEvent = z.object({
   repositories_removed: z.array(z.object({ id: ghId, full_name: fullName })),
 });
 
-const sha40 = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha');
 const ghCommitEvent = z.object({ installation: ghInstallationRef, repository: ghRepository });
 const ghCheckRunEvent = ghCommitEvent.extend({ check_run: z.object({ name: z.string().max(1024), head_sha: sha40 }) });
 const ghCheckSuiteEvent = ghCommitEvent.extend({ check_suite: z.object({ head_sha: sha40 }) });
@@ -94,41 +110,32 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
   switch (event) {
     case 'pull_request': {
       const p = parse(ghPullRequestEvent, payload);
-      const pr = p.pull_request;
       const job: PullRequestJob = {
         ...common,
         event,
         action: action as PullRequestJob['action'],
-        installationId: p.installation?.id ?? null,
-        repository: {
-          id: p.repository.id,
-          fullName: p.repository.full_name,
-          name: p.repository.name,
-          ownerLogin: p.repository.owner.login,
-        },
-        pullRequest: {
-          number: pr.number,
-          title: pr.title,
-          state: pr.state,
-          draft: pr.draft ?? false,
-          merged: pr.merged ?? false,
-          headSha: pr.head.sha,
-          headRef: pr.head.ref,
-          headRepoFullName: pr.head.repo?.full_name ?? null,
-          baseRepoFullName: pr.base.repo.full_name,
-          baseSha: pr.base.sha,
-          updatedAt: pr.updated_at,
-          authorAssociation: pr.author_association,
-          author: {
-            id: pr.user.id,
-            login: pr.user.login,
-            avatarUrl: pr.user.avatar_url ?? null,
-            email: pr.user.email ?? null,
-          },
-          labels: (pr.labels ?? []).map((l) => l.name),
-        },
+        ...pullRequestParts(p),
         label: p.label?.name ?? null,
-        sender: { id: p.sender.id, login: p.sender.login, type: p.sender.type ?? 'User' },
+        before: action === 'synchronize' ? (p.before ?? null) : null,
+        sender: senderOf(p),
+      };
+      return job;
+    }
+    case 'pull_request_review': {
+      const p = parse(ghPullRequestReviewEvent, payload);
+      const review = p.review;
+      const job: PullRequestReviewJob = {
+        ...common,
+        event,
+        action: action as PullRequestReviewJob['action'],
+        ...pullRequestParts(p),
+        review: {
+          id: review.id,
+          commitId: review.commit_id ?? null,
+          state: review.state.toLowerCase(),
+          user: review.user ? { id: review.user.id, login: review.user.login, type: review.user.type ?? 'User' } : null,
+        },
+        sender: senderOf(p),
       };
       return job;
     }
@@ -163,6 +170,45 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
     case 'status':
       return commitCheckJob(event, common, payload);
   }
+}
+
+/** The installation, repository and whole pull request of a pull_request or pull_request_review delivery. */
+function pullRequestParts(p: z.infer<typeof ghPullRequestCommon>): Pick<PullRequestJob, 'installationId' | 'repository' | 'pullRequest'> {
+  const pr = p.pull_request;
+  return {
+    installationId: p.installation?.id ?? null,
+    repository: {
+      id: p.repository.id,
+      fullName: p.repository.full_name,
+      name: p.repository.name,
+      ownerLogin: p.repository.owner.login,
+    },
+    pullRequest: {
+      number: pr.number,
+      title: pr.title,
+      state: pr.state,
+      draft: pr.draft ?? false,
+      merged: pr.merged ?? false,
+      headSha: pr.head.sha,
+      headRef: pr.head.ref,
+      headRepoFullName: pr.head.repo?.full_name ?? null,
+      baseRepoFullName: pr.base.repo.full_name,
+      baseSha: pr.base.sha,
+      updatedAt: pr.updated_at,
+      authorAssociation: pr.author_association,
+      author: {
+        id: pr.user.id,
+        login: pr.user.login,
+        avatarUrl: pr.user.avatar_url ?? null,
+        email: pr.user.email ?? null,
+      },
+      labels: (pr.labels ?? []).map((l) => l.name),
+    },
+  };
+}
+
+function senderOf(p: z.infer<typeof ghPullRequestCommon>): PullRequestJob['sender'] {
+  return { id: p.sender.id, login: p.sender.login, type: p.sender.type ?? 'User' };
 }
 
 /** A commit's check concluding: which repository and commit, and the check's name where the event has one. */

@@ -16,6 +16,8 @@ export const HANDLED_EVENTS = {
     'ready_for_review',
     'converted_to_draft',
   ],
+  // A review approves a fork's commit (the one reviewed); dismissing it withdraws that. `edited` changes only the text.
+  pull_request_review: ['submitted', 'dismissed'],
   installation: ['deleted', 'suspend', 'unsuspend'],
   installation_repositories: ['removed'],
   // A commit's checks concluding: deployments waiting for them (deploy.wait_for) look again.
@@ -73,40 +75,75 @@ const base = {
   installationId: githubId.nullable(),
 };
 
+const sha40 = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha');
+
+/** The whole pull request, as every pull_request and pull_request_review event carries it. */
+const pullRequestSnapshot = z.object({
+  number: z.number().int().positive(),
+  title: z.string(),
+  state: z.enum(['open', 'closed']),
+  draft: z.boolean(),
+  merged: z.boolean(),
+  headSha: sha40,
+  headRef: z.string().min(1),
+  /** Null when the fork the PR came from was deleted. */
+  headRepoFullName: fullName.nullable(),
+  baseRepoFullName: fullName,
+  /** The base branch's commit: a fork's preview configuration is read from it. Null in jobs queued before it was kept. */
+  baseSha: sha40.nullable().default(null),
+  updatedAt: isoTime,
+  authorAssociation: z.string(),
+  author: z.object({
+    id: githubId,
+    login: z.string().min(1),
+    avatarUrl: z.string().nullable(),
+    email: z.string().nullable(),
+  }),
+  labels: z.array(z.string()),
+});
+
+/** Who caused the event; `type` is `Bot` for apps (a bot never approves a fork). */
+const sender = z.object({ id: githubId, login: z.string(), type: z.string().default('User') });
+
 const pullRequestJobSchema = z.object({
   ...base,
   event: z.literal('pull_request'),
   action: z.enum(HANDLED_EVENTS.pull_request),
   repository: repositoryRef,
-  pullRequest: z.object({
-    number: z.number().int().positive(),
-    title: z.string(),
-    state: z.enum(['open', 'closed']),
-    draft: z.boolean(),
-    merged: z.boolean(),
-    headSha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'),
-    headRef: z.string().min(1),
-    /** Null when the fork the PR came from was deleted. */
-    headRepoFullName: fullName.nullable(),
-    baseRepoFullName: fullName,
-    /** The base branch's commit: a fork's preview configuration is read from it. Null in jobs queued before it was kept. */
-    baseSha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha').nullable().default(null),
-    updatedAt: isoTime,
-    authorAssociation: z.string(),
-    author: z.object({
-      id: githubId,
-      login: z.string().min(1),
-      avatarUrl: z.string().nullable(),
-      email: z.string().nullable(),
-    }),
-    labels: z.array(z.string()),
-  }),
+  pullRequest: pullRequestSnapshot,
   /** The label added or removed (labeled / unlabeled only). */
   label: z.string().nullable(),
-  /** Who caused the event; `type` is `Bot` for apps (a bot's label never approves a fork). */
-  sender: z.object({ id: githubId, login: z.string(), type: z.string().default('User') }),
+  /**
+   * synchronize: the head commit before the push (a push vouches for the new head only when this one was trusted or
+   * approved). Null for other actions, and in jobs queued before it was kept.
+   */
+  before: sha40.nullable().default(null),
+  sender,
 });
 export type PullRequestJob = z.infer<typeof pullRequestJobSchema>;
+
+const pullRequestReviewJobSchema = z.object({
+  ...base,
+  event: z.literal('pull_request_review'),
+  action: z.enum(HANDLED_EVENTS.pull_request_review),
+  repository: repositoryRef,
+  /** The pull request as the review event shows it. */
+  pullRequest: pullRequestSnapshot,
+  review: z.object({
+    id: githubId,
+    /** The commit the reviewer saw: an approval covers this commit and nothing pushed after it. Null if GitHub names none. */
+    commitId: sha40.nullable(),
+    /** `approved`, `changes_requested`, `commented`, `dismissed` (lowercased). */
+    state: z.string().max(64),
+    /** The review's author; null when GitHub gives none (a deleted account). */
+    user: z.object({ id: githubId, login: z.string(), type: z.string().default('User') }).nullable(),
+  }),
+  sender,
+});
+export type PullRequestReviewJob = z.infer<typeof pullRequestReviewJobSchema>;
+
+/** A delivery about one pull request, carrying the whole pull request: its own events and its reviews. */
+export type PullRequestEventJob = PullRequestJob | PullRequestReviewJob;
 
 const installationJobSchema = z.object({
   ...base,
@@ -148,6 +185,7 @@ export type CommitCheckJob = z.infer<typeof commitCheckJobSchema>;
 /** What ingest enqueues and the worker consumes: only the fields the worker needs, never the whole payload. */
 export const webhookJobSchema = z.discriminatedUnion('event', [
   pullRequestJobSchema,
+  pullRequestReviewJobSchema,
   installationJobSchema,
   installationRepositoriesJobSchema,
   commitCheckJobSchema,
@@ -156,6 +194,10 @@ export type WebhookJob = z.infer<typeof webhookJobSchema>;
 
 export function webhookJobName(job: Pick<WebhookJob, 'event' | 'action'>): WebhookJobName {
   return (job.action === null ? job.event : `${job.event}.${job.action}`) as WebhookJobName;
+}
+
+export function isPullRequestEventJob(job: WebhookJob): job is PullRequestEventJob {
+  return job.event === 'pull_request' || job.event === 'pull_request_review';
 }
 
 export function isCommitCheckJob(job: WebhookJob): job is CommitCheckJob {

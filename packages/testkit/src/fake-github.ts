@@ -202,7 +202,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       target_id: accountIdOf(account.login),
       target_type: account.type,
       permissions: { pull_requests: 'write', statuses: 'write', deployments: 'write', contents: 'read', metadata: 'read' },
-      events: ['pull_request'],
+      events: ['pull_request', 'pull_request_review'],
       created_at: '2026-01-01T00:00:00Z',
       updated_at: '2026-01-01T00:00:00Z',
       single_file_name: null,

@@ -37,20 +37,17 @@ interface PullRequestVariant {
   title?: string;
   /** Who caused the event (`sender`); GitHub's example sender when omitted. `Bot` for an app. */
   sender?: { login: string; type?: 'User' | 'Bot' };
+  /** synchronize: the head before the push (`before`); GitHub's example's when omitted. */
+  before?: string;
 }
 
-/**
- * GitHub's example `pull_request` payload for the action, changed into the PR a test needs: another number,
- * repository, head commit, time, labels, or coming from a fork. Everything else stays as GitHub sent it.
- */
-export function pullRequestPayload(v: PullRequestVariant): Record<string, unknown> {
-  let p: Record<string, any>;
-  try {
-    p = webhookExample('pull_request', v.action === 'edited' ? 'opened' : v.action, { withInstallation: true }) as Record<string, any>;
-  } catch {
-    p = webhookExample('pull_request', v.action === 'edited' ? 'opened' : v.action) as Record<string, any>;
-  }
-  p.action = v.action;
+/** A GitHub account as webhooks show it, with the fakes' stable id for a login. */
+function account(base: Record<string, any>, who: { login: string; type?: 'User' | 'Bot' }): Record<string, any> {
+  return { ...base, login: who.login, id: 5000 + who.login.length, type: who.type ?? 'User' };
+}
+
+/** The repository, pull request, sender and installation of an example payload changed as the variant says. */
+function applyVariant(p: Record<string, any>, v: Omit<PullRequestVariant, 'action'> & { action: string }): void {
   const pr = p.pull_request;
   if (v.repository) {
     const [owner, name] = v.repository.split('/') as [string, string];
@@ -73,12 +70,59 @@ export function pullRequestPayload(v: PullRequestVariant): Record<string, unknow
   pr.merged = v.merged ?? false;
   pr.draft = v.draft ?? false;
   if (v.labels) pr.labels = v.labels.map((name, i) => ({ id: i + 1, name, color: 'ededed', default: false }));
-  if (v.label !== undefined) p.label = { id: 99, name: v.label, color: 'ededed', default: false };
   if (v.fromFork) pr.head.repo = { ...pr.head.repo, full_name: v.fromFork, fork: true };
   if (v.authorAssociation) pr.author_association = v.authorAssociation;
-  if (v.sender) p.sender = { ...p.sender, login: v.sender.login, id: 5000 + v.sender.login.length, type: v.sender.type ?? 'User' };
+  if (v.sender) p.sender = account(p.sender, v.sender);
   if (v.installationId === null) delete p.installation;
   else if (v.installationId !== undefined) p.installation = { id: v.installationId, node_id: 'x' };
   else p.installation ??= { id: 1, node_id: 'x' };
+}
+
+/**
+ * GitHub's example `pull_request` payload for the action, changed into the PR a test needs: another number,
+ * repository, head commit, time, labels, or coming from a fork. Everything else stays as GitHub sent it.
+ */
+export function pullRequestPayload(v: PullRequestVariant): Record<string, unknown> {
+  let p: Record<string, any>;
+  try {
+    p = webhookExample('pull_request', v.action === 'edited' ? 'opened' : v.action, { withInstallation: true }) as Record<string, any>;
+  } catch {
+    p = webhookExample('pull_request', v.action === 'edited' ? 'opened' : v.action) as Record<string, any>;
+  }
+  p.action = v.action;
+  applyVariant(p, v);
+  if (v.label !== undefined) p.label = { id: 99, name: v.label, color: 'ededed', default: false };
+  if (v.before) p.before = v.before;
+  return p;
+}
+
+interface PullRequestReviewVariant extends Omit<PullRequestVariant, 'action' | 'label' | 'before'> {
+  action: 'submitted' | 'dismissed' | 'edited';
+  /** `review.state`: `approved` (the default of a submitted review), `changes_requested`, `commented`; `dismissed` for a dismissal. */
+  reviewState?: string;
+  /** `review.commit_id`, the commit reviewed: the head when omitted. */
+  commitId?: string;
+  /** `review.id`. */
+  reviewId?: number;
+  /** The review's author (`review.user`): the sender when omitted. */
+  reviewer?: { login: string; type?: 'User' | 'Bot' };
+}
+
+/**
+ * GitHub's example `pull_request_review` payload for the action (@octokit/webhooks-examples), changed into the review
+ * a test needs: its pull request as {@link pullRequestPayload} changes one, and the review's commit, state, id and
+ * author. Everything else stays as GitHub sent it.
+ */
+export function pullRequestReviewPayload(v: PullRequestReviewVariant): Record<string, unknown> {
+  const example = v.action === 'edited' ? 'submitted' : v.action;
+  const p = webhookExample('pull_request_review', example, { withInstallation: true }) as Record<string, any>;
+  p.action = v.action;
+  applyVariant(p, v);
+  const review = p.review;
+  if (v.reviewId !== undefined) review.id = v.reviewId;
+  review.commit_id = v.commitId ?? p.pull_request.head.sha;
+  review.state = v.reviewState ?? (v.action === 'dismissed' ? 'dismissed' : 'approved');
+  const author = v.reviewer ?? v.sender;
+  if (author) review.user = account(review.user, author);
   return p;
 }

@@ -109,6 +109,34 @@ describe('handled events', () => {
     expect((job!.data as PullRequestJob).label).toBe(payload.label.name);
   });
 
+  it('carries the head before the push of synchronize', async () => {
+    const payload = webhookExample('pull_request', 'synchronize', { withInstallation: true }) as { before: string };
+    const { delivery } = await deliver('pull_request', payload);
+    const job = await sut.queue.queue.getJob(delivery.deliveryId);
+    expect((job!.data as PullRequestJob).before).toBe(payload.before);
+  });
+
+  it.each(HANDLED_EVENTS.pull_request_review.map((a) => [a]))('queues pull_request_review.%s with the pull request and the review', async (action) => {
+    const payload = webhookExample('pull_request_review', action, { withInstallation: true }) as {
+      pull_request: { number: number; head: { sha: string } };
+      review: { id: number; commit_id: string; state: string; user: { login: string } };
+      installation: { id: number };
+    };
+    const { res, delivery } = await deliver('pull_request_review', payload);
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ delivery_id: delivery.deliveryId, status: 'queued' });
+    const job = await sut.queue.queue.getJob(delivery.deliveryId);
+    expect(job?.name).toBe(`pull_request_review.${action}`);
+    expect(webhookJobSchema.parse(job!.data)).toMatchObject({
+      event: 'pull_request_review',
+      action,
+      installationId: payload.installation.id,
+      pullRequest: { number: payload.pull_request.number, headSha: payload.pull_request.head.sha },
+      review: { id: payload.review.id, commitId: payload.review.commit_id, state: payload.review.state, user: { login: payload.review.user.login } },
+    });
+    expect(JSON.stringify(job!.data).length).toBeLessThan(2_000);
+  });
+
   it.each(HANDLED_EVENTS.installation.map((a) => [a]))('queues installation.%s', async (action) => {
     const payload = webhookExample('installation', action) as { installation: { id: number } };
     const { res, delivery } = await deliver('installation', payload);

@@ -70,6 +70,11 @@ export const workerConfigSchema = z.object({
   PREVIEW_LABEL: z.string().min(1).optional(),
   /** The label a maintainer adds to let a pull request from a fork run its preview. */
   PREVIEW_APPROVE_LABEL: z.string().min(1).default('preview-approved'),
+  /**
+   * How a maintainer approves a fork's commit: `review` (an approving pull request review approves the commit it was
+   * made on), `label` (PREVIEW_APPROVE_LABEL approves the head when it lands), or `both`.
+   */
+  FORK_APPROVAL: z.enum(['review', 'label', 'both']).default('both'),
 
   PROVISIONER: z.enum(['none', 'kubernetes']).default('none'),
   /** How long each simulated step of the `none` provisioner takes. */

@@ -80,6 +80,7 @@ const runtime = await startWorkerRuntime(
       previewBaseDomain: config.PREVIEW_BASE_DOMAIN,
       previewLabel: config.PREVIEW_LABEL,
       approveLabel: config.PREVIEW_APPROVE_LABEL,
+      forkApproval: config.FORK_APPROVAL,
       previewUrlScheme: config.PREVIEW_URL_SCHEME,
       maxEnvironmentsPerRepo: config.MAX_ENVIRONMENTS_PER_REPO,
     },

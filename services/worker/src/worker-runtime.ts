@@ -98,7 +98,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
       ...(deps.gate ? { gate: { ...deps.gate, metrics: deps.metrics, minuteMs: options.gateMinuteMs } } : {}),
     }),
-    ...feedbackJobs({ db: deps.db, github: deps.github, logger: log, publicUrl: options.publicUrl }),
+    ...feedbackJobs({ db: deps.db, github: deps.github, logger: log, publicUrl: options.publicUrl, settings: deps.settings }),
     ...actionJobs({
       db: deps.db,
       followUps,

@@ -30,7 +30,9 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
     await h.drain();
     expect(await env40()).toBeNull();
     expect(h.fakeGithub!.commentsOf(REPO, 40)).toHaveLength(1);
-    expect(lastComment()).toMatch(/someone with write access to Codertocat\/Hello-World adds the `preview-approved` label/);
+    expect(lastComment()).toContain(
+      'someone with write access to Codertocat/Hello-World approves the pull request in a review or adds the `preview-approved` label to deploy `0000000`.',
+    );
     const asked = h.fakeGithub!.requests.filter((r) => r.path === `/repos/${REPO}/collaborators/stranger/permission`);
     expect(asked).toHaveLength(1);
     expect(asked[0]!.authorization).toBe('token ghs_fake1');
@@ -48,30 +50,33 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
     expect(h.fakeGithub!.commentsOf(REPO, 40)).toHaveLength(1);
   });
 
-  it('the approval label added by a maintainer deploys the current head', async () => {
+  it('the approval label added by a maintainer deploys the current head, and the comment names the commit it approved', async () => {
     await h.deliver(event({ action: 'labeled', number: 40, sender: { login: 'maint' }, headSha: sha(1), updatedAt: at(4), labels: ['preview-approved'], label: 'preview-approved' }));
     await h.drain();
     expect(await env40()).toMatchObject({ status: 'READY', commitSha: sha(1) });
     expect(h.fakeGithub!.commentsOf(REPO, 40)).toHaveLength(1);
+    expect(lastComment()).toContain('**Approved:** `0000000` by @maint (the `preview-approved` label)');
+    expect(await h.db.pullRequestState.findFirstOrThrow({ where: { prNumber: 40 } })).toMatchObject({ approvedSha: sha(1), approvedBy: 'maint' });
   });
 
   it("a push by the fork's owner is held; the running preview keeps the approved commit", async () => {
-    await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'stranger' }, headSha: sha(2), updatedAt: at(5), labels: ['preview-approved'] }));
+    await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'stranger' }, before: sha(1), headSha: sha(2), updatedAt: at(5), labels: ['preview-approved'] }));
     await h.drain();
     const env = (await env40())!;
     expect(env).toMatchObject({ status: 'READY', commitSha: sha(1) });
     expect(await h.db.deployment.count({ where: { environmentId: env.id } })).toBe(1);
-    expect(lastComment()).toMatch(/removes and adds the `preview-approved` label again to deploy 0000000/);
+    expect(lastComment()).toContain('approves the pull request in a review or removes and adds the `preview-approved` label again to deploy `0000000`.');
   });
 
-  it('a push by someone with write access deploys', async () => {
-    await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'writer' }, headSha: sha(3), updatedAt: at(6), labels: ['preview-approved'] }));
+  it("a push by someone with write access on top of the fork's held commit stays held: the fork's earlier commits still need approval", async () => {
+    await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'writer' }, before: sha(2), headSha: sha(3), updatedAt: at(6), labels: ['preview-approved'] }));
     await h.drain();
-    expect(await env40()).toMatchObject({ status: 'READY', commitSha: sha(3) });
+    expect(await env40()).toMatchObject({ status: 'READY', commitSha: sha(1) });
+    expect(lastComment()).toContain("@writer pushed `0000000` on top of `0000000`, which was never approved, so the fork's earlier commits still need approval: nothing was deployed.");
   });
 
   it('removing the approval label destroys a preview it covered; adding it again by a maintainer approves the current head', async () => {
-    await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'stranger' }, headSha: sha(4), updatedAt: at(7), labels: ['preview-approved'] }));
+    await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'stranger' }, before: sha(3), headSha: sha(4), updatedAt: at(7), labels: ['preview-approved'] }));
     await h.deliver(event({ action: 'unlabeled', number: 40, sender: { login: 'maint' }, headSha: sha(4), updatedAt: at(8), labels: [], label: 'preview-approved' }));
     await h.drain();
     expect((await env40())!.status).toBe('DESTROYED');
@@ -85,11 +90,18 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
     expect(h.fakeGithub!.commentsOf(REPO, 40)).toHaveLength(1);
   });
 
+  it('a push by someone with write access on top of the approved commit deploys', async () => {
+    await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'writer' }, before: sha(4), headSha: sha(5), updatedAt: at(10), labels: ['preview-approved'] }));
+    await h.drain();
+    expect(await env40()).toMatchObject({ status: 'READY', commitSha: sha(5) });
+    expect(await h.db.pullRequestState.findFirstOrThrow({ where: { prNumber: 40 } })).toMatchObject({ trustedSha: sha(5), heldSha: null });
+  });
+
   it("a pull request a maintainer opened from a fork deploys; the fork owner's push to it is held", async () => {
     await h.deliver(event({ action: 'opened', number: 41, sender: { login: 'writer' }, headSha: sha(41), updatedAt: at(1) }));
     await h.drain();
     expect(await h.db.environment.findFirst({ where: { prNumber: 41 } })).toMatchObject({ status: 'READY', commitSha: sha(41) });
-    await h.deliver(event({ action: 'synchronize', number: 41, sender: { login: 'stranger' }, headSha: sha(42), updatedAt: at(2) }));
+    await h.deliver(event({ action: 'synchronize', number: 41, sender: { login: 'stranger' }, before: sha(41), headSha: sha(42), updatedAt: at(2) }));
     await h.drain();
     expect(await h.db.environment.findFirst({ where: { prNumber: 41 } })).toMatchObject({ status: 'READY', commitSha: sha(41) });
     expect(h.fakeGithub!.commentsOf(REPO, 41).at(-1)?.body).toMatch(/`0000000` waits for approval/);

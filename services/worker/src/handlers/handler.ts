@@ -7,7 +7,10 @@ import type { Touched } from '../touched.js';
 
 /** What GitHub said about a delivery, asked before its transaction (no network call runs inside one). */
 export interface DeliveryFacts {
-  /** A fork's pull request: whether the event's sender may put code into a preview (write access, not a bot); null when not asked. */
+  /**
+   * A fork's pull request: whether the event's sender (a review's author) may put code into a preview (write access,
+   * not a bot); null when not asked.
+   */
   senderTrusted: boolean | null;
   /** installation.deleted / suspend: the installation as GitHub reports it now; null when it cannot be asked. */
   installationState: InstallationState | null;
@@ -27,7 +30,7 @@ export interface HandlerContext {
   locked?: boolean;
   /** How the snapshot is weighed against what was applied (default `event`). */
   authority?: SnapshotAuthority;
-  /** Applied without a transaction: the write records this delivery itself (pull_request events only). */
+  /** Applied without a transaction: the write records this delivery itself (pull_request and pull_request_review events only). */
   optimistic?: OptimisticWrite;
 }
 

@@ -18,6 +18,7 @@ import {
   type RepoRef,
 } from '../github/github-feedback.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
+import { approvalWays, type PreviewSettings } from '../pull-request-reconciler.js';
 
 export interface FeedbackDeps {
   db: PrismaClient;
@@ -25,6 +26,8 @@ export interface FeedbackDeps {
   logger: Logger;
   /** PUBLIC_URL: the query service's public address; the comment then links the environment's page there. */
   publicUrl?: string | undefined;
+  /** The approval label and FORK_APPROVAL: the comment names what approved a fork's commit. */
+  settings?: Pick<PreviewSettings, 'approveLabel' | 'forkApproval'>;
 }
 
 const MARKER = '<!-- ephemera:preview -->';
@@ -46,7 +49,7 @@ export function feedbackJobs(deps: FeedbackDeps): JobDefinition[] {
   return [defineJob({ queue: QUEUES.feedback, name: FEEDBACK_JOB, schema: feedbackJobSchema, handle: (data, job, token) => report(deps, data, job, token) })];
 }
 
-async function report({ db, github, logger, publicUrl }: FeedbackDeps, data: FeedbackJob, job: Job, token?: string): Promise<string> {
+async function report({ db, github, logger, publicUrl, settings }: FeedbackDeps, data: FeedbackJob, job: Job, token?: string): Promise<string> {
   if (data.installationId === null) return 'skipped: no installation (repository webhook)';
   const key: PullRequestKey = { repositoryId: data.repositoryId, repositoryFullName: data.repositoryFullName, prNumber: data.prNumber };
   try {
@@ -58,7 +61,8 @@ async function report({ db, github, logger, publicUrl }: FeedbackDeps, data: Fee
     // A pull request that never had a preview (a draft, one without PREVIEW_LABEL) gets no comment; one held
     // for approval does, to say what it waits for.
     const commented = env !== null || fs.state?.heldSha != null || fs.state?.commentId != null;
-    const body = renderComment(env, fs.latest, fs.state?.heldSha ?? null, fs.state?.note ?? null, publicUrl, fs.servingSha);
+    const approvals = env?.fromFork ? approvalsOf(fs.state, settings, [env.commitSha, fs.servingSha]) : [];
+    const body = renderComment(env, fs.latest, fs.state?.heldSha ?? null, fs.state?.note ?? null, publicUrl, fs.servingSha, approvals);
     const digest = commented ? await syncComment(db, github, ref, key, fs.state, body) : null;
     const reported = env ? await reportDeployments(db, github, ref, env, fs.toReport) : [];
     await recordFeedback(db, { stateId: fs.state?.id ?? null, commentDigest: digest, reported });
@@ -266,6 +270,27 @@ const STATUS_TEXT: Record<string, string> = {
   FAILED: '❌ Failed',
 };
 
+type ApprovalState = { approvedSha: string | null; approvedBy: string | null; reviewApprovedSha: string | null; reviewApprovedBy: string | null } | null;
+
+/**
+ * What approved the fork's code the preview runs (or is deploying), one line each: the commit the approval label
+ * approved (the head when it landed) and the commit an approving review was made on, with who approved it, as
+ * FORK_APPROVAL counts them. An approval of another commit (one a maintainer's push has since built on) is not shown.
+ */
+function approvalsOf(state: ApprovalState, settings: FeedbackDeps['settings'], commits: Array<string | null>): string[] {
+  if (!state) return [];
+  const ways = approvalWays(settings ?? {});
+  const by = (login: string | null) => (login ? ` by @${login}` : '');
+  const lines: string[] = [];
+  if (ways.label && state.approvedSha && commits.includes(state.approvedSha)) {
+    lines.push(`\`${state.approvedSha.slice(0, 7)}\`${by(state.approvedBy)} (the \`${settings?.approveLabel ?? 'approval'}\` label)`);
+  }
+  if (ways.review && state.reviewApprovedSha && commits.includes(state.reviewApprovedSha)) {
+    lines.push(`\`${state.reviewApprovedSha.slice(0, 7)}\`${by(state.reviewApprovedBy)} (a review of that commit)`);
+  }
+  return lines;
+}
+
 /** The one comment per pull request: status, URL, commit, last deployment, and the environment's page when PUBLIC_URL is set. */
 function renderComment(
   env: Environment | null,
@@ -274,6 +299,7 @@ function renderComment(
   note: string | null,
   publicUrl?: string,
   servingSha: string | null = null,
+  approvals: string[] = [],
 ): string {
   const lines = [MARKER, '### Ephemera preview', ''];
   if (!env) {
@@ -285,6 +311,8 @@ function renderComment(
     // A running preview serves its last successful deployment's commit, which a newer one waiting or refused is not.
     const shown = env.status === 'READY' && servingSha ? servingSha : env.commitSha;
     lines.push(`**Commit:** \`${shown.slice(0, 7)}\``);
+    // A fork's code runs with a maintainer's approval: the comment names the commit approved, and how.
+    for (const approval of approvals) lines.push(`**Approved:** ${approval}`);
     lines.push(`**Namespace:** \`${env.namespace}\``);
     if (env.lastDeployedAt) lines.push(`**Last deployed:** ${env.lastDeployedAt.toISOString()}`);
     if (latest) lines.push(`**Latest deployment:** #${latest.id} (${latest.status.toLowerCase()}, \`${latest.commitSha.slice(0, 7)}\`)`);

@@ -1,18 +1,31 @@
 import { UnrecoverableError } from 'bullmq';
 import { recordDelivery, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { QUEUES, WEBHOOK_JOB_NAMES, isCommitCheckJob, webhookJobName, webhookJobSchema, type CommitCheckJob, type PullRequestJob, type WebhookJob } from '@ephemera/schema';
+import {
+  QUEUES,
+  WEBHOOK_JOB_NAMES,
+  isCommitCheckJob,
+  isPullRequestEventJob,
+  webhookJobName,
+  webhookJobSchema,
+  type CommitCheckJob,
+  type PullRequestEventJob,
+  type PullRequestJob,
+  type WebhookJob,
+} from '@ephemera/schema';
 import { processCommitCheck } from '../gate/commit-check-events.js';
 import type { FollowUps } from '../follow-ups.js';
 import type { GithubChecks } from '../github/github-checks.js';
 import { NO_FACTS, type DeliveryFacts, type HandlerContext, type WebhookHandler, type WebhookHandlers } from '../handlers/handler.js';
-import { WEBHOOK_HANDLERS } from '../handlers/webhook-handlers.js';
+import { WEBHOOK_HANDLERS, reviewerOf } from '../handlers/webhook-handlers.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import type { WorkerMetrics } from '../metrics.js';
 import {
   ConcurrentChange,
   NeedsTransaction,
   SameSecondConflict,
+  StaleApproval,
+  approvalWays,
   isFromFork,
   pullRequestKey,
   type PreviewSettings,
@@ -42,7 +55,8 @@ export type WebhookOutcome = 'applied' | 'duplicate' | 'stale';
  *
  * A pull_request event of the same second as the last applied one that disagrees with it cannot be ordered by
  * its timestamp: its transaction is rolled back, GitHub is asked for the pull request as it is now (outside any
- * transaction), and that is applied instead.
+ * transaction), and that is applied instead. So is a review's approval or dismissal older than what was applied:
+ * it vouches for the commit reviewed whatever the snapshot's age, and is weighed against the pull request as it is.
  */
 export function webhookJobs(deps: WebhookProcessorDeps): JobDefinition[] {
   const handlers = deps.handlers ?? WEBHOOK_HANDLERS;
@@ -79,7 +93,7 @@ async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandle
   const apply = (job: WebhookJob, jobFacts: DeliveryFacts, authority: SnapshotAuthority) =>
     db.$transaction(
       async (tx) => {
-        const lock = job.event === 'pull_request' ? pullRequestKey(job) : null;
+        const lock = isPullRequestEventJob(job) ? pullRequestKey(job) : null;
         const fresh = await recordDelivery(tx, { deliveryId: job.deliveryId, event: job.event, action: job.action }, lock);
         if (!fresh) return { outcome: 'duplicate' as const, touched: lock ? [{ key: lock, installationId: job.installationId } as Touched] : [] };
         const ctx: HandlerContext = { tx, settings, logger, facts: jobFacts, locked: lock !== null, authority };
@@ -92,16 +106,22 @@ async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandle
 
   let result;
   try {
-    result = (data.event === 'pull_request' ? await applyOptimistically(deps, handler, data, facts) : null) ?? (await apply(data, facts, 'event'));
+    result = (isPullRequestEventJob(data) ? await applyOptimistically(deps, handler, data, facts) : null) ?? (await apply(data, facts, 'event'));
   } catch (err) {
-    if (!(err instanceof SameSecondConflict) || data.event !== 'pull_request') throw err;
+    if (!(err instanceof SameSecondConflict || err instanceof StaleApproval) || !isPullRequestEventJob(data)) throw err;
     const current = await checks.pullRequest(data.installationId, data.repository, data.pullRequest.number);
-    if (current === null) {
+    if (current === null && err instanceof StaleApproval) {
+      // An older snapshot is never applied over a newer one: without GitHub's word the review changes nothing.
+      logger.warn({ delivery_id: data.deliveryId, event: name, stale: err.message }, 'a review older than what was applied and GitHub cannot be asked; not applied');
+      const fresh = await recordDelivery(db, { deliveryId: data.deliveryId, event: data.event, action: data.action }, null);
+      result = { outcome: fresh ? ('stale' as const) : ('duplicate' as const), touched: [] as Touched[] };
+    } else if (current === null) {
       logger.warn({ delivery_id: data.deliveryId, event: name, conflict: err.message }, 'same-second conflict and GitHub cannot be asked; applied in arrival order');
       result = await apply(data, facts, 'arrival');
     } else {
-      metrics.sameSecondResolved.inc();
-      logger.info({ delivery_id: data.deliveryId, event: name, conflict: err.message, github_says: `${current.state} ${current.headSha.slice(0, 7)}` }, 'same-second conflict settled by GitHub');
+      if (err instanceof SameSecondConflict) metrics.sameSecondResolved.inc();
+      const what = err instanceof SameSecondConflict ? 'same-second conflict settled by GitHub' : 'older review weighed against GitHub\'s pull request';
+      logger.info({ delivery_id: data.deliveryId, event: name, conflict: err.message, github_says: `${current.state} ${current.headSha.slice(0, 7)}` }, what);
       result = await apply(...withGithubSnapshot(data, current, facts), 'github');
     }
   }
@@ -120,7 +140,7 @@ const OPTIMISTIC_ATTEMPTS = 3;
  * in between, it is read and decided again; null when the transaction must decide (contention, a row from before
  * repository ids were kept, a repository's capacity).
  */
-async function applyOptimistically(deps: WebhookProcessorDeps, handler: WebhookHandler, data: PullRequestJob, facts: DeliveryFacts) {
+async function applyOptimistically(deps: WebhookProcessorDeps, handler: WebhookHandler, data: PullRequestEventJob, facts: DeliveryFacts) {
   const delivery = { deliveryId: data.deliveryId, event: data.event, action: data.action };
   const key = pullRequestKey(data);
   for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
@@ -143,10 +163,12 @@ async function applyOptimistically(deps: WebhookProcessorDeps, handler: WebhookH
 }
 
 /**
- * The delivery with GitHub's current record of the pull request in place of the event's. The sender's trust and an
- * approval vouch for the commit the event named: they carry over only when GitHub's head is still that commit.
+ * The delivery with GitHub's current record of the pull request in place of the event's. The sender's trust and a
+ * label's approval vouch for the head the event named: they carry over only when GitHub's head is still that
+ * commit. A review's approval names its commit itself (`review.commit_id`), which is weighed against GitHub's head.
  */
-function withGithubSnapshot(job: PullRequestJob, current: PullRequestJob['pullRequest'], facts: DeliveryFacts): [PullRequestJob, DeliveryFacts] {
+function withGithubSnapshot(job: PullRequestEventJob, current: PullRequestJob['pullRequest'], facts: DeliveryFacts): [PullRequestEventJob, DeliveryFacts] {
+  if (job.event === 'pull_request_review') return [{ ...job, pullRequest: current }, facts];
   const sameCommit = current.headSha === job.pullRequest.headSha;
   return [
     { ...job, pullRequest: current, ...(sameCommit ? {} : { label: null }) },
@@ -155,17 +177,26 @@ function withGithubSnapshot(job: PullRequestJob, current: PullRequestJob['pullRe
 }
 
 /**
- * What GitHub says that a delivery's effect depends on: for a pull request from a fork, whether the sender may
- * put code into a preview (asked only for the events that can bring new code or approve it); for destructive
- * installation events, whether GitHub confirms them.
+ * What GitHub says that a delivery's effect depends on: for a pull request from a fork, whether the sender (a
+ * review's author) may put code into a preview (asked only for the events that can bring new code or approve it, in
+ * a way FORK_APPROVAL counts); for destructive installation events, whether GitHub confirms them.
  */
 async function gatherFacts(checks: GithubChecks, settings: PreviewSettings, data: StateJob): Promise<DeliveryFacts> {
-  if (data.event === 'pull_request') {
-    const bringsCode = data.action === 'opened' || data.action === 'synchronize';
-    const approves = data.action === 'labeled' && data.label === settings.approveLabel;
-    if (!isFromFork(data.pullRequest) || !(bringsCode || approves)) return NO_FACTS;
-    const senderTrusted =
-      data.sender.type !== 'Bot' && data.installationId !== null && (await checks.canWrite(data.installationId, data.repository.fullName, data.sender.login));
+  if (isPullRequestEventJob(data)) {
+    const ways = approvalWays(settings);
+    let login = data.sender.login;
+    let bot = data.sender.type === 'Bot';
+    let asks: boolean;
+    if (data.event === 'pull_request') {
+      const bringsCode = data.action === 'opened' || data.action === 'synchronize';
+      asks = bringsCode || (ways.label && data.action === 'labeled' && data.label === settings.approveLabel);
+    } else {
+      asks = ways.review && data.action === 'submitted' && data.review.state === 'approved';
+      login = reviewerOf(data);
+      bot ||= data.review.user?.type === 'Bot';
+    }
+    if (!isFromFork(data.pullRequest) || !asks) return NO_FACTS;
+    const senderTrusted = !bot && data.installationId !== null && (await checks.canWrite(data.installationId, data.repository.fullName, login));
     return { ...NO_FACTS, senderTrusted };
   }
   if (data.event === 'installation') {
