@@ -137,7 +137,7 @@ describe('docker-compose.yml', () => {
     const query = compose.services.query!.environment!;
     // Required by the whole file (REDIS_URL): given in every case below.
     const REDIS_PASSWORD = OPERATOR_ENV.REDIS_PASSWORD;
-    for (const key of ['API_TOKENS', 'API_WRITE_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE', 'SESSION_SECRET', 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET', 'PUBLIC_URL']) {
+    for (const key of ['API_TOKENS', 'API_WRITE_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE', 'SESSION_SECRET', 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET', 'PUBLIC_URL', 'ALLOW_INSECURE_PUBLIC_URL']) {
       expect(query[key]).toBe(`\${${key}:-}`);
     }
     expect(() => loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD }), NODE_ENV: 'production' })).toThrow(/API_TOKENS[^]*SESSION_SECRET/);
@@ -145,7 +145,12 @@ describe('docker-compose.yml', () => {
     expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
     // GitHub sign-in: both OAuth credentials and the public address, which the callback is under.
     const github = loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET, GITHUB_CLIENT_ID: 'Iv23li', GITHUB_CLIENT_SECRET: 'c'.repeat(40), PUBLIC_URL: 'https://ephemera.example' }), NODE_ENV: 'production' });
-    expect(github).toMatchObject({ GITHUB_URL: 'https://github.com', GITHUB_API_URL: 'https://api.github.com', SESSION_HOURS: 12 });
+    expect(github).toMatchObject({ GITHUB_URL: 'https://github.com', GITHUB_API_URL: 'https://api.github.com', SESSION_HOURS: 12, ADMIN_SIGN_IN: 'on', DASHBOARD_ACCESS_SECONDS: 60, DASHBOARD_MAX_STREAMS: 200 });
+    // The dashboard on http://localhost: refused in production unless ALLOW_INSECURE_PUBLIC_URL=true says so.
+    const local = { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET, PUBLIC_URL: 'http://localhost:3002' };
+    expect(() => loadQueryConfig({ ...interpolate(query, local), NODE_ENV: 'production' })).toThrow(/ALLOW_INSECURE_PUBLIC_URL=true/);
+    expect(loadQueryConfig({ ...interpolate(query, { ...local, ALLOW_INSECURE_PUBLIC_URL: 'true' }), NODE_ENV: 'production' }).ALLOW_INSECURE_PUBLIC_URL).toBe(true);
+    expect(loadQueryConfig({ ...interpolate(query, { ...local, ALLOW_INSECURE_PUBLIC_URL: 'true', ADMIN_SIGN_IN: 'off' }), NODE_ENV: 'production' }).ADMIN_SIGN_IN).toBe('off');
     // Write tokens reach the service; without them no token may write.
     const writeToken = 'w'.repeat(40);
     expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_WRITE_TOKENS: writeToken, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([writeToken]);

@@ -186,11 +186,21 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: r }
 subjects:
   - { kind: ServiceAccount, name: default }
   - { kind: ServiceAccount, name: app, namespace: elsewhere }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: dropped }
+data: { k: v }
 `,
   'overlay/kustomization.yaml': `namespace: two
 resources: [../base, extra.yaml]
 patches:
   - path: web.yaml
+  - patch: |-
+      $patch: delete
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: { name: dropped }
   - target: { kind: Serv.*, name: web }
     patch: |-
       - { op: add, path: /spec/ports/-, value: { name: metrics, port: 9090 } }
@@ -312,7 +322,7 @@ spec:
 `;
 
 describe('rendering deploy/kubernetes', () => {
-  it('renders as kustomize does: resources, namespace, labels, images, strategic merge and JSON 6902 patches, order', () => {
+  it('renders as kustomize does: resources, namespace, labels, images, strategic merge (a deletion too) and JSON 6902 patches, order', () => {
     const dir = tmp();
     writeTree(dir, FIXTURE);
     const expected = parseAllDocuments(FIXTURE_RENDERED_BY_KUSTOMIZE).map((d) => d.toJS());
@@ -349,7 +359,7 @@ describe('rendering deploy/kubernetes', () => {
     expect(names('Namespace')).toEqual([NAMESPACE]);
     expect(names('Deployment')).toEqual(['ingest', 'query', 'worker']);
     expect(names('Service')).toEqual(tree === 'try' ? ['ingest', 'postgres', 'query', 'redis'] : ['ingest', 'query']);
-    expect(names('Ingress')).toEqual(['ephemera']);
+    expect(names('Ingress')).toEqual(['ephemera', 'ephemera-operator-sign-in']);
     expect(names('Job')).toEqual(['ephemera-migrate']);
     expect(names('HorizontalPodAutoscaler')).toEqual(['ingest', 'query', 'worker']);
     expect(names('PodDisruptionBudget')).toEqual(['ingest', 'query', 'worker']);
@@ -826,18 +836,21 @@ function allowedFor(objects: KubeObject[], labels: Record<string, string>): Allo
   return { ingress: [...new Set(ingress)].sort(), egress: [...new Set(egress)].sort() };
 }
 
+/** An Ingress's paths as `pathType path -> service:port`. */
+const pathsOf = (ingress: any): string[] => ingress.spec.rules[0].http.paths.map((p: any) => `${p.pathType} ${p.path} -> ${p.backend.service.name}:${p.backend.service.port.name}`);
+
 describe('traffic', () => {
   it.each(TREES)('%s: the Ingress sends GitHub\'s webhook to ingest and /api, /docs and the dashboard to query, with room for GitHub\'s largest delivery', (tree) => {
     const ingress = find(rendered[tree], 'Ingress', 'ephemera');
     expect(ingress.spec.rules).toHaveLength(1);
-    const paths = ingress.spec.rules[0].http.paths.map((p: any) => `${p.pathType} ${p.path} -> ${p.backend.service.name}:${p.backend.service.port.name}`);
-    expect(paths).toEqual([
+    expect(pathsOf(ingress)).toEqual([
       'Exact /api/v1/webhooks/github -> ingest:http',
       'Prefix /api -> query:http',
       'Prefix /docs -> query:http',
       'Exact / -> query:http',
       'Exact /sign-in -> query:http',
-      'Prefix /auth -> query:http',
+      'Prefix /auth/github -> query:http',
+      'Exact /auth/sign-out -> query:http',
       'Prefix /environments -> query:http',
       'Exact /events -> query:http',
       'Prefix /static -> query:http',
@@ -851,6 +864,53 @@ describe('traffic', () => {
       try: { host: 'ephemera.127.0.0.1.nip.io', className: 'nginx', tls: undefined },
     }[tree];
     expect({ host: ingress.spec.rules[0].host, className: ingress.spec.ingressClassName, tls: ingress.spec.tls }).toEqual(expected);
+    // The operator form's Ingress, while it is there, is served under the same host, class and certificate.
+    const operatorForm = find(rendered[tree], 'Ingress', 'ephemera-operator-sign-in');
+    expect({ host: operatorForm.spec.rules[0].host, className: operatorForm.spec.ingressClassName, tls: operatorForm.spec.tls }).toEqual(expected);
+  });
+
+  describe('the operator sign-in form (ADMIN_SIGN_IN)', () => {
+    /** Every rendered path that a request for `path` can match (ingress-nginx: Exact, or Prefix by path elements). */
+    const routesTo = (objects: KubeObject[], target: string) =>
+      ofKind(objects, 'Ingress').flatMap((ingress) =>
+        ingress.spec.rules.flatMap((rule: any) =>
+          rule.http.paths
+            .filter((p: any) => (p.pathType === 'Exact' ? p.path === target : p.path === '/' || target === p.path || target.startsWith(`${p.path.replace(/\/$/, '')}/`)))
+            .map((p: any) => `${ingress.metadata.name}: ${p.pathType} ${p.path} -> ${p.backend.service.name}`),
+        ),
+      );
+    /** The overlay patches README.md gives for turning the form off: the yaml block naming its Ingress. */
+    const readmePatches = () => {
+      const block = [...read('README.md').matchAll(/```yaml\n([^]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('name: ephemera-operator-sign-in'));
+      if (!block) throw new Error('README.md has no yaml block that deletes the Ingress ephemera-operator-sign-in');
+      // The block is indented as part of a list item.
+      const lines = block.split('\n');
+      const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
+      return lines.map((l) => l.slice(indent)).join('\n');
+    };
+
+    it.each(TREES)('%s: is on, and routed by an Ingress of its own, which no other path overlaps', (tree) => {
+      const objects = rendered[tree];
+      expect(find(objects, 'ConfigMap', 'ephemera-config').data.ADMIN_SIGN_IN).toBe('on');
+      expect(routesTo(objects, '/auth/sign-in')).toEqual(['ephemera-operator-sign-in: Exact /auth/sign-in -> query']);
+      expect(pathsOf(find(objects, 'Ingress', 'ephemera-operator-sign-in'))).toEqual(['Exact /auth/sign-in -> query:http']);
+      // GitHub sign-in and sign-out stay routed by the main Ingress.
+      for (const p of ['/auth/github', '/auth/github/callback', '/auth/sign-out']) expect(routesTo(objects, p)).toEqual([expect.stringMatching(/^ephemera: /)]);
+    });
+
+    it('is off, and unrouted, in an overlay with README.md\'s patches; everything else is routed as before', () => {
+      const dir = tmp();
+      writeTree(dir, {
+        'kustomization.yaml': `resources: [${JSON.stringify(path.join(KUBE, 'overlays/production'))}]\n${readmePatches()}`,
+      });
+      const objects = kustomizeBuild(dir);
+      expect(find(objects, 'ConfigMap', 'ephemera-config').data.ADMIN_SIGN_IN).toBe('off');
+      expect(routesTo(objects, '/auth/sign-in')).toEqual([]);
+      expect(find(objects, 'Ingress', 'ephemera-operator-sign-in')).toBeUndefined();
+      expect(pathsOf(find(objects, 'Ingress', 'ephemera'))).toEqual(pathsOf(find(rendered.production, 'Ingress', 'ephemera')));
+      const query = find(objects, 'Deployment', 'query').spec.template.spec.containers[0];
+      expect(loadQueryConfig(environmentOf(objects, query)).ADMIN_SIGN_IN).toBe('off');
+    });
   });
 
   it.each(TREES)('%s: NetworkPolicies deny by default; in only from the ingress controller (and monitoring), out only to what each needs', (tree) => {

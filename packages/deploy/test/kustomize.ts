@@ -16,7 +16,8 @@ import { parse, parseAllDocuments } from 'yaml';
  *   (a YAML or JSON list of operations) to every object `target` selects. Target fields are anchored regular
  *   expressions, as in kustomize. Strategic merge: maps merge, `null` deletes a key, lists named below merge by
  *   their key (Kubernetes' patchMergeKey: the patch's entries first, then the others) and every other list is
- *   replaced; `$patch` directives are refused.
+ *   replaced; `$patch: delete` at the top of a patch removes the object it names (or every object `target`
+ *   selects), and every other `$patch` directive is refused.
  * - `namespace`: set on every namespaced object; a Namespace object is renamed to it; in RoleBindings and
  *   ClusterRoleBindings only subjects named `default` get it (kustomize's default mode).
  * - `labels` with `pairs` only (no includeSelectors, includeTemplates): added to every object's metadata.labels.
@@ -232,6 +233,10 @@ function applyPatchEntry(objects: KubeObject[], entry: Record<string, unknown>, 
         });
     if (target ? selected.length === 0 : selected.length !== 1) {
       throw new Error(`${where}: ${describe}: found ${selected.length} objects for ${String(patch.kind)} ${String(meta.name)} (one expected)`);
+    }
+    if (patch.$patch === 'delete') {
+      out = out.filter((o) => !selected.includes(o));
+      continue;
     }
     out = out.map((o) => {
       if (!selected.includes(o)) return o;

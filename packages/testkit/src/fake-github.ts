@@ -32,7 +32,9 @@ export interface FakeGithub {
   /**
    * A person's role on a repository (`GET …/collaborators/{username}/permission`); unset: `read`, as anyone may
    * read a public repository; `null`: 404. A role set here (other than `none`) is also what makes the repository
-   * reachable for the person's user access token (`GET /user/installations/{id}/repositories`).
+   * reachable for the person's user access token (`GET /user/installations/{id}/repositories`). Asked with a user
+   * access token, the permission endpoint answers as GitHub does: 404 for a repository no installation of the App
+   * reaches, 403 unless the token's own person has push access there.
    */
   setPermission(repository: string, login: string, role: GithubRole | null): void;
   /**
@@ -67,7 +69,9 @@ export interface FakeGithub {
   /** A pull request as the pulls API serves it (`GET /repos/{o}/{r}/pulls`, `…/pulls/{n}`): a webhook payload's `pull_request`. */
   setPullRequest(repository: string, pullRequest: Record<string, unknown>): void;
   /**
-   * The App's OAuth credentials for "Sign in with GitHub" (`/login/oauth/authorize`, `/login/oauth/access_token`);
+   * The App's OAuth credentials for "Sign in with GitHub" (`/login/oauth/authorize`, with PKCE's S256
+   * `code_challenge` when given; `/login/oauth/access_token`, which then wants its `code_verifier`;
+   * `DELETE /applications/{client_id}/token`, which revokes a user token given the credentials as Basic auth);
    * until set, the authorize page knows no client_id and the token endpoint refuses every client.
    */
   setOAuthApp(app: OAuthAppSettings): void;
@@ -123,7 +127,7 @@ export type GithubRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'n
  * Secrets a client sends in a body, masked in `requests` so that test output printing recorded requests never shows
  * them; that they were sent still shows.
  */
-const SECRET_FIELDS = ['client_secret', 'refresh_token'];
+const SECRET_FIELDS = ['client_secret', 'refresh_token', 'access_token'];
 function masked(body: Record<string, unknown> | null): Record<string, unknown> | null {
   if (!body || typeof body !== 'object' || !SECRET_FIELDS.some((f) => f in body)) return body;
   return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, SECRET_FIELDS.includes(k) ? '[masked]' : v]));
@@ -143,7 +147,7 @@ function permissionsOf(role: GithubRole): Record<'admin' | 'maintain' | 'push' |
  * deployment statuses, repository files through the contents API, and the rate limits' answers. It also serves
  * "Sign in with GitHub": the web application flow's pages (on github.com, served here from the same base URL as the
  * API) and what a user access token reads: the person, and the App's installations and repositories they reach.
- * It records every request, with client secrets and refresh tokens in bodies masked.
+ * It records every request, with client secrets, refresh tokens and access tokens in bodies masked.
  */
 export async function startFakeGithub(): Promise<FakeGithub> {
   const requests: RecordedRequest[] = [];
@@ -487,7 +491,36 @@ export async function startFakeGithub(): Promise<FakeGithub> {
           headers,
         );
       }
+      if (req.method === 'DELETE' && (m = path.match(/^\/applications\/([^/]+)\/token$/))) {
+        // The App's own credentials as Basic auth, the token in the body (GitHub's "Delete an app token").
+        const documentation = 'https://docs.github.com/rest/apps/oauth-applications#delete-an-app-token';
+        const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+        if (!basic) return send(401, { message: 'Requires authentication', documentation_url: documentation, status: '401' });
+        const credentials = Buffer.from(basic, 'base64').toString('utf8');
+        const colon = credentials.indexOf(':');
+        const [clientId, clientSecret] = colon < 0 ? [credentials, ''] : [credentials.slice(0, colon), credentials.slice(colon + 1)];
+        const token = body?.access_token;
+        if (typeof token !== 'string' || token === '') return send(422, { message: 'Validation Failed', errors: [{ resource: 'OauthAccess', field: 'access_token', code: 'missing_field' }], documentation_url: documentation, status: '422' });
+        // Credentials of another App, or for another client id than the path's: GitHub does not say which exist.
+        const outcome = clientId === decodeURIComponent(m[1]!) ? oauth.revoke(clientId, clientSecret, token) : 'bad-credentials';
+        // A token that is not (or no longer) one of the App's: 404, as its sibling "Check a token" answers.
+        if (outcome !== 'revoked') return send(404, { message: 'Not Found', documentation_url: documentation, status: '404' });
+        return send(204, undefined);
+      }
       if (req.method === 'GET' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/))) {
+        const documentation = 'https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user';
+        const repository = `${m[1]}/${m[2]}`;
+        // A user access token reaches only the repositories of the App's installations that the person can see, and
+        // GitHub answers this endpoint only to someone with push access (403 "Must have push access…" otherwise).
+        const userToken = /^(?:token|bearer)\s+(ghu_\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+        if (userToken !== undefined) {
+          const caller = oauth.loginOf(userToken);
+          if (!caller) return send(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
+          const installed = [...installationRepos].some(([id, names]) => installations.get(id) !== null && names.some((f) => f.toLowerCase() === repository.toLowerCase()));
+          const callerRole = permissions.has(`${repository.toLowerCase()}:${caller.toLowerCase()}`) ? roleOf(repository, caller) : 'read';
+          if (!installed || callerRole === null || callerRole === undefined) return send(404, { message: 'Not Found', documentation_url: documentation, status: '404' });
+          if (ROLE_RANK[callerRole] < ROLE_RANK.write) return send(403, { message: 'Must have push access to view collaborator permission.', documentation_url: documentation, status: '403' });
+        }
         const key = `${m[1]}/${m[2]}`.toLowerCase() + `:${decodeURIComponent(m[3]!).toLowerCase()}`;
         const role = permissions.has(key) ? permissions.get(key) : 'read';
         if (role === null || role === undefined) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user' });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { exchangeWebFlowCode, getWebFlowAuthorizationUrl, refreshToken } from '@octokit/oauth-methods';
+import { createHash, randomBytes } from 'node:crypto';
+import { deleteToken, exchangeWebFlowCode, getWebFlowAuthorizationUrl, refreshToken } from '@octokit/oauth-methods';
 import { Octokit } from '@octokit/rest';
 import { accountIdOf, startFakeGithub, type FakeGithub } from '../src/fake-github.js';
 import { repositoryIdOf } from '../src/pull-request-payload.js';
@@ -179,8 +180,11 @@ describe('web application flow', () => {
     const viaInstallation = await fetch(`${fake.url}/installation/repositories`, { headers: { authorization: 'token ghs_fake7' } });
     const installed = (await viaInstallation.json()) as { repositories: Array<{ id: number; full_name: string }> };
     expect(installed.repositories.map((r) => [r.full_name, r.id])).toEqual(['acme/web', 'acme/api', 'acme/private-ops'].map((f) => [f, repositoryIdOf(f)]));
-    const level = await user.rest.repos.getCollaboratorPermissionLevel({ owner: 'acme', repo: 'api', username: 'octocat' });
-    expect(level.data).toMatchObject({ permission: 'read', role_name: 'triage', user: { login: 'octocat', id: accountIdOf('octocat'), permissions: repos.data.repositories[1]!.permissions } });
+    const level = await fetch(`${fake.url}/repos/acme/api/collaborators/octocat/permission`, { headers: { authorization: 'token ghs_fake7' } });
+    expect(await level.json()).toMatchObject({ permission: 'read', role_name: 'triage', user: { login: 'octocat', id: accountIdOf('octocat'), permissions: repos.data.repositories[1]!.permissions } });
+    // Asked with the person's own token, GitHub answers only someone with push access.
+    const own = await rejection(user.rest.repos.getCollaboratorPermissionLevel({ owner: 'acme', repo: 'api', username: 'octocat' }));
+    expect(own).toMatchObject({ status: 403, data: { message: 'Must have push access to view collaborator permission.', documentation_url: expect.stringContaining('#get-repository-permissions-for-a-user') } });
 
     // A role changed through setPermission shows in both at once.
     fake.setPermission('acme/api', 'octocat', 'maintain');
@@ -283,7 +287,98 @@ describe('web application flow', () => {
   });
 });
 
+describe('PKCE', () => {
+  const verifier = () => randomBytes(32).toString('base64url');
+  const challengeOf = (v: string) => createHash('sha256').update(v).digest('base64url');
+
+  it('keeps an S256 code_challenge with the code and trades the code only with its code_verifier', async () => {
+    fake.setOAuthUser('octocat');
+    const v = verifier();
+    const page = await authorize({ client_id: APP.clientId, redirect_uri: APP.callbackUrl, state: 'st', code_challenge: challengeOf(v), code_challenge_method: 'S256' });
+    expect(page.status).toBe(302);
+    const code = page.location!.searchParams.get('code')!;
+    const base = { client_id: APP.clientId, client_secret: APP.clientSecret, code, redirect_uri: APP.callbackUrl };
+    // Without the verifier, or with another one (an attacker holding only the code): GitHub's bad-code answer.
+    for (const attempt of [base, { ...base, code_verifier: verifier() }, { ...base, code_verifier: 'short' }]) {
+      expect((await exchange(attempt)).body).toEqual({
+        error: 'bad_verification_code',
+        error_description: 'The code passed is incorrect or expired.',
+        error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code',
+      });
+    }
+    // The code is still good for the client that holds the verifier, once.
+    const traded = await exchange({ ...base, code_verifier: v });
+    expect(traded.body.access_token).toMatch(/^ghu_/);
+    expect((await exchange({ ...base, code_verifier: v })).body.error).toBe('bad_verification_code');
+    // A code issued without a challenge needs no verifier, as GitHub does not require PKCE.
+    expect((await exchange({ client_id: APP.clientId, client_secret: APP.clientSecret, code: await codeFor('octocat') })).body.access_token).toMatch(/^ghu_/);
+  });
+
+  it('accepts only the S256 method, and a challenge of its form', async () => {
+    fake.setOAuthUser('octocat');
+    const v = verifier();
+    const queries: Array<Record<string, string>> = [
+      { code_challenge: v, code_challenge_method: 'plain' },
+      { code_challenge: challengeOf(v) },
+      { code_challenge_method: 'S256' },
+      { code_challenge: 'not-a-digest', code_challenge_method: 'S256' },
+    ];
+    for (const query of queries) {
+      const page = await authorize({ client_id: APP.clientId, redirect_uri: APP.callbackUrl, state: 'st', ...query });
+      expect({ query, status: page.status, location: page.location }).toEqual({ query, status: 400, location: null });
+      expect(page.text).toMatch(/code_challenge/);
+    }
+  });
+});
+
 describe('user access token', () => {
+  it('is revoked with the App\'s credentials (oauth-methods\' deleteToken: DELETE /applications/{client_id}/token), and works no more', async () => {
+    const token = await tokenFor('octocat');
+    expect((await userOctokit(token).rest.users.getAuthenticated()).data.login).toBe('octocat');
+    const call = (authorization: string | null, body: unknown, clientId = APP.clientId) =>
+      fetch(`${fake.url}/applications/${clientId}/token`, {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify(body),
+      });
+    const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+    // Refused, and the token still works: no credentials, wrong ones, another App's client id, no token.
+    expect((await call(null, { access_token: token })).status).toBe(401);
+    expect((await call(basic(APP.clientId, 'guessed'), { access_token: token })).status).toBe(404);
+    expect((await call(basic('Iv23liSomeoneElse', APP.clientSecret), { access_token: token }, 'Iv23liSomeoneElse')).status).toBe(404);
+    const missing = await call(basic(APP.clientId, APP.clientSecret), {});
+    expect(missing.status).toBe(422);
+    expect(await missing.json()).toMatchObject({ message: 'Validation Failed' });
+    expect((await userOctokit(token).rest.users.getAuthenticated()).status).toBe(200);
+
+    const revoked = await deleteToken({ clientType: 'github-app', clientId: APP.clientId, clientSecret: APP.clientSecret, token, request: octokit.request });
+    expect(revoked.status).toBe(204);
+    expect((await rejection(userOctokit(token).rest.users.getAuthenticated())).status).toBe(401);
+    // Gone: a second revocation finds nothing.
+    expect((await call(basic(APP.clientId, APP.clientSecret), { access_token: token })).status).toBe(404);
+    // Recorded with the token masked, like the other secrets in bodies.
+    const recorded = fake.requests.filter((r) => r.method === 'DELETE').at(-1)!;
+    expect(recorded).toMatchObject({ path: `/applications/${APP.clientId}/token`, body: { access_token: '[masked]' }, authorization: basic(APP.clientId, APP.clientSecret) });
+    expect(JSON.stringify(fake.requests.filter((r) => r.method === 'DELETE'))).not.toContain(token);
+  });
+
+  it('reads a collaborator\'s permission only on repositories the App\'s installations reach, and only with push access', async () => {
+    fake.setInstallationRepositories(7, ['acme/web', 'acme/api']);
+    fake.setUserAccess('octocat', { repositories: { 'acme/web': 'write', 'acme/api': 'read', 'elsewhere/thing': 'admin' } });
+    const user = userOctokit(await tokenFor('octocat'));
+    const ask = (owner: string, repo: string, username = 'octocat') => user.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username });
+    expect((await ask('acme', 'web')).data).toMatchObject({ permission: 'write', role_name: 'write' });
+    fake.setUserAccess('hubot', { repositories: { 'acme/web': 'admin' } });
+    expect((await ask('acme', 'web', 'hubot')).data).toMatchObject({ permission: 'admin', role_name: 'admin' });
+    expect((await rejection(ask('acme', 'api'))).status).toBe(403);
+    // Outside every installation, whatever the person's role there: GitHub does not show the App the repository.
+    expect((await rejection(ask('elsewhere', 'thing'))).status).toBe(404);
+    fake.setInstallationRepositories(7, ['acme/api']);
+    expect((await rejection(ask('acme', 'web'))).status).toBe(404);
+    expect((await rejection(userOctokit('ghu_' + 'x'.repeat(36)).rest.repos.getCollaboratorPermissionLevel({ owner: 'acme', repo: 'api', username: 'octocat' }))).status).toBe(401);
+  });
+
+
   it('is refused with 401 Bad credentials when unknown or expired, until refreshed; a refresh token works once', async () => {
     const unknown = await rejection(userOctokit('ghu_' + 'x'.repeat(36)).rest.users.getAuthenticated());
     expect(unknown).toMatchObject({ status: 401, data: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } });

@@ -165,6 +165,13 @@ export interface LoginLimit {
 export const DEFAULT_LOGIN_LIMIT: LoginLimit = { limit: 10, windowMs: 15 * 60_000 };
 
 /**
+ * Failed sign-ins on the dashboard's operator form per client address: loose, since the form's guard against guessing
+ * is the back-off per username (OperatorBackOff), and a strict limit would let failures under other usernames from a
+ * shared address (an office, a proxy) lock the operator out.
+ */
+export const DEFAULT_SIGN_IN_ADDRESS_LIMIT: LoginLimit = { limit: 50, windowMs: 3600_000 };
+
+/**
  * Rate-limits failed dashboard logins per client address (express-rate-limit's memory store, so per process).
  * Counted: requests whose Authorization header does not carry the credentials. Not counted: requests without an
  * Authorization header (the browser's first request, answered with a challenge), and correct logins while the

@@ -62,11 +62,12 @@ export interface QueryAppDeps {
   /**
    * Bull Board at /admin/queues: served only with both credentials (404 otherwise); read-only unless `write`
    * (ADMIN_WRITE=true). `loginLimit`: failed logins per client address and window (default 10 per 15 minutes).
+   * `signIn: false` (ADMIN_SIGN_IN=off): the dashboard has no operator sign-in form.
    */
-  admin: { username?: string | undefined; password?: string | undefined; write?: boolean | undefined; loginLimit?: LoginLimit | undefined };
+  admin: { username?: string | undefined; password?: string | undefined; write?: boolean | undefined; loginLimit?: LoginLimit | undefined; signIn?: boolean | undefined };
   /**
    * The environments dashboard at `/` (sign-in, sessions, pages); not served without it. The operator's sign-in
-   * uses `admin`'s credentials and login limit.
+   * form uses `admin`'s credentials, and `admin.loginLimit` when given instead of the dashboard's own per address.
    */
   dashboard?: Omit<DashboardDeps, 'db' | 'logger' | 'operator' | 'loginLimit'> | undefined;
 }
@@ -177,7 +178,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: OPENAPI_PATH }, customSiteTitle: 'Ephemera API' }));
 
-  const { username, password, write = false, loginLimit = DEFAULT_LOGIN_LIMIT } = deps.admin;
+  const { username, password, write = false, loginLimit = DEFAULT_LOGIN_LIMIT, signIn = true } = deps.admin;
   if (username !== undefined && password !== undefined) {
     const board = new ExpressAdapter();
     board.setBasePath('/admin/queues');
@@ -194,8 +195,8 @@ export function createApp(deps: QueryAppDeps): express.Express {
         ...deps.dashboard,
         db,
         logger: deps.logger,
-        operator: username !== undefined && password !== undefined ? { username, password } : undefined,
-        loginLimit,
+        operator: username !== undefined && password !== undefined && signIn ? { username, password } : undefined,
+        loginLimit: deps.admin.loginLimit,
       })
     : undefined;
   // The actions come before the read guard: a signed-in session asks for them without a token.

@@ -1,5 +1,6 @@
 import { ConfigError, env, parseConfig } from '@ephemera/runtime';
 import { z } from 'zod';
+import { STALE_ACCESS_LIMIT_MS } from './dashboard/refresh-access.js';
 
 /** The shortest ADMIN_PASSWORD accepted when NODE_ENV=production. */
 const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
@@ -31,6 +32,11 @@ export const queryConfigSchema = z.object({
   ADMIN_PASSWORD: z.string().min(1).optional(),
   /** true: Bull Board may change queues (retry, promote, clean, add, remove, pause…); otherwise it is read-only. */
   ADMIN_WRITE: env.bool(false),
+  /**
+   * `off` removes the dashboard's operator sign-in form (installs that sign in with GitHub only); Bull Board keeps
+   * its basic auth with ADMIN_USERNAME and ADMIN_PASSWORD either way.
+   */
+  ADMIN_SIGN_IN: z.enum(['on', 'off']).default('on'),
 
   /** The GitHub App's OAuth credentials, for "Sign in with GitHub" on the dashboard; without both it is off. */
   GITHUB_CLIENT_ID: z.string().min(1).optional(),
@@ -43,10 +49,19 @@ export const queryConfigSchema = z.object({
   GITHUB_REQUEST_TIMEOUT_MS: env.positiveInt(10_000),
   /** The query service's public address: GitHub sends people back to PUBLIC_URL/auth/github/callback. */
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** true lets production run with an http PUBLIC_URL, whose cookies are then neither Secure nor `__Host-`. */
+  ALLOW_INSECURE_PUBLIC_URL: env.bool(false),
   /** Signs the dashboard's session cookie; required in production (a random one per process otherwise). */
   SESSION_SECRET: z.string().min(1).optional(),
   /** How long a dashboard session lasts. */
   SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
+  /**
+   * How long what GitHub says a person reaches is used before GitHub is asked again, in seconds: at most the age past
+   * which the dashboard shows nothing by an answer GitHub did not renew.
+   */
+  DASHBOARD_ACCESS_SECONDS: z.coerce.number().int().min(1).max(STALE_ACCESS_LIMIT_MS / 1000).default(60),
+  /** Live views (event streams) open at once in one query process; past it, and past 4 per session, 429. */
+  DASHBOARD_MAX_STREAMS: env.positiveInt(200),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
 });
@@ -57,8 +72,8 @@ export type QueryConfig = z.infer<typeof queryConfigSchema>;
  * Parses the configuration and applies the access rules, in every NODE_ENV: the API needs API_TOKENS (or
  * API_WRITE_TOKENS) unless API_AUTH=none says otherwise on purpose; no token is in both lists; the dashboard
  * credentials go together; in production the password has at least {@link MIN_PRODUCTION_ADMIN_PASSWORD}
- * characters and each write token at least {@link MIN_PRODUCTION_WRITE_TOKEN}. Problems name a token by its
- * position in the list, never by its value.
+ * characters, each write token at least {@link MIN_PRODUCTION_WRITE_TOKEN}, and PUBLIC_URL is https unless
+ * ALLOW_INSECURE_PUBLIC_URL=true. Problems name a token by its position in the list, never by its value.
  */
 export function loadQueryConfig(environment: NodeJS.ProcessEnv = process.env): QueryConfig {
   const config = parseConfig(queryConfigSchema, environment);
@@ -88,6 +103,11 @@ export function loadQueryConfig(environment: NodeJS.ProcessEnv = process.env): Q
   }
   if (config.GITHUB_CLIENT_ID !== undefined && config.PUBLIC_URL === undefined) {
     problems.push('PUBLIC_URL is not set: signing in with GitHub needs the dashboard\'s public address (GitHub sends people back to PUBLIC_URL/auth/github/callback)');
+  }
+  if (config.NODE_ENV === 'production' && config.PUBLIC_URL?.startsWith('http:') && !config.ALLOW_INSECURE_PUBLIC_URL) {
+    problems.push(
+      'PUBLIC_URL is http: in production the dashboard\'s cookies (sessions, sign-in) must not travel in clear: serve it over https and set an https PUBLIC_URL, or set ALLOW_INSECURE_PUBLIC_URL=true to accept that on purpose',
+    );
   }
   if (config.NODE_ENV === 'production' && (config.SESSION_SECRET === undefined || config.SESSION_SECRET.length < MIN_PRODUCTION_SESSION_SECRET)) {
     problems.push(`SESSION_SECRET must be set to at least ${MIN_PRODUCTION_SESSION_SECRET} characters when NODE_ENV=production: it signs the dashboard's session cookies (e.g. openssl rand -hex 32)`);

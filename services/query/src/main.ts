@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { loadQueryConfig } from './config.js';
 import { GithubSignIn } from './dashboard/github-sign-in.js';
+import { OperatorBackOff } from './dashboard/operator-back-off.js';
 import { SessionStore } from './dashboard/session-store.js';
+import { StreamLimits } from './dashboard/stream-limits.js';
 import { createQueryMetrics } from './metrics.js';
 
 const { config, logger, onStop } = createService({ name: 'query', loadConfig: loadQueryConfig });
@@ -52,6 +54,11 @@ const actionsQueue = new RenewingQueue(
 if (config.SESSION_SECRET === undefined) {
   logger.warn('no SESSION_SECRET: dashboard sessions are signed with a key of this process and end when it stops (set SESSION_SECRET to keep them)');
 }
+// One key for the session cookies' signatures and, derived from it, the GitHub tokens' encryption at rest.
+const sessionSecret = config.SESSION_SECRET ?? randomBytes(32).toString('hex');
+if (config.PUBLIC_URL?.startsWith('http:')) {
+  logger.warn({ public_url: config.PUBLIC_URL }, 'PUBLIC_URL is http: the dashboard\'s cookies are not Secure and travel in clear; serve it over https');
+}
 const github =
   config.GITHUB_CLIENT_ID !== undefined && config.GITHUB_CLIENT_SECRET !== undefined && config.PUBLIC_URL !== undefined
     ? new GithubSignIn({
@@ -64,6 +71,10 @@ const github =
       })
     : undefined;
 if (!github) logger.info('signing in to the dashboard with GitHub is off: set GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET and PUBLIC_URL to allow it');
+if (config.ADMIN_SIGN_IN === 'off') {
+  logger.info('ADMIN_SIGN_IN=off: the dashboard has no operator sign-in form');
+  if (!github) logger.warn('ADMIN_SIGN_IN=off and GitHub sign-in is off: nobody can sign in to the dashboard');
+}
 const app = createApp({
   db,
   queues,
@@ -73,11 +84,15 @@ const app = createApp({
   apiTokens: config.API_TOKENS,
   apiAuth: config.API_AUTH,
   apiWriteTokens: config.API_WRITE_TOKENS,
-  admin: { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, write: config.ADMIN_WRITE },
+  admin: { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, write: config.ADMIN_WRITE, signIn: config.ADMIN_SIGN_IN === 'on' },
   dashboard: {
-    // Sessions on the fail-fast connection: a page answers with an error rather than waiting for Redis.
-    sessions: new SessionStore(producer, config.QUEUE_PREFIX),
-    sessionSecret: config.SESSION_SECRET ?? randomBytes(32).toString('hex'),
+    // Sessions (and the sign-in and stream counts) on the fail-fast connection: a page answers with an error rather
+    // than waiting for Redis.
+    sessions: new SessionStore(producer, config.QUEUE_PREFIX, sessionSecret),
+    operatorBackOff: new OperatorBackOff(producer, config.QUEUE_PREFIX),
+    streams: new StreamLimits(producer, config.QUEUE_PREFIX, { total: config.DASHBOARD_MAX_STREAMS }),
+    accessTtlMs: config.DASHBOARD_ACCESS_SECONDS * 1000,
+    sessionSecret,
     sessionHours: config.SESSION_HOURS,
     publicUrl: config.PUBLIC_URL,
     githubUrl: config.GITHUB_URL,

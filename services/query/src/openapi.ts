@@ -12,7 +12,7 @@ import {
   namespaceParams,
   problemSchema,
 } from './api-schemas.js';
-import { SESSION_COOKIE } from './dashboard/session-store.js';
+import { SESSION_COOKIE } from './dashboard/cookie-names.js';
 
 const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } });
@@ -46,11 +46,14 @@ const actionPaths = Object.fromEntries(
           '202': { description: 'The action is queued', ...json(actionAcceptedSchema) },
           '303': { description: 'The action is queued (a dashboard form): back to the environment\'s page, which says so' },
           ...errors,
-          '403': problemResponse('The token is not a write token (API_TOKENS only read), or the service has no API_WRITE_TOKENS; for a session: no CSRF token or another one, or the person may not act on the repository'),
+          '403': problemResponse('The token is not a write token (API_TOKENS only read), or the service has no API_WRITE_TOKENS; for a session: no CSRF token or another one, or the person may not act on the repository (for a GitHub user: as GitHub says when asked, at that moment)'),
           '404': problemResponse('No such environment'),
           '409': problemResponse('The action does not apply: the environment is destroyed or being destroyed, its pull request is closed, or its status is not one the action applies to'),
           '429': { ...problemResponse('Too many actions with this token; wait as Retry-After says'), headers: retryAfter('Seconds until the token may act again') },
-          '503': { ...problemResponse('The queue is unavailable; nothing was queued'), headers: retryAfter('Seconds to wait before asking again') },
+          '503': {
+            ...problemResponse('The queue is unavailable, or (for a GitHub user\'s session) GitHub did not say whether they may act; nothing was queued'),
+            headers: retryAfter('Seconds to wait before asking again'),
+          },
         },
       },
     },
@@ -70,7 +73,7 @@ export function createOpenApiDocument(serverUrl?: string) {
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'One of API_TOKENS (reads), or of API_WRITE_TOKENS (reads and actions)' },
-        session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'A dashboard session (actions only), with its CSRF token' },
+        session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: `A dashboard session (actions only), with its CSRF token; the cookie is __Host-${SESSION_COOKIE} under an https PUBLIC_URL` },
       },
     },
     security: [{ bearer: [] }],

@@ -35,6 +35,15 @@
       source.close();
       window.location.assign('/sign-in');
     });
+    // What the page shows is no longer the viewer's to see (access withdrawn, or GitHub's answer too old to go by):
+    // the page is loaded again, and the server says why.
+    ['gone', 'unavailable'].forEach(function (name) {
+      source.addEventListener(name, function () {
+        source.close();
+        body.setAttribute('data-live-state', 'closed');
+        window.location.reload();
+      });
+    });
   }
   document.addEventListener('submit', function (event) {
     var message = event.target.getAttribute('data-confirm');

@@ -103,6 +103,36 @@ describe(loadQueryConfig.name, () => {
     expect(loadQueryConfig({ ...open, GITHUB_CLIENT_ID: 'Iv1', GITHUB_CLIENT_SECRET: 'x', PUBLIC_URL: 'https://ephemera.example' }).PUBLIC_URL).toBe('https://ephemera.example');
   });
 
+  it('refuses an http PUBLIC_URL in production unless ALLOW_INSECURE_PUBLIC_URL=true says so on purpose; https always, http elsewhere', () => {
+    const prod = { ...open, NODE_ENV: 'production' };
+    expect(() => loadQueryConfig({ ...prod, PUBLIC_URL: 'http://ephemera.example' })).toThrow(
+      /PUBLIC_URL is http: in production the dashboard's cookies .* set ALLOW_INSECURE_PUBLIC_URL=true to accept that on purpose/,
+    );
+    expect(loadQueryConfig({ ...prod, PUBLIC_URL: 'http://ephemera.example', ALLOW_INSECURE_PUBLIC_URL: 'true' })).toMatchObject({ PUBLIC_URL: 'http://ephemera.example', ALLOW_INSECURE_PUBLIC_URL: true });
+    expect(loadQueryConfig({ ...prod, PUBLIC_URL: 'https://ephemera.example' }).ALLOW_INSECURE_PUBLIC_URL).toBe(false);
+    expect(loadQueryConfig({ ...open, NODE_ENV: 'development', PUBLIC_URL: 'http://localhost:3002' }).PUBLIC_URL).toBe('http://localhost:3002');
+    expect(() => loadQueryConfig({ ...prod, ALLOW_INSECURE_PUBLIC_URL: 'perhaps' })).toThrow(/ALLOW_INSECURE_PUBLIC_URL/);
+  });
+
+  it('caches what GitHub says a person reaches DASHBOARD_ACCESS_SECONDS (60), at most the 5 minutes an answer may serve', () => {
+    expect(loadQueryConfig(open).DASHBOARD_ACCESS_SECONDS).toBe(60);
+    expect(loadQueryConfig({ ...open, DASHBOARD_ACCESS_SECONDS: '300' }).DASHBOARD_ACCESS_SECONDS).toBe(300);
+    expect(loadQueryConfig({ ...open, DASHBOARD_ACCESS_SECONDS: '1' }).DASHBOARD_ACCESS_SECONDS).toBe(1);
+    for (const bad of ['0', '301', '1.5', 'soon']) expect(() => loadQueryConfig({ ...open, DASHBOARD_ACCESS_SECONDS: bad })).toThrow(/DASHBOARD_ACCESS_SECONDS/);
+  });
+
+  it('allows DASHBOARD_MAX_STREAMS (200) live views in all, a positive whole number', () => {
+    expect(loadQueryConfig(open).DASHBOARD_MAX_STREAMS).toBe(200);
+    expect(loadQueryConfig({ ...open, DASHBOARD_MAX_STREAMS: '20' }).DASHBOARD_MAX_STREAMS).toBe(20);
+    for (const bad of ['0', '-1', 'many']) expect(() => loadQueryConfig({ ...open, DASHBOARD_MAX_STREAMS: bad })).toThrow(/DASHBOARD_MAX_STREAMS/);
+  });
+
+  it('keeps the operator sign-in form unless ADMIN_SIGN_IN=off', () => {
+    expect(loadQueryConfig(open).ADMIN_SIGN_IN).toBe('on');
+    expect(loadQueryConfig({ ...open, ADMIN_SIGN_IN: 'off' }).ADMIN_SIGN_IN).toBe('off');
+    expect(() => loadQueryConfig({ ...open, ADMIN_SIGN_IN: 'false' })).toThrow(/ADMIN_SIGN_IN/);
+  });
+
   it('reports every problem together', () => {
     expect(() => loadQueryConfig({ ...base, NODE_ENV: 'production', ADMIN_USERNAME: 'a', ADMIN_PASSWORD: 'short' })).toThrow(
       /API_TOKENS is not set[^]*ADMIN_PASSWORD must be at least 12/,

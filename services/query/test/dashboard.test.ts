@@ -1,36 +1,18 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import request, { type Response } from 'supertest';
+import request from 'supertest';
 import { ENVIRONMENT_ACTIONS, environmentActionJobSchema } from '@ephemera/schema';
 import { repositoryIdOf, startFakeGithub, type FakeGithub } from '@ephemera/testkit';
 import { GithubSignIn } from '../src/dashboard/github-sign-in.js';
 import { deploymentRows, deploymentSummary, type DeploymentView } from '../src/dashboard/pages.js';
+import { cookiesOf, csrfOf, operatorSession as signInWithForm } from './dashboard-client.js';
 import { insertEnvironment, startQuery } from './support.js';
 
 type Q = Awaited<ReturnType<typeof startQuery>>;
 const OPERATOR = { username: 'ops', password: 'a-long-operator-password' };
 
-/** The cookies a response sets, as a Cookie header; cleared cookies left out. */
-function cookiesOf(res: Response, previous = ''): string {
-  const jar = new Map(previous ? previous.split('; ').map((c) => c.split('=', 2) as [string, string]) : []);
-  for (const line of (res.headers['set-cookie'] as unknown as string[] | undefined) ?? []) {
-    const [pair] = line.split(';');
-    const [name, value] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
-    if (value === '') jar.delete(name);
-    else jar.set(name, value);
-  }
-  return [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-}
-const csrfOf = (text: string) => /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? '';
-
-/** Signs in through the operator's form; returns the session's Cookie header and its CSRF token. */
-async function operatorSession(app: Q['app'], credentials = OPERATOR) {
-  const page = await request(app).get('/sign-in');
-  const res = await request(app).post('/auth/sign-in').set('Cookie', cookiesOf(page)).type('form').send({ _csrf: csrfOf(page.text), ...credentials });
-  const cookie = cookiesOf(res);
-  const home = await request(app).get('/').set('Cookie', cookie);
-  return { res, cookie, csrf: csrfOf(home.text) };
-}
+/** Signs in through the operator's form, as the operator unless told otherwise. */
+const operatorSession = (app: Q['app'], credentials = OPERATOR) => signInWithForm(app, credentials);
 
 describe('the dashboard', () => {
   let q: Q;
@@ -497,10 +479,10 @@ describe('the dashboard', () => {
     it('while GitHub fails, asks it again only after a pause, not on every request', async () => {
       fake.setUserAccess('carol', { repositories: { 'acme/web': 'read' } });
       const { cookie } = await githubSession('carol');
-      // The session's answer made old, as after the cache's lifetime.
+      // The session's answer made old, as after the cache's lifetime (and younger than the 5 minutes it may serve for).
       const id = /^s:([^.]+)\./.exec(decodeURIComponent(/ephemera_session=([^;]+)/.exec(cookie)![1]!))![1]!;
       const session = (await q.sessions.get(id))!;
-      await q.sessions.save({ ...session, access: { ...session.access!, fetchedAt: 0 } });
+      await q.sessions.save({ ...session, access: { ...session.access!, fetchedAt: Date.now() - 2 * 60_000 } });
       const asked = () => fake.requests.filter((r) => r.path.startsWith('/user/installations')).length;
       const before = asked();
       fake.failNext(/^\/user\/installations/, 502, 1);

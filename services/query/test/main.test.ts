@@ -101,6 +101,33 @@ describe('the query process', () => {
     expect(warned.join('\n')).not.toMatch(/admin\/queues is off/);
   });
 
+  it('refuses to start in production with an http PUBLIC_URL, unless ALLOW_INSECURE_PUBLIC_URL=true, and then warns', async () => {
+    const refused = await runQuery(q, { NODE_ENV: 'production', API_TOKENS: 'tok', PUBLIC_URL: 'http://ephemera.example' });
+    expect(refused.code).toBe(1);
+    expect(refused.output).toMatch(/PUBLIC_URL is http: .*ALLOW_INSECURE_PUBLIC_URL=true/);
+    const allowed = await runQuery(q, { NODE_ENV: 'production', API_TOKENS: 'tok', PUBLIC_URL: 'http://ephemera.example', ALLOW_INSECURE_PUBLIC_URL: 'true' });
+    expect(allowed.api).toBe(401);
+    expect(warnings(allowed.lines)).toContainEqual(expect.stringMatching(/PUBLIC_URL is http: the dashboard's cookies are not Secure/));
+  });
+
+  it('with ADMIN_SIGN_IN=off: no operator form on the dashboard (Bull Board keeps its basic auth); with https PUBLIC_URL, __Host- cookies', async () => {
+    const run = await runQuery(
+      q,
+      { NODE_ENV: 'production', API_TOKENS: 'tok', ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'a-long-password', ADMIN_SIGN_IN: 'off', PUBLIC_URL: 'https://ephemera.example' },
+      async (base) => {
+        const page = await fetch(`${base}/sign-in`);
+        const posted = await fetch(`${base}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=a-long-password' });
+        return { page: await page.text(), cookie: page.headers.get('set-cookie'), posted: posted.status };
+      },
+    );
+    const probed = run.probed as { page: string; cookie: string; posted: number };
+    expect(probed.page).not.toContain('name="password"');
+    expect(probed.posted).toBe(404);
+    expect(probed.cookie).toMatch(/^__Host-ephemera_login_csrf=.*; Secure/);
+    expect(run.dashboard).toBe(401);
+    expect(run.lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/ADMIN_SIGN_IN=off/));
+  });
+
   it('refuses to start with a token in both API_TOKENS and API_WRITE_TOKENS', async () => {
     const run = await runQuery(q, { API_TOKENS: `tok,${WRITE_TOKEN}`, API_WRITE_TOKENS: WRITE_TOKEN });
     expect(run.code).toBe(1);

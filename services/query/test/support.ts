@@ -10,7 +10,9 @@ import { RenewingQueue, createLogger } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES, namespaceFor } from '@ephemera/schema';
 import type { ActionLimit, ApiAuth } from '../src/access.js';
 import { createApp, type QueryAppDeps } from '../src/app.js';
+import { OperatorBackOff } from '../src/dashboard/operator-back-off.js';
 import { SessionStore } from '../src/dashboard/session-store.js';
+import { StreamLimits } from '../src/dashboard/stream-limits.js';
 import { createQueryMetrics } from '../src/metrics.js';
 import { createOpenApiDocument } from '../src/openapi.js';
 
@@ -41,9 +43,21 @@ export async function startQuery(options: QueryOptions = {}) {
   const actionsQueue = queues.find((x) => x.name === QUEUES.actions)!;
   const pool = createReadPool({ databaseUrl: scratch.url, poolSize: 5 });
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const sessions = new SessionStore(redis, prefix);
+  const sessionSecret = 'test-session-secret';
+  const sessions = new SessionStore(redis, prefix, sessionSecret);
   const dashboardWith = (d: QueryOptions['dashboard']): QueryAppDeps['dashboard'] =>
-    d === false ? undefined : { sessions, sessionSecret: 'test-session-secret', sessionHours: 12, githubUrl: 'https://github.com', livePollMs: 200, ...d };
+    d === false
+      ? undefined
+      : {
+          sessions,
+          sessionSecret,
+          sessionHours: 12,
+          githubUrl: 'https://github.com',
+          livePollMs: 200,
+          operatorBackOff: new OperatorBackOff(redis, prefix),
+          streams: new StreamLimits(redis, prefix, { total: 200 }),
+          ...d,
+        };
   const appWith = (o: QueryOptions) =>
     createApp({
       db: pool,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** The OAuth side of a GitHub App, as its settings page holds it. */
 export interface OAuthAppSettings {
@@ -20,6 +20,10 @@ export type AuthorizeOutcome = { status: 302; location: string } | { status: 400
 export type TokenAnswer = Record<string, string | number>;
 
 const CODE_TTL_MS = 10 * 60_000;
+/** RFC 7636 §4.1: a code verifier is 43 to 128 unreserved characters. */
+const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+/** An S256 code challenge: the verifier's SHA-256 in base64url without padding, always 43 characters. */
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 const TOKEN_TTL_S = 8 * 3600;
 // The refresh token's lifetime exactly as GitHub answers it, not a round number of months.
 const REFRESH_TTL_S = 15_811_200;
@@ -81,7 +85,7 @@ function redirectAccepted(redirectUri: string, callbackUrl: string): boolean {
 export class OAuthWebFlow {
   private app: Required<OAuthAppSettings> | null = null;
   private signedIn: string | null = null;
-  private readonly codes = new Map<string, { clientId: string; login: string; redirectUri: string; expiresAt: number; used: boolean }>();
+  private readonly codes = new Map<string, { clientId: string; login: string; redirectUri: string; expiresAt: number; used: boolean; codeChallenge: string | null }>();
   private readonly tokens = new Map<string, { login: string; expiresAt: number | null }>();
   private readonly refreshTokens = new Map<string, { clientId: string; login: string; expiresAt: number; accessToken: string }>();
 
@@ -100,6 +104,8 @@ export class OAuthWebFlow {
    * `GET /login/oauth/authorize`. GitHub shows a consent page first; the fake consents at once for the signed-in
    * person. A redirect_uri the App did not register sends the browser to the registered callback with
    * `error=redirect_uri_mismatch` instead, as GitHub documents, so the code never reaches the unregistered URL.
+   * PKCE (RFC 7636), which GitHub supports without requiring it: a `code_challenge` is kept with the code, and only
+   * the S256 method is accepted (GitHub's changelog of 2025-07-14: "Only the S256 code challenge method is accepted").
    */
   authorize(query: URLSearchParams): AuthorizeOutcome {
     const app = this.app;
@@ -109,6 +115,12 @@ export class OAuthWebFlow {
     }
     const state = query.get('state');
     const requested = query.get('redirect_uri');
+    const codeChallenge = query.get('code_challenge');
+    const method = query.get('code_challenge_method');
+    if (codeChallenge !== null || method !== null) {
+      if (method !== 'S256') return { status: 400, text: `code_challenge_method must be S256 (given: ${JSON.stringify(method ?? '')}): only the S256 code challenge method is accepted.` };
+      if (codeChallenge === null || !S256_CHALLENGE.test(codeChallenge)) return { status: 400, text: 'code_challenge must be the base64url SHA-256 of the code verifier (43 characters).' };
+    }
     if (requested !== null && !redirectAccepted(requested, app.callbackUrl)) {
       const back = new URL(app.callbackUrl);
       back.searchParams.set('error', 'redirect_uri_mismatch');
@@ -123,7 +135,7 @@ export class OAuthWebFlow {
     const redirectUri = requested ?? app.callbackUrl;
     // Hex, as GitHub's codes are, so a client that checks their form accepts these.
     const code = randomBytes(10).toString('hex');
-    this.codes.set(code, { clientId, login: this.signedIn, redirectUri, expiresAt: this.now() + CODE_TTL_MS, used: false });
+    this.codes.set(code, { clientId, login: this.signedIn, redirectUri, expiresAt: this.now() + CODE_TTL_MS, used: false, codeChallenge });
     const next = new URL(redirectUri);
     next.searchParams.set('code', code);
     if (state !== null) next.searchParams.set('state', state);
@@ -145,8 +157,30 @@ export class OAuthWebFlow {
     const grant = this.codes.get(params.code ?? '');
     if (!grant || grant.used || grant.clientId !== app.clientId || grant.expiresAt <= this.now()) return BAD_CODE;
     if (params.redirect_uri !== undefined && params.redirect_uri !== grant.redirectUri) return REDIRECT_MISMATCH;
+    // A code issued for a challenge is traded only with the verifier it was made from. GitHub's documented errors
+    // have no PKCE one of their own: the code "doesn't match what you received in the first request", which its
+    // documentation answers with bad_verification_code. The code stays usable, as after wrong client credentials.
+    if (grant.codeChallenge !== null) {
+      const verifier = params.code_verifier ?? '';
+      if (!CODE_VERIFIER.test(verifier) || createHash('sha256').update(verifier).digest('base64url') !== grant.codeChallenge) return BAD_CODE;
+    }
     grant.used = true;
     return this.issue(grant.login, app);
+  }
+
+  /**
+   * `DELETE /applications/{client_id}/token` with the App's credentials: the user access token stops working at
+   * once, and its refresh token with it. Says why not when the credentials are not this App's, or the token is not
+   * one of its live tokens.
+   */
+  revoke(clientId: string, clientSecret: string, token: string): 'revoked' | 'bad-credentials' | 'unknown-token' {
+    const app = this.app;
+    if (!app || clientId !== app.clientId || clientSecret !== app.clientSecret) return 'bad-credentials';
+    if (this.loginOf(token) === null) return 'unknown-token';
+    this.tokens.delete(token);
+    // Its refresh token goes with it.
+    for (const [refresh, held] of this.refreshTokens) if (held.accessToken === token) this.refreshTokens.delete(refresh);
+    return 'revoked';
   }
 
   /** The login a user access token acts for, while it is valid. */

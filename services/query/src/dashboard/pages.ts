@@ -269,7 +269,21 @@ ${
 </form>`
     : ''
 }
-${!p.github && !p.operator ? html`<p>No way to sign in is configured: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or ADMIN_USERNAME and ADMIN_PASSWORD.</p>` : ''}`;
+${!p.github && !p.operator ? html`<p>No way to sign in is configured: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or ADMIN_USERNAME and ADMIN_PASSWORD (with ADMIN_SIGN_IN on).</p>` : ''}`;
+}
+
+/** What the pages show once GitHub's last answer about a person is too old to go by and GitHub does not answer. */
+export function unavailablePage(staleMinutes: number): SafeHtml {
+  return html`<h1>GitHub is unavailable</h1>
+<p role="alert">Ephemera shows you the environments of the repositories GitHub says you reach, and GitHub has not answered for over ${staleMinutes} minutes. Nothing is shown until it does: try again in a minute.</p>`;
+}
+
+/** A GitHub sign-in of someone none of whose repositories has the App installed: no session was started. */
+export function noRepositoryPage(login: string): SafeHtml {
+  return html`<h1>No repository</h1>
+<p>You reach no repository Ephemera serves: you signed in to GitHub as <strong>${login}</strong>, but none of the repositories the Ephemera GitHub App is installed on is one you can see. You have not been signed in to the dashboard.</p>
+<p>Ask an owner of your organization to install the App on your repository, or to give you access to one it serves.</p>
+<p><a href="/sign-in">Sign in again</a></p>`;
 }
 
 export function messagePage(heading: string, text: string): SafeHtml {

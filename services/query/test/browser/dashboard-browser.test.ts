@@ -184,6 +184,8 @@ describe('the dashboard in Chromium', () => {
           dashboard: {
             githubUrl: fake.url,
             publicUrl: githubBase,
+            // Short, so that access GitHub withdraws shows within the test.
+            accessTtlMs: 500,
             github: new GithubSignIn({ clientId: 'Iv23liBrowser', clientSecret: 'browser-secret', webUrl: fake.url, apiUrl: fake.url, callbackUrl, timeoutMs: 5_000 }),
           },
         });
@@ -227,6 +229,22 @@ describe('the dashboard in Chromium', () => {
       const refused = await person.goto(`${githubBase}/environments/${hidden.id}`);
       expect(refused?.status()).toBe(404);
       expect(problems).toEqual([]);
+    }, 60_000);
+
+    it('leaves a page whose repository GitHub stops showing the person: the live view ends and the page says it is not found', async () => {
+      const site = await insertEnvironment(q.db, { repo: 'octo/site', pr: 5, status: 'READY', repositoryId: repositoryIdOf('octo/site') });
+      await person.goto(`${githubBase}/environments/${site.id}`);
+      await person.waitForSelector('body[data-live-state="open"]', { timeout: 5_000 });
+      fake.setUserAccess('hubot', { repositories: { 'octo/docs': 'read' } });
+      try {
+        await person.waitForFunction(() => document.querySelector('main h1')?.textContent === 'Not found', { timeout: 5_000 });
+        expect(await person.$('#environment-summary')).toBeNull();
+      } finally {
+        fake.setUserAccess('hubot', { repositories: { 'octo/site': 'write', 'octo/docs': 'read' } });
+      }
+      // The 404 the reload got is the only error the page logged.
+      expect(problems.filter((p) => !/404/.test(p))).toEqual([]);
+      problems.length = 0;
     }, 60_000);
   });
 });
