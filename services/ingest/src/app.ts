@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '@ephemera/runtime';
-import { DELIVERY_ID, PayloadError, deliveryAccount, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
+import { AccountAllowList, DELIVERY_ID, PayloadError, deliveryAccount, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
 import { DEFAULT_MAX_INFLIGHT_BYTES } from './config.js';
 import type { IngestMetrics } from './metrics.js';
 import type { SignatureVerifier } from './signature-verifier.js';
@@ -24,8 +24,8 @@ interface IngestDeps {
   metrics: IngestMetrics;
   /** INGEST_MAX_INFLIGHT_BYTES: bytes of request bodies read or held at once; 64 MiB when not given. */
   maxInflightBytes?: number;
-  /** ALLOWED_ACCOUNTS: the GitHub logins whose deliveries are queued (any case); every account's when not given. */
-  allowedAccounts?: readonly string[];
+  /** ALLOWED_ACCOUNTS: the GitHub accounts whose deliveries are queued; every account's when not given. */
+  allowedAccounts?: AccountAllowList;
 }
 
 interface Delivery {
@@ -44,7 +44,7 @@ export function createApp(deps: IngestDeps): express.Express {
   const { verifier, queue, logger, metrics } = deps;
   const budget = new InflightBudget(deps.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES);
   metrics.setInflightBytes(() => budget.used);
-  const allowed = deps.allowedAccounts && new Set(deps.allowedAccounts.map((login) => login.toLowerCase()));
+  const allowed = deps.allowedAccounts ?? AccountAllowList.ANY;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -165,12 +165,10 @@ export function createApp(deps: IngestDeps): express.Express {
       throw err;
     }
     if (job === null) return ignored(event, deliveryId, delivery);
-    if (allowed) {
-      const account = deliveryAccount(job);
-      if (!allowed.has(account.toLowerCase())) {
-        logger.info({ delivery_id: deliveryId, event, account }, `delivery from ${account} ignored: not in ALLOWED_ACCOUNTS`);
-        return ignored(event, deliveryId, delivery);
-      }
+    const account = deliveryAccount(job);
+    if (!allowed.allows(account)) {
+      logger.info({ delivery_id: deliveryId, event, account }, `delivery from ${account} ignored: not in ALLOWED_ACCOUNTS`);
+      return ignored(event, deliveryId, delivery);
     }
     return { job };
   }

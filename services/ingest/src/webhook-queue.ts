@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RenewingQueue, logErrors, redisReachable, type Logger } from '@ephemera/runtime';
+import { RenewingQueue, logErrors, redisReachable, type JobSigner, type Logger } from '@ephemera/runtime';
 import {
   DELIVERY_DEDUP_TTL_SECONDS,
   QUEUES,
@@ -101,6 +101,8 @@ export class WebhookQueue implements WebhookSink {
     private readonly redis: Redis,
     prefix: string,
     private readonly timeoutMs: number,
+    /** Signs every job (QUEUE_SIGNING_KEY): the worker refuses one without a valid signature. */
+    private readonly signer: JobSigner,
     logger?: Logger,
   ) {
     redis.defineCommand('ephemeraRemoveIfFailed', { numberOfKeys: 6, lua: REMOVE_IF_FAILED });
@@ -208,7 +210,8 @@ export class WebhookQueue implements WebhookSink {
   }
 
   private add(job: WebhookJob) {
-    return this.queue.add(webhookJobName(job), job, {
+    const name = webhookJobName(job);
+    return this.queue.add(name, this.signer.sign(QUEUES.webhooks, name, job), {
       ...webhookJobOptions(job),
       jobId: job.deliveryId,
       deduplication: { id: job.deliveryId, ttl: DELIVERY_DEDUP_TTL_SECONDS * 1000 },

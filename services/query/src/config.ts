@@ -47,6 +47,8 @@ export const queryConfigSchema = z.object({
   SESSION_SECRET: z.string().min(1).optional(),
   /** How long a dashboard session lasts. */
   SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
+  /** Signs the redeploy and destroy jobs the service queues, so the worker can tell them from anyone else's. */
+  QUEUE_SIGNING_KEY: env.queueSigningKey(),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '@ephemera/runtime';
 import { loadQueryConfig } from '../src/config.js';
 
-const base = { DATABASE_URL: 'postgresql://u@localhost/db', SESSION_SECRET: 's'.repeat(32) };
+const base = { DATABASE_URL: 'postgresql://u@localhost/db', SESSION_SECRET: 's'.repeat(32), QUEUE_SIGNING_KEY: 'q'.repeat(32) };
 const open = { ...base, API_AUTH: 'none' };
 
 describe(loadQueryConfig.name, () => {
@@ -101,6 +101,14 @@ describe(loadQueryConfig.name, () => {
     expect(() => loadQueryConfig({ ...open, GITHUB_CLIENT_ID: 'Iv1' })).toThrow(/GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET go together/);
     expect(() => loadQueryConfig({ ...open, GITHUB_CLIENT_ID: 'Iv1', GITHUB_CLIENT_SECRET: 'x' })).toThrow(/PUBLIC_URL is not set/);
     expect(loadQueryConfig({ ...open, GITHUB_CLIENT_ID: 'Iv1', GITHUB_CLIENT_SECRET: 'x', PUBLIC_URL: 'https://ephemera.example' }).PUBLIC_URL).toBe('https://ephemera.example');
+  });
+
+  it('requires QUEUE_SIGNING_KEY in every mode, at least 32 bytes: it signs the redeploy and destroy jobs', () => {
+    const { QUEUE_SIGNING_KEY: _none, ...without } = open;
+    expect(() => loadQueryConfig({ ...without, NODE_ENV: 'production' })).toThrow(/QUEUE_SIGNING_KEY is required but not set/);
+    expect(() => loadQueryConfig(without)).toThrow(/QUEUE_SIGNING_KEY is required but not set/);
+    expect(() => loadQueryConfig({ ...open, NODE_ENV: 'production', QUEUE_SIGNING_KEY: 'q'.repeat(31) })).toThrow(/QUEUE_SIGNING_KEY: must be at least 32 bytes/);
+    expect(loadQueryConfig({ ...open, NODE_ENV: 'production' }).QUEUE_SIGNING_KEY).toBe('q'.repeat(32));
   });
 
   it('reports every problem together', () => {

@@ -6,7 +6,7 @@ import addFormatsModule from 'ajv-formats';
 import { createPrismaClient, createReadPool, type PrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
-import { RenewingQueue, createLogger } from '@ephemera/runtime';
+import { JobSigner, RenewingQueue, createLogger } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES, namespaceFor } from '@ephemera/schema';
 import type { ActionLimit, ApiAuth } from '../src/access.js';
 import { createApp, type QueryAppDeps } from '../src/app.js';
@@ -41,6 +41,9 @@ export async function startQuery(options: QueryOptions = {}) {
   const actionsQueue = queues.find((x) => x.name === QUEUES.actions)!;
   const pool = createReadPool({ databaseUrl: scratch.url, poolSize: 5 });
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  // The QUEUE_SIGNING_KEY this service and the worker would share.
+  const signingKey = randomBytes(32).toString('hex');
+  const signer = new JobSigner(signingKey);
   const sessions = new SessionStore(redis, prefix);
   const dashboardWith = (d: QueryOptions['dashboard']): QueryAppDeps['dashboard'] =>
     d === false ? undefined : { sessions, sessionSecret: 'test-session-secret', sessionHours: 12, githubUrl: 'https://github.com', livePollMs: 200, ...d };
@@ -49,6 +52,7 @@ export async function startQuery(options: QueryOptions = {}) {
       db: pool,
       queues,
       actionsQueue: new RenewingQueue(() => o.actionsQueue ?? actionsQueue),
+      jobSigner: signer,
       metrics: createQueryMetrics(),
       logger: createLogger({ service: 'query', level: 'silent' }),
       apiTokens: o.apiTokens ?? [],
@@ -67,6 +71,8 @@ export async function startQuery(options: QueryOptions = {}) {
     actionsQueue,
     prefix,
     redis,
+    signer,
+    signingKey,
     sessions,
     databaseUrl: scratch.url,
     async close() {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendDeploymentLogs } from '@ephemera/db';
+import { QUEUES } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { IN_FLIGHT_MS, redeliverLost } from '../src/github/redelivery.js';
 import { resyncWithGithub } from '../src/github/resync.js';
@@ -42,7 +43,15 @@ describe('redelivery of lost deliveries', () => {
     h.fakeGithub!.advanceClock(ms);
   };
   const pass = () =>
-    redeliverLost({ db: h.db, clients: h.clients!, webhooks: h.queues.webhooks, logger: h.logger, requested: h.metrics.redeliveriesRequested, now: () => Date.now() + offset });
+    redeliverLost({
+      db: h.db,
+      clients: h.clients!,
+      webhooks: h.queues.webhooks,
+      accounts: h.accounts,
+      logger: h.logger,
+      requested: h.metrics.redeliveriesRequested,
+      now: () => Date.now() + offset,
+    });
 
   it('asks again for a delivery GitHub could not make, once it is older than two minutes; its effect appears', async () => {
     const lost = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 60, headSha: sha(60), updatedAt: at(1) }), { lost: true });
@@ -72,11 +81,11 @@ describe('redelivery of lost deliveries', () => {
     await h.db.processedDelivery.delete({ where: { deliveryId: gone.guid } });
     // Its job failed for good.
     const failed = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 62, headSha: sha(62), updatedAt: at(1) }), { lost: true });
-    await h.queues.webhooks.add('pull_request.opened', { broken: true }, { jobId: failed.guid, attempts: 1 });
+    await h.queues.webhooks.add('pull_request.opened', h.sign(QUEUES.webhooks, 'pull_request.opened', { broken: true }), { jobId: failed.guid, attempts: 1 });
     await waitFor(async () => (await (await h.queues.webhooks.getJob(failed.guid))?.getState()) === 'failed');
     // Queued and waiting (delayed): in flight, not lost.
     const waiting = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 63, headSha: sha(63), updatedAt: at(1) }), { lost: true });
-    await h.queues.webhooks.add('pull_request.opened', { later: true }, { jobId: waiting.guid, delay: 600_000 });
+    await h.queues.webhooks.add('pull_request.opened', h.sign(QUEUES.webhooks, 'pull_request.opened', { later: true }), { jobId: waiting.guid, delay: 600_000 });
     // An event Ephemera does not act on.
     await h.fakeGithub!.deliver('issues', { action: 'opened', issue: { number: 1 } }, { lost: true });
 
@@ -105,6 +114,46 @@ describe('redelivery of lost deliveries', () => {
   });
 });
 
+describe('redelivery under ALLOWED_ACCOUNTS', () => {
+  let h: Harness;
+  let ingest: Awaited<ReturnType<typeof receiver>>;
+  beforeAll(async () => {
+    h = await startHarness({ allowedAccounts: ['Codertocat'] });
+    ingest = await receiver(h);
+    h.fakeGithub!.setWebhook(ingest.url, 'unused');
+    h.fakeGithub!.setInstallation(1, 'active', { login: 'Codertocat', type: 'User' });
+    h.fakeGithub!.setInstallation(2, 'active', { login: 'stranger', type: 'User' });
+  });
+  afterAll(async () => {
+    await ingest.close();
+    await h.close();
+  });
+
+  it('never asks for a lost delivery of an installation on an account outside the list; asks for an allowed one', async () => {
+    let offset = 0;
+    const pass = () =>
+      redeliverLost({
+        db: h.db,
+        clients: h.clients!,
+        webhooks: h.queues.webhooks,
+        accounts: h.accounts,
+        logger: h.logger,
+        requested: h.metrics.redeliveriesRequested,
+        now: () => Date.now() + offset,
+      });
+    const theirs = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 5, repository: 'stranger/app', installationId: 2, headSha: sha(5), updatedAt: at(1) }), { lost: true });
+    const ours = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 6, installationId: 1, headSha: sha(6), updatedAt: at(1) }), { lost: true });
+    offset += IN_FLIGHT_MS + 1_000;
+    h.fakeGithub!.advanceClock(IN_FLIGHT_MS + 1_000);
+    expect(await pass()).toBe('redeliveries requested 1');
+    await waitFor(async () => (await h.db.environment.findFirst({ where: { prNumber: 6 } }))?.status === 'READY');
+    expect(h.fakeGithub!.deliveries.filter((d) => d.guid === theirs.guid)).toHaveLength(1);
+    expect(h.fakeGithub!.deliveries.filter((d) => d.guid === ours.guid)).toHaveLength(2);
+    expect(await h.db.redeliveryRequest.findUnique({ where: { guid: theirs.guid } })).toBeNull();
+    expect(await h.db.environment.count({ where: { repositoryFullName: 'stranger/app' } })).toBe(0);
+  });
+});
+
 describe('resynchronisation with GitHub', () => {
   const REPO = 'Codertocat/Hello-World';
   let h: Harness;
@@ -115,7 +164,15 @@ describe('resynchronisation with GitHub', () => {
   });
   afterAll(() => h.close());
   const pass = () =>
-    resyncWithGithub({ db: h.db, clients: h.clients!, settings: h.settings, followUps: h.runtimes[0]!.followUps, logger: h.logger, corrections: h.metrics.resyncCorrections });
+    resyncWithGithub({
+      db: h.db,
+      clients: h.clients!,
+      settings: h.settings,
+      followUps: h.runtimes[0]!.followUps,
+      accounts: h.accounts,
+      logger: h.logger,
+      corrections: h.metrics.resyncCorrections,
+    });
   const pr = (v: Parameters<typeof pullRequestPayload>[0]) => pullRequestPayload(v).pull_request as Record<string, unknown>;
 
   it('destroys an environment whose PR was closed while the closed delivery was lost, and applies PRs never delivered', async () => {

@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { recordDelivery, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { QUEUES, WEBHOOK_JOB_NAMES, isCommitCheckJob, webhookJobName, webhookJobSchema, type CommitCheckJob, type PullRequestJob, type WebhookJob } from '@ephemera/schema';
+import { QUEUES, WEBHOOK_JOB_NAMES, deliveryAccount, isCommitCheckJob, webhookJobName, webhookJobSchema, type CommitCheckJob, type PullRequestJob, type WebhookJob } from '@ephemera/schema';
 import { processCommitCheck } from '../gate/commit-check-events.js';
 import type { FollowUps } from '../follow-ups.js';
 import type { GithubChecks } from '../github/github-checks.js';
@@ -51,6 +51,7 @@ export function webhookJobs(deps: WebhookProcessorDeps): JobDefinition[] {
       queue: QUEUES.webhooks,
       name,
       schema: webhookJobSchema,
+      account: deliveryAccount,
       handle: async (data) => {
         if (webhookJobName(data) !== name) throw new UnrecoverableError(`job ${name} carries a ${webhookJobName(data)} delivery`);
         if (isCommitCheckJob(data)) return processCommitCheck(deps, data);
