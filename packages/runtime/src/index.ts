@@ -6,3 +6,4 @@ export * from './redis.js';
 export * from './shutdown.js';
 export * from './renewing-queue.js';
 export * from './job-signature.js';
+export * from './settled-deliveries.js';

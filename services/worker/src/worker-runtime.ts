@@ -124,6 +124,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       settings: deps.settings,
       retention: options.retention ?? { deliveryDays: 14, destroyedDays: 90 },
       accounts,
+      redis,
+      prefix: options.prefix,
     }),
   ], { signer: deps.signer, accounts, rejected: deps.metrics.jobsRejected });
 

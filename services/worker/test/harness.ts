@@ -174,6 +174,8 @@ export async function startHarness(options: HarnessOptions = {}) {
         settings,
         retention: { deliveryDays: 14, destroyedDays: 90 },
         accounts,
+        redis: runtimes[0]!.redis,
+        prefix,
       };
     },
 

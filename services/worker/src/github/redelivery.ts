@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { PrismaClient } from '@ephemera/db';
-import type { Logger } from '@ephemera/runtime';
+import { settledDeliveries, type Logger } from '@ephemera/runtime';
 import { isHandled, type AccountAllowList } from '@ephemera/schema';
 import type { Counter } from 'prom-client';
 import { installationAccount } from './installation-account.js';
@@ -19,6 +20,9 @@ export interface RedeliveryDeps {
   db: PrismaClient;
   clients: InstallationClients;
   webhooks: Queue;
+  /** Where ingest records the deliveries it settled without a job (under QUEUE_PREFIX). */
+  redis: Redis;
+  prefix: string;
   /** ALLOWED_ACCOUNTS: deliveries of installations on other accounts are never asked for. */
   accounts: AccountAllowList;
   logger: Logger;
@@ -42,7 +46,10 @@ interface Delivery {
  * an event Ephemera acts on that was never applied (no row in processed_deliveries) and has no job in Redis but a
  * failed one, once it is older than two minutes; at most three times per delivery, counted in the database.
  *
- * A delivery of an installation on an account outside ALLOWED_ACCOUNTS is never asked for.
+ * Only what was lost is asked for. A delivery ingest settled without a job (answered `ignored` because its account
+ * is outside ALLOWED_ACCOUNTS, or 400 after its signature held) is recorded by ingest and never asked for: it would
+ * be answered the same again. Nor is one of an installation on an account outside ALLOWED_ACCOUNTS. Every request
+ * shares the App's rate limit with the calls that confirm destructive events, so none is spent in vain.
  */
 export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
   const { db, clients, webhooks, logger, requested } = deps;
@@ -80,6 +87,7 @@ export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
       : (await db.processedDelivery.findMany({ where: { deliveryId: { in: guids } }, select: { deliveryId: true } })).map((r) => r.deliveryId),
   );
   const unapplied = settledOnes.filter((c) => !applied.has(c.guid));
+  const answered = await settledDeliveries(deps.redis, deps.prefix, unapplied.map((c) => c.guid));
   const counts = new Map(
     (await db.redeliveryRequest.findMany({ where: { guid: { in: guids } } })).map((r) => [r.guid, r.requests] as const),
   );
@@ -87,6 +95,7 @@ export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
   let asked = 0;
   let skipped = 0;
   for (const c of unapplied) {
+    if (answered.has(c.guid)) continue; // ignored or refused for good by ingest: not lost
     const job = await webhooks.getJob(c.guid);
     if (job && (await job.getState()) !== 'failed') continue; // queued, running, or done: not lost
     if (!(await accountOf.allows(c.attempts[0]!.installation_id))) continue;

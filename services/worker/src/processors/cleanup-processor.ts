@@ -11,6 +11,7 @@ import {
   type PrismaClient,
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
+import type { Redis } from 'ioredis';
 import { ACTIVE_DEPLOYMENT_STATUSES, CLEANUP_JOBS, QUEUES, cleanupJobSchema, repositoryAccount, type AccountAllowList } from '@ephemera/schema';
 import { clearFinishedJob, deployJobId, destroyJobId, type FollowUps } from '../follow-ups.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
@@ -43,6 +44,9 @@ export interface CleanupDeps {
    * (idle, orphaned, a teardown retried) goes on for every account.
    */
   accounts: AccountAllowList;
+  /** Redis, and QUEUE_PREFIX, under which ingest records the deliveries it settled without a job. */
+  redis: Redis;
+  prefix: string;
 }
 
 /** Whether an environment's repository belongs to an account of ALLOWED_ACCOUNTS. */
@@ -67,6 +71,8 @@ export function cleanupJobs(deps: CleanupDeps): JobDefinition[] {
             db: d.db,
             clients: d.clients,
             webhooks: d.queues.webhooks,
+            redis: d.redis,
+            prefix: d.prefix,
             accounts: d.accounts,
             logger: d.logger,
             requested: d.metrics.redeliveriesRequested,
