@@ -44,7 +44,11 @@ const OPERATOR_ENV = {
   ADMIN_PASSWORD: 'a-long-dashboard-password',
   SESSION_SECRET: 'e1b0c7d94f2a6b3c8d5e0f1a2b3c4d5e',
   REDIS_PASSWORD: 'f3a9c1e07b5d4a2e8c6b9d0f1e2a3b4c',
+  QUEUE_SIGNING_KEY: '4c7e1a9f0b3d5e2c8a6f1d0e9b7c3a5f2e8d4b1c6a0f9e3d7b5c2a8e1f4d6b0c',
+  ALLOWED_ACCOUNTS: 'acme',
 };
+/** What the whole file requires whatever the service (its shared settings). */
+const REQUIRED_BY_ALL = { REDIS_PASSWORD: OPERATOR_ENV.REDIS_PASSWORD, QUEUE_SIGNING_KEY: OPERATOR_ENV.QUEUE_SIGNING_KEY };
 
 /** A command or healthcheck as Compose hands it to the container: `$$` is a `$`; no other `$` may be left to it. */
 function unescaped(values: string[]): string[] {
@@ -105,12 +109,35 @@ describe('docker-compose.yml', () => {
     const ingest = compose.services.ingest!.environment!;
     expect(ingest.GITHUB_WEBHOOK_SECRET).toBe("${GITHUB_WEBHOOK_SECRET:?set GITHUB_WEBHOOK_SECRET to the GitHub App's webhook secret}");
     // Without it, Compose stops with a message naming the variable.
-    expect(() => interpolate(ingest, { REDIS_PASSWORD: OPERATOR_ENV.REDIS_PASSWORD })).toThrow(/required variable GITHUB_WEBHOOK_SECRET is missing a value: set GITHUB_WEBHOOK_SECRET/);
+    expect(() => interpolate(ingest, { ...REQUIRED_BY_ALL, ALLOWED_ACCOUNTS: 'acme' })).toThrow(/required variable GITHUB_WEBHOOK_SECRET is missing a value: set GITHUB_WEBHOOK_SECRET/);
     expect(composeText).not.toContain(DEVELOPMENT_WEBHOOK_SECRET);
   });
 
+  it('requires QUEUE_SIGNING_KEY of every service and ALLOWED_ACCOUNTS of ingest and the worker, with no default written in the file', () => {
+    for (const name of ['ingest', 'worker', 'query']) {
+      const environment = compose.services[name]!.environment!;
+      expect(environment.QUEUE_SIGNING_KEY).toMatch(/^\$\{QUEUE_SIGNING_KEY:\?set QUEUE_SIGNING_KEY to a random key of at least 32 bytes/);
+      const { QUEUE_SIGNING_KEY: _key, ...withoutKey } = OPERATOR_ENV;
+      expect(() => interpolate(environment, withoutKey)).toThrow(/required variable QUEUE_SIGNING_KEY is missing a value/);
+      // The services refuse a key Compose would pass but that is too short.
+      const load = { ingest: loadIngestConfig, worker: loadWorkerConfig, query: loadQueryConfig }[name]!;
+      expect(() => load({ ...interpolate(environment, { ...OPERATOR_ENV, QUEUE_SIGNING_KEY: 'short' }), NODE_ENV: 'production' })).toThrow(/QUEUE_SIGNING_KEY: must be at least 32 bytes/);
+    }
+    for (const name of ['ingest', 'worker']) {
+      const environment = compose.services[name]!.environment!;
+      const { ALLOWED_ACCOUNTS: _accounts, ...withoutAccounts } = OPERATOR_ENV;
+      // Never silently open: Compose stops naming it, and * opens the install on purpose.
+      expect(() => interpolate(environment, withoutAccounts)).toThrow(/required variable ALLOWED_ACCOUNTS is missing a value: set ALLOWED_ACCOUNTS to the GitHub accounts to serve/);
+      const load = { ingest: loadIngestConfig, worker: loadWorkerConfig }[name]!;
+      expect(load({ ...interpolate(environment, { ...OPERATOR_ENV, ALLOWED_ACCOUNTS: '*' }), NODE_ENV: 'production' }).ALLOWED_ACCOUNTS!.any).toBe(true);
+      expect(load({ ...interpolate(environment, OPERATOR_ENV), NODE_ENV: 'production' }).ALLOWED_ACCOUNTS!.allows('ACME')).toBe(true);
+    }
+    expect(composeText).not.toContain(OPERATOR_ENV.QUEUE_SIGNING_KEY);
+    expect(composeText).not.toMatch(/QUEUE_SIGNING_KEY:-|ALLOWED_ACCOUNTS:-/);
+  });
+
   it('writes no literal secret: secret-named variables come from the environment without a default', () => {
-    const secretNamed = /SECRET|TOKEN|PASSWORD|PRIVATE_KEY|USERNAME/;
+    const secretNamed = /SECRET|TOKEN|PASSWORD|PRIVATE_KEY|SIGNING_KEY|USERNAME/;
     const checked: string[] = [];
     for (const [service, definition] of Object.entries(compose.services)) {
       for (const [key, value] of Object.entries(definition.environment ?? {})) {
@@ -122,39 +149,43 @@ describe('docker-compose.yml', () => {
     }
     expect(checked.sort()).toEqual([
       'ingest.GITHUB_WEBHOOK_SECRET',
+      'ingest.QUEUE_SIGNING_KEY',
       'query.ADMIN_PASSWORD',
       'query.ADMIN_USERNAME',
       'query.API_TOKENS',
       'query.API_WRITE_TOKENS',
       'query.GITHUB_CLIENT_SECRET',
+      'query.QUEUE_SIGNING_KEY',
       'query.SESSION_SECRET',
       'redis.REDIS_PASSWORD',
       'worker.GITHUB_APP_PRIVATE_KEY',
+      'worker.QUEUE_SIGNING_KEY',
+      'worker.QUEUE_SIGNING_KEY_PREVIOUS',
     ]);
   });
 
   it('passes the query service its access settings from the environment, and it stops without API_TOKENS or API_AUTH=none', () => {
     const query = compose.services.query!.environment!;
-    // Required by the whole file (REDIS_URL): given in every case below.
-    const REDIS_PASSWORD = OPERATOR_ENV.REDIS_PASSWORD;
+    // Required by the whole file (REDIS_URL, QUEUE_SIGNING_KEY): given in every case below.
+    const { REDIS_PASSWORD, QUEUE_SIGNING_KEY } = REQUIRED_BY_ALL;
     for (const key of ['API_TOKENS', 'API_WRITE_TOKENS', 'API_AUTH', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'ADMIN_WRITE', 'SESSION_SECRET', 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET', 'PUBLIC_URL', 'ALLOW_INSECURE_PUBLIC_URL']) {
       expect(query[key]).toBe(`\${${key}:-}`);
     }
-    expect(() => loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD }), NODE_ENV: 'production' })).toThrow(/API_TOKENS[^]*SESSION_SECRET/);
+    expect(() => loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, QUEUE_SIGNING_KEY }), NODE_ENV: 'production' })).toThrow(/API_TOKENS[^]*SESSION_SECRET/);
     const SESSION_SECRET = OPERATOR_ENV.SESSION_SECRET;
-    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
+    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, QUEUE_SIGNING_KEY, API_AUTH: 'none', SESSION_SECRET }), NODE_ENV: 'production' }).API_AUTH).toBe('none');
     // GitHub sign-in: both OAuth credentials and the public address, which the callback is under.
-    const github = loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET, GITHUB_CLIENT_ID: 'Iv23li', GITHUB_CLIENT_SECRET: 'c'.repeat(40), PUBLIC_URL: 'https://ephemera.example' }), NODE_ENV: 'production' });
+    const github = loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, QUEUE_SIGNING_KEY, API_AUTH: 'none', SESSION_SECRET, GITHUB_CLIENT_ID: 'Iv23li', GITHUB_CLIENT_SECRET: 'c'.repeat(40), PUBLIC_URL: 'https://ephemera.example' }), NODE_ENV: 'production' });
     expect(github).toMatchObject({ GITHUB_URL: 'https://github.com', GITHUB_API_URL: 'https://api.github.com', SESSION_HOURS: 12, ADMIN_SIGN_IN: 'on', DASHBOARD_ACCESS_SECONDS: 60, DASHBOARD_MAX_STREAMS: 200 });
     // The dashboard on http://localhost: refused in production unless ALLOW_INSECURE_PUBLIC_URL=true says so.
-    const local = { REDIS_PASSWORD, API_AUTH: 'none', SESSION_SECRET, PUBLIC_URL: 'http://localhost:3002' };
+    const local = { REDIS_PASSWORD, QUEUE_SIGNING_KEY, API_AUTH: 'none', SESSION_SECRET, PUBLIC_URL: 'http://localhost:3002' };
     expect(() => loadQueryConfig({ ...interpolate(query, local), NODE_ENV: 'production' })).toThrow(/ALLOW_INSECURE_PUBLIC_URL=true/);
     expect(loadQueryConfig({ ...interpolate(query, { ...local, ALLOW_INSECURE_PUBLIC_URL: 'true' }), NODE_ENV: 'production' }).ALLOW_INSECURE_PUBLIC_URL).toBe(true);
     expect(loadQueryConfig({ ...interpolate(query, { ...local, ALLOW_INSECURE_PUBLIC_URL: 'true', ADMIN_SIGN_IN: 'off' }), NODE_ENV: 'production' }).ADMIN_SIGN_IN).toBe('off');
     // Write tokens reach the service; without them no token may write.
     const writeToken = 'w'.repeat(40);
-    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_WRITE_TOKENS: writeToken, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([writeToken]);
-    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, API_TOKENS: OPERATOR_ENV.API_TOKENS, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([]);
+    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, QUEUE_SIGNING_KEY, API_WRITE_TOKENS: writeToken, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([writeToken]);
+    expect(loadQueryConfig({ ...interpolate(query, { REDIS_PASSWORD, QUEUE_SIGNING_KEY, API_TOKENS: OPERATOR_ENV.API_TOKENS, SESSION_SECRET }), NODE_ENV: 'production' }).API_WRITE_TOKENS).toEqual([]);
   });
 
   describe('Redis requires REDIS_PASSWORD', () => {

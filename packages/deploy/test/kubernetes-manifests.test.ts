@@ -60,14 +60,25 @@ const TAGS: Record<Tree, string> = { base: '0.1.0', production: '0.1.0', try: 'd
  * (and the base) name their Redis by REDIS_URL, password included; the try overlay runs its own Redis, which requires
  * REDIS_PASSWORD, and builds the services' REDIS_URL from that key.
  */
-const SECRET_KEYS_COMMON = ['ADMIN_PASSWORD', 'API_TOKENS', 'API_WRITE_TOKENS', 'DATABASE_URL', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_CLIENT_SECRET', 'GITHUB_WEBHOOK_SECRET', 'SESSION_SECRET'];
+const SECRET_KEYS_COMMON = [
+  'ADMIN_PASSWORD',
+  'API_TOKENS',
+  'API_WRITE_TOKENS',
+  'DATABASE_URL',
+  'GITHUB_APP_PRIVATE_KEY',
+  'GITHUB_CLIENT_SECRET',
+  'GITHUB_WEBHOOK_SECRET',
+  'QUEUE_SIGNING_KEY',
+  'QUEUE_SIGNING_KEY_PREVIOUS',
+  'SESSION_SECRET',
+];
 const SECRET_KEYS: Record<Tree, string[]> = {
   base: [...SECRET_KEYS_COMMON, 'REDIS_URL'].sort(),
   production: [...SECRET_KEYS_COMMON, 'REDIS_URL'].sort(),
   try: [...SECRET_KEYS_COMMON, 'REDIS_PASSWORD'].sort(),
 };
 /** Keys the Secret may leave out: the feature they enable is off without them (an install from before keeps working). */
-const OPTIONAL_SECRET_KEYS = ['API_WRITE_TOKENS'];
+const OPTIONAL_SECRET_KEYS = ['API_WRITE_TOKENS', 'QUEUE_SIGNING_KEY_PREVIOUS'];
 const OPERATOR_SECRETS: Record<string, string> = {
   DATABASE_URL: 'postgresql://ephemera:s3cret-pw@db.internal:5432/ephemera',
   REDIS_URL: 'redis://:9c1e07b5d4a2e8c6@redis.internal:6379',
@@ -78,6 +89,7 @@ const OPERATOR_SECRETS: Record<string, string> = {
   API_TOKENS: 'tok-3f9a1c7e5b2d',
   ADMIN_PASSWORD: 'a-long-dashboard-password',
   SESSION_SECRET: 'e1b0c7d94f2a6b3c8d5e0f1a2b3c4d5e',
+  QUEUE_SIGNING_KEY: '4c7e1a9f0b3d5e2c8a6f1d0e9b7c3a5f2e8d4b1c6a0f9e3d7b5c2a8e1f4d6b0c',
   // Empty: GitHub sign-in off.
   GITHUB_CLIENT_SECRET: '',
 };
@@ -595,7 +607,7 @@ describe('workloads', () => {
 
 // ------------------------------------------------------------------------------------------------ configuration
 
-const SECRET_NAMED = /SECRET|TOKEN|PASSWORD|PRIVATE_KEY|CREDENTIAL|API_KEY|DATABASE_URL|REDIS_URL/;
+const SECRET_NAMED = /SECRET|TOKEN|PASSWORD|PRIVATE_KEY|SIGNING_KEY|CREDENTIAL|API_KEY|DATABASE_URL|REDIS_URL/;
 const SECRET_LOOKING = [
   /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
   // user:password@ in a URL, the user possibly empty (redis://:password@host).
@@ -623,7 +635,7 @@ describe('configuration and secrets', () => {
     }
   });
 
-  it.each(TREES)('%s: each service starts in production on what the manifests give it, once GITHUB_APP_ID is set', (tree) => {
+  it.each(TREES)('%s: each service starts in production on what the manifests give it, once GITHUB_APP_ID and ALLOWED_ACCOUNTS are set', (tree) => {
     const objects = rendered[tree];
     const envOf = (name: ServiceName) => environmentOf(objects, find(objects, 'Deployment', name).spec.template.spec.containers[0]);
     const schemas = { ingest: ingestConfigSchema, worker: workerConfigSchema, query: queryConfigSchema };
@@ -634,7 +646,16 @@ describe('configuration and secrets', () => {
       const sources = container.env.flatMap((e: any) => [...String(e.value ?? '').matchAll(/\$\(([A-Z_]+)\)/g)].map((m) => m[1]));
       for (const e of container.env) expect([...Object.keys(schemas[name].shape), 'NODE_OPTIONS', ...sources]).toContain(e.name);
     }
-    expect(loadIngestConfig(envOf('ingest'))).toMatchObject({ NODE_ENV: 'production', INGEST_PORT: 3001 });
+    // Which accounts are served is the operator's to say: the placeholder stops ingest and the worker, naming it, so
+    // an install is never open to whoever installs the App without someone having chosen so (`*`).
+    expect(find(objects, 'ConfigMap', 'ephemera-config').data.ALLOWED_ACCOUNTS).toBe('');
+    expect(() => loadIngestConfig(envOf('ingest'))).toThrow(/ALLOWED_ACCOUNTS is not set/);
+    expect(() => loadWorkerConfig({ ...envOf('worker'), GITHUB_APP_ID: '123456' })).toThrow(/ALLOWED_ACCOUNTS is not set/);
+    const ingest = loadIngestConfig({ ...envOf('ingest'), ALLOWED_ACCOUNTS: 'acme' });
+    expect(ingest).toMatchObject({ NODE_ENV: 'production', INGEST_PORT: 3001, QUEUE_SIGNING_KEY: OPERATOR_SECRETS.QUEUE_SIGNING_KEY });
+    expect(loadIngestConfig({ ...envOf('ingest'), ALLOWED_ACCOUNTS: '*' }).ALLOWED_ACCOUNTS!.any).toBe(true);
+    // The one key every service signs (and the worker verifies) jobs with.
+    expect(loadQueryConfig(envOf('query')).QUEUE_SIGNING_KEY).toBe(OPERATOR_SECRETS.QUEUE_SIGNING_KEY);
     expect(loadQueryConfig(envOf('query'))).toMatchObject({ NODE_ENV: 'production', QUERY_PORT: 3002, API_TOKENS: ['tok-3f9a1c7e5b2d'], API_WRITE_TOKENS: [], ADMIN_USERNAME: 'admin', ADMIN_WRITE: false });
     // Write tokens, once the operator adds them to the Secret.
     const writeToken = 'w'.repeat(40);
@@ -644,9 +665,14 @@ describe('configuration and secrets', () => {
     const { SESSION_SECRET: _dropped, ...withoutSession } = OPERATOR_SECRETS;
     expect(() => environmentOf(objects, query, withoutSession)).toThrow(/SESSION_SECRET/);
     // The App's id is the operator's to set: the placeholder stops the worker with the variable's name.
-    expect(() => loadWorkerConfig(envOf('worker'))).toThrow(/GITHUB_APP_ID/);
-    const worker = loadWorkerConfig({ ...envOf('worker'), GITHUB_APP_ID: '123456' });
-    expect(worker).toMatchObject({ PROVISIONER: 'kubernetes', WORKER_PORT: 3003, SHUTDOWN_TIMEOUT_MS: 25_000 });
+    expect(() => loadWorkerConfig({ ...envOf('worker'), ALLOWED_ACCOUNTS: 'acme' })).toThrow(/GITHUB_APP_ID/);
+    const worker = loadWorkerConfig({ ...envOf('worker'), GITHUB_APP_ID: '123456', ALLOWED_ACCOUNTS: 'acme' });
+    expect(worker).toMatchObject({ PROVISIONER: 'kubernetes', WORKER_PORT: 3003, SHUTDOWN_TIMEOUT_MS: 25_000, QUEUE_SIGNING_KEY: OPERATOR_SECRETS.QUEUE_SIGNING_KEY });
+    expect(worker.QUEUE_SIGNING_KEY_PREVIOUS).toBeUndefined();
+    // While rotating, the previous key reaches the worker from the Secret's optional key.
+    const workerContainer = find(objects, 'Deployment', 'worker').spec.template.spec.containers[0];
+    const previous = 'e'.repeat(64);
+    expect(loadWorkerConfig({ ...environmentOf(objects, workerContainer, { ...OPERATOR_SECRETS, QUEUE_SIGNING_KEY_PREVIOUS: previous }), GITHUB_APP_ID: '123456', ALLOWED_ACCOUNTS: 'acme' }).QUEUE_SIGNING_KEY_PREVIOUS).toBe(previous);
     // The in-cluster service account, not a kubeconfig.
     expect(worker.KUBECONFIG).toBeUndefined();
     expect(worker.PREVIEW_URL_SCHEME).toBe(tree === 'try' ? 'http' : 'https');
@@ -685,7 +711,7 @@ describe('configuration and secrets', () => {
     const suspicious = found.filter(([at, value]) => !/\.kind$/.test(at) && SECRET_LOOKING.some((p) => p.test(value.replace(/\$\([A-Za-z_][A-Za-z0-9_]*\)/g, ''))));
     expect(suspicious).toEqual([]);
     // The patterns do catch what the operator's Secret holds, and a Redis URL with a password written out.
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'REDIS_PASSWORD', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_WEBHOOK_SECRET']) expect(SECRET_LOOKING.some((p) => p.test(OPERATOR_SECRETS[key]!))).toBe(true);
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'REDIS_PASSWORD', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_WEBHOOK_SECRET', 'QUEUE_SIGNING_KEY']) expect(SECRET_LOOKING.some((p) => p.test(OPERATOR_SECRETS[key]!))).toBe(true);
     expect(SECRET_LOOKING.some((p) => p.test('redis://:hunter2@redis:6379'))).toBe(true);
   });
 });
@@ -765,7 +791,7 @@ describe('Redis requires a password', () => {
         expect(url.password).not.toBe('');
       }
       const load = { ingest: loadIngestConfig, worker: loadWorkerConfig, query: loadQueryConfig }[name];
-      expect((load({ ...env, GITHUB_APP_ID: '123456' }) as { REDIS_URL: string }).REDIS_URL).toBe(env.REDIS_URL);
+      expect((load({ ...env, GITHUB_APP_ID: '123456', ALLOWED_ACCOUNTS: 'acme' }) as { REDIS_URL: string }).REDIS_URL).toBe(env.REDIS_URL);
     }
   });
 });

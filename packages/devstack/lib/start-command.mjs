@@ -59,9 +59,14 @@ export async function startCommand() {
   process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 
   try {
-    // Set before docker compose runs: Compose reads the whole file, and it requires GITHUB_WEBHOOK_SECRET and
-    // REDIS_PASSWORD (Redis answers nobody without it; a new one each start is enough for a local stack).
+    // Set before docker compose runs: Compose reads the whole file, and it requires GITHUB_WEBHOOK_SECRET,
+    // QUEUE_SIGNING_KEY, ALLOWED_ACCOUNTS and REDIS_PASSWORD (Redis answers nobody without it; a new one each start
+    // is enough for a local stack).
     env.GITHUB_WEBHOOK_SECRET ??= DEV_SECRET;
+    const generatedSigningKey = !env.QUEUE_SIGNING_KEY?.trim();
+    if (generatedSigningKey) env.QUEUE_SIGNING_KEY = developmentSigningKey();
+    // A development stack serves every account unless told otherwise, as the services do outside production.
+    if (!env.ALLOWED_ACCOUNTS?.trim()) env.ALLOWED_ACCOUNTS = '*';
     if ((!env.DATABASE_URL || !env.REDIS_URL) && dockerAvailable()) {
       say('Docker engine found: starting postgres and redis with docker compose');
       env.REDIS_PASSWORD ??= randomBytes(16).toString('hex');
@@ -139,6 +144,8 @@ ${bold('Ephemera is running')}
                    ${access.apiOpen ? `API open (API_AUTH=none) — set API_TOKENS to require a token` : `a token from API_TOKENS is required ${dim('(Authorization: Bearer <token>)')}`}
   API docs         ${query}/docs
   queues           ${query}/admin/queues
+  accounts         ${env.ALLOWED_ACCOUNTS === '*' ? `every account ${dim('(ALLOWED_ACCOUNTS=*; set ALLOWED_ACCOUNTS to the GitHub accounts to serve)')}` : env.ALLOWED_ACCOUNTS}
+  queue jobs       signed with ${generatedSigningKey ? `a development key ${dim('(generated once, kept in .ephemera/queue-signing-key; set QUEUE_SIGNING_KEY)')}` : dim('QUEUE_SIGNING_KEY')}
   operator         ${access.devPassword ? `user ${env.ADMIN_USERNAME}, password ${env.ADMIN_PASSWORD} ${dim('(development only; set ADMIN_USERNAME and ADMIN_PASSWORD)')}` : `user ${env.ADMIN_USERNAME}, password ${dim('(from ADMIN_PASSWORD)')}`}
                    ${access.adminWrite ? 'changes allowed (ADMIN_WRITE=true)' : `read-only ${dim('(ADMIN_WRITE=true allows retrying, cleaning and removing jobs)')}`}
   config schema    ${query}/api/v1/config-schema.json
@@ -195,6 +202,22 @@ function developmentPassword() {
   mkdirSync(STATE_DIR, { recursive: true });
   writeFileSync(file, `${password}\n`, { mode: 0o600 });
   return password;
+}
+
+/**
+ * The QUEUE_SIGNING_KEY of this checkout's development stack: 32 random bytes in hex, made on first use and kept, so
+ * that jobs left in its Redis (kept in .ephemera/ between runs) are still accepted by the next run's worker.
+ */
+function developmentSigningKey() {
+  const file = path.join(STATE_DIR, 'queue-signing-key');
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (Buffer.byteLength(kept) >= 32) return kept;
+  }
+  const key = randomBytes(32).toString('hex');
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
 }
 
 /** A connection URL with its password (if any) shown as ***, for printing. */

@@ -1,4 +1,5 @@
 // @ts-check
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,6 +50,9 @@ export async function testCommand(args) {
       EPHEMERA_TEST_RESULTS: resultsDir,
       NODE_ENV: 'test',
       CI: process.env.CI ?? '',
+      // The key the suites' producers and workers share (each test harness signs its jobs with it), and the fault
+      // suite gives its service processes.
+      QUEUE_SIGNING_KEY: randomBytes(32).toString('hex'),
     };
     await run('pnpm', ['db:migrate'], { cwd: ROOT, env });
     let failed = false;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat, truncate } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ export const QUERY_API_TOKEN = 'fault-suite-query-token';
  * it, and still far above what the other scenarios hold at once (20 concurrent deliveries of about 24 KB).
  */
 export const INGEST_INFLIGHT_LIMIT = 3 * 1024 * 1024;
-/** ingest's ALLOWED_ACCOUNTS: the owner of every generated pull request (GitHub's example repository). */
+/** ALLOWED_ACCOUNTS of ingest and the workers: the owner of every generated pull request (GitHub's example repository). */
 export const ALLOWED_ACCOUNT = 'Codertocat';
 /** The workers' GITHUB_APP_ID (the fake GitHub's App). */
 const GITHUB_APP_ID = 42;
@@ -69,6 +69,8 @@ export async function startStack() {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: 'ephemera',
     GITHUB_WEBHOOK_SECRET: SECRET,
+    // Every service signs the jobs it queues with it, and the workers refuse any other (`npm test` gives one).
+    QUEUE_SIGNING_KEY: process.env.QUEUE_SIGNING_KEY ?? randomBytes(32).toString('hex'),
     WORKER_LOCK_MS: '3000',
     PROVISIONER_DELAY_MS: '50',
     LOG_LEVEL: 'error',
@@ -81,6 +83,7 @@ export async function startStack() {
     // The query service refuses to start without API tokens (or API_AUTH=none); the suite reads with this one.
     query: { API_TOKENS: QUERY_API_TOKEN },
     worker: {
+      ALLOWED_ACCOUNTS: ALLOWED_ACCOUNT,
       GITHUB_APP_ID: String(GITHUB_APP_ID),
       GITHUB_APP_PRIVATE_KEY: pem,
       GITHUB_API_URL: github.url,

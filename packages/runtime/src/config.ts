@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MIN_QUEUE_SIGNING_KEY_BYTES } from './job-signature.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -50,4 +51,11 @@ export const env = {
   databaseUrl: () => z.url({ protocol: /^postgres(ql)?$/ }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
+  /** QUEUE_SIGNING_KEY and QUEUE_SIGNING_KEY_PREVIOUS: a random string of at least 32 bytes. */
+  queueSigningKey: () =>
+    z
+      .string()
+      .refine((key) => Buffer.byteLength(key, 'utf8') >= MIN_QUEUE_SIGNING_KEY_BYTES, {
+        message: `must be at least ${MIN_QUEUE_SIGNING_KEY_BYTES} bytes, the same random string in ingest, the worker and the query service (e.g. openssl rand -hex 32)`,
+      }),
 };

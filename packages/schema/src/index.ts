@@ -8,3 +8,4 @@ export * from './api.js';
 export * from './follow-up-jobs.js';
 export * from './environment-actions.js';
 export * from './preview-config.js';
+export * from './account-allow-list.js';

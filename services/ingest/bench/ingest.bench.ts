@@ -4,7 +4,7 @@
 // each carries a fresh X-GitHub-Delivery so every one is verified, trimmed and stored as a new job (a
 // repeated id would be answered "duplicate" without touching the queue).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -74,6 +74,7 @@ async function main(): Promise<number> {
     env: {
       ...process.env,
       GITHUB_WEBHOOK_SECRET: SECRET,
+      QUEUE_SIGNING_KEY: randomBytes(32).toString('hex'),
       INGEST_PORT: String(ingestPort),
       REDIS_URL: redisUrl,
       QUEUE_PREFIX: prefix,

@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from '@ephemera/runtime';
-import { DELIVERY_ID, PayloadError, deliveryAccount, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
+import type { Logger, SettledOutcome } from '@ephemera/runtime';
+import { AccountAllowList, DELIVERY_ID, PayloadError, deliveryAccount, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
 import { DEFAULT_MAX_INFLIGHT_BYTES } from './config.js';
 import type { IngestMetrics } from './metrics.js';
 import type { SignatureVerifier } from './signature-verifier.js';
@@ -24,8 +24,8 @@ interface IngestDeps {
   metrics: IngestMetrics;
   /** INGEST_MAX_INFLIGHT_BYTES: bytes of request bodies read or held at once; 64 MiB when not given. */
   maxInflightBytes?: number;
-  /** ALLOWED_ACCOUNTS: the GitHub logins whose deliveries are queued (any case); every account's when not given. */
-  allowedAccounts?: readonly string[];
+  /** ALLOWED_ACCOUNTS: the GitHub accounts whose deliveries are queued; every account's when not given. */
+  allowedAccounts?: AccountAllowList;
 }
 
 interface Delivery {
@@ -44,7 +44,7 @@ export function createApp(deps: IngestDeps): express.Express {
   const { verifier, queue, logger, metrics } = deps;
   const budget = new InflightBudget(deps.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES);
   metrics.setInflightBytes(() => budget.used);
-  const allowed = deps.allowedAccounts && new Set(deps.allowedAccounts.map((login) => login.toLowerCase()));
+  const allowed = deps.allowedAccounts ?? AccountAllowList.ANY;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -110,7 +110,11 @@ export function createApp(deps: IngestDeps): express.Express {
         if (outcome === 'busy') return busy(res);
         if (outcome === 'aborted') return;
         admit(outcome, req.headers['x-hub-signature-256'] as string, delivery)
-          .then((admitted) => (admitted.job ? store(res, admitted.job, delivery) : admitted.answer(res)))
+          .then(async (admitted) => {
+            if (admitted.job) return store(res, admitted.job, delivery);
+            if (admitted.settled) await settle(delivery.deliveryId!, admitted.settled);
+            admitted.answer(res);
+          })
           .catch(next);
       },
     });
@@ -135,14 +139,16 @@ export function createApp(deps: IngestDeps): express.Express {
       return refuse(401, 'invalid_signature', 'X-Hub-Signature-256 does not match the body and secret');
     }
 
+    // From here on the delivery is GitHub's (its signature holds): one refused now is refused for good, and is
+    // recorded as settled so that the redelivery pass never asks for it again.
     let payload: unknown;
     try {
       payload = JSON.parse(text);
     } catch {
-      return refuse(400, 'invalid_json', 'request body is not valid JSON');
+      return settled(refuse(400, 'invalid_json', 'request body is not valid JSON'));
     }
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-      return refuse(400, 'invalid_json', 'request body must be a JSON object');
+      return settled(refuse(400, 'invalid_json', 'request body must be a JSON object'));
     }
     const p = payload as { action?: unknown; repository?: { full_name?: unknown }; zen?: unknown };
     if (typeof p.action === 'string') delivery.action = p.action;
@@ -161,22 +167,33 @@ export function createApp(deps: IngestDeps): express.Express {
     try {
       job = trimWebhookPayload({ event, deliveryId, receivedAt: new Date() }, payload);
     } catch (err) {
-      if (err instanceof PayloadError) return refuse(400, 'invalid_payload', err.message);
+      if (err instanceof PayloadError) return settled(refuse(400, 'invalid_payload', err.message));
       throw err;
     }
+    // An event Ephemera does not act on needs no record: the redelivery pass never asks for one.
     if (job === null) return ignored(event, deliveryId, delivery);
-    if (allowed) {
-      const account = deliveryAccount(job);
-      if (!allowed.has(account.toLowerCase())) {
-        logger.info({ delivery_id: deliveryId, event, account }, `delivery from ${account} ignored: not in ALLOWED_ACCOUNTS`);
-        return ignored(event, deliveryId, delivery);
-      }
+    const account = deliveryAccount(job);
+    if (!allowed.allows(account)) {
+      logger.info({ delivery_id: deliveryId, event, account }, `delivery from ${account} ignored: not in ALLOWED_ACCOUNTS`);
+      return { ...ignored(event, deliveryId, delivery), settled: 'ignored' };
     }
     return { job };
   }
 
+  /**
+   * Records a delivery answered without a job as settled. Best effort, within the enqueue bound: the answer is the
+   * same either way, and a record that could not be written costs at most a redelivery, answered the same again.
+   */
+  async function settle(deliveryId: string, outcome: SettledOutcome): Promise<void> {
+    try {
+      await queue.settle(deliveryId, outcome);
+    } catch (err) {
+      logger.warn({ err: errorSummary(err), delivery_id: deliveryId }, 'could not record the delivery as settled; the redelivery pass may ask for it again');
+    }
+  }
+
   /** Deliveries verified but not acted on: 202 `ignored`, counted, nothing stored. */
-  function ignored(event: string, deliveryId: string, delivery: Delivery): Admitted {
+  function ignored(event: string, deliveryId: string, delivery: Delivery): Answer {
     delivery.outcome = 'ignored';
     metrics.deliveries.inc({ event, outcome: 'ignored' });
     return { answer: (res) => reply(res, 202, { delivery_id: deliveryId, status: 'ignored' }) };
@@ -247,11 +264,20 @@ export function createApp(deps: IngestDeps): express.Express {
   return app;
 }
 
-/** What {@link admit} decided: a job to store, or the answer to give without storing anything. */
-type Admitted = { job: WebhookJob; answer?: undefined } | { job?: undefined; answer: (res: Response) => void };
+/**
+ * What {@link admit} decided: a job to store, or the answer to give without storing anything, and whether the
+ * delivery is to be recorded as settled first.
+ */
+type Admitted = { job: WebhookJob; answer?: undefined } | Answer;
+type Answer = { job?: undefined; answer: (res: Response) => void; settled?: SettledOutcome };
 
-function refuse(status: number, error: string, message: string): Admitted {
+function refuse(status: number, error: string, message: string): Answer {
   return { answer: (res) => fail(res, status, error, message) };
+}
+
+/** A refusal of a delivery whose signature held: GitHub would send it again unchanged, and be refused again. */
+function settled(refusal: Answer): Answer {
+  return { ...refusal, settled: 'invalid' };
 }
 
 function tooLarge(res: Response): void {

@@ -1,4 +1,5 @@
 import { ConfigError, env, parseConfig } from '@ephemera/runtime';
+import { allowedAccountsProblem, allowedAccountsSchema } from '@ephemera/schema';
 import { z } from 'zod';
 
 /** The secret `npm start` gives ingest when GITHUB_WEBHOOK_SECRET is not set (packages/devstack). */
@@ -7,8 +8,6 @@ export const DEVELOPMENT_WEBHOOK_SECRET = 'ephemera-development-secret';
 const MIN_PRODUCTION_SECRET_LENGTH = 20;
 /** Default of INGEST_MAX_INFLIGHT_BYTES: 64 MiB of request bodies read or held at once. */
 export const DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
-/** A GitHub login: letters, digits and hyphens (underscores in Enterprise Managed Users' logins). */
-const GITHUB_LOGIN = /^[a-z0-9][a-z0-9_-]{0,99}$/i;
 
 export const ingestConfigSchema = z.object({
   /** One secret, or several separated by commas while a secret is being rotated: any of them verifies. */
@@ -24,15 +23,13 @@ export const ingestConfigSchema = z.object({
    * a request that would go over is answered 503 with Retry-After.
    */
   INGEST_MAX_INFLIGHT_BYTES: env.positiveInt(DEFAULT_MAX_INFLIGHT_BYTES),
-  /** GitHub accounts (logins, any case) whose deliveries are acted on; unset: every account's. */
-  ALLOWED_ACCOUNTS: env
-    .list()
-    .pipe(
-      z
-        .array(z.string().regex(GITHUB_LOGIN, 'must be GitHub logins (users or organizations), comma-separated'))
-        .min(1, 'must name at least one GitHub account (unset it to accept every account)'),
-    )
-    .optional(),
+  /**
+   * GitHub accounts (logins, any case) whose deliveries are acted on, or `*` for every account; unset: every
+   * account's, refused in production.
+   */
+  ALLOWED_ACCOUNTS: env.list().pipe(allowedAccountsSchema).optional(),
+  /** Signs every job ingest stores, so the worker can tell it from one written to Redis by anyone else. */
+  QUEUE_SIGNING_KEY: env.queueSigningKey(),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
 });
@@ -40,9 +37,10 @@ export const ingestConfigSchema = z.object({
 type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
 /**
- * Parses the configuration and applies the production rule: every webhook secret is at least
+ * Parses the configuration and applies the production rules: every webhook secret is at least
  * {@link MIN_PRODUCTION_SECRET_LENGTH} characters and is not the development default, which anyone can read
- * in this repository. Other modes accept any secret.
+ * in this repository, and ALLOWED_ACCOUNTS is set. Other modes accept any secret, and every account when
+ * ALLOWED_ACCOUNTS is unset.
  */
 export function loadIngestConfig(environment: NodeJS.ProcessEnv = process.env): IngestConfig {
   const config = parseConfig(ingestConfigSchema, environment);
@@ -63,6 +61,8 @@ export function loadIngestConfig(environment: NodeJS.ProcessEnv = process.env): 
       }
       return [];
     });
+    const accounts = allowedAccountsProblem(config);
+    if (accounts) problems.push(accounts);
     if (problems.length > 0) throw new ConfigError(problems);
   }
   return config;

@@ -1,4 +1,5 @@
-import { createRedis, createService, logErrors } from '@ephemera/runtime';
+import { JobSigner, createRedis, createService, logErrors } from '@ephemera/runtime';
+import { AccountAllowList } from '@ephemera/schema';
 import { createApp, createServer } from './app.js';
 import { loadIngestConfig } from './config.js';
 import { createIngestMetrics } from './metrics.js';
@@ -9,14 +10,14 @@ const { config, logger, onStop } = createService({ name: 'ingest', loadConfig: l
 
 const redis = createRedis(config.REDIS_URL, 'producer');
 logErrors(redis, logger, 'redis connection error');
-const queue = new WebhookQueue(redis, config.QUEUE_PREFIX, config.ENQUEUE_TIMEOUT_MS, logger);
+const queue = new WebhookQueue(redis, config.QUEUE_PREFIX, config.ENQUEUE_TIMEOUT_MS, new JobSigner(config.QUEUE_SIGNING_KEY), logger);
 const app = createApp({
   verifier: new SignatureVerifier(config.GITHUB_WEBHOOK_SECRET),
   queue,
   logger,
   metrics: createIngestMetrics(),
   maxInflightBytes: config.INGEST_MAX_INFLIGHT_BYTES,
-  allowedAccounts: config.ALLOWED_ACCOUNTS,
+  allowedAccounts: config.ALLOWED_ACCOUNTS ?? AccountAllowList.ANY,
 });
 const server = createServer(app);
 
@@ -33,7 +34,7 @@ server.listen(config.INGEST_PORT, () => {
       port: config.INGEST_PORT,
       secrets: config.GITHUB_WEBHOOK_SECRET.length,
       max_inflight_bytes: config.INGEST_MAX_INFLIGHT_BYTES,
-      allowed_accounts: config.ALLOWED_ACCOUNTS ?? 'all',
+      allowed_accounts: String(config.ALLOWED_ACCOUNTS ?? AccountAllowList.ANY),
     },
     `ingest listening on :${config.INGEST_PORT}`,
   );

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RenewingQueue, logErrors, redisReachable, type Logger } from '@ephemera/runtime';
+import { RenewingQueue, logErrors, recordSettledDelivery, redisReachable, type JobSigner, type Logger, type SettledOutcome } from '@ephemera/runtime';
 import {
   DELIVERY_DEDUP_TTL_SECONDS,
   QUEUES,
@@ -18,6 +18,8 @@ type EnqueueOutcome = 'queued' | 'duplicate' | 'requeued';
 /** What the HTTP layer needs of the queue; tests and benchmarks may pass their own. */
 export interface WebhookSink {
   enqueue(job: WebhookJob): Promise<EnqueueOutcome>;
+  /** Records a delivery answered without a job, so the redelivery pass never asks GitHub for it again. */
+  settle(deliveryId: string, outcome: SettledOutcome): Promise<void>;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -99,8 +101,10 @@ export class WebhookQueue implements WebhookSink {
    */
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    private readonly prefix: string,
     private readonly timeoutMs: number,
+    /** Signs every job (QUEUE_SIGNING_KEY): the worker refuses one without a valid signature. */
+    private readonly signer: JobSigner,
     logger?: Logger,
   ) {
     redis.defineCommand('ephemeraRemoveIfFailed', { numberOfKeys: 6, lua: REMOVE_IF_FAILED });
@@ -185,7 +189,7 @@ export class WebhookQueue implements WebhookSink {
   }
 
   private async store(batch: Pending[]): Promise<void> {
-    await this.connected(batch);
+    await this.connected(() => batch.every((p) => p.abandoned));
     // A queue whose start-up check failed is replaced; this round is then refused (503) with nothing stored. Awaited
     // before the live deliveries are picked: nothing may be abandoned (answered 503) between the pick and the adds.
     await this.queues.usable();
@@ -208,7 +212,8 @@ export class WebhookQueue implements WebhookSink {
   }
 
   private add(job: WebhookJob) {
-    return this.queue.add(webhookJobName(job), job, {
+    const name = webhookJobName(job);
+    return this.queue.add(name, this.signer.sign(QUEUES.webhooks, name, job), {
       ...webhookJobOptions(job),
       jobId: job.deliveryId,
       deduplication: { id: job.deliveryId, ttl: DELIVERY_DEDUP_TTL_SECONDS * 1000 },
@@ -261,7 +266,7 @@ export class WebhookQueue implements WebhookSink {
    * Commands fail at once while the connection is (re)connecting, since a producer keeps no offline queue.
    * Deliveries that arrive in that window wait for the connection instead, within their enqueue bound.
    */
-  private async connected(batch: Pending[]): Promise<void> {
+  private async connected(givenUp: () => boolean): Promise<void> {
     if (this.redis.status === 'ready') return;
     if (this.redis.status === 'end') throw new Error('Redis connection is closed');
     await new Promise<void>((resolve) => {
@@ -270,10 +275,29 @@ export class WebhookQueue implements WebhookSink {
         this.redis.off('ready', done);
         resolve();
       };
-      // Polling also ends the wait once every delivery of the batch has been given up on.
-      const poll = setInterval(() => (this.redis.status === 'ready' || batch.every((p) => p.abandoned)) && done(), 50);
+      // Polling also ends the wait once the waiter (every delivery of a batch) has been given up on.
+      const poll = setInterval(() => (this.redis.status === 'ready' || givenUp()) && done(), 50);
       this.redis.once('ready', done);
     });
+  }
+
+  /** Within the enqueue bound, as a delivery's job: waits for a connection being made, gives up on a closed one. */
+  async settle(deliveryId: string, outcome: SettledOutcome): Promise<void> {
+    let abandoned = false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.connected(() => abandoned).then(() => recordSettledDelivery(this.redis, this.prefix, deliveryId, outcome, DELIVERY_DEDUP_TTL_SECONDS)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            abandoned = true;
+            reject(new EnqueueTimeoutError(`Redis did not answer within ${this.timeoutMs} ms`));
+          }, this.timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   ready(): Promise<boolean> {

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { createLogger, createRedis } from '@ephemera/runtime';
+import { JobSigner, createLogger, createRedis } from '@ephemera/runtime';
+import { AccountAllowList } from '@ephemera/schema';
 import { createApp } from '../src/app.js';
 import { createIngestMetrics } from '../src/metrics.js';
 import { SignatureVerifier } from '../src/signature-verifier.js';
 import { WebhookQueue } from '../src/webhook-queue.js';
 
 export const SECRET = 'it-is-a-secret-to-everybody';
+/** The QUEUE_SIGNING_KEY of the tests' ingest apps. */
+export const SIGNING_KEY = randomBytes(32).toString('hex');
 
 export function redisUrl(): string {
   const url = process.env.REDIS_URL;
@@ -21,7 +24,7 @@ export function buildIngest(
   const prefix = `test-${randomBytes(4).toString('hex')}`;
   const redis = createRedis(options.url ?? redisUrl(), 'producer');
   redis.on('error', () => undefined);
-  const queue = new WebhookQueue(redis, prefix, options.timeoutMs ?? 2_000);
+  const queue = new WebhookQueue(redis, prefix, options.timeoutMs ?? 2_000, new JobSigner(SIGNING_KEY));
   const lines: Array<Record<string, unknown>> = [];
   const raw: string[] = [];
   const destination = new Writable({
@@ -40,7 +43,7 @@ export function buildIngest(
     logger: createLogger({ service: 'ingest', level: 'info', destination }),
     metrics,
     ...(options.maxInflightBytes !== undefined ? { maxInflightBytes: options.maxInflightBytes } : {}),
-    ...(options.allowedAccounts !== undefined ? { allowedAccounts: options.allowedAccounts } : {}),
+    ...(options.allowedAccounts !== undefined ? { allowedAccounts: AccountAllowList.of(options.allowedAccounts) } : {}),
   });
   return {
     app,

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import swaggerUi from 'swagger-ui-express';
 import type { z } from 'zod';
 import { environmentExists, findEnvironment, listDeployments, listEnvironments, readActionTarget, type Queryable } from '@ephemera/db';
-import type { Logger, RenewingQueue } from '@ephemera/runtime';
+import type { JobSigner, Logger, RenewingQueue } from '@ephemera/runtime';
 import { ACTIVE_ENVIRONMENT_STATUSES, environmentActionJobSchema, previewConfigJsonSchema, type ActionRequester } from '@ephemera/schema';
 import {
   AUTHORITY,
@@ -44,6 +44,8 @@ export interface QueryAppDeps {
    * start-up check of Redis failed.
    */
   actionsQueue: RenewingQueue<Queue>;
+  /** Signs the action jobs (QUEUE_SIGNING_KEY): the worker refuses a job without a valid signature. */
+  jobSigner: JobSigner;
   metrics: QueryMetrics;
   logger: Logger;
   /** Bearer tokens the API accepts (API_TOKENS). Given tokens always apply. */
@@ -284,7 +286,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
         requestedAt: new Date().toISOString(),
       });
       try {
-        await enqueueAction(deps.actionsQueue, action, job, enqueueTimeoutMs);
+        await enqueueAction(deps.actionsQueue, deps.jobSigner, action, job, enqueueTimeoutMs);
       } catch (err) {
         deps.logger.warn({ err: { message: (err as Error).message }, action, environment_id: p.id }, 'could not queue an action');
         res.set('Retry-After', String(ACTION_RETRY_AFTER_SECONDS));

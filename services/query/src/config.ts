@@ -62,6 +62,8 @@ export const queryConfigSchema = z.object({
   DASHBOARD_ACCESS_SECONDS: z.coerce.number().int().min(1).max(STALE_ACCESS_LIMIT_MS / 1000).default(60),
   /** Live views (event streams) open at once in one query process; past it, and past 4 per session, 429. */
   DASHBOARD_MAX_STREAMS: env.positiveInt(200),
+  /** Signs the redeploy and destroy jobs the service queues, so the worker can tell them from anyone else's. */
+  QUEUE_SIGNING_KEY: env.queueSigningKey(),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
 });

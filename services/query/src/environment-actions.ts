@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { ActionTarget } from '@ephemera/db';
-import type { RenewingQueue } from '@ephemera/runtime';
-import { ACTION_APPLIES_TO, ENVIRONMENT_ACTIONS, type EnvironmentAction, type EnvironmentActionJob } from '@ephemera/schema';
+import type { JobSigner, RenewingQueue } from '@ephemera/runtime';
+import { ACTION_APPLIES_TO, ENVIRONMENT_ACTIONS, QUEUES, type EnvironmentAction, type EnvironmentActionJob } from '@ephemera/schema';
 
 /**
  * Options of every action job, in the style of the webhook jobs': attempts and backoff outlast a database or
@@ -38,18 +38,21 @@ export class EnqueueTimeoutError extends Error {
 }
 
 /**
- * Adds the action's job (job id = request id), or throws when Redis refuses it or does not answer within
- * `timeoutMs`. The caller then answers 503: a job that Redis takes after the time is up is removed again, so that
- * the 503 means nothing was queued.
+ * Adds the action's job (job id = request id), signed with QUEUE_SIGNING_KEY, or throws when Redis refuses it or
+ * does not answer within `timeoutMs`. The caller then answers 503: a job that Redis takes after the time is up is
+ * removed again, so that the 503 means nothing was queued.
  */
 export async function enqueueAction(
   queues: RenewingQueue<Queue>,
+  signer: JobSigner,
   action: EnvironmentAction,
   job: EnvironmentActionJob,
   timeoutMs: number,
 ): Promise<void> {
   let abandoned = false;
-  const adding = queues.usable().then((queue) => queue.add(ENVIRONMENT_ACTIONS[action], job, { ...ACTION_JOB_OPTIONS, jobId: job.requestId }));
+  const name = ENVIRONMENT_ACTIONS[action];
+  const data = signer.sign(QUEUES.actions, name, job);
+  const adding = queues.usable().then((queue) => queue.add(name, data, { ...ACTION_JOB_OPTIONS, jobId: job.requestId }));
   void adding.then(
     (added) => (abandoned ? added.remove().catch(() => undefined) : undefined),
     () => undefined,

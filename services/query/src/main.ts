@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { createReadPool } from '@ephemera/db';
-import { RenewingQueue, createRedis, createService, logErrors } from '@ephemera/runtime';
+import { JobSigner, RenewingQueue, createRedis, createService, logErrors } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES } from '@ephemera/schema';
 import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
@@ -79,6 +79,7 @@ const app = createApp({
   db,
   queues,
   actionsQueue,
+  jobSigner: new JobSigner(config.QUEUE_SIGNING_KEY),
   metrics: createQueryMetrics(),
   logger,
   apiTokens: config.API_TOKENS,

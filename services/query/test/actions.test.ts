@@ -50,7 +50,10 @@ describe('the actions: POST /api/v1/environments/{id}/redeploy and /destroy', ()
     expect(job!.id).toBe(res.body.request_id);
     expect(job!.name).toBe(action === 'redeploy' ? 'environment.redeploy' : 'environment.destroy');
     expect(job!.name).toBe(ENVIRONMENT_ACTIONS[action]);
-    const data = environmentActionJobSchema.strict().parse(job!.data);
+    // Signed with QUEUE_SIGNING_KEY, so the worker takes it as this service's.
+    const verdict = q.signer.verify(QUEUES.actions, job!.name, job!.data);
+    expect(verdict).toMatchObject({ ok: true });
+    const data = environmentActionJobSchema.strict().parse(verdict.ok && verdict.payload);
     expect(data).toEqual({
       requestId: res.body.request_id,
       environmentId: env.id,

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '@ephemera/runtime';
 import { loadQueryConfig } from '../src/config.js';
 
-const base = { DATABASE_URL: 'postgresql://u@localhost/db', SESSION_SECRET: 's'.repeat(32) };
+const base = { DATABASE_URL: 'postgresql://u@localhost/db', SESSION_SECRET: 's'.repeat(32), QUEUE_SIGNING_KEY: 'q'.repeat(32) };
 const open = { ...base, API_AUTH: 'none' };
 
 describe(loadQueryConfig.name, () => {
@@ -131,6 +131,14 @@ describe(loadQueryConfig.name, () => {
     expect(loadQueryConfig(open).ADMIN_SIGN_IN).toBe('on');
     expect(loadQueryConfig({ ...open, ADMIN_SIGN_IN: 'off' }).ADMIN_SIGN_IN).toBe('off');
     expect(() => loadQueryConfig({ ...open, ADMIN_SIGN_IN: 'false' })).toThrow(/ADMIN_SIGN_IN/);
+  });
+
+  it('requires QUEUE_SIGNING_KEY in every mode, at least 32 bytes: it signs the redeploy and destroy jobs', () => {
+    const { QUEUE_SIGNING_KEY: _none, ...without } = open;
+    expect(() => loadQueryConfig({ ...without, NODE_ENV: 'production' })).toThrow(/QUEUE_SIGNING_KEY is required but not set/);
+    expect(() => loadQueryConfig(without)).toThrow(/QUEUE_SIGNING_KEY is required but not set/);
+    expect(() => loadQueryConfig({ ...open, NODE_ENV: 'production', QUEUE_SIGNING_KEY: 'q'.repeat(31) })).toThrow(/QUEUE_SIGNING_KEY: must be at least 32 bytes/);
+    expect(loadQueryConfig({ ...open, NODE_ENV: 'production' }).QUEUE_SIGNING_KEY).toBe('q'.repeat(32));
   });
 
   it('reports every problem together', () => {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { QUEUES } from '@ephemera/schema';
 import { freePort } from '@ephemera/testkit';
 import { insertEnvironment, startQuery } from './support.js';
 
@@ -20,6 +21,7 @@ async function runQuery(q: Q, extra: Record<string, string>, probe?: (base: stri
       DATABASE_URL: q.databaseUrl,
       REDIS_URL: process.env.REDIS_URL,
       QUEUE_PREFIX: q.prefix,
+      QUEUE_SIGNING_KEY: q.signingKey,
       QUERY_PORT: String(port),
       LOG_LEVEL: 'info',
       SESSION_SECRET: 'session-secret-0123456789abcdef01',
@@ -148,6 +150,8 @@ describe('the query process', () => {
     expect({ read: probed.read, write: probed.write }).toEqual({ read: 403, write: 202 });
     const job = await q.actionsQueue.getJob(probed.body.request_id);
     expect(job?.name).toBe('environment.destroy');
+    // Signed with the QUEUE_SIGNING_KEY the process was given.
+    expect(q.signer.verify(QUEUES.actions, job!.name, job!.data)).toMatchObject({ ok: true });
     expect(run.output).not.toContain(WRITE_TOKEN);
   });
 });

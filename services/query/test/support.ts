@@ -6,7 +6,7 @@ import addFormatsModule from 'ajv-formats';
 import { createPrismaClient, createReadPool, type PrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
-import { RenewingQueue, createLogger } from '@ephemera/runtime';
+import { JobSigner, RenewingQueue, createLogger } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES, namespaceFor } from '@ephemera/schema';
 import type { ActionLimit, ApiAuth } from '../src/access.js';
 import { createApp, type QueryAppDeps } from '../src/app.js';
@@ -45,6 +45,9 @@ export async function startQuery(options: QueryOptions = {}) {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const sessionSecret = 'test-session-secret';
   const sessions = new SessionStore(redis, prefix, sessionSecret);
+  // The QUEUE_SIGNING_KEY this service and the worker would share.
+  const signingKey = randomBytes(32).toString('hex');
+  const signer = new JobSigner(signingKey);
   const dashboardWith = (d: QueryOptions['dashboard']): QueryAppDeps['dashboard'] =>
     d === false
       ? undefined
@@ -63,6 +66,7 @@ export async function startQuery(options: QueryOptions = {}) {
       db: pool,
       queues,
       actionsQueue: new RenewingQueue(() => o.actionsQueue ?? actionsQueue),
+      jobSigner: signer,
       metrics: createQueryMetrics(),
       logger: createLogger({ service: 'query', level: 'silent' }),
       apiTokens: o.apiTokens ?? [],
@@ -81,6 +85,8 @@ export async function startQuery(options: QueryOptions = {}) {
     actionsQueue,
     prefix,
     redis,
+    signer,
+    signingKey,
     sessions,
     databaseUrl: scratch.url,
     async close() {

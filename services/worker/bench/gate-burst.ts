@@ -5,7 +5,7 @@
 // to show what the priority is for. Target: a pull request delivery is delayed by at most 2 s.
 import { randomUUID } from 'node:crypto';
 import { checkRunPayload, pullRequestPayload } from '@ephemera/testkit';
-import { WEBHOOK_JOB_OPTIONS, trimWebhookPayload, webhookJobName, webhookJobOptions } from '@ephemera/schema';
+import { QUEUES, WEBHOOK_JOB_OPTIONS, trimWebhookPayload, webhookJobName, webhookJobOptions } from '@ephemera/schema';
 import { runBench } from './bench-servers.js';
 
 const BURST = Number(process.env.BENCH_BURST ?? 1_000);
@@ -37,7 +37,7 @@ async function main() {
             checkRunPayload({ repository: `acme/other-${i % 50}`, sha: sha(pr * 10_000 + i), name: 'build', conclusion: 'success' }),
           )!;
           const opts = burst === 'prioritized' ? webhookJobOptions(job) : WEBHOOK_JOB_OPTIONS;
-          return { name: webhookJobName(job), data: job, opts: { ...opts, jobId: job.deliveryId } };
+          return { name: webhookJobName(job), data: h.sign(QUEUES.webhooks, webhookJobName(job), job), opts: { ...opts, jobId: job.deliveryId } };
         });
         await h.queues.webhooks.addBulk(jobs);
       }

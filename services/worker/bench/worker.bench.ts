@@ -2,15 +2,15 @@
 // the same database writes done with plain `pg`, one transaction per event, at the same concurrency: first as pg
 // sends statements by default (unnamed, parsed and planned on every execution), which is the baseline of the
 // ratio, then with every statement prepared once per connection, as the worker's own client does, for reference.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createPrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
-import { createLogger, createRedis } from '@ephemera/runtime';
-import { WEBHOOK_JOB_OPTIONS, namespaceFor, trimWebhookPayload, webhookJobName, type PullRequestJob } from '@ephemera/schema';
+import { JobSigner, createLogger, createRedis } from '@ephemera/runtime';
+import { QUEUES, WEBHOOK_JOB_OPTIONS, namespaceFor, trimWebhookPayload, webhookJobName, type PullRequestJob } from '@ephemera/schema';
 import { freePort, pullRequestPayload, startPostgres, startRedis } from '@ephemera/testkit';
 import { LoggingFeedback } from '../src/github/github-feedback.js';
 import { createWorkerMetrics } from '../src/metrics.js';
@@ -125,9 +125,11 @@ async function main() {
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
   const producerRedis = createRedis(redisUrl, 'producer');
   const producer = createWorkerQueues(producerRedis, prefix);
+  // Signed as ingest signs them: the worker refuses any job that is not.
+  const signer = new JobSigner(randomBytes(32).toString('hex'));
   for (let i = 0; i < jobs.length; i += 500) {
     await producer.webhooks.addBulk(
-      jobs.slice(i, i + 500).map((j) => ({ name: webhookJobName(j), data: j, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: j.deliveryId } })),
+      jobs.slice(i, i + 500).map((j) => ({ name: webhookJobName(j), data: signer.sign(QUEUES.webhooks, webhookJobName(j), j), opts: { ...WEBHOOK_JOB_OPTIONS, jobId: j.deliveryId } })),
     );
   }
   await producer.close();
@@ -147,6 +149,7 @@ async function main() {
       settings: { previewBaseDomain: 'bench', previewLabel: undefined, approveLabel: 'preview-approved' },
       logger: createLogger({ service: 'bench', level: 'warn' }),
       metrics: createWorkerMetrics(),
+      signer,
     },
   );
   runtime.workers[0]!.on('completed', (job) => {

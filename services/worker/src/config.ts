@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { env, parseConfig } from '@ephemera/runtime';
-import { MAX_REPLICAS_FORMAT } from '@ephemera/schema';
+import { ConfigError, env, parseConfig } from '@ephemera/runtime';
+import { MAX_REPLICAS_FORMAT, allowedAccountsProblem, allowedAccountsSchema } from '@ephemera/schema';
 import { z } from 'zod';
 
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').max(63);
@@ -53,6 +53,15 @@ export const workerConfigSchema = z.object({
   DATABASE_PREPARED_STATEMENTS: z.coerce.number().int().min(0).max(10_000).default(200),
   REDIS_URL: env.redisUrl(),
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('ephemera'),
+  /** Every job is verified with it (and signed with it when the worker queues one): a job without a valid signature is refused. */
+  QUEUE_SIGNING_KEY: env.queueSigningKey(),
+  /** The key before a rotation, still accepted when verifying (never used to sign). */
+  QUEUE_SIGNING_KEY_PREVIOUS: env.queueSigningKey().optional(),
+  /**
+   * GitHub accounts (logins, any case) served, or `*` for every account; as ingest reads it. Every job and every pass
+   * (resync, redelivery, sweeps) applies it. Unset: every account, refused in production.
+   */
+  ALLOWED_ACCOUNTS: env.list().pipe(allowedAccountsSchema).optional(),
   WORKER_PORT: env.port(3003),
   /** Jobs of each queue processed at once by this process. */
   WORKER_CONCURRENCY: env.positiveInt(8),
@@ -184,6 +193,8 @@ export interface GithubAppCredentials {
 
 export function loadWorkerConfig(environment: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = parseConfig(workerConfigSchema, environment);
+  const accounts = allowedAccountsProblem(config);
+  if (accounts) throw new ConfigError([accounts]);
   if ((config.GITHUB_APP_ID === undefined) !== (config.GITHUB_APP_PRIVATE_KEY === undefined)) {
     throw new Error('GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY go together: set both for GitHub feedback, or neither');
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import { readPullRequest, type PrismaClient, type PullRequestKey } from '@ephemera/db';
+import type { JobSigner } from '@ephemera/runtime';
 import { FEEDBACK_JOB, PROVISIONING_JOBS, type DeployJob, type DestroyJob, type FeedbackJob } from '@ephemera/schema';
 import { feedbackJobOptions, provisioningJobOptions, type WorkerQueues } from './queues.js';
 import type { Touched } from './touched.js';
@@ -22,6 +23,8 @@ export class FollowUps {
   constructor(
     private readonly db: PrismaClient,
     private readonly queues: WorkerQueues,
+    /** Signs every job queued here (QUEUE_SIGNING_KEY), as every producer does: the worker runs no other. */
+    private readonly signer: JobSigner,
     private readonly provisionAttempts: number,
     /** FEEDBACK_DELAY_MS: how long feedback waits for more changes of the same pull request before reporting. */
     private readonly feedbackDelayMs = 0,
@@ -34,7 +37,7 @@ export class FollowUps {
    * share it; one asked for while one runs follows it.
    */
   async teardownSweep(attempt: number): Promise<void> {
-    await this.queues.provisioning.add(PROVISIONING_JOBS.teardowns, { attempt }, {
+    await this.add(this.queues.provisioning, PROVISIONING_JOBS.teardowns, { attempt }, {
       ...provisioningJobOptions(this.provisionAttempts),
       jobId: `teardowns-${randomUUID()}`,
       delay: Math.min(30_000, this.teardownCheckMs * 2 ** Math.min(attempt, 10)),
@@ -65,14 +68,14 @@ export class FollowUps {
   }
 
   async deploy(job: DeployJob): Promise<void> {
-    await this.queues.provisioning.add(PROVISIONING_JOBS.deploy, job, {
+    await this.add(this.queues.provisioning, PROVISIONING_JOBS.deploy, job, {
       ...provisioningJobOptions(this.provisionAttempts),
       jobId: deployJobId(job.deploymentId),
     });
   }
 
   async destroy(job: DestroyJob): Promise<void> {
-    await this.queues.provisioning.add(PROVISIONING_JOBS.destroy, job, {
+    await this.add(this.queues.provisioning, PROVISIONING_JOBS.destroy, job, {
       ...provisioningJobOptions(this.provisionAttempts),
       jobId: destroyJobId(job.environmentId, job.deploymentId),
     });
@@ -95,7 +98,7 @@ export class FollowUps {
     const now = Date.now();
     if ((this.waitingFeedback.get(dedupId) ?? 0) > now) return;
     const jobId = `${dedupId}-${randomUUID()}`;
-    const added = await this.queues.feedback.add(FEEDBACK_JOB, job, { ...feedbackJobOptions(dedupId, this.feedbackDelayMs), jobId });
+    const added = await this.add(this.queues.feedback, FEEDBACK_JOB, job, { ...feedbackJobOptions(dedupId, this.feedbackDelayMs), jobId });
     // Only a job this add created is known to wait; an add absorbed by another job learns nothing of its time. The
     // margin keeps well short of the delay, since the job runs at its time or later, never earlier.
     if (added.id === jobId && this.feedbackDelayMs >= 100) {
@@ -111,7 +114,7 @@ export class FollowUps {
    */
   async gateCheck(job: DeployJob): Promise<void> {
     const dedupId = `gate-${job.deploymentId}`;
-    await this.queues.provisioning.add(PROVISIONING_JOBS.deploy, job, {
+    await this.add(this.queues.provisioning, PROVISIONING_JOBS.deploy, job, {
       ...provisioningJobOptions(this.provisionAttempts),
       jobId: `${dedupId}-${randomUUID()}`,
       deduplication: { id: dedupId, keepLastIfActive: true },
@@ -120,7 +123,7 @@ export class FollowUps {
 
   /** The look at a waiting deployment's gate at its deadline, which fails it if it still waits then. */
   async gateDeadline(job: DeployJob, at: Date): Promise<void> {
-    await this.queues.provisioning.add(PROVISIONING_JOBS.deploy, job, {
+    await this.add(this.queues.provisioning, PROVISIONING_JOBS.deploy, job, {
       ...provisioningJobOptions(this.provisionAttempts),
       jobId: gateDeadlineJobId(job.deploymentId),
       delay: Math.max(0, at.getTime() - Date.now()) + 100,
@@ -131,6 +134,10 @@ export class FollowUps {
   async cancelGateDeadline(deploymentId: number): Promise<void> {
     const job = await this.queues.provisioning.getJob(gateDeadlineJobId(deploymentId));
     if (job && (await job.isDelayed())) await job.remove().catch(() => undefined);
+  }
+
+  private add(queue: Queue, name: string, data: object, opts: JobsOptions) {
+    return queue.add(name, this.signer.sign(queue.name, name, data), opts);
   }
 
   /** FEEDBACK_DELAY_MS: a step that ends sooner reports its start and end together. */

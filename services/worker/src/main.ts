@@ -1,5 +1,6 @@
 import { createPrismaClient } from '@ephemera/db';
-import { createService } from '@ephemera/runtime';
+import { JobSigner, createService } from '@ephemera/runtime';
+import { AccountAllowList } from '@ephemera/schema';
 import { createApp } from './app.js';
 import { githubCredentials, loadWorkerConfig } from './config.js';
 import { NoGithubChecks, OctokitChecks } from './github/github-checks.js';
@@ -86,6 +87,8 @@ const runtime = await startWorkerRuntime(
     },
     logger,
     metrics,
+    signer: new JobSigner(config.QUEUE_SIGNING_KEY, config.QUEUE_SIGNING_KEY_PREVIOUS),
+    accounts: config.ALLOWED_ACCOUNTS ?? AccountAllowList.ANY,
     // The deploy gate reads `.ephemera.yml` as the Kubernetes provisioner does; PROVISIONER=none reads none and never waits.
     gate:
       config.PROVISIONER === 'kubernetes' && clients
@@ -95,7 +98,16 @@ const runtime = await startWorkerRuntime(
 );
 
 const server = createApp({ db, redis: runtime.redis, queues: runtime.queues, metrics }).listen(config.WORKER_PORT, () => {
-  logger.info({ port: config.WORKER_PORT, concurrency: config.WORKER_CONCURRENCY, provisioner: config.PROVISIONER }, `worker running; ops on :${config.WORKER_PORT}`);
+  logger.info(
+    {
+      port: config.WORKER_PORT,
+      concurrency: config.WORKER_CONCURRENCY,
+      provisioner: config.PROVISIONER,
+      allowed_accounts: String(config.ALLOWED_ACCOUNTS ?? AccountAllowList.ANY),
+      previous_signing_key: config.QUEUE_SIGNING_KEY_PREVIOUS !== undefined,
+    },
+    `worker running; ops on :${config.WORKER_PORT}`,
+  );
 });
 server.on('error', (err: NodeJS.ErrnoException) => {
   logger.fatal({ err: { message: err.message, code: err.code } }, err.code === 'EADDRINUSE' ? `port ${config.WORKER_PORT} is already in use (WORKER_PORT)` : 'server error');

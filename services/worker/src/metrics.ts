@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface WorkerMetrics {
   registry: Registry;
   jobs: Counter<'queue' | 'name' | 'outcome'>;
+  jobsRejected: Counter<'reason' | 'queue'>;
   jobSeconds: Histogram<'queue'>;
   queueDepth: Gauge<'queue' | 'state'>;
   withoutInstallation: Counter;
@@ -23,8 +24,14 @@ export function createWorkerMetrics(): WorkerMetrics {
     registry,
     jobs: new Counter({
       name: 'worker_jobs_total',
-      help: 'Jobs processed by queue, job name and outcome (completed, duplicate, stale, failed)',
+      help: 'Jobs processed by queue, job name and outcome (completed, duplicate, stale, not_allowed, failed)',
       labelNames: ['queue', 'name', 'outcome'],
+      registers: [registry],
+    }),
+    jobsRejected: new Counter({
+      name: 'ephemera_jobs_rejected_total',
+      help: 'Jobs refused before any handler ran because they carried no signature (missing) or one QUEUE_SIGNING_KEY did not make (invalid), by queue',
+      labelNames: ['reason', 'queue'],
       registers: [registry],
     }),
     jobSeconds: new Histogram({

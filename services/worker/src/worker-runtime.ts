@@ -1,13 +1,13 @@
 import { Worker, type Job, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PrismaClient } from '@ephemera/db';
-import { createRedis, type Logger } from '@ephemera/runtime';
-import { CLEANUP_JOBS, QUEUES, type QueueName } from '@ephemera/schema';
+import { createRedis, type JobSigner, type Logger } from '@ephemera/runtime';
+import { AccountAllowList, CLEANUP_JOBS, QUEUES, type QueueName } from '@ephemera/schema';
 import { FollowUps } from './follow-ups.js';
 import type { GithubChecks } from './github/github-checks.js';
 import type { GithubFeedback } from './github/github-feedback.js';
 import type { InstallationClients } from './github/installation-clients.js';
-import { JobRegistry } from './jobs/job-registry.js';
+import { JobRegistry, NOT_ALLOWED } from './jobs/job-registry.js';
 import type { WorkerMetrics } from './metrics.js';
 import { actionJobs } from './processors/action-processor.js';
 import { cleanupJobs } from './processors/cleanup-processor.js';
@@ -63,6 +63,10 @@ export interface WorkerRuntimeDeps {
   settings: PreviewSettings;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** QUEUE_SIGNING_KEY (and QUEUE_SIGNING_KEY_PREVIOUS): every job is verified before it runs, and signed when queued here. */
+  signer: JobSigner;
+  /** ALLOWED_ACCOUNTS, applied to every job and every pass; every account when not given. */
+  accounts?: AccountAllowList | undefined;
   /** The deploy gate's configuration source and check reader; absent with PROVISIONER=none, which never waits. */
   gate?: { configs: PreviewConfigSource; reader: GateReader } | undefined;
 }
@@ -85,7 +89,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
   const redis = createRedis(options.redisUrl, 'worker');
   redis.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'redis connection error'));
   const queues = createWorkerQueues(redis, options.prefix, log);
-  const followUps = new FollowUps(deps.db, queues, options.provisionAttempts, options.feedbackDelayMs ?? 0, options.teardownCheckMs ?? 2_000);
+  const followUps = new FollowUps(deps.db, queues, deps.signer, options.provisionAttempts, options.feedbackDelayMs ?? 0, options.teardownCheckMs ?? 2_000);
+  const accounts = deps.accounts ?? AccountAllowList.ANY;
   const maxEnvironmentsPerRepo = deps.settings.maxEnvironmentsPerRepo ?? 0;
   const registry = new JobRegistry([
     ...webhookJobs({ db: deps.db, settings: deps.settings, followUps, logger: log, metrics: deps.metrics, checks: deps.checks }),
@@ -118,8 +123,11 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       clients: deps.clients,
       settings: deps.settings,
       retention: options.retention ?? { deliveryDays: 14, destroyedDays: 90 },
+      accounts,
+      redis,
+      prefix: options.prefix,
     }),
-  ]);
+  ], { signer: deps.signer, accounts, rejected: deps.metrics.jobsRejected });
 
   const concurrency: Record<QueueName, number> = {
     [QUEUES.webhooks]: options.concurrency,
@@ -162,7 +170,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
     ];
     const upsertSchedulers = async () => {
       for (const [id, every, name] of schedules) {
-        if (every > 0) await queues.cleanup.upsertJobScheduler(id, { every }, { name, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+        // The template's data is signed: each job the scheduler makes carries it, and is verified like any other.
+        const data = deps.signer.sign(QUEUES.cleanup, name, {});
+        if (every > 0) await queues.cleanup.upsertJobScheduler(id, { every }, { name, data, opts: { removeOnComplete: 100, removeOnFail: 100 } });
         else await queues.cleanup.removeJobScheduler(id);
       }
     };
@@ -190,7 +200,7 @@ function timed(queue: string, processor: Processor, metrics: WorkerMetrics): Pro
     const stop = metrics.jobSeconds.startTimer({ queue });
     try {
       const result = await processor(job, token, signal);
-      metrics.jobs.inc({ queue, name: job.name, outcome: typeof result === 'string' && /^(duplicate|stale)$/.test(result) ? result : 'completed' });
+      metrics.jobs.inc({ queue, name: job.name, outcome: typeof result === 'string' && (/^(duplicate|stale)$/.test(result) || result === NOT_ALLOWED) ? result : 'completed' });
       return result;
     } catch (err) {
       metrics.jobs.inc({ queue, name: job.name, outcome: 'failed' });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ENVIRONMENT_ACTIONS, type ActionRequester, type EnvironmentAction } from '@ephemera/schema';
+import { ENVIRONMENT_ACTIONS, QUEUES, type ActionRequester, type EnvironmentAction } from '@ephemera/schema';
 import { writeEnvironmentAction } from '@ephemera/db';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
@@ -28,9 +28,10 @@ async function ask(
 ) {
   const requestId = options.requestId ?? randomUUID();
   const requestedAt = options.requestedAt ?? new Date();
+  const name = ENVIRONMENT_ACTIONS[action];
   const job = await h.queues.actions.add(
-    ENVIRONMENT_ACTIONS[action],
-    { requestId, environmentId, requestedBy: options.by ?? OCTOCAT, requestedAt: requestedAt.toISOString() },
+    name,
+    h.sign(QUEUES.actions, name, { requestId, environmentId, requestedBy: options.by ?? OCTOCAT, requestedAt: requestedAt.toISOString() }),
     { jobId: options.jobId ?? requestId, attempts: 3 },
   );
   return { requestId, requestedAt, jobId: job.id! };
@@ -244,7 +245,7 @@ describe('redeploy and destroy asked for from the dashboard or the write API', (
     const before = await h.snapshot();
     await h.queues.actions.add(
       ENVIRONMENT_ACTIONS.destroy,
-      { requestId: 'not-a-guid', environmentId: env.id, requestedBy: OCTOCAT, requestedAt: new Date().toISOString() },
+      h.sign(QUEUES.actions, ENVIRONMENT_ACTIONS.destroy, { requestId: 'not-a-guid', environmentId: env.id, requestedBy: OCTOCAT, requestedAt: new Date().toISOString() }),
       { jobId: 'bad-action', attempts: 5 },
     );
     await h.drain();

@@ -10,7 +10,7 @@ import {
   startFakeKubernetes,
   type FakeKubernetes,
 } from '@ephemera/testkit';
-import { ENVIRONMENT_ACTIONS, namespaceFor, type EnvironmentActionJob } from '@ephemera/schema';
+import { AccountAllowList, ENVIRONMENT_ACTIONS, QUEUES, namespaceFor, type EnvironmentActionJob } from '@ephemera/schema';
 import { pollGates } from '../src/processors/cleanup-processor.js';
 import { at, startHarness, type Harness } from './harness.js';
 import { KUBE_SECOND_MS, kubeProvisionerFor } from './kube-provisioner.js';
@@ -141,7 +141,9 @@ describe('deploy gate: a commit is deployed once its checks have passed', () => 
     await pass(102, { event: false });
     expect((await env()).deployments.map((d) => d.status)).toEqual(['WAITING']);
     const before = (await h.metrics.registry.getSingleMetric('ephemera_gate_polls_total')!.get()).values[0]?.value ?? 0;
-    await pollGates(h.cleanupDeps());
+    // Not for an account outside ALLOWED_ACCOUNTS.
+    expect(await pollGates({ ...h.cleanupDeps(), accounts: AccountAllowList.of(['someone-else']) })).toBe('looked again at 0 waiting deployment(s)');
+    expect(await pollGates(h.cleanupDeps())).toBe('looked again at 1 waiting deployment(s)');
     await h.drain();
     const e = await env();
     expect(e.status).toBe('READY');
@@ -279,7 +281,7 @@ describe('deploy gate: a commit is deployed once its checks have passed', () => 
     expect(e.errorMessage).toMatch(new RegExp(`^check run "build" concluded timed_out on ${short(113)}: https://github.com/${REPO}/runs/\\d+$`));
     const redeploy = async () => {
       const job: EnvironmentActionJob = { requestId: randomUUID(), environmentId: e.id, requestedBy: { login: 'operator', kind: 'operator' }, requestedAt: new Date().toISOString() };
-      await h.queues.actions.add(ENVIRONMENT_ACTIONS.redeploy, job, { jobId: job.requestId });
+      await h.queues.actions.add(ENVIRONMENT_ACTIONS.redeploy, h.sign(QUEUES.actions, ENVIRONMENT_ACTIONS.redeploy, job), { jobId: job.requestId });
       await h.drain();
       e = await env();
     };
@@ -333,7 +335,7 @@ describe('redeploy restarts the rollout', () => {
       requestedBy: { login: 'operator', kind: 'operator' },
       requestedAt: new Date().toISOString(),
     };
-    await h.queues.actions.add(ENVIRONMENT_ACTIONS.redeploy, job, { jobId: job.requestId });
+    await h.queues.actions.add(ENVIRONMENT_ACTIONS.redeploy, h.sign(QUEUES.actions, ENVIRONMENT_ACTIONS.redeploy, job), { jobId: job.requestId });
     await h.drain();
     e = await env();
     expect(e.status).toBe('READY');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { createLogger } from '@ephemera/runtime';
-import { CLEANUP_JOBS, ENVIRONMENT_ACTIONS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
+import { JobSigner, createLogger } from '@ephemera/runtime';
+import { AccountAllowList, CLEANUP_JOBS, ENVIRONMENT_ACTIONS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { JobRegistry, type JobDefinition } from '../src/jobs/job-registry.js';
 import { actionJobs } from '../src/processors/action-processor.js';
@@ -9,8 +9,9 @@ import { provisioningJobs } from '../src/processors/provisioning-processor.js';
 import { webhookJobs } from '../src/processors/webhook-processor.js';
 import { cleanupJobs, destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
 import { feedbackJobs, rateLimitWait } from '../src/processors/feedback-processor.js';
+import { createWorkerMetrics } from '../src/metrics.js';
 import { ProvisionError, type Provisioner } from '../src/provisioners/provisioner.js';
-import { at, sha, startHarness, type Harness } from './harness.js';
+import { at, sha, signingKey, startHarness, type Harness } from './harness.js';
 
 /** A provisioner of the test's own that fails as told: transiently `flaky` times, or for good. */
 class ScriptedProvisioner implements Provisioner {
@@ -199,7 +200,7 @@ describe('invalid webhook jobs', () => {
     const h = await startHarness({ github: false });
     try {
       const bad = { event: 'pull_request', action: 'opened', deliveryId: 'not-a-guid', repository: { fullName: 'x' } };
-      await h.queues.webhooks.add('pull_request.opened', bad, { attempts: 5, jobId: 'bad-job' });
+      await h.queues.webhooks.add('pull_request.opened', h.sign(QUEUES.webhooks, 'pull_request.opened', bad), { attempts: 5, jobId: 'bad-job' });
       await h.drain();
       const job = await h.queues.webhooks.getJob('bad-job');
       expect(await job!.getState()).toBe('failed');
@@ -218,34 +219,36 @@ describe(JobRegistry.name, () => {
   // Building the definitions touches none of their dependencies; only running a job would.
   const deps = {} as never;
   const all = (): JobDefinition[] => [...webhookJobs(deps), ...provisioningJobs(deps), ...feedbackJobs(deps), ...cleanupJobs(deps), ...actionJobs(deps)];
+  const signer = new JobSigner(signingKey());
+  const admission = { signer, accounts: AccountAllowList.ANY, rejected: createWorkerMetrics().jobsRejected };
 
   it("accepts the worker's own definitions: every job name of every queue has its handler", () => {
-    expect(() => new JobRegistry(all())).not.toThrow();
+    expect(() => new JobRegistry(all(), admission)).not.toThrow();
   });
 
   it('runs a job through its own definition, with the payload its schema parsed', async () => {
     const seen: unknown[] = [];
     const defs = all().map((d) => (d.name === CLEANUP_JOBS.prune ? { ...d, handle: async (data: unknown) => (seen.push(data), 'pruned') } : d));
-    const processor = new JobRegistry(defs).processor(QUEUES.cleanup, createLogger({ service: 'test', level: 'silent' }));
-    await expect(processor({ name: CLEANUP_JOBS.prune, data: { from: 'scheduler' } } as Job)).resolves.toBe('pruned');
+    const processor = new JobRegistry(defs, admission).processor(QUEUES.cleanup, createLogger({ service: 'test', level: 'silent' }));
+    await expect(processor({ name: CLEANUP_JOBS.prune, data: signer.sign(QUEUES.cleanup, CLEANUP_JOBS.prune, { from: 'scheduler' }) } as Job)).resolves.toBe('pruned');
     expect(seen).toEqual([{ from: 'scheduler' }]);
   });
 
   it('fails at start when a handler is missing, doubled or answers to a name no queue carries, naming it', () => {
     const defs = all();
     const withoutOpened = defs.filter((d) => d.name !== 'pull_request.opened');
-    expect(() => new JobRegistry(withoutOpened)).toThrow('ephemera-webhooks: pull_request.opened has no handler');
+    expect(() => new JobRegistry(withoutOpened, admission)).toThrow('ephemera-webhooks: pull_request.opened has no handler');
     const withoutResync = defs.filter((d) => d.name !== CLEANUP_JOBS.resync);
-    expect(() => new JobRegistry(withoutResync)).toThrow(`ephemera-cleanup: ${CLEANUP_JOBS.resync} has no handler`);
+    expect(() => new JobRegistry(withoutResync, admission)).toThrow(`ephemera-cleanup: ${CLEANUP_JOBS.resync} has no handler`);
     const withoutDestroy = defs.filter((d) => d.name !== ENVIRONMENT_ACTIONS.destroy);
-    expect(() => new JobRegistry(withoutDestroy)).toThrow(`ephemera-actions: ${ENVIRONMENT_ACTIONS.destroy} has no handler`);
-    expect(() => new JobRegistry([...defs, defs.find((d) => d.name === PROVISIONING_JOBS.deploy)!])).toThrow(`${PROVISIONING_JOBS.deploy} has two handlers`);
+    expect(() => new JobRegistry(withoutDestroy, admission)).toThrow(`ephemera-actions: ${ENVIRONMENT_ACTIONS.destroy} has no handler`);
+    expect(() => new JobRegistry([...defs, defs.find((d) => d.name === PROVISIONING_JOBS.deploy)!], admission)).toThrow(`${PROVISIONING_JOBS.deploy} has two handlers`);
     const stray = { ...defs.find((d) => d.queue === QUEUES.cleanup)!, name: 'cleanup.everything' };
-    expect(() => new JobRegistry([...defs, stray])).toThrow('cleanup.everything is not a job this queue carries');
+    expect(() => new JobRegistry([...defs, stray], admission)).toThrow('cleanup.everything is not a job this queue carries');
   });
 
   it('fails a job of a name its queue does not carry at once, without running anything', async () => {
-    const processor = new JobRegistry(all()).processor(QUEUES.cleanup, createLogger({ service: 'test', level: 'silent' }));
-    await expect(processor({ name: 'cleanup.everything', data: {} } as Job)).rejects.toThrow(UnrecoverableError);
+    const processor = new JobRegistry(all(), admission).processor(QUEUES.cleanup, createLogger({ service: 'test', level: 'silent' }));
+    await expect(processor({ name: 'cleanup.everything', data: signer.sign(QUEUES.cleanup, 'cleanup.everything', {}) } as Job)).rejects.toThrow(UnrecoverableError);
   });
 });

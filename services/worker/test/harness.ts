@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import { createPrismaClient, type PrismaClient } from '@ephemera/db';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { createScratchDatabase } from '@ephemera/db/testing';
-import { createLogger } from '@ephemera/runtime';
-import { trimWebhookPayload, webhookJobName, webhookJobOptions } from '@ephemera/schema';
+import { JobSigner, createLogger } from '@ephemera/runtime';
+import { AccountAllowList, QUEUES, trimWebhookPayload, webhookJobName, webhookJobOptions } from '@ephemera/schema';
 import { startFakeGithub, type FakeGithub } from '@ephemera/testkit';
 import { LoggingFeedback, OctokitFeedback } from '../src/github/github-feedback.js';
 import { InstallationClients } from '../src/github/installation-clients.js';
@@ -43,6 +43,15 @@ export interface HarnessOptions {
   gate?: { minuteMs?: number };
   /** WORKER_CONCURRENCY of each runtime (default 4). */
   concurrency?: number;
+  /** ALLOWED_ACCOUNTS (default: every account). */
+  allowedAccounts?: string[];
+  /** QUEUE_SIGNING_KEY_PREVIOUS, still accepted when verifying. */
+  previousSigningKey?: string;
+}
+
+/** A random QUEUE_SIGNING_KEY, as `npm start` makes one. */
+export function signingKey(): string {
+  return randomBytes(32).toString('hex');
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
@@ -79,6 +88,10 @@ export async function startHarness(options: HarnessOptions = {}) {
   const provisioner =
     options.provisioner ?? (options.provisionerFor && fakeGithub ? options.provisionerFor({ fakeGithub, pem }) : new NoneProvisioner(20));
   const metrics = createWorkerMetrics();
+  // The key of this harness's producers and workers alike, as one installation shares one QUEUE_SIGNING_KEY.
+  const signingKeyOfRun = process.env.QUEUE_SIGNING_KEY ?? signingKey();
+  const signer = new JobSigner(signingKeyOfRun, options.previousSigningKey);
+  const accounts = options.allowedAccounts ? AccountAllowList.of(options.allowedAccounts) : AccountAllowList.ANY;
   const clients = fakeGithub ? new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 10_000) : undefined;
   const runtimes: WorkerRuntime[] = [];
   const count = options.noRuntime ? 0 : (options.runtimes ?? 1);
@@ -111,6 +124,8 @@ export async function startHarness(options: HarnessOptions = {}) {
           settings,
           logger,
           metrics,
+          signer,
+          accounts,
           gate: options.gate && clients ? { configs: new GithubConfigSource(clients, { maxReplicas: 3 }), reader: new GithubGateReader(clients) } : undefined,
         },
       ),
@@ -134,6 +149,14 @@ export async function startHarness(options: HarnessOptions = {}) {
     metrics,
     logger,
     clients,
+    signer,
+    signingKey: signingKeyOfRun,
+    accounts,
+
+    /** The job's data signed with the harness's QUEUE_SIGNING_KEY, as every producer signs it. */
+    sign<T extends object>(queue: string, name: string, data: T) {
+      return signer.sign(queue, name, data);
+    },
 
     /** What the cleanup sweeps are given, to run them by hand (the harness schedules none). */
     cleanupDeps(): CleanupDeps {
@@ -150,14 +173,18 @@ export async function startHarness(options: HarnessOptions = {}) {
         clients,
         settings,
         retention: { deliveryDays: 14, destroyedDays: 90 },
+        accounts,
+        redis: runtimes[0]!.redis,
+        prefix,
       };
     },
 
-    /** Queues a delivery exactly as ingest does (trimmed, job id = delivery id). */
+    /** Queues a delivery exactly as ingest does (trimmed, signed, job id = delivery id). */
     async deliver(payload: Record<string, unknown>, event = 'pull_request', deliveryId: string = randomUUID()) {
       const job = trimWebhookPayload({ event, deliveryId, receivedAt: new Date() }, payload);
       if (!job) throw new Error(`${event}.${String(payload.action)} is not handled`);
-      await producer.webhooks.add(webhookJobName(job), job, { ...webhookJobOptions(job), jobId: deliveryId });
+      const name = webhookJobName(job);
+      await producer.webhooks.add(name, signer.sign(QUEUES.webhooks, name, job), { ...webhookJobOptions(job), jobId: deliveryId });
       return deliveryId;
     },
 

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { AccountAllowList } from '@ephemera/schema';
 import { pullRequestPayload, startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { mendStuck, reconcileNamespaces } from '../src/processors/cleanup-processor.js';
 import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, permissionKeys, sourceSecretPermissions } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
@@ -521,6 +522,8 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
   it('deploys a READY environment again when its namespace vanished', async () => {
     const env = await envOf(h, REPO, 30);
     fake.removeNamespaceNow(env.namespace);
+    // Not for an account outside ALLOWED_ACCOUNTS.
+    expect(await reconcileNamespaces({ ...h.cleanupDeps(), accounts: AccountAllowList.of(['someone-else']) })).toBe('orphan namespaces deleted 0, environments redeployed 0');
     expect(await reconcileNamespaces(h.cleanupDeps())).toBe('orphan namespaces deleted 0, environments redeployed 1');
     await h.drain();
     expect((await envOf(h, REPO, 30)).status).toBe('READY');

@@ -66,7 +66,7 @@ describe('the preview NetworkPolicy with PREVIEW_EGRESS_ALLOW_CIDRS and PREVIEW_
   });
 
   it('a CIDR that is not one is refused at start, naming the variable', () => {
-    const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x' };
+    const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x', QUEUE_SIGNING_KEY: 'k'.repeat(32) };
     expect(() => loadWorkerConfig({ ...base, PREVIEW_EGRESS_DENY_CIDRS: '10.0.0.0/8,10.0.0.300/32' })).toThrow(/PREVIEW_EGRESS_DENY_CIDRS: must be comma-separated CIDRs/);
     expect(() => loadWorkerConfig({ ...base, PREVIEW_EGRESS_ALLOW_CIDRS: 'fc00::/129' })).toThrow(/PREVIEW_EGRESS_ALLOW_CIDRS/);
     expect(() => loadWorkerConfig({ ...base, PREVIEW_EGRESS_ALLOW_CIDRS: 'staging.internal' })).toThrow(/PREVIEW_EGRESS_ALLOW_CIDRS/);

@@ -25,7 +25,7 @@ export function previewConfig(text = PREVIEW_YAML): PreviewConfig {
 
 /** The cluster settings the worker derives from its environment (defaults for whatever `env` leaves out). */
 export function settingsFromEnv(env: Record<string, string> = {}): PreviewClusterSettings {
-  const c = parseConfig(workerConfigSchema, { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x', ...env });
+  const c = parseConfig(workerConfigSchema, { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x', QUEUE_SIGNING_KEY: 'k'.repeat(32), ...env });
   return {
     instance: c.EPHEMERA_INSTANCE,
     quota: { cpu: c.PREVIEW_QUOTA_CPU, memory: c.PREVIEW_QUOTA_MEMORY, pods: c.PREVIEW_QUOTA_PODS },

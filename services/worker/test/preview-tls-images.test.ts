@@ -14,7 +14,7 @@ import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisio
 import { PREVIEW_YAML, deploymentsOf, ingressOf, previewConfig, renderPreview } from './preview-render.js';
 
 const HOST = 'pr-7-web.preview.test';
-const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x' };
+const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x', QUEUE_SIGNING_KEY: 'k'.repeat(32) };
 
 describe('PREVIEW_TLS_MODE: the rendered Ingress', () => {
   it('default (https, no PREVIEW_TLS_SECRET): default-certificate, the host under tls without a Secret', () => {

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Queue } from 'bullmq';
+import { ENVIRONMENT_ACTIONS, QUEUES } from '@ephemera/schema';
 import { freePort, pullRequestPayload, startFakeKubernetes } from '@ephemera/testkit';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
@@ -17,6 +20,7 @@ function startWorkerProcess(h: Harness, port: number, extra: Record<string, stri
       DATABASE_URL: h.databaseUrl,
       REDIS_URL: h.redisUrl,
       QUEUE_PREFIX: h.prefix,
+      QUEUE_SIGNING_KEY: h.signingKey,
       WORKER_PORT: String(port),
       WORKER_LOCK_MS: '2000',
       PROVISIONER_DELAY_MS: '1500',
@@ -92,6 +96,44 @@ describe('the worker process', () => {
     expect(err).toMatch(/DATABASE_URL/);
   });
 
+  it('in production: refuses to start without ALLOWED_ACCOUNTS, starts with * (every account, on purpose)', async () => {
+    const refused = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { PATH: process.env.PATH, DATABASE_URL: h.databaseUrl, REDIS_URL: h.redisUrl, QUEUE_PREFIX: h.prefix, QUEUE_SIGNING_KEY: h.signingKey, NODE_ENV: 'production' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    refused.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    expect(await new Promise((r) => refused.once('exit', r))).toBe(1);
+    expect(err).toMatch(/ALLOWED_ACCOUNTS is not set: in production set it to the GitHub accounts/);
+
+    const port = await freePort();
+    const worker = startWorkerProcess(h, port, { NODE_ENV: 'production', ALLOWED_ACCOUNTS: '*' });
+    children.push(worker);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 20_000, 'the worker with ALLOWED_ACCOUNTS=*');
+    worker.kill('SIGTERM');
+    expect(await new Promise((r) => worker.once('exit', r))).toBe(0);
+  }, 60_000);
+
+  it('refuses a job written to Redis without a signature, and counts it on /metrics', async () => {
+    const port = await freePort();
+    const worker = startWorkerProcess(h, port);
+    children.push(worker);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 20_000, 'the worker');
+    const byHand = new Queue(QUEUES.actions, { connection: { url: h.redisUrl }, prefix: h.prefix });
+    try {
+      const requestId = randomUUID();
+      await byHand.add(ENVIRONMENT_ACTIONS.destroy, { requestId, environmentId: 1, requestedBy: { kind: 'operator', login: 'x' }, requestedAt: new Date().toISOString() }, { jobId: requestId, attempts: 8 });
+      await waitFor(async () => (await (await byHand.getJob(requestId))?.getState()) === 'failed', 20_000, 'the job to be refused');
+      expect((await byHand.getJob(requestId))!.failedReason).toBe('refused: missing signature');
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^ephemera_jobs_rejected_total\{reason="missing",queue="ephemera-actions"\} 1$/m);
+    } finally {
+      await byHand.close();
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+    }
+  }, 60_000);
+
   it('with PROVISIONER=kubernetes, stops at start naming what the cluster refuses, or the credentials it lacks', async () => {
     const fake = await startFakeKubernetes();
     const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
@@ -101,7 +143,7 @@ describe('the worker process', () => {
       const kube = { PROVISIONER: 'kubernetes', KUBECONFIG: fake.writeKubeconfig(dir) };
       const run = async (extra: Record<string, string>) => {
         const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-          env: { PATH: process.env.PATH, DATABASE_URL: h.databaseUrl, REDIS_URL: h.redisUrl, QUEUE_PREFIX: h.prefix, WORKER_PORT: String(await freePort()), ...extra },
+          env: { PATH: process.env.PATH, DATABASE_URL: h.databaseUrl, REDIS_URL: h.redisUrl, QUEUE_PREFIX: h.prefix, QUEUE_SIGNING_KEY: h.signingKey, WORKER_PORT: String(await freePort()), ...extra },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let out = '';

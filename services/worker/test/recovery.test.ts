@@ -2,21 +2,45 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendDeploymentLogs } from '@ephemera/db';
+import { recordSettledDelivery } from '@ephemera/runtime';
+import { AccountAllowList, DELIVERY_DEDUP_TTL_SECONDS, PayloadError, QUEUES, deliveryAccount, trimWebhookPayload } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { IN_FLIGHT_MS, redeliverLost } from '../src/github/redelivery.js';
 import { resyncWithGithub } from '../src/github/resync.js';
 import { pruneData } from '../src/processors/cleanup-processor.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
-/** Stands in for ingest: what the fake GitHub sends here is queued as ingest queues it (job id = delivery id). */
-async function receiver(h: Harness) {
+/**
+ * Stands in for ingest, answering as it does: a delivery is queued as ingest queues it (signed, job id = delivery id);
+ * one of an account outside `allowed` is answered 202 `ignored`, and one whose payload ingest refuses 400, each
+ * recorded as settled where ingest records it.
+ */
+async function receiver(h: Harness, allowed: AccountAllowList = AccountAllowList.ANY) {
+  const answer = async (event: string, deliveryId: string, body: string): Promise<[number, string]> => {
+    let job;
+    try {
+      job = trimWebhookPayload({ event, deliveryId, receivedAt: new Date() }, JSON.parse(body));
+    } catch (err) {
+      if (!(err instanceof PayloadError || err instanceof SyntaxError)) throw err;
+      await recordSettledDelivery(h.runtimes[0]!.redis, h.prefix, deliveryId, 'invalid', DELIVERY_DEDUP_TTL_SECONDS);
+      return [400, '{"error":"invalid_payload"}'];
+    }
+    if (job === null) return [202, '{"status":"ignored"}'];
+    if (!allowed.allows(deliveryAccount(job))) {
+      await recordSettledDelivery(h.runtimes[0]!.redis, h.prefix, deliveryId, 'ignored', DELIVERY_DEDUP_TTL_SECONDS);
+      return [202, '{"status":"ignored"}'];
+    }
+    await h.deliver(JSON.parse(body) as Record<string, unknown>, event, deliveryId);
+    return [202, '{"status":"queued"}'];
+  };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      void h
-        .deliver(JSON.parse(body) as Record<string, unknown>, String(req.headers['x-github-event']), String(req.headers['x-github-delivery']))
-        .then(() => res.writeHead(202).end('{"status":"queued"}'), () => res.writeHead(503).end());
+      void answer(String(req.headers['x-github-event']), String(req.headers['x-github-delivery']), body).then(
+        ([status, text]) => res.writeHead(status).end(text),
+        () => res.writeHead(503).end(),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -28,7 +52,8 @@ describe('redelivery of lost deliveries', () => {
   let ingest: Awaited<ReturnType<typeof receiver>>;
   beforeAll(async () => {
     h = await startHarness();
-    ingest = await receiver(h);
+    // Ingest serves Codertocat (the owner of GitHub's example repository) only.
+    ingest = await receiver(h, AccountAllowList.of(['Codertocat']));
     h.fakeGithub!.setWebhook(ingest.url, 'unused');
   });
   afterAll(async () => {
@@ -42,7 +67,18 @@ describe('redelivery of lost deliveries', () => {
     h.fakeGithub!.advanceClock(ms);
   };
   const pass = () =>
-    redeliverLost({ db: h.db, clients: h.clients!, webhooks: h.queues.webhooks, logger: h.logger, requested: h.metrics.redeliveriesRequested, now: () => Date.now() + offset });
+    redeliverLost({
+      db: h.db,
+      clients: h.clients!,
+      webhooks: h.queues.webhooks,
+      redis: h.runtimes[0]!.redis,
+      prefix: h.prefix,
+      accounts: h.accounts,
+      logger: h.logger,
+      requested: h.metrics.redeliveriesRequested,
+      now: () => Date.now() + offset,
+    });
+  const attemptsOf = (guid: string) => h.fakeGithub!.deliveries.filter((d) => d.guid === guid).map((d) => [d.redelivery, d.status_code]);
 
   it('asks again for a delivery GitHub could not make, once it is older than two minutes; its effect appears', async () => {
     const lost = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 60, headSha: sha(60), updatedAt: at(1) }), { lost: true });
@@ -72,11 +108,11 @@ describe('redelivery of lost deliveries', () => {
     await h.db.processedDelivery.delete({ where: { deliveryId: gone.guid } });
     // Its job failed for good.
     const failed = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 62, headSha: sha(62), updatedAt: at(1) }), { lost: true });
-    await h.queues.webhooks.add('pull_request.opened', { broken: true }, { jobId: failed.guid, attempts: 1 });
+    await h.queues.webhooks.add('pull_request.opened', h.sign(QUEUES.webhooks, 'pull_request.opened', { broken: true }), { jobId: failed.guid, attempts: 1 });
     await waitFor(async () => (await (await h.queues.webhooks.getJob(failed.guid))?.getState()) === 'failed');
     // Queued and waiting (delayed): in flight, not lost.
     const waiting = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 63, headSha: sha(63), updatedAt: at(1) }), { lost: true });
-    await h.queues.webhooks.add('pull_request.opened', { later: true }, { jobId: waiting.guid, delay: 600_000 });
+    await h.queues.webhooks.add('pull_request.opened', h.sign(QUEUES.webhooks, 'pull_request.opened', { later: true }), { jobId: waiting.guid, delay: 600_000 });
     // An event Ephemera does not act on.
     await h.fakeGithub!.deliver('issues', { action: 'opened', issue: { number: 1 } }, { lost: true });
 
@@ -103,6 +139,80 @@ describe('redelivery of lost deliveries', () => {
     expect(h.logLines.some((l) => l.includes('still not applied after 3 redeliveries'))).toBe(true);
     h.fakeGithub!.setWebhook(ingest.url, 'unused');
   });
+
+  it('never asks again for a delivery ingest answered ignored (an account not allowed) or 400; still asks for one lost', async () => {
+    // A label toggled on a pull request of an account ingest does not serve, again and again.
+    const toggles = [];
+    for (const [i, action] of (['labeled', 'unlabeled', 'labeled'] as const).entries()) {
+      toggles.push(await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action, label: 'wip', number: 65, repository: 'stranger/app', headSha: sha(65), updatedAt: at(i + 1) })));
+    }
+    // A delivery ingest cannot use: its signature holds, its payload lacks the pull request.
+    const malformed = await h.fakeGithub!.deliver('pull_request', { action: 'opened', number: 66, repository: { full_name: 'Codertocat/Hello-World' } });
+    const lost = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 67, headSha: sha(67), updatedAt: at(1) }), { lost: true });
+    expect([...toggles, malformed].map((d) => d.status_code)).toEqual([202, 202, 202, 400]);
+
+    for (let i = 0; i < 4; i++) {
+      advance(IN_FLIGHT_MS + 1_000);
+      await pass();
+    }
+    await waitFor(async () => (await h.db.environment.findFirst({ where: { prNumber: 67 } }))?.status === 'READY');
+    for (const settled of [...toggles, malformed]) {
+      expect(attemptsOf(settled.guid)).toEqual([[false, settled.status_code]]);
+      expect(await h.db.redeliveryRequest.findUnique({ where: { guid: settled.guid } })).toBeNull();
+    }
+    expect(attemptsOf(lost.guid)).toEqual([
+      [false, 0],
+      [true, 202],
+    ]);
+    // No App request was spent on them: the one redelivery asked for is the lost one's.
+    const asked = h.fakeGithub!.requests
+      .filter((r) => r.method === 'POST' && /^\/app\/hook\/deliveries\/\d+\/attempts$/.test(r.path))
+      .map((r) => Number(r.path.split('/')[4]));
+    expect(asked).toContain(lost.id);
+    for (const settled of [...toggles, malformed]) expect(asked).not.toContain(settled.id);
+  });
+});
+
+describe('redelivery under ALLOWED_ACCOUNTS', () => {
+  let h: Harness;
+  let ingest: Awaited<ReturnType<typeof receiver>>;
+  beforeAll(async () => {
+    h = await startHarness({ allowedAccounts: ['Codertocat'] });
+    ingest = await receiver(h, h.accounts);
+    h.fakeGithub!.setWebhook(ingest.url, 'unused');
+    h.fakeGithub!.setInstallation(1, 'active', { login: 'Codertocat', type: 'User' });
+    h.fakeGithub!.setInstallation(2, 'active', { login: 'stranger', type: 'User' });
+  });
+  afterAll(async () => {
+    await ingest.close();
+    await h.close();
+  });
+
+  it('never asks for a lost delivery of an installation on an account outside the list; asks for an allowed one', async () => {
+    let offset = 0;
+    const pass = () =>
+      redeliverLost({
+        db: h.db,
+        clients: h.clients!,
+        webhooks: h.queues.webhooks,
+        redis: h.runtimes[0]!.redis,
+        prefix: h.prefix,
+        accounts: h.accounts,
+        logger: h.logger,
+        requested: h.metrics.redeliveriesRequested,
+        now: () => Date.now() + offset,
+      });
+    const theirs = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 5, repository: 'stranger/app', installationId: 2, headSha: sha(5), updatedAt: at(1) }), { lost: true });
+    const ours = await h.fakeGithub!.deliver('pull_request', pullRequestPayload({ action: 'opened', number: 6, installationId: 1, headSha: sha(6), updatedAt: at(1) }), { lost: true });
+    offset += IN_FLIGHT_MS + 1_000;
+    h.fakeGithub!.advanceClock(IN_FLIGHT_MS + 1_000);
+    expect(await pass()).toBe('redeliveries requested 1');
+    await waitFor(async () => (await h.db.environment.findFirst({ where: { prNumber: 6 } }))?.status === 'READY');
+    expect(h.fakeGithub!.deliveries.filter((d) => d.guid === theirs.guid)).toHaveLength(1);
+    expect(h.fakeGithub!.deliveries.filter((d) => d.guid === ours.guid)).toHaveLength(2);
+    expect(await h.db.redeliveryRequest.findUnique({ where: { guid: theirs.guid } })).toBeNull();
+    expect(await h.db.environment.count({ where: { repositoryFullName: 'stranger/app' } })).toBe(0);
+  });
 });
 
 describe('resynchronisation with GitHub', () => {
@@ -115,7 +225,15 @@ describe('resynchronisation with GitHub', () => {
   });
   afterAll(() => h.close());
   const pass = () =>
-    resyncWithGithub({ db: h.db, clients: h.clients!, settings: h.settings, followUps: h.runtimes[0]!.followUps, logger: h.logger, corrections: h.metrics.resyncCorrections });
+    resyncWithGithub({
+      db: h.db,
+      clients: h.clients!,
+      settings: h.settings,
+      followUps: h.runtimes[0]!.followUps,
+      accounts: h.accounts,
+      logger: h.logger,
+      corrections: h.metrics.resyncCorrections,
+    });
   const pr = (v: Parameters<typeof pullRequestPayload>[0]) => pullRequestPayload(v).pull_request as Record<string, unknown>;
 
   it('destroys an environment whose PR was closed while the closed delivery was lost, and applies PRs never delivered', async () => {

@@ -1,8 +1,10 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { PrismaClient } from '@ephemera/db';
-import type { Logger } from '@ephemera/runtime';
-import { isHandled } from '@ephemera/schema';
+import { settledDeliveries, type Logger } from '@ephemera/runtime';
+import { isHandled, type AccountAllowList } from '@ephemera/schema';
 import type { Counter } from 'prom-client';
+import { installationAccount } from './installation-account.js';
 import type { InstallationClients } from './installation-clients.js';
 
 /** The point (GitHub's `delivered_at`) the last pass looked back to; the next pass lists deliveries back to it. */
@@ -18,6 +20,11 @@ export interface RedeliveryDeps {
   db: PrismaClient;
   clients: InstallationClients;
   webhooks: Queue;
+  /** Where ingest records the deliveries it settled without a job (under QUEUE_PREFIX). */
+  redis: Redis;
+  prefix: string;
+  /** ALLOWED_ACCOUNTS: deliveries of installations on other accounts are never asked for. */
+  accounts: AccountAllowList;
   logger: Logger;
   requested: Counter;
   now?: () => number;
@@ -29,6 +36,7 @@ interface Delivery {
   delivered_at: string;
   event: string;
   action?: string | null;
+  installation_id?: number | null;
 }
 
 /**
@@ -37,6 +45,11 @@ interface Delivery {
  * lists the App's deliveries newest first back to where the last pass got to, and asks again for each delivery of
  * an event Ephemera acts on that was never applied (no row in processed_deliveries) and has no job in Redis but a
  * failed one, once it is older than two minutes; at most three times per delivery, counted in the database.
+ *
+ * Only what was lost is asked for. A delivery ingest settled without a job (answered `ignored` because its account
+ * is outside ALLOWED_ACCOUNTS, or 400 after its signature held) is recorded by ingest and never asked for: it would
+ * be answered the same again. Nor is one of an installation on an account outside ALLOWED_ACCOUNTS. Every request
+ * shares the App's rate limit with the calls that confirm destructive events, so none is spent in vain.
  */
 export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
   const { db, clients, webhooks, logger, requested } = deps;
@@ -73,15 +86,19 @@ export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
       ? []
       : (await db.processedDelivery.findMany({ where: { deliveryId: { in: guids } }, select: { deliveryId: true } })).map((r) => r.deliveryId),
   );
+  const unapplied = settledOnes.filter((c) => !applied.has(c.guid));
+  const answered = await settledDeliveries(deps.redis, deps.prefix, unapplied.map((c) => c.guid));
   const counts = new Map(
     (await db.redeliveryRequest.findMany({ where: { guid: { in: guids } } })).map((r) => [r.guid, r.requests] as const),
   );
+  const accountOf = installationAccounts(deps.accounts, octokit);
   let asked = 0;
   let skipped = 0;
-  for (const c of settledOnes) {
-    if (applied.has(c.guid)) continue;
+  for (const c of unapplied) {
+    if (answered.has(c.guid)) continue; // ignored or refused for good by ingest: not lost
     const job = await webhooks.getJob(c.guid);
     if (job && (await job.getState()) !== 'failed') continue; // queued, running, or done: not lost
+    if (!(await accountOf.allows(c.attempts[0]!.installation_id))) continue;
     if ((counts.get(c.guid) ?? 0) >= MAX_REDELIVERIES) {
       skipped++;
       continue;
@@ -107,4 +124,23 @@ export async function redeliverLost(deps: RedeliveryDeps): Promise<string> {
   });
   if (skipped > 0) logger.warn({ deliveries: skipped }, `deliveries still not applied after ${MAX_REDELIVERIES} redeliveries; not asked again`);
   return `redeliveries requested ${asked}`;
+}
+
+/**
+ * Whether a delivery's installation is on an account of ALLOWED_ACCOUNTS. The App's installations are listed once
+ * per pass, and only when a delivery is about to be asked for under a list that does not allow every account. A
+ * delivery of an installation GitHub no longer lists (uninstalled since) is asked for: ingest decides it again.
+ */
+function installationAccounts(accounts: AccountAllowList, octokit: ReturnType<InstallationClients['app']>) {
+  let logins: Promise<Map<number, string>> | undefined;
+  return {
+    async allows(installationId: number | null | undefined): Promise<boolean> {
+      if (accounts.any || installationId == null) return true;
+      logins ??= octokit
+        .paginate(octokit.rest.apps.listInstallations, { per_page: 100 })
+        .then((list) => new Map(list.map((i) => [i.id, installationAccount(i)] as const)));
+      const login = (await logins).get(installationId);
+      return login === undefined || accounts.allows(login);
+    },
+  };
 }

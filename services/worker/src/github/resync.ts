@@ -1,11 +1,13 @@
 import type { Prisma, PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
+import type { AccountAllowList } from '@ephemera/schema';
 import type { Counter } from 'prom-client';
 import type { FollowUps } from '../follow-ups.js';
 import { destroyEnvironments } from '../handlers/destroy-environments.js';
 import { NO_FACTS } from '../handlers/handler.js';
 import { reconcilePullRequest, type PreviewSettings } from '../pull-request-reconciler.js';
 import type { Touched } from '../touched.js';
+import { installationAccount } from './installation-account.js';
 import type { InstallationClients } from './installation-clients.js';
 import { pullRequestJobFromGithub, type GithubPullRequest as PullRequest, type GithubRepository as Repository } from './pull-request-snapshot.js';
 
@@ -14,6 +16,8 @@ export interface ResyncDeps {
   clients: InstallationClients;
   settings: PreviewSettings;
   followUps: FollowUps;
+  /** ALLOWED_ACCOUNTS: installations of other accounts are not looked into. */
+  accounts: AccountAllowList;
   logger: Logger;
   corrections: Counter<'kind'>;
 }
@@ -30,6 +34,9 @@ const NOTES = {
  * every rule (labels, drafts, forks awaiting approval) applies unchanged: an open PR newer than what was applied is
  * applied; a live environment whose PR is no longer open is torn down as a `closed` event would. Installations
  * GitHub no longer lists, or lists as suspended, lose their previews as on `installation.deleted` / `suspend`.
+ *
+ * Installations of accounts outside ALLOWED_ACCOUNTS are skipped: nothing of theirs is listed or applied (whoever
+ * installs a public App gets nothing from it).
  *
  * GitHub is asked outside any transaction; each correction is its own transaction under the PR's lock.
  */
@@ -71,7 +78,12 @@ export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
     }
   }
 
-  for (const installation of installations) {
+  const served = installations.filter((i) => deps.accounts.allows(installationAccount(i)));
+  if (served.length < installations.length) {
+    const others = installations.filter((i) => !served.includes(i)).map(installationAccount);
+    logger.info({ installations: others.length, accounts: others.slice(0, 20) }, 'resync: installations of accounts outside ALLOWED_ACCOUNTS skipped');
+  }
+  for (const installation of served) {
     if (installation.suspended_at) continue;
     const octokit = clients.for(installation.id);
     const repositories = (await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 })) as Repository[];

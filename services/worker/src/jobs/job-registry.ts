@@ -1,13 +1,21 @@
 import { UnrecoverableError, type Job, type Processor } from 'bullmq';
+import type { Counter } from 'prom-client';
 import type { z } from 'zod';
-import type { Logger } from '@ephemera/runtime';
-import { ALL_QUEUES, QUEUE_JOB_NAMES, type QueueName } from '@ephemera/schema';
+import type { JobSigner, Logger } from '@ephemera/runtime';
+import { ALL_QUEUES, QUEUE_JOB_NAMES, type AccountAllowList, type QueueName } from '@ephemera/schema';
 
-/** A job: its queue and name, the schema its payload must pass, and what runs it. */
+/** A job: its queue and name, the schema its payload must pass, whose it is, and what runs it. */
 export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly queue: QueueName;
   readonly name: string;
   readonly schema: S;
+  /**
+   * The GitHub account the job acts for, checked against ALLOWED_ACCOUNTS before the handler runs: a job of an
+   * account outside it changes nothing. `null`: a job that acts for no one account, a sweep (which applies the list
+   * to what it finds) or a teardown (which only removes); a function may also answer null when the account cannot be
+   * told (the job's environment is gone, which its handler deals with).
+   */
+  readonly account: ((data: z.infer<S>) => string | null | Promise<string | null>) | null;
   /** Runs the job with its parsed payload; the string is the job's result (kept by BullMQ, shown in the dashboard). */
   handle(data: z.infer<S>, job: Job, token?: string): Promise<string>;
 }
@@ -17,6 +25,18 @@ export function defineJob<S extends z.ZodType>(definition: JobDefinition<S>): Jo
   return definition;
 }
 
+/** What every job passes before its handler runs: proof of its origin, and ALLOWED_ACCOUNTS. */
+export interface JobAdmission {
+  /** Verifies each job's signature (QUEUE_SIGNING_KEY, or QUEUE_SIGNING_KEY_PREVIOUS). */
+  signer: JobSigner;
+  accounts: AccountAllowList;
+  /** `ephemera_jobs_rejected_total`. */
+  rejected: Counter<'reason' | 'queue'>;
+}
+
+/** A job's result when its account is outside ALLOWED_ACCOUNTS (counted as that outcome). */
+export const NOT_ALLOWED = 'not_allowed';
+
 /**
  * The job definitions by queue and name, checked when the worker starts: every job name a queue carries
  * (QUEUE_JOB_NAMES) has exactly one definition, and no definition answers to a name nobody produces. A build
@@ -25,7 +45,11 @@ export function defineJob<S extends z.ZodType>(definition: JobDefinition<S>): Jo
 export class JobRegistry {
   private readonly byQueue = new Map<QueueName, Map<string, JobDefinition>>();
 
-  constructor(definitions: readonly JobDefinition[], expected: Readonly<Record<QueueName, readonly string[]>> = QUEUE_JOB_NAMES) {
+  constructor(
+    definitions: readonly JobDefinition[],
+    private readonly admission: JobAdmission,
+    expected: Readonly<Record<QueueName, readonly string[]>> = QUEUE_JOB_NAMES,
+  ) {
     const problems: string[] = [];
     for (const d of definitions) {
       const names = this.byQueue.get(d.queue) ?? new Map<string, JobDefinition>();
@@ -41,20 +65,37 @@ export class JobRegistry {
   }
 
   /**
-   * The BullMQ processor of a queue: the job's payload is parsed with its definition's schema, and a job of an
-   * unknown name or with a payload that does not parse fails at once (retrying cannot fix it), logged.
+   * The BullMQ processor of a queue, the one place every job passes before anything runs. A job without a valid
+   * signature is refused: it may have been written to Redis by anyone, and is trusted with nothing (logged by its
+   * queue, name and id, never its payload; counted). Then the payload is parsed with its definition's schema; a job
+   * of an unknown name or with a payload that does not parse fails at once (retrying cannot fix either), logged.
+   * Finally a job of an account outside ALLOWED_ACCOUNTS completes without its handler, having changed nothing.
    */
   processor(queue: QueueName, logger: Logger): Processor {
     const names = this.byQueue.get(queue) ?? new Map<string, JobDefinition>();
+    const { signer, accounts, rejected } = this.admission;
     return async (job: Job, token?: string) => {
+      const verdict = signer.verify(queue, job.name, job.data);
+      if (!verdict.ok) {
+        rejected.inc({ reason: verdict.reason, queue });
+        logger.error({ queue, job_id: job.id, name: job.name, reason: verdict.reason }, `job refused: ${verdict.reason === 'missing' ? 'it carries no signature' : 'its signature is not valid'} (QUEUE_SIGNING_KEY)`);
+        throw new UnrecoverableError(`refused: ${verdict.reason} signature`);
+      }
       const definition = names.get(job.name);
       if (!definition) throw new UnrecoverableError(`no handler for ${job.name} on ${queue}`);
-      const parsed = definition.schema.safeParse(job.data);
+      const parsed = definition.schema.safeParse(verdict.payload);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const where = `${issue?.path.join('.')}: ${issue?.message}`;
         logger.error({ queue, job_id: job.id, name: job.name, issue: where }, `invalid ${job.name} job`);
         throw new UnrecoverableError(`invalid ${job.name} job: ${where}`);
+      }
+      if (!accounts.any && definition.account) {
+        const account = await definition.account(parsed.data);
+        if (account !== null && !accounts.allows(account)) {
+          logger.info({ queue, job_id: job.id, name: job.name, account }, `job of ${account} not run: not in ALLOWED_ACCOUNTS`);
+          return NOT_ALLOWED;
+        }
       }
       return definition.handle(parsed.data, job, token);
     };

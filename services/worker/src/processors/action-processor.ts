@@ -18,6 +18,7 @@ import {
   type EnvironmentAction,
   type EnvironmentActionJob,
 } from '@ephemera/schema';
+import { environmentAccount } from '../environment-account.js';
 import type { FollowUps } from '../follow-ups.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 
@@ -42,6 +43,8 @@ export function actionJobs(deps: ActionDeps): JobDefinition[] {
       queue: QUEUES.actions,
       name: ENVIRONMENT_ACTIONS[action],
       schema: environmentActionJobSchema,
+      // A redeploy deploys, so it is for allowed accounts only; a destroy only removes, whoever's the environment.
+      account: action === 'redeploy' ? (data) => environmentAccount(deps.db, data.environmentId) : null,
       handle: (data) => applyAction(deps, action, data),
     }),
   );

@@ -11,7 +11,8 @@ import {
   type PrismaClient,
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { ACTIVE_DEPLOYMENT_STATUSES, CLEANUP_JOBS, QUEUES, cleanupJobSchema } from '@ephemera/schema';
+import type { Redis } from 'ioredis';
+import { ACTIVE_DEPLOYMENT_STATUSES, CLEANUP_JOBS, QUEUES, cleanupJobSchema, repositoryAccount, type AccountAllowList } from '@ephemera/schema';
 import { clearFinishedJob, deployJobId, destroyJobId, type FollowUps } from '../follow-ups.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
 import type { WorkerMetrics } from '../metrics.js';
@@ -38,6 +39,19 @@ export interface CleanupDeps {
   clients?: InstallationClients | undefined;
   settings: PreviewSettings;
   retention: { deliveryDays: number; destroyedDays: number };
+  /**
+   * ALLOWED_ACCOUNTS. The sweeps deploy, resume and look again only for environments of these accounts; removing
+   * (idle, orphaned, a teardown retried) goes on for every account.
+   */
+  accounts: AccountAllowList;
+  /** Redis, and QUEUE_PREFIX, under which ingest records the deliveries it settled without a job. */
+  redis: Redis;
+  prefix: string;
+}
+
+/** Whether an environment's repository belongs to an account of ALLOWED_ACCOUNTS. */
+function allowed(accounts: AccountAllowList, env: { repositoryFullName: string }): boolean {
+  return accounts.allows(repositoryAccount(env.repositoryFullName));
 }
 
 /**
@@ -53,17 +67,35 @@ export function cleanupJobs(deps: CleanupDeps): JobDefinition[] {
     [CLEANUP_JOBS.namespaces]: reconcileNamespaces,
     [CLEANUP_JOBS.redeliver]: (d) =>
       d.clients
-        ? redeliverLost({ db: d.db, clients: d.clients, webhooks: d.queues.webhooks, logger: d.logger, requested: d.metrics.redeliveriesRequested })
+        ? redeliverLost({
+            db: d.db,
+            clients: d.clients,
+            webhooks: d.queues.webhooks,
+            redis: d.redis,
+            prefix: d.prefix,
+            accounts: d.accounts,
+            logger: d.logger,
+            requested: d.metrics.redeliveriesRequested,
+          })
         : Promise.resolve('skipped: no App credentials'),
     [CLEANUP_JOBS.resync]: (d) =>
       d.clients
-        ? resyncWithGithub({ db: d.db, clients: d.clients, settings: d.settings, followUps: d.followUps, logger: d.logger, corrections: d.metrics.resyncCorrections })
+        ? resyncWithGithub({
+            db: d.db,
+            clients: d.clients,
+            settings: d.settings,
+            followUps: d.followUps,
+            accounts: d.accounts,
+            logger: d.logger,
+            corrections: d.metrics.resyncCorrections,
+          })
         : Promise.resolve('skipped: no App credentials'),
     [CLEANUP_JOBS.prune]: pruneData,
     [CLEANUP_JOBS.gates]: pollGates,
   };
   return Object.entries(sweeps).map(([name, sweep]) =>
-    defineJob({ queue: QUEUES.cleanup, name, schema: cleanupJobSchema, handle: () => sweep(deps) }),
+    // The sweeps act for no one account: each applies ALLOWED_ACCOUNTS to what it finds.
+    defineJob({ queue: QUEUES.cleanup, name, schema: cleanupJobSchema, account: null, handle: () => sweep(deps) }),
   );
 }
 
@@ -96,8 +128,14 @@ export async function pruneData({ db, logger, retention }: CleanupDeps): Promise
  * Every deployment waiting for its commit's checks gets a look at its gate (the deploy step, deduplicated per
  * deployment), so a check event GitHub never delivered delays a deploy by at most one interval.
  */
-export async function pollGates({ db, followUps, metrics }: CleanupDeps): Promise<string> {
-  const waiting = await listWaitingDeployments(db);
+export async function pollGates({ db, followUps, metrics, accounts }: CleanupDeps): Promise<string> {
+  let waiting = await listWaitingDeployments(db);
+  if (!accounts.any) {
+    const ids = [...new Set(waiting.map((d) => d.environmentId))];
+    const envs = await db.environment.findMany({ where: { id: { in: ids } }, select: { id: true, repositoryFullName: true } });
+    const served = new Set(envs.filter((e) => allowed(accounts, e)).map((e) => e.id));
+    waiting = waiting.filter((d) => served.has(d.environmentId));
+  }
   for (const d of waiting) await followUps.gateCheck({ environmentId: d.environmentId, deploymentId: d.id });
   metrics.gatePolls.inc(waiting.length);
   return `looked again at ${waiting.length} waiting deployment(s)`;
@@ -125,14 +163,16 @@ export async function destroyIdle({ db, followUps, logger, ttlHours }: CleanupDe
 }
 
 export async function mendStuck(deps: CleanupDeps): Promise<string> {
-  const { db, queues, followUps, logger, stuckAfterMinutes } = deps;
+  const { db, queues, followUps, logger, stuckAfterMinutes, accounts } = deps;
   const bound = new Date(Date.now() - stuckAfterMinutes * 60_000);
   const giveUp = new Date(Date.now() - 2 * stuckAfterMinutes * 60_000);
-  const stuck = await db.environment.findMany({
+  const found = await db.environment.findMany({
     // An environment waiting for room in its repository is not stuck.
     where: { status: { in: ['PENDING', 'PROVISIONING', 'UPDATING', 'DESTROYING'] }, updatedAt: { lt: bound }, waitingSince: null },
     take: 500,
   });
+  // A teardown is finished whoever's the environment; anything else only for the accounts served.
+  const stuck = found.filter((env) => env.status === 'DESTROYING' || allowed(accounts, env));
   let retried = 0;
   let failed = 0;
   for (const env of stuck) {
@@ -167,7 +207,7 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
   }
   const destroys = await retryFailedDestroys(deps);
   let started = 0;
-  for (const repo of await repositoriesWithWaiting(db)) {
+  for (const repo of (await repositoriesWithWaiting(db)).filter((r) => allowed(accounts, r))) {
     for (const pr of await startWaiting(db, repo, deps.maxEnvironmentsPerRepo)) {
       started++;
       await followUps.afterWaiting(environmentKey(pr));
@@ -211,11 +251,14 @@ async function retryFailedDestroys(deps: CleanupDeps): Promise<number> {
  * exist or is DESTROYED are deleted (a FAILED environment keeps its namespace for inspection until it is closed
  * or expires), and a READY environment whose namespace has vanished is deployed again.
  */
-export async function reconcileNamespaces({ db, provisioner, followUps, logger, metrics }: CleanupDeps): Promise<string> {
+export async function reconcileNamespaces({ db, provisioner, followUps, logger, metrics, accounts }: CleanupDeps): Promise<string> {
   const signal = AbortSignal.timeout(5 * 60_000);
   // READY ones are read before the cluster is listed: a namespace exists from before an environment is READY,
-  // so one that is READY now and missing from the list has really vanished.
-  const ready = await db.environment.findMany({ where: { status: 'READY' }, select: { id: true, namespace: true } });
+  // so one that is READY now and missing from the list has really vanished. Only those of the accounts served are
+  // deployed again; orphans are deleted whoever's they were.
+  const ready = (await db.environment.findMany({ where: { status: 'READY' }, select: { id: true, namespace: true, repositoryFullName: true } })).filter((e) =>
+    allowed(accounts, e),
+  );
   const owned = await provisioner.ownedNamespaces(signal);
   if (owned === null) return 'skipped: the provisioner makes no namespaces';
   // Environments are read after the list, so one created meanwhile is seen and its namespace kept.

@@ -9,7 +9,7 @@ import {
   type ReportedDeployment,
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import { FEEDBACK_JOB, QUEUES, feedbackJobSchema, type FeedbackJob } from '@ephemera/schema';
+import { FEEDBACK_JOB, QUEUES, feedbackJobSchema, repositoryAccount, type FeedbackJob } from '@ephemera/schema';
 import {
   isRetryableGithubError,
   type CommitState,
@@ -46,7 +46,16 @@ const MARKER = '<!-- ephemera:preview -->';
  * state.
  */
 export function feedbackJobs(deps: FeedbackDeps): JobDefinition[] {
-  return [defineJob({ queue: QUEUES.feedback, name: FEEDBACK_JOB, schema: feedbackJobSchema, handle: (data, job, token) => report(deps, data, job, token) })];
+  return [
+    defineJob({
+      queue: QUEUES.feedback,
+      name: FEEDBACK_JOB,
+      schema: feedbackJobSchema,
+      // Feedback is the App writing to the account's repository: never for an account outside ALLOWED_ACCOUNTS.
+      account: (data) => repositoryAccount(data.repositoryFullName),
+      handle: (data, job, token) => report(deps, data, job, token),
+    }),
+  ];
 }
 
 async function report({ db, github, logger, publicUrl, settings }: FeedbackDeps, data: FeedbackJob, job: Job, token?: string): Promise<string> {

@@ -12,6 +12,7 @@ import {
 } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { PROVISIONING_JOBS, QUEUES, deployJobSchema, type DeployJob, type EnvironmentStatus } from '@ephemera/schema';
+import { environmentAccount } from '../environment-account.js';
 import { deployJobId, type FollowUps } from '../follow-ups.js';
 import { passDeployGate, type DeployGateDeps } from '../gate/deploy-gate.js';
 import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
@@ -36,7 +37,13 @@ export interface ProvisioningDeps {
 /** Deploys and destroys, one job each. */
 export function provisioningJobs(deps: ProvisioningDeps): JobDefinition[] {
   return [
-    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.deploy, schema: deployJobSchema, handle: createDeployStep(deps) }),
+    defineJob({
+      queue: QUEUES.provisioning,
+      name: PROVISIONING_JOBS.deploy,
+      schema: deployJobSchema,
+      account: (data) => environmentAccount(deps.db, data.environmentId),
+      handle: createDeployStep(deps),
+    }),
     ...teardownJobs(deps),
   ];
 }

@@ -14,8 +14,9 @@ import { describe, isFinalAttempt, logBuffer, target, type ProvisioningDeps } fr
  */
 export function teardownJobs(deps: ProvisioningDeps): JobDefinition[] {
   return [
-    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.destroy, schema: destroyJobSchema, handle: (data, job) => destroy(deps, data, job) }),
-    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.teardowns, schema: teardownSweepJobSchema, handle: (data) => sweepTeardowns(deps, data) }),
+    // A teardown only removes, whoever's the environment: one of an account no longer allowed still goes.
+    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.destroy, schema: destroyJobSchema, account: null, handle: (data, job) => destroy(deps, data, job) }),
+    defineJob({ queue: QUEUES.provisioning, name: PROVISIONING_JOBS.teardowns, schema: teardownSweepJobSchema, account: null, handle: (data) => sweepTeardowns(deps, data) }),
   ];
 }
 

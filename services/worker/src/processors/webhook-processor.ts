@@ -4,6 +4,7 @@ import type { Logger } from '@ephemera/runtime';
 import {
   QUEUES,
   WEBHOOK_JOB_NAMES,
+  deliveryAccount,
   isCommitCheckJob,
   isPullRequestEventJob,
   webhookJobName,
@@ -65,6 +66,7 @@ export function webhookJobs(deps: WebhookProcessorDeps): JobDefinition[] {
       queue: QUEUES.webhooks,
       name,
       schema: webhookJobSchema,
+      account: deliveryAccount,
       handle: async (data) => {
         if (webhookJobName(data) !== name) throw new UnrecoverableError(`job ${name} carries a ${webhookJobName(data)} delivery`);
         if (isCommitCheckJob(data)) return processCommitCheck(deps, data);
