@@ -4,9 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { applyLimitRanges, checkPodQuota, podSecurityMessage, quotaUsed, type AdmissionView } from './fake-kubernetes/admission.js';
+import { applyLimitRanges, checkClaimQuota, checkPodQuota, podSecurityMessage, quotaUsed, type AdmissionView } from './fake-kubernetes/admission.js';
 import { admissionPolicyDefaults, admissionRequest, validatingAdmission, type AdmissionRequest, type ValidatingAdmission } from './fake-kubernetes/admission-hook.js';
-import type { ClusterHost } from './fake-kubernetes/cluster-host.js';
+import { DEF, type ClusterHost } from './fake-kubernetes/cluster-host.js';
 import { DEFAULT_CRASH_LOG } from './fake-kubernetes/container-logs.js';
 import { ControlPlane } from './fake-kubernetes/control-plane.js';
 import type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
@@ -285,6 +285,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     limitRanges: (ns) => all(def('v1', 'LimitRange'), ns),
     quotas: (ns) => all(QUOTA, ns),
     pods: (ns) => all(POD, ns),
+    claims: (ns) => all(DEF.pvc, ns),
     count: (ns, resource) => {
       const [plural, ...group] = resource.split('.');
       const d = RESOURCES.find((r) => r.resource === plural && r.group === group.join('.'));
@@ -381,7 +382,11 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       const refusal = applyLimitRanges(obj, admissionView.limitRanges(ns)) ?? checkPodQuota(obj, ns, admissionView) ?? podSecurityMessage(obj.spec, namespace);
       if (refusal) throw forbidden(d, obj.metadata.name, refusal);
     }
-    if (d === DEPLOYMENT || d === REPLICASET) {
+    if (d === DEF.pvc) {
+      const refusal = checkClaimQuota(obj, ns, admissionView);
+      if (refusal) throw forbidden(d, obj.metadata.name, refusal);
+    }
+    if (d === DEPLOYMENT || d === REPLICASET || d === DEF.statefulSet || d === DEF.job) {
       const warning = podSecurityMessage(obj.spec?.template?.spec, namespace, 'would violate');
       if (warning) ctx.warnings.push(warning);
     }
@@ -408,12 +413,14 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     }
     checkBase64Data(d, obj);
     defaults(d, obj, undefined);
+    if (d === DEF.pvc) controller.admitClaim(obj);
     refuseEscalation(d, obj, undefined, ctx);
     validateObject(d, obj, undefined, schemas);
     admitCreate(d, obj, ctx);
     // A new pod's QoS class follows what LimitRanger gave its containers.
     if (!keepStatus && d === POD) obj.status = initialStatus(d, obj);
-    meta.uid = randomUUID();
+    // A Job's uid is already its generated selector's.
+    meta.uid ??= randomUUID();
     meta.creationTimestamp = now();
     if (d.generation) meta.generation = 1;
     meta.managedFields = managed ?? trackUpdate({ before: undefined, after: obj, managed: [], manager: ctx.manager, apiVersion: apiVersionOf(d), now: now() });
@@ -433,6 +440,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     }
     if (d === DEPLOYMENT) controller.deploymentChanged(obj);
     if (d === QUOTA) refreshQuotas(meta.namespace);
+    controller.changed(d, obj);
     return clone(stored(d, meta.namespace, meta.name)!);
   }
 
@@ -485,6 +493,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     const generationChanged = next.metadata.generation !== existing.metadata.generation;
     persist(d, next, 'MODIFIED');
     if (d === DEPLOYMENT && generationChanged) controller.deploymentChanged(next);
+    if (generationChanged || d === DEF.pvc) controller.changed(d, next);
     if (d === QUOTA) refreshQuotas(next.metadata.namespace);
     return clone(stored(d, next.metadata.namespace, next.metadata.name)!);
   }

@@ -13,6 +13,8 @@ export interface AdmissionView {
   pods(namespace: string): Obj[];
   /** How many objects of `resource` (plural, `.group` suffixed outside core) the namespace holds, for count quotas. */
   count(namespace: string, resource: string): number;
+  /** The namespace's PersistentVolumeClaims, for storage quotas. */
+  claims(namespace: string): Obj[];
 }
 
 const containersOf = (pod: Obj): Obj[] => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].filter(isObject);
@@ -81,9 +83,12 @@ const terminal = (pod: Obj) => pod.status?.phase === 'Succeeded' || pod.status?.
 export function quotaUsed(quota: Obj, namespace: string, view: AdmissionView): Record<string, string> {
   const used: Record<string, string> = {};
   const pods = view.pods(namespace).filter((p) => !terminal(p));
+  const claims = view.claims(namespace);
   for (const resource of Object.keys(quota.spec?.hard ?? {})) {
     let value = 0;
-    if (resource === 'pods' || resource.startsWith('requests.') || resource.startsWith('limits.') || ['cpu', 'memory', 'ephemeral-storage'].includes(resource)) {
+    if (claimResource(resource)) {
+      value = claims.reduce((n, c) => n + (claimUsage(c)[resource] ?? 0), 0);
+    } else if (resource === 'pods' || resource.startsWith('requests.') || resource.startsWith('limits.') || ['cpu', 'memory', 'ephemeral-storage'].includes(resource)) {
       value = pods.reduce((n, p) => n + (podUsage(p)[resource] ?? 0), 0);
     } else if (resource.startsWith('count/')) {
       value = view.count(namespace, resource.slice('count/'.length));
@@ -93,6 +98,39 @@ export function quotaUsed(quota: Obj, namespace: string, view: AdmissionView): R
     used[resource] = formatFor(resource, value);
   }
   return used;
+}
+
+/** The quota resources a PersistentVolumeClaim is charged to (the evaluator in pkg/quota/v1/evaluator/core/persistent_volume_claims.go). */
+const claimResource = (r: string) => r === 'requests.storage' || r.endsWith('.storageclass.storage.k8s.io/requests.storage') || r.endsWith('.storageclass.storage.k8s.io/persistentvolumeclaims');
+
+function claimUsage(claim: Obj): Record<string, number> {
+  const storage = parseQuantity(claim.spec?.resources?.requests?.storage) ?? 0;
+  const usage: Record<string, number> = { persistentvolumeclaims: 1, 'count/persistentvolumeclaims': 1, 'requests.storage': storage };
+  const cls = claim.spec?.storageClassName;
+  if (cls) {
+    usage[`${cls}.storageclass.storage.k8s.io/requests.storage`] = storage;
+    usage[`${cls}.storageclass.storage.k8s.io/persistentvolumeclaims`] = 1;
+  }
+  return usage;
+}
+
+/** ResourceQuota admission of a new claim: the message after `persistentvolumeclaims "x" is forbidden: `, or undefined. */
+export function checkClaimQuota(claim: Obj, namespace: string, view: AdmissionView): string | undefined {
+  const usage = claimUsage(claim);
+  for (const quota of view.quotas(namespace)) {
+    const hard: Record<string, string> = quota.spec?.hard ?? {};
+    const used = quotaUsed(quota, namespace, view);
+    const over = Object.keys(hard)
+      .filter((r) => r in usage)
+      .filter((r) => (parseQuantity(used[r]) ?? 0) + usage[r]! > (parseQuantity(hard[r]) ?? Infinity))
+      .sort();
+    if (over.length > 0) {
+      const list = (f: (r: string) => string) => over.map((r) => `${r}=${f(r)}`).join(',');
+      const requested = (r: string) => (r.endsWith('requests.storage') ? claim.spec.resources.requests.storage : formatFor(r, usage[r]!));
+      return `exceeded quota: ${quota.metadata.name}, requested: ${list(requested)}, used: ${list((r) => used[r]!)}, limited: ${list((r) => hard[r]!)}`;
+    }
+  }
+  return undefined;
 }
 
 const COMPUTE = ['cpu', 'memory', 'requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'];

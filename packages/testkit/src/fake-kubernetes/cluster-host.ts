@@ -38,6 +38,11 @@ export const DEF = {
   event: findKind('v1', 'Event')!,
   secret: findKind('v1', 'Secret')!,
   configMap: findKind('v1', 'ConfigMap')!,
+  statefulSet: findKind('apps/v1', 'StatefulSet')!,
+  controllerRevision: findKind('apps/v1', 'ControllerRevision')!,
+  job: findKind('batch/v1', 'Job')!,
+  pvc: findKind('v1', 'PersistentVolumeClaim')!,
+  storageClass: findKind('storage.k8s.io/v1', 'StorageClass')!,
 };
 
 export const CONTROLLER_MANAGER = 'kube-controller-manager';

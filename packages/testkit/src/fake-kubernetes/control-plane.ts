@@ -12,7 +12,10 @@ import { EventRecorder } from './event-recorder.js';
 import { Kubelet } from './kubelet.js';
 import type { Obj } from './merge.js';
 import { ReplicaSetController } from './replica-set-controller.js';
+import { JobController } from './job-controller.js';
+import { PvcBinder } from './pvc-binder.js';
 import type { ResourceDef } from './resources.js';
+import { StatefulSetController } from './stateful-set-controller.js';
 import type { RolloutContext, RolloutScript } from './rollout-script.js';
 
 export interface ControlPlaneOptions {
@@ -29,13 +32,41 @@ export class ControlPlane {
   private readonly deployments: DeploymentController;
   private readonly replicaSets: ReplicaSetController;
   private readonly kubelet: Kubelet;
+  private readonly statefulSets: StatefulSetController;
+  private readonly jobs: JobController;
+  private readonly claims: PvcBinder;
 
   constructor(host: ClusterHost, options: ControlPlaneOptions) {
     const events = new EventRecorder(host, options.clock);
-    this.kubelet = new Kubelet(host, options.clock, events, options.crashLog, (pod) => this.replicaSets.podChanged(pod));
+    this.kubelet = new Kubelet(host, options.clock, events, options.crashLog, (pod) => this.podChanged(pod));
     this.replicaSets = new ReplicaSetController(host, options.clock, events, this.kubelet);
     this.deployments = new DeploymentController(host, options.clock, events, this.replicaSets, options.rollout, this.rolloutsCompleted);
     this.replicaSets.replicaSetChanged = (rs) => this.deployments.replicaSetChanged(rs);
+    this.statefulSets = new StatefulSetController(host, options.clock, events, this.kubelet, options.rollout);
+    this.jobs = new JobController(host, options.clock, events, this.kubelet, options.rollout);
+    this.claims = new PvcBinder(host, options.clock, events);
+    this.kubelet.unboundClaims = (pod) => this.claims.unboundClaims(pod);
+    this.statefulSets.onClaim = (claim) => this.claims.admit(claim);
+    this.statefulSets.claimCreated = (claim) => this.claims.claimChanged(claim);
+  }
+
+  /** The pod informers of the controllers that own pods. */
+  private podChanged(pod: Obj): void {
+    this.replicaSets.podChanged(pod);
+    this.statefulSets.podChanged(pod);
+    this.jobs.podChanged(pod);
+  }
+
+  /** DefaultStorageClass admission of a claim being created through the API. */
+  admitClaim(claim: Obj): void {
+    this.claims.admit(claim);
+  }
+
+  /** A StatefulSet, Job or PersistentVolumeClaim was created or changed through the API. */
+  changed(def: ResourceDef, obj: Obj): void {
+    if (def === DEF.statefulSet) this.statefulSets.enqueue(obj);
+    if (def === DEF.job) this.jobs.enqueue(obj);
+    if (def === DEF.pvc) this.claims.claimChanged(obj);
   }
 
   /** A Deployment was created, or its spec changed (a new generation). */
@@ -50,9 +81,11 @@ export class ControlPlane {
       this.replicaSets.deleted(obj);
       this.deployments.replicaSetChanged(obj);
     }
+    if (def === DEF.statefulSet) this.statefulSets.deleted(obj);
+    if (def === DEF.job) this.jobs.deleted(obj);
     if (def === DEF.pod) {
       this.kubelet.stop(obj);
-      this.replicaSets.podChanged(obj);
+      this.podChanged(obj);
     }
   }
 

@@ -50,6 +50,9 @@ export class CrashLoop {
   private sync(run: PodRun, c: ContainerRun): void {
     const exit = c.terminated ?? c.lastTerminated;
     if (!exit || c.state === 'running') return;
+    // kuberuntime's ShouldContainerBeRestarted: Never keeps every exit, OnFailure keeps a successful one.
+    const restartPolicy = this.node.pod(run)?.spec?.restartPolicy ?? 'Always';
+    if (c.terminated && (restartPolicy === 'Never' || (restartPolicy === 'OnFailure' && c.terminated.exitCode === 0))) return;
     const key = `${run.uid}_${c.name}`;
     if (this.backOff.isInBackOffSince(key, exit.finishedMs)) {
       this.waitBackOff(run, c, key, exit.finishedMs);

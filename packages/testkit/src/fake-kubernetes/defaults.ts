@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { isObject, type Obj } from './merge.js';
 import type { ResourceDef } from './resources.js';
 
@@ -123,6 +124,19 @@ export function applyDefaults(def: ResourceDef, obj: Obj, old: Obj | undefined, 
     case 'Pod':
       podDefaults(obj);
       break;
+    case 'StatefulSet':
+      if (spec) statefulSetDefaults(spec);
+      break;
+    case 'Job':
+      if (spec) jobDefaults(obj, spec, old);
+      break;
+    case 'PersistentVolumeClaim':
+      if (spec) spec.volumeMode ??= 'Filesystem';
+      break;
+    case 'StorageClass':
+      obj.reclaimPolicy ??= 'Delete';
+      obj.volumeBindingMode ??= 'Immediate';
+      break;
     case 'Service': {
       if (!spec) break;
       spec.type ??= 'ClusterIP';
@@ -175,6 +189,61 @@ export function applyDefaults(def: ResourceDef, obj: Obj, old: Obj | undefined, 
   }
 }
 
+/** SetDefaults_StatefulSet, and the claim templates' own defaults. */
+function statefulSetDefaults(spec: Obj): void {
+  spec.replicas ??= 1;
+  spec.podManagementPolicy ??= 'OrderedReady';
+  spec.revisionHistoryLimit ??= 10;
+  spec.updateStrategy ??= { type: 'RollingUpdate' };
+  if (isObject(spec.updateStrategy) && (spec.updateStrategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
+    spec.updateStrategy.type ??= 'RollingUpdate';
+    spec.updateStrategy.rollingUpdate ??= {};
+    spec.updateStrategy.rollingUpdate.partition ??= 0;
+  }
+  spec.persistentVolumeClaimRetentionPolicy ??= {};
+  spec.persistentVolumeClaimRetentionPolicy.whenDeleted ??= 'Retain';
+  spec.persistentVolumeClaimRetentionPolicy.whenScaled ??= 'Retain';
+  for (const t of Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates : []) {
+    if (!isObject(t)) continue;
+    t.apiVersion ??= 'v1';
+    t.kind ??= 'PersistentVolumeClaim';
+    if (isObject(t.spec)) t.spec.volumeMode ??= 'Filesystem';
+    t.status ??= { phase: 'Pending' };
+  }
+  podSpecDefaults(spec.template?.spec);
+}
+
+/** The labels the Job strategy's generateSelector gives a Job's pod template, from the Job's uid. */
+export function jobLabels(name: string, uid: string): Record<string, string> {
+  return { 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': name, 'controller-uid': uid, 'job-name': name };
+}
+
+/**
+ * SetDefaults_Job and the Job strategy: unless spec.manualSelector, the selector is the Job's uid and the template
+ * carries the matching labels (kept from the stored Job on updates, as the server never drops them).
+ */
+function jobDefaults(obj: Obj, spec: Obj, old: Obj | undefined): void {
+  if (spec.completions === undefined && spec.parallelism === undefined) {
+    spec.completions = 1;
+    spec.parallelism = 1;
+  }
+  spec.parallelism ??= 1;
+  spec.backoffLimit ??= 6;
+  spec.completionMode ??= 'NonIndexed';
+  spec.suspend ??= false;
+  spec.podReplacementPolicy ??= 'TerminatingOrFailed';
+  if (spec.manualSelector !== true) {
+    const uid = (old?.metadata?.uid ?? (obj.metadata.uid ??= randomUUID())) as string;
+    const labels = jobLabels(obj.metadata.name, uid);
+    spec.selector ??= old?.spec?.selector ?? { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
+    if (isObject(spec.template)) {
+      spec.template.metadata = { ...(spec.template.metadata ?? {}) };
+      spec.template.metadata.labels = { ...(spec.template.metadata.labels ?? {}), ...labels };
+    }
+  }
+  podSpecDefaults(spec.template?.spec);
+}
+
 /** The status a new object starts with, where its status is the server's to write. */
 export function initialStatus(def: ResourceDef, obj: Obj): Obj | undefined {
   switch (def.kind) {
@@ -187,7 +256,12 @@ export function initialStatus(def: ResourceDef, obj: Obj): Obj | undefined {
       return { loadBalancer: {} };
     case 'Deployment':
     case 'ReplicaSet':
+    case 'Job':
       return {};
+    case 'StatefulSet':
+      return { replicas: 0, availableReplicas: 0 };
+    case 'PersistentVolumeClaim':
+      return { phase: 'Pending' };
     default:
       return undefined;
   }

@@ -212,6 +212,7 @@ export class DeploymentController {
     if (this.scripted.get(d.metadata.uid) === d.metadata.generation) return;
     this.scripted.set(d.metadata.uid, d.metadata.generation);
     const ctx: RolloutContext = {
+      kind: 'Deployment',
       namespace: d.metadata.namespace,
       name: d.metadata.name,
       images: (d.spec.template?.spec?.containers ?? []).map((c: Obj) => c.image as string),

@@ -33,6 +33,8 @@ export class Kubelet {
   private readonly prober: ReadinessProber;
   private readonly crashes: CrashLoop;
   private nextIp = 10;
+  /** The scheduler's volume check: why the pod's claims keep it unschedulable (the PVC binder's answer), if they do. */
+  unboundClaims: (pod: Obj) => string | undefined = () => undefined;
 
   constructor(
     private readonly host: ClusterHost,
@@ -56,7 +58,7 @@ export class Kubelet {
     this.crashes = new CrashLoop(this.node, crashLog);
   }
 
-  /** A pod the ReplicaSet controller created: the scheduler binds it, then the node runs it per `plan`. */
+  /** A pod a controller (ReplicaSet, StatefulSet, Job) created: the scheduler binds it, then the node runs it per `plan`. */
   podCreated(pod: Obj, plan: PodPlan): void {
     const affected = affectedContainer(pod);
     const containers: ContainerRun[] = (pod.spec.containers ?? []).map((c: Obj, i: number) => ({
@@ -104,6 +106,17 @@ export class Kubelet {
   /** The scheduler: bind to a node, or report that none fits and try again later. */
   private schedule(run: PodRun): void {
     const pod = this.alive(run)!;
+    const claims = this.unboundClaims(pod);
+    if (claims) {
+      // The VolumeBinding plugin: the pod waits for its immediate-binding claims; the scheduler retries on their events.
+      const first = run.unschedulable === undefined;
+      run.unschedulable = claims;
+      this.write(run);
+      if (first) this.events.record(pod, 'Warning', 'FailedScheduling', claims, 'default-scheduler');
+      this.node.after(run, this.node.clock.delayMs, () => this.schedule(run));
+      return;
+    }
+    run.unschedulable = undefined;
     if (run.plan.unschedulable) {
       this.write(run);
       this.events.record(pod, 'Warning', 'FailedScheduling', SCHEDULING_FAILURE, 'default-scheduler');

@@ -48,6 +48,8 @@ export interface PodRun {
   podIP?: string;
   hostIP?: string;
   containers: ContainerRun[];
+  /** Why the scheduler cannot bind the pod yet (its claims unbound), when that is the reason. */
+  unschedulable?: string;
   /** When every container became ready (real ms), for minReadySeconds; undefined while not ready. */
   readySince?: number;
 }

@@ -33,7 +33,12 @@ function containerStatus(c: ContainerRun): Obj {
  * getPhase for restartPolicy Always: Pending while a container waits without having run, Running while one runs
  * or all are between restarts (waiting with a last termination, or just terminated).
  */
-function phaseOf(containers: ContainerRun[]): string {
+function phaseOf(containers: ContainerRun[], restartPolicy: string): string {
+  // getPhase for Never and OnFailure: every container ended; Succeeded when all exited 0.
+  if (restartPolicy !== 'Always' && containers.length > 0 && containers.every((c) => c.state === 'terminated')) {
+    if (containers.every((c) => c.terminated!.exitCode === 0)) return 'Succeeded';
+    if (restartPolicy === 'Never') return 'Failed';
+  }
   const waiting = containers.some((c) => c.state === 'creating' || (c.state === 'waiting' && !c.lastTerminated));
   return waiting || containers.length === 0 ? 'Pending' : 'Running';
 }
@@ -55,19 +60,21 @@ export function podStatus(pod: Obj, run: PodRun): Obj {
     };
   };
   if (!run.node) {
-    return { phase: 'Pending', conditions: [condition('PodScheduled', false, 'Unschedulable', SCHEDULING_FAILURE)], qosClass: qosClass(pod.spec) };
+    return { phase: 'Pending', conditions: [condition('PodScheduled', false, 'Unschedulable', run.unschedulable ?? SCHEDULING_FAILURE)], qosClass: qosClass(pod.spec) };
   }
   const statuses = run.containers.map(containerStatus);
   const unready = statuses.filter((s) => !s.ready).map((s) => s.name as string);
   const readyMessage = `containers with unready status: [${unready.join(' ')}]`;
   const allReady = unready.length === 0;
+  const phase = phaseOf(run.containers, pod.spec?.restartPolicy ?? 'Always');
+  const notReady = (type: string) => (phase === 'Succeeded' ? condition(type, false, 'PodCompleted') : condition(type, false, 'ContainersNotReady', readyMessage));
   return {
-    phase: phaseOf(run.containers),
+    phase,
     conditions: [
-      condition('PodReadyToStartContainers', true),
+      condition('PodReadyToStartContainers', phase !== 'Succeeded' && phase !== 'Failed'),
       condition('Initialized', true),
-      allReady ? condition('Ready', true) : condition('Ready', false, 'ContainersNotReady', readyMessage),
-      allReady ? condition('ContainersReady', true) : condition('ContainersReady', false, 'ContainersNotReady', readyMessage),
+      allReady ? condition('Ready', true) : notReady('Ready'),
+      allReady ? condition('ContainersReady', true) : notReady('ContainersReady'),
       condition('PodScheduled', true),
     ],
     hostIP: run.hostIP,

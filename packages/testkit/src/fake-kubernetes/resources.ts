@@ -81,6 +81,26 @@ export const RESOURCES: ResourceDef[] = [
     subresources: STATUS, generation: true, statusSubresource: true, fields: ['status.replicas'], returnsDeleted: false,
   },
   {
+    group: '', version: 'v1', resource: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', singular: 'persistentvolumeclaim', namespaced: true, verbs: ALL_VERBS,
+    shortNames: ['pvc'], subresources: STATUS, generation: false, statusSubresource: true, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'apps', version: 'v1', resource: 'statefulsets', kind: 'StatefulSet', singular: 'statefulset', namespaced: true, verbs: ALL_VERBS, shortNames: ['sts'], categories: ['all'],
+    subresources: STATUS, generation: true, statusSubresource: true, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'apps', version: 'v1', resource: 'controllerrevisions', kind: 'ControllerRevision', singular: 'controllerrevision', namespaced: true, verbs: ALL_VERBS,
+    subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
+    group: 'batch', version: 'v1', resource: 'jobs', kind: 'Job', singular: 'job', namespaced: true, verbs: ALL_VERBS, categories: ['all'],
+    subresources: STATUS, generation: true, statusSubresource: true, fields: ['status.successful'], returnsDeleted: false,
+  },
+  {
+    group: 'storage.k8s.io', version: 'v1', resource: 'storageclasses', kind: 'StorageClass', singular: 'storageclass', namespaced: false, verbs: ALL_VERBS, shortNames: ['sc'],
+    subresources: {}, generation: false, statusSubresource: false, fields: [], returnsDeleted: false,
+  },
+  {
     group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', singular: 'ingress', namespaced: true, verbs: ALL_VERBS, shortNames: ['ing'],
     subresources: STATUS, generation: true, statusSubresource: true, fields: [], returnsDeleted: false,
   },

@@ -70,17 +70,24 @@ export interface RolloutScriptObject {
   readiness?: ReadinessScript;
 }
 
-/** What the `rollout` callback is told about the generation it picks a script for. */
+/**
+ * What the `rollout` callback is told about the generation it picks a script for. The callback is asked for each
+ * Deployment generation, each StatefulSet revision (its pods, ordinal by ordinal) and each Job (all its pods).
+ * For a Job's pods (restartPolicy Never/OnFailure) `crash` is how the container's run ends: `{ exitCode: 0, log }`
+ * completes, any other code fails; `'success'` completes one second after starting, exit code 0.
+ */
 export interface RolloutContext {
+  /** The workload's kind: 'Deployment' (the default before StatefulSets and Jobs were scripted), 'StatefulSet', 'Job'. */
+  kind: 'Deployment' | 'StatefulSet' | 'Job';
   namespace: string;
   name: string;
   /** The pod template's container images, in order. */
   images: string[];
-  /** The Deployment's metadata.generation the script is for. */
+  /** The workload's metadata.generation the script is for. */
   generation: number;
-  /** spec.replicas of that generation. */
+  /** spec.replicas of that generation (a Job's spec.parallelism). */
   replicas: number;
-  /** A copy of the Deployment as the controller saw it. */
+  /** A copy of the workload (Deployment, StatefulSet or Job) as the controller saw it. */
   deployment: object;
 }
 
@@ -151,5 +158,15 @@ export function podPlan(script: RolloutScript, pickedAt: number, secondMs: numbe
     const passAfter = script.readiness.passAfterSeconds;
     plan.readiness = { failWith: script.readiness.failWith ?? 503, passAt: passAfter === undefined ? Infinity : pickedAt + passAfter * secondMs };
   }
+  return plan;
+}
+
+/** A finished Job pod's default log. */
+export const DEFAULT_JOB_LOG = 'starting job\ndone\n';
+
+/** The plan for a Job's pods: a run that ends, with exit code 0 after a second unless the script says otherwise. */
+export function jobPodPlan(script: RolloutScript, pickedAt: number, secondMs: number): PodPlan {
+  const plan = podPlan(script, pickedAt, secondMs);
+  plan.crash ??= { exitCode: 0, reason: 'Completed', runMs: secondMs, untilRestarts: Infinity, log: DEFAULT_JOB_LOG };
   return plan;
 }

@@ -52,6 +52,11 @@ export async function loadSchemaValidators(): Promise<Map<string, SchemaValidato
   const roleBinding = await import('kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding');
   const vap = await import('kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy');
   const vapb = await import('kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding');
+  const pvc = await import('kubernetes-models/v1/PersistentVolumeClaim');
+  const sts = await import('kubernetes-models/apps/v1/StatefulSet');
+  const rev = await import('kubernetes-models/apps/v1/ControllerRevision');
+  const job = await import('kubernetes-models/batch/v1/Job');
+  const sc = await import('kubernetes-models/storage.k8s.io/v1/StorageClass');
   return new Map<string, SchemaValidator>([
     ['v1/Namespace', (o) => new ns.Namespace(o as never).validate()],
     ['v1/Pod', (o) => new pod.Pod(o as never).validate()],
@@ -74,6 +79,11 @@ export async function loadSchemaValidators(): Promise<Map<string, SchemaValidato
     ['rbac.authorization.k8s.io/v1/RoleBinding', (o) => new roleBinding.RoleBinding(o as never).validate()],
     ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy', (o) => new vap.ValidatingAdmissionPolicy(o as never).validate()],
     ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding', (o) => new vapb.ValidatingAdmissionPolicyBinding(o as never).validate()],
+    ['v1/PersistentVolumeClaim', (o) => new pvc.PersistentVolumeClaim(o as never).validate()],
+    ['apps/v1/StatefulSet', (o) => new sts.StatefulSet(o as never).validate()],
+    ['apps/v1/ControllerRevision', (o) => new rev.ControllerRevision(o as never).validate()],
+    ['batch/v1/Job', (o) => new job.Job(o as never).validate()],
+    ['storage.k8s.io/v1/StorageClass', (o) => new sc.StorageClass(o as never).validate()],
   ]);
 }
 
@@ -193,9 +203,10 @@ function resourceErrors(resources: unknown, field: string, errors: FieldError[])
   }
 }
 
-function podSpecErrors(spec: unknown, field: string, errors: FieldError[], template: boolean): void {
+/** `claimTemplates`: a StatefulSet's volumeClaimTemplates names, which its pods' containers may mount. */
+function podSpecErrors(spec: unknown, field: string, errors: FieldError[], template: boolean, claimTemplates: string[] = []): void {
   if (!isObject(spec)) return;
-  const volumes = new Set<string>();
+  const volumes = new Set<string>(claimTemplates);
   (Array.isArray(spec.volumes) ? spec.volumes : []).forEach((v: Obj, i: number) => {
     if (typeof v?.name !== 'string') return;
     if (volumes.has(v.name)) errors.push(duplicate(`${field}.volumes[${i}].name`, v.name));
@@ -284,7 +295,10 @@ function workloadErrors(def: ResourceDef, obj: Obj, old: Obj | undefined, errors
     errors.push(invalidValue('spec.template.metadata.labels', labels ?? {}, '`selector` does not match template `labels`'));
   }
   if (!template) errors.push(required('spec.template'));
-  else podSpecErrors(template.spec, 'spec.template.spec', errors, true);
+  else {
+    const claimTemplates = Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates.map((t: Obj) => t?.metadata?.name).filter((n: unknown) => typeof n === 'string') : [];
+    podSpecErrors(template.spec, 'spec.template.spec', errors, true, claimTemplates);
+  }
   if (def.kind === 'Deployment') {
     const ru = isObject(spec.strategy) && isObject(spec.strategy.rollingUpdate) ? spec.strategy.rollingUpdate : undefined;
     if (ru && isZero(ru.maxSurge) && isZero(ru.maxUnavailable)) {
@@ -300,6 +314,78 @@ function workloadErrors(def: ResourceDef, obj: Obj, old: Obj | undefined, errors
 }
 
 const isZero = (v: unknown) => v === 0 || v === '0' || v === '0%';
+
+/** The spec fields ValidateStatefulSetUpdate lets change (v1.30); any other change is Forbidden. */
+const STATEFULSET_MUTABLE = ['replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'];
+
+/** ValidateStatefulSetSpec's own rules beyond a workload's, and ValidateStatefulSetUpdate. */
+function statefulSetErrors(obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  const restartPolicy = spec.template?.spec?.restartPolicy;
+  if (restartPolicy !== undefined && restartPolicy !== 'Always') errors.push(notSupported('spec.template.spec.restartPolicy', restartPolicy, ['Always']));
+  (Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates : []).forEach((t: Obj, i: number) => {
+    if (!t?.metadata?.name) errors.push(required(`spec.volumeClaimTemplates[${i}].metadata.name`));
+    if (!isObject(t?.spec) || !Array.isArray(t.spec.accessModes) || t.spec.accessModes.length === 0) {
+      errors.push(required(`spec.volumeClaimTemplates[${i}].spec.accessModes`, 'at least 1 access mode is required'));
+    }
+    if (parseQuantity(t?.spec?.resources?.requests?.storage) === undefined) errors.push(required(`spec.volumeClaimTemplates[${i}].spec.resources[storage]`));
+  });
+  if (!old || !isObject(old.spec)) return;
+  const rest = (s: Obj) => Object.fromEntries(Object.entries(s).filter(([k]) => !STATEFULSET_MUTABLE.includes(k)));
+  if (!deepEqual(rest(spec), rest(old.spec))) {
+    const list = STATEFULSET_MUTABLE.map((f) => `'${f}'`);
+    errors.push(forbiddenField('spec', `updates to statefulset spec for fields other than ${list.slice(0, -1).join(', ')} and ${list.at(-1)} are forbidden`));
+  }
+}
+
+/** ValidateJob / ValidateJobUpdate (the parts a preview's Jobs meet). */
+function jobErrors(obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  for (const k of ['parallelism', 'completions', 'backoffLimit', 'ttlSecondsAfterFinished']) {
+    if (typeof spec[k] === 'number' && spec[k] < 0) errors.push(invalidValue(`spec.${k}`, spec[k], 'must be greater than or equal to 0'));
+  }
+  if (typeof spec.activeDeadlineSeconds === 'number' && spec.activeDeadlineSeconds <= 0) {
+    errors.push(invalidValue('spec.activeDeadlineSeconds', spec.activeDeadlineSeconds, 'must be greater than 0'));
+  }
+  const template = isObject(spec.template) ? spec.template : undefined;
+  if (!template) errors.push(required('spec.template'));
+  else {
+    labelErrors(template.metadata?.labels, 'spec.template.metadata.labels', errors);
+    podSpecErrors(template.spec, 'spec.template.spec', errors, false);
+    const restartPolicy = template.spec?.restartPolicy;
+    if (restartPolicy !== 'OnFailure' && restartPolicy !== 'Never') {
+      errors.push(notSupported('spec.template.spec.restartPolicy', restartPolicy ?? '', ['OnFailure', 'Never']));
+    }
+    if (spec.selector !== undefined && !matchesSelectorObject(spec.selector, template.metadata?.labels)) {
+      errors.push(invalidValue('spec.template.metadata.labels', template.metadata?.labels ?? {}, '`selector` does not match template `labels`'));
+    }
+  }
+  if (!old || !isObject(old.spec)) return;
+  if (!deepEqual(old.spec.selector, spec.selector)) errors.push(invalidValue('spec.selector', goSelector(spec.selector), 'field is immutable'));
+  if (!deepEqual(old.spec.completions, spec.completions)) errors.push(invalidValue('spec.completions', spec.completions, 'field is immutable'));
+  // The template may change only while the Job is suspended (and then only scheduling directives); never otherwise.
+  if (!deepEqual(old.spec.template, spec.template)) errors.push(invalidValue('spec.template', goValue(spec.template ?? {}), 'field is immutable'));
+}
+
+/** ValidatePersistentVolumeClaim / ValidatePersistentVolumeClaimUpdate: after creation only requests (expansion) may change. */
+function claimErrors(obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  if (!Array.isArray(spec.accessModes) || spec.accessModes.length === 0) errors.push(required('spec.accessModes', 'at least 1 access mode is required'));
+  const storage = spec.resources?.requests?.storage;
+  if (storage === undefined) errors.push(required('spec.resources[storage]'));
+  else if ((parseQuantity(storage) ?? 0) <= 0) errors.push(invalidValue('spec.resources[storage]', storage, 'must be greater than zero'));
+  if (!old || !isObject(old.spec)) return;
+  const withoutRequests = (s: Obj) => ({ ...s, resources: { ...(s.resources ?? {}), requests: undefined } });
+  // spec.volumeName is the binder's to set once.
+  const comparable = (s: Obj) => ({ ...withoutRequests(s), volumeName: undefined });
+  if (!deepEqual(stripUndefined(comparable(spec)), stripUndefined(comparable(old.spec))) || (old.spec.volumeName && old.spec.volumeName !== spec.volumeName)) {
+    errors.push(forbiddenField('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'));
+  } else if ((parseQuantity(storage) ?? 0) < (parseQuantity(old.spec.resources?.requests?.storage) ?? 0)) {
+    errors.push(forbiddenField('spec.resources.requests.storage', 'field can not be less than previous value'));
+  }
+}
+
+const stripUndefined = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null));
 
 function serviceErrors(obj: Obj, old: Obj | undefined, errors: FieldError[]): void {
   const spec = isObject(obj.spec) ? obj.spec : {};
@@ -560,6 +646,16 @@ export function validateObject(def: ResourceDef, obj: Obj, old: Obj | undefined,
       break;
     case 'Pod':
       podSpecErrors(obj.spec, 'spec', errors, false);
+      break;
+    case 'StatefulSet':
+      workloadErrors(def, obj, old, errors);
+      statefulSetErrors(obj, old, errors);
+      break;
+    case 'Job':
+      jobErrors(obj, old, errors);
+      break;
+    case 'PersistentVolumeClaim':
+      claimErrors(obj, old, errors);
       break;
     case 'Service':
       serviceErrors(obj, old, errors);
