@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError, env, parseConfig } from '@ephemera/runtime';
-import { MAX_REPLICAS_FORMAT, allowedAccountsProblem, allowedAccountsSchema } from '@ephemera/schema';
+import { ADDON_TYPES, MAX_REPLICAS_FORMAT, allowedAccountsProblem, allowedAccountsSchema, storageBytes, type AddonType } from '@ephemera/schema';
 import { z } from 'zod';
 
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').max(63);
@@ -24,7 +24,41 @@ export const PREVIEW_FENCE_DEFAULTS = {
   podSecurity: 'restricted',
   defaultEphemeralStorage: '1Gi',
   quotaEphemeralStorage: '4Gi',
+  /** The quota's `requests.storage`: what the preview's add-on volumes may claim in all. */
+  quotaStorage: '20Gi',
+  /** The largest `storage` one add-on may ask for. */
+  maxAddonStorage: '10Gi',
 } as const;
+
+/** The image of each add-on type, `{{version}}` replaced by the add-on's version: the official images by default. */
+export const DEFAULT_ADDON_IMAGES: Readonly<Record<AddonType, string>> = {
+  postgres: 'docker.io/library/postgres:{{version}}',
+  mysql: 'docker.io/library/mysql:{{version}}',
+  redis: 'docker.io/library/redis:{{version}}',
+};
+
+/** PREVIEW_ADDON_IMAGES: a JSON object of add-on type to image, each with `{{version}}`; types left out keep their default. */
+const addonImages = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') return { ...DEFAULT_ADDON_IMAGES };
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"postgres":"registry.example.com/postgres:{{version}}"}' });
+      return z.NEVER;
+    }
+    const parsed = z
+      .partialRecord(z.enum(ADDON_TYPES), z.string().regex(/^\S+\{\{version\}\}\S*$|^\S*\{\{version\}\}\S+$/, 'must be an image containing {{version}}'))
+      .safeParse(value);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: `must map ${ADDON_TYPES.join(', ')} to images containing {{version}}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'} ${i.message}`).join('; ')}` });
+      return z.NEVER;
+    }
+    return { ...DEFAULT_ADDON_IMAGES, ...parsed.data } as Record<AddonType, string>;
+  });
 
 export type PreviewTlsMode = 'default-certificate' | 'cert-manager' | 'copy' | 'none';
 
@@ -115,6 +149,16 @@ export const workerConfigSchema = z.object({
   PREVIEW_DEFAULT_EPHEMERAL_STORAGE: memoryQuantity.default(PREVIEW_FENCE_DEFAULTS.defaultEphemeralStorage),
   /** The quota's `requests.ephemeral-storage` and `limits.ephemeral-storage`. */
   PREVIEW_QUOTA_EPHEMERAL_STORAGE: memoryQuantity.default(PREVIEW_FENCE_DEFAULTS.quotaEphemeralStorage),
+  /** The StorageClass of add-on volumes; unset: the cluster's default class. */
+  PREVIEW_STORAGE_CLASS: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a StorageClass name').max(253).optional(),
+  /** The quota's `requests.storage` (and its `persistentvolumeclaims` count follows the add-ons). */
+  PREVIEW_QUOTA_STORAGE: memoryQuantity.default(PREVIEW_FENCE_DEFAULTS.quotaStorage),
+  /** The largest `storage` an add-on of `.ephemera.yml` may ask for. */
+  PREVIEW_MAX_ADDON_STORAGE: memoryQuantity
+    .refine((q) => (storageBytes(q) ?? 0) >= 1, 'must be more than 0')
+    .default(PREVIEW_FENCE_DEFAULTS.maxAddonStorage),
+  /** The image of each add-on type (JSON: type to image with `{{version}}`), for a mirror; types left out: the official image. */
+  PREVIEW_ADDON_IMAGES: addonImages,
   /** The preview namespace's enforced Pod Security level; `.ephemera.yml` cannot lower it. */
   PREVIEW_POD_SECURITY: z.enum(['restricted', 'baseline']).default(PREVIEW_FENCE_DEFAULTS.podSecurity),
   /** Destinations a preview's pods may not reach (everything else on the internet they may). */

@@ -92,7 +92,7 @@ const runtime = await startWorkerRuntime(
     // The deploy gate reads `.ephemera.yml` as the Kubernetes provisioner does; PROVISIONER=none reads none and never waits.
     gate:
       config.PROVISIONER === 'kubernetes' && clients
-        ? { configs: new GithubConfigSource(clients, { maxReplicas: config.PREVIEW_MAX_REPLICAS }), reader: new GithubGateReader(clients) }
+        ? { configs: new GithubConfigSource(clients, { maxReplicas: config.PREVIEW_MAX_REPLICAS, maxAddonStorage: config.PREVIEW_MAX_ADDON_STORAGE }), reader: new GithubGateReader(clients) }
         : undefined,
   },
 );

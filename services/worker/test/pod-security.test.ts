@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { V1PodSpec } from '@kubernetes/client-node';
+import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
 import { startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
 import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
-import { environmentSelector } from '../src/provisioners/kubernetes/preview-manifests.js';
+import { environmentSelector, jobManifest } from '../src/provisioners/kubernetes/preview-manifests.js';
 import { waitForRollout } from '../src/provisioners/kubernetes/rollout-waiter.js';
 import type { ProvisionTarget } from '../src/provisioners/provisioner.js';
 import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
-import { PREVIEW_YAML, deploymentsOf, previewConfig, renderPreview } from './preview-render.js';
+import { PREVIEW_YAML, deploymentsOf, ofKind, previewConfig, renderInput, renderPreview } from './preview-render.js';
 
 /**
  * The Pod Security Standards' `restricted` profile, written out from https://kubernetes.io/docs/concepts/security/pod-security-standards/
@@ -61,6 +61,27 @@ describe('a preview rendered with the defaults meets Pod Security `restricted`',
     const deployments = deploymentsOf(objects);
     expect(deployments.map((d) => d.metadata!.name)).toEqual(['web', 'worker']);
     for (const d of deployments) expect({ name: d.metadata!.name, violations: restrictedViolations(d.spec!.template.spec!) }).toEqual({ name: d.metadata!.name, violations: [] });
+  });
+
+  it('add-on StatefulSets (postgres, mysql, redis) and job runs pass its rules too, as the images’ non-root user', () => {
+    const config = previewConfig(`${PREVIEW_YAML}addons:
+  db: { type: postgres }
+  mysql: { type: mysql, url_env: MYSQL_URL }
+  cache: { type: redis }
+jobs:
+  migrate: { image: "ghcr.io/acme/web:{{sha}}", command: [npm, run, migrate], when: before_deploy }
+`);
+    const objects = renderPreview({}, config);
+    const sets = ofKind<V1StatefulSet>(objects, 'StatefulSet');
+    expect(sets.map((s) => s.metadata!.name)).toEqual(['db', 'mysql', 'cache']);
+    for (const s of sets) {
+      const spec = s.spec!.template.spec!;
+      expect({ name: s.metadata!.name, violations: restrictedViolations(spec) }).toEqual({ name: s.metadata!.name, violations: [] });
+      expect(spec.securityContext).toMatchObject({ runAsUser: 999, fsGroup: 999 });
+    }
+    const input = renderInput({}, config);
+    const run = jobManifest(input, 'migrate', config.jobs!.migrate!, 'migrate-aaaaaaa-12');
+    expect(restrictedViolations(run.spec!.template.spec!)).toEqual([]);
   });
 
   it('every container gets the restricted securityContext; run_as_user sets runAsUser', () => {

@@ -2,7 +2,7 @@ import type { KubernetesObject, V1Deployment, V1Ingress } from '@kubernetes/clie
 import { parseConfig } from '@ephemera/runtime';
 import { parsePreviewConfig, type PreviewConfig } from '@ephemera/schema';
 import { previewTlsMode, workerConfigSchema } from '../src/config.js';
-import { previewManifests, type PreviewClusterSettings } from '../src/provisioners/kubernetes/preview-manifests.js';
+import { previewManifests, type PreviewClusterSettings, type PreviewManifestInput } from '../src/provisioners/kubernetes/preview-manifests.js';
 
 /** A two-service preview, as the tests of the rendered objects use it. */
 export const PREVIEW_YAML = `version: 1
@@ -31,6 +31,9 @@ export function settingsFromEnv(env: Record<string, string> = {}): PreviewCluste
     quota: { cpu: c.PREVIEW_QUOTA_CPU, memory: c.PREVIEW_QUOTA_MEMORY, pods: c.PREVIEW_QUOTA_PODS },
     defaults: { cpu: c.PREVIEW_DEFAULT_CPU, memory: c.PREVIEW_DEFAULT_MEMORY },
     ephemeralStorage: { default: c.PREVIEW_DEFAULT_EPHEMERAL_STORAGE, quota: c.PREVIEW_QUOTA_EPHEMERAL_STORAGE },
+    quotaStorage: c.PREVIEW_QUOTA_STORAGE,
+    storageClass: c.PREVIEW_STORAGE_CLASS,
+    addonImages: c.PREVIEW_ADDON_IMAGES,
     podSecurity: c.PREVIEW_POD_SECURITY,
     ingressNamespace: c.INGRESS_NAMESPACE,
     ingressClass: c.INGRESS_CLASS,
@@ -43,7 +46,12 @@ export function settingsFromEnv(env: Record<string, string> = {}): PreviewCluste
 
 /** The objects of one preview in namespace `pr-7-web`, rendered as the provisioner renders them. */
 export function renderPreview(env: Record<string, string> = {}, config: PreviewConfig = previewConfig()): KubernetesObject[] {
-  return previewManifests({
+  return previewManifests(renderInput(env, config));
+}
+
+/** What renderPreview renders from. */
+export function renderInput(env: Record<string, string> = {}, config: PreviewConfig = previewConfig()): PreviewManifestInput {
+  return {
     namespace: 'pr-7-web',
     environmentId: 7,
     prNumber: 7,
@@ -54,7 +62,7 @@ export function renderPreview(env: Record<string, string> = {}, config: PreviewC
     config,
     placeholders: { sha: 'a'.repeat(40), short_sha: 'aaaaaaa', pr: '7', branch_slug: 'feature', namespace: 'pr-7-web', url: 'https://pr-7-web.preview.test', repository: 'acme/web' },
     settings: settingsFromEnv(env),
-  });
+  };
 }
 
 export const ofKind = <T extends KubernetesObject>(objects: KubernetesObject[], kind: string) => objects.filter((o) => o.kind === kind) as T[];

@@ -21,7 +21,7 @@ export async function createProvisioner(
   const api = new KubeApi({ kubeconfigPath: config.KUBECONFIG, context: config.KUBE_CONTEXT, requestTimeoutMs: config.KUBE_REQUEST_TIMEOUT_MS });
   const provisioner = new KubernetesProvisioner({
     api,
-    configs: new GithubConfigSource(clients, { maxReplicas: config.PREVIEW_MAX_REPLICAS }),
+    configs: new GithubConfigSource(clients, { maxReplicas: config.PREVIEW_MAX_REPLICAS, maxAddonStorage: config.PREVIEW_MAX_ADDON_STORAGE }),
     instance: config.EPHEMERA_INSTANCE,
     baseDomain: config.PREVIEW_BASE_DOMAIN,
     urlScheme: config.PREVIEW_URL_SCHEME,
@@ -40,6 +40,9 @@ export async function createProvisioner(
     egressAllowCidrs: config.PREVIEW_EGRESS_ALLOW_CIDRS,
     defaultEphemeralStorage: config.PREVIEW_DEFAULT_EPHEMERAL_STORAGE,
     quotaEphemeralStorage: config.PREVIEW_QUOTA_EPHEMERAL_STORAGE,
+    quotaStorage: config.PREVIEW_QUOTA_STORAGE,
+    storageClass: config.PREVIEW_STORAGE_CLASS,
+    addonImages: config.PREVIEW_ADDON_IMAGES,
     secretsNamespace: config.PREVIEW_SECRETS_NAMESPACE,
     secretsAllowed: config.PREVIEW_SECRETS_ALLOWED,
     kubeSubject: config.EPHEMERA_KUBE_SUBJECT,

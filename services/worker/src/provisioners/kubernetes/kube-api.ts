@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
   AppsV1Api,
+  BatchV1Api,
   AuthenticationV1Api,
   AuthorizationV1Api,
   CoreV1Api,
@@ -44,6 +45,7 @@ export class KubeApi {
   readonly objects: KubernetesObjectApi;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
+  readonly batch: BatchV1Api;
   readonly authorization: AuthorizationV1Api;
   readonly authentication: AuthenticationV1Api;
   readonly rbac: RbacAuthorizationV1Api;
@@ -81,6 +83,7 @@ export class KubeApi {
     this.objects = new KubernetesObjectApi(configuration);
     this.core = new CoreV1Api(configuration);
     this.apps = new AppsV1Api(configuration);
+    this.batch = new BatchV1Api(configuration);
     this.authorization = new AuthorizationV1Api(configuration);
     this.authentication = new AuthenticationV1Api(configuration);
     this.rbac = new RbacAuthorizationV1Api(configuration);
@@ -122,6 +125,7 @@ export function kubeFailure(err: unknown): KubeFailure {
 }
 
 export const isNotFound = (err: unknown) => err instanceof ApiException && err.code === 404;
+export const isAlreadyExists = (err: unknown) => err instanceof ApiException && err.code === 409;
 
 /** 5xx, 429, conflicts and network errors pass; 400, 403, 422 and the like will fail the same way again. */
 function isTransientKubeError(err: unknown): boolean {

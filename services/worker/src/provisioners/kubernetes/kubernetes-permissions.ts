@@ -36,12 +36,19 @@ export const PREVIEW_NAMESPACE_PERMISSIONS: readonly KubernetesPermission[] = [
   { group: '', resource: 'limitranges', verbs: ['list', 'create', 'patch', 'delete'] },
   { group: '', resource: 'secrets', verbs: ['create', 'patch', 'delete'] },
   { group: '', resource: 'services', verbs: ['list', 'create', 'patch', 'delete'] },
-  // Rollouts are watched: Deployments, their ReplicaSets (which one is current), Pods and Events.
+  // An add-on's volume claim is made by its StatefulSet; the worker only deletes it when the add-on is removed.
+  { group: '', resource: 'persistentvolumeclaims', verbs: ['list', 'delete'] },
+  // Rollouts are watched: Deployments, their ReplicaSets (which one is current), Pods and Events; a job run's pod
+  // is listed to read the end of its log.
   { group: '', resource: 'pods', verbs: ['list', 'watch'] },
   { group: '', resource: 'pods/log', verbs: ['get'] },
   { group: '', resource: 'events', verbs: ['list', 'watch'] },
   { group: 'apps', resource: 'deployments', verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
   { group: 'apps', resource: 'replicasets', verbs: ['list', 'watch'] },
+  // Add-ons, read until ready.
+  { group: 'apps', resource: 'statefulsets', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  // Job runs, created once each and read until they finish; ttlSecondsAfterFinished removes them.
+  { group: 'batch', resource: 'jobs', verbs: ['get', 'create'] },
   { group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['list', 'create', 'patch', 'delete'] },
   { group: 'networking.k8s.io', resource: 'ingresses', verbs: ['list', 'create', 'patch', 'delete'] },
 ];

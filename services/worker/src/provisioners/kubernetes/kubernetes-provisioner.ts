@@ -1,17 +1,21 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployment, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
-import { branchSlug, type PreviewConfig } from '@ephemera/schema';
+import { branchSlug, type AddonType, type PreviewConfig } from '@ephemera/schema';
 import type { PreviewConfigSource } from '../preview-config-source.js';
 import { ProvisionError, type LogSink, type OwnedNamespace, type ProvisionResult, type ProvisionTarget, type Provisioner } from '../provisioner.js';
-import { isNotFound, kubeCall, kubeRead, type KubeApi } from './kube-api.js';
+import { isAlreadyExists, isNotFound, kubeCall, kubeRead, type KubeApi } from './kube-api.js';
+import { waitForStatefulSets } from './workload-waits.js';
 import { checkKubernetesAccess, checkKubernetesIdentity, type AccessCheckResult, type SecretRef } from './access-check.js';
 import { bindPreviewRole, previewRoleBinding } from './preview-role-binding.js';
-import { PREVIEW_FENCE_DEFAULTS, previewTlsMode, type PreviewTlsMode } from '../../config.js';
+import { DEFAULT_ADDON_IMAGES, PREVIEW_FENCE_DEFAULTS, previewTlsMode, type PreviewTlsMode } from '../../config.js';
 import { checkImages } from './image-policy.js';
 import {
   LABELS,
   MANAGED_BY,
   PRUNABLE_KINDS,
+  addonClaimName,
+  addonSecret,
   copiedSecret,
   environmentSelector,
   instanceSelector,
@@ -53,6 +57,10 @@ export interface KubernetesProvisionerOptions {
   /** PREVIEW_DEFAULT_EPHEMERAL_STORAGE and PREVIEW_QUOTA_EPHEMERAL_STORAGE (defaults in config.ts). */
   defaultEphemeralStorage?: string;
   quotaEphemeralStorage?: string;
+  /** PREVIEW_QUOTA_STORAGE, PREVIEW_STORAGE_CLASS and PREVIEW_ADDON_IMAGES (defaults in config.ts). */
+  quotaStorage?: string;
+  storageClass?: string | undefined;
+  addonImages?: Readonly<Record<AddonType, string>>;
   secretsNamespace: string | undefined;
   secretsAllowed: readonly string[];
   /** EPHEMERA_KUBE_SUBJECT: the worker's username, when SelfSubjectReview cannot tell it. */
@@ -181,19 +189,42 @@ export class KubernetesProvisioner implements Provisioner {
     const [namespace, ...rest] = manifests;
     const secrets = await this.secretCopies(config, target, signal);
     const desired = [...rest.slice(0, 3), ...secrets, ...rest.slice(3)];
-    const next = appliedSetOf(desired);
+    const addons = Object.entries(config.addons ?? {});
+    // Each add-on's Secret is made once, with its password, and its claim by its StatefulSet: both are recorded so
+    // that removing the add-on from the file removes them, but neither is ever applied.
+    const credentials = addons.map(([name, addon]) =>
+      addonSecret(name, addon, target.namespace, target.environmentId, this.o.instance, randomBytes(24).toString('hex')),
+    );
+    const claims = addons.map(([name]) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: addonClaimName(name) } }));
+    const recorded = [...desired, ...credentials, ...claims];
+    const next = appliedSetOf(recorded);
     // Until what the new configuration dropped is pruned, the namespace records both sets.
     await this.applyObject(withAppliedSet(namespace!, unionOf(next, previous)), signal);
     log(`namespace ${target.namespace} applied`);
     // Everything else in the namespace is written through this binding: the worker holds no such right elsewhere.
     const binding = previewRoleBinding(target.namespace, ownerLabels(target.environmentId, this.o.instance), await this.whoAmI(signal));
     if (await bindPreviewRole({ api: this.o.api, binding, signal, settleMs: 30 * this.secondMs, pollMs: this.pollMs })) log(`RoleBinding ${binding.metadata!.name} created`);
-    for (const obj of desired) {
+    for (const secret of credentials) {
+      if (await this.createOnce(secret, signal)) log(`Secret/${secret.metadata!.name} created`);
+    }
+    // The services roll last: until then (add-ons ready, jobs run) the previous version keeps serving.
+    const rolled = (o: KubernetesObject) => o.kind === 'Deployment' || o.kind === 'Ingress';
+    const first = desired.filter((o) => !rolled(o));
+    for (const obj of first) await this.applyObject(obj, signal);
+    log(`applied ${first.map((o) => `${o.kind}/${o.metadata!.name}`).join(', ')}`);
+    if (addons.length > 0) {
+      await waitForStatefulSets(
+        addons.map(([name]) => name),
+        { api: this.o.api, namespace: target.namespace, log, signal, pollMs: this.pollMs, deadline: Date.now() + config.timeout_seconds * this.secondMs, timeoutSeconds: config.timeout_seconds },
+      );
+    }
+    const last = desired.filter(rolled);
+    for (const obj of last) {
       if (obj.kind === 'Deployment') await this.dropRemovedProbes(obj as V1Deployment, previous, signal);
       await this.applyObject(obj, signal);
     }
-    log(`applied ${desired.map((o) => `${o.kind}/${o.metadata!.name}`).join(', ')}`);
-    await this.prune(target, desired, previous, log, signal);
+    log(`applied ${last.map((o) => `${o.kind}/${o.metadata!.name}`).join(', ')}`);
+    await this.prune(target, recorded, previous, log, signal);
     // Pruned: the record is the new set alone.
     if (!sameSet(next, unionOf(next, previous))) await this.applyObject(withAppliedSet(namespace!, next), signal);
 
@@ -216,6 +247,9 @@ export class KubernetesProvisioner implements Provisioner {
         default: o.defaultEphemeralStorage ?? PREVIEW_FENCE_DEFAULTS.defaultEphemeralStorage,
         quota: o.quotaEphemeralStorage ?? PREVIEW_FENCE_DEFAULTS.quotaEphemeralStorage,
       },
+      quotaStorage: o.quotaStorage ?? PREVIEW_FENCE_DEFAULTS.quotaStorage,
+      storageClass: o.storageClass,
+      addonImages: o.addonImages ?? DEFAULT_ADDON_IMAGES,
       podSecurity: o.podSecurity ?? PREVIEW_FENCE_DEFAULTS.podSecurity,
       ingressNamespace: o.ingressNamespace,
       ingressClass: o.ingressClass,
@@ -300,6 +334,22 @@ export class KubernetesProvisioner implements Provisioner {
     );
   }
 
+  /** Creates an object unless it exists (409: kept as it is, never changed); true when it was created. */
+  private async createOnce(obj: V1Secret, signal: AbortSignal): Promise<boolean> {
+    return kubeCall(
+      async () => {
+        try {
+          await this.o.api.core.createNamespacedSecret({ namespace: obj.metadata!.namespace!, body: obj, fieldManager: FIELD_MANAGER });
+          return true;
+        } catch (err) {
+          if (isAlreadyExists(err)) return false;
+          throw err;
+        }
+      },
+      { signal, what: `creating Secret ${obj.metadata!.name}` },
+    );
+  }
+
   /** Applies one object, whole, as field manager `ephemera`. */
   private async applyObject(obj: KubernetesObject, signal: AbortSignal): Promise<void> {
     await kubeCall(() => this.o.api.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply), {
@@ -360,6 +410,8 @@ export class KubernetesProvisioner implements Provisioner {
       }
       for (const name of secrets) if (!keep.has(`Secret/${name}`)) dropped.push({ apiVersion: 'v1', kind: 'Secret', name });
     }
+    // A claim goes after its StatefulSet, whose pod holds it.
+    dropped.sort((a, b) => Number(a.kind === 'PersistentVolumeClaim') - Number(b.kind === 'PersistentVolumeClaim'));
     for (const { apiVersion, kind, name } of dropped) {
       await kubeCall(
         async () => {

@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startFakeKubernetes, type FakeKubernetes, type RolloutContext, type RolloutScript } from '@ephemera/testkit';
+import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
+import type { ProvisionTarget } from '../src/provisioners/provisioner.js';
+import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
+import { previewConfig } from './preview-render.js';
+
+/* A whole app on the fake API server: add-ons with their data kept across pushes, job runs, routes. */
+
+const WEB = `version: 1
+services:
+  web:
+    image: ghcr.io/acme/web:{{sha}}
+    port: 3000
+`;
+const WITH_DB = `${WEB}addons:
+  db: { type: postgres }
+`;
+
+const sha = (c: string) => c.repeat(40);
+const signal = new AbortController().signal;
+
+describe('a whole app on the Kubernetes provisioner (fake API server)', () => {
+  let fake: FakeKubernetes;
+  let dir: string;
+  let api: KubeApi;
+  const scripts = new Map<string, RolloutScript>();
+
+  beforeAll(async () => {
+    fake = await startFakeKubernetes({
+      terminatingMs: 50,
+      controllerDelayMs: 10,
+      secondMs: KUBE_SECOND_MS,
+      rollout: (ctx: RolloutContext) => scripts.get(`${ctx.kind}/${ctx.name}`) ?? 'success',
+    });
+    fake.seed({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'rancher.io/local-path',
+    });
+    dir = mkdtempSync(path.join(tmpdir(), 'ephemera-app-'));
+    api = new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), requestTimeoutMs: 5_000 });
+  });
+  afterAll(async () => {
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const provisioner = () => directProvisioner(api, 'app');
+  const target = (pr: number, commit: string, yaml: string, extra: Partial<ProvisionTarget> = {}): ProvisionTarget => ({
+    ...directTarget(pr, 'app', commit, { file: '.ephemera.yml', config: previewConfig(yaml) }),
+    ...extra,
+  });
+
+  it('a Postgres add-on: its claim and its Secret’s password survive a push; services get DATABASE_URL by reference', async () => {
+    const logs: string[] = [];
+    await provisioner().provision(target(1, sha('a'), WITH_DB), (l) => logs.push(l), signal);
+    const ns = 'pr-1-web-app';
+    const claim = fake.get('v1', 'PersistentVolumeClaim', ns, 'data-db-0');
+    expect(claim.status.phase).toBe('Bound');
+    const secret = fake.get('v1', 'Secret', ns, 'db-credentials');
+    const url = Buffer.from(secret.data.url, 'base64').toString();
+    expect(url).toMatch(/^postgres:\/\/app:[0-9a-f]{48}@db:5432\/app$/);
+    expect(fake.get('apps/v1', 'StatefulSet', ns, 'db').status.readyReplicas).toBe(1);
+    const web = fake.get('apps/v1', 'Deployment', ns, 'web');
+    expect(web.spec.template.spec.containers[0].env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'url' } } }]);
+    // The add-on was ready before the services rolled.
+    const text = logs.join('\n');
+    expect(text.indexOf('add-on db ready')).toBeGreaterThan(-1);
+    expect(text.indexOf('add-on db ready')).toBeLessThan(text.indexOf('Deployment/web'));
+
+    await provisioner().update(target(1, sha('b'), WITH_DB), () => {}, signal);
+    const after = fake.get('v1', 'PersistentVolumeClaim', ns, 'data-db-0');
+    expect(after.metadata.uid).toBe(claim.metadata.uid);
+    expect(fake.get('v1', 'Secret', ns, 'db-credentials').data).toEqual(secret.data);
+    // A push does not restart the database: its pod is the same.
+    expect(fake.get('apps/v1', 'StatefulSet', ns, 'db').status.currentRevision).toBe(fake.get('apps/v1', 'StatefulSet', ns, 'db').status.updateRevision);
+    expect(fake.get('apps/v1', 'Deployment', ns, 'web').spec.template.metadata.annotations['ephemera.dev/commit']).toBe(sha('b'));
+  });
+
+  it('removing the add-on from the file prunes its StatefulSet, Service, Secret and claim', async () => {
+    await provisioner().provision(target(2, sha('a'), WITH_DB), () => {}, signal);
+    const ns = 'pr-2-web-app';
+    expect(fake.get('v1', 'PersistentVolumeClaim', ns, 'data-db-0')).toBeDefined();
+    const logs: string[] = [];
+    await provisioner().update(target(2, sha('b'), WEB), (l) => logs.push(l), signal);
+    for (const [apiVersion, kind, name] of [
+      ['apps/v1', 'StatefulSet', 'db'],
+      ['v1', 'Service', 'db'],
+      ['v1', 'Secret', 'db-credentials'],
+      ['v1', 'PersistentVolumeClaim', 'data-db-0'],
+    ] as const) {
+      expect({ kind, name, live: fake.get(apiVersion, kind, ns, name)?.metadata?.deletionTimestamp === undefined && fake.get(apiVersion, kind, ns, name) !== undefined }).toEqual({ kind, name, live: false });
+    }
+    expect(logs.join('\n')).toContain('removed PersistentVolumeClaim/data-db-0');
+  });
+
+  it('a fork’s preview gets its add-on too (from the base commit’s configuration)', async () => {
+    await provisioner().provision(target(3, sha('c'), WITH_DB, { fromFork: true }), () => {}, signal);
+    expect(fake.get('apps/v1', 'StatefulSet', 'pr-3-web-app', 'db').status.readyReplicas).toBe(1);
+    expect(fake.get('v1', 'Secret', 'pr-3-web-app', 'db-credentials')).toBeDefined();
+  });
+
+  it('routes: one preview host, a path per service', async () => {
+    const yaml = `version: 1
+services:
+  web: { image: ghcr.io/acme/web:1, port: 3000 }
+  api: { image: ghcr.io/acme/api:1, port: 8080 }
+routes:
+  - { path: /, service: web }
+  - { path: /api, service: api }
+`;
+    await provisioner().provision(target(4, sha('d'), yaml), () => {}, signal);
+    const ingress = fake.get('networking.k8s.io/v1', 'Ingress', 'pr-4-web-app', 'ephemera-preview');
+    expect(ingress.spec.rules[0].http.paths.map((p: { path: string; backend: { service: { name: string } } }) => [p.path, p.backend.service.name])).toEqual([
+      ['/api', 'api'],
+      ['/', 'web'],
+    ]);
+  });
+});
