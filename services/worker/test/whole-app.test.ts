@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startFakeKubernetes, type FakeKubernetes, type RolloutContext, type RolloutScript } from '@ephemera/testkit';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
-import type { ProvisionTarget } from '../src/provisioners/provisioner.js';
+import { ProvisionError, type ProvisionTarget } from '../src/provisioners/provisioner.js';
 import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
 import { previewConfig } from './preview-render.js';
 
@@ -103,6 +103,46 @@ describe('a whole app on the Kubernetes provisioner (fake API server)', () => {
     await provisioner().provision(target(3, sha('c'), WITH_DB, { fromFork: true }), () => {}, signal);
     expect(fake.get('apps/v1', 'StatefulSet', 'pr-3-web-app', 'db').status.readyReplicas).toBe(1);
     expect(fake.get('v1', 'Secret', 'pr-3-web-app', 'db-credentials')).toBeDefined();
+  });
+
+  const MIGRATE = `${WITH_DB}jobs:
+  migrate:
+    image: "ghcr.io/acme/web:{{sha}}"
+    command: [npm, run, migrate]
+    when: before_deploy
+`;
+
+  it('migrations run before every deploy, after the add-on is ready and before the services roll, their log in the deployment’s', async () => {
+    const ns = 'pr-5-web-app';
+    const logs: string[] = [];
+    await provisioner().provision(target(5, sha('a'), MIGRATE, { deploymentId: 51 }), (l) => logs.push(l), signal);
+    const run = fake.get('batch/v1', 'Job', ns, 'migrate-aaaaaaa-51');
+    expect(run.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 3600 });
+    expect(run.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(run.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'ephemera', 'ephemera.dev/environment': '5' });
+    expect(run.spec.template.spec.containers[0].env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'url' } } }]);
+    const text = logs.join('\n');
+    expect(text.indexOf('add-on db ready')).toBeLessThan(text.indexOf('Job migrate-aaaaaaa-51 started'));
+    expect(text.indexOf('job migrate succeeded')).toBeLessThan(text.indexOf('Deployment/web'));
+
+    await provisioner().update(target(5, sha('b'), MIGRATE, { deploymentId: 52 }), () => {}, signal);
+    expect(fake.get('batch/v1', 'Job', ns, 'migrate-bbbbbbb-52')).toBeDefined();
+  });
+
+  it('a failing migration fails the deployment with its exit code and log, and leaves the previous version serving', async () => {
+    const ns = 'pr-6-web-app';
+    await provisioner().provision(target(6, sha('a'), MIGRATE, { deploymentId: 61 }), () => {}, signal);
+    scripts.set('Job/migrate-bbbbbbb-62', { crash: { exitCode: 1, log: 'running 0042_add_orders\nerror: relation "users" does not exist' } });
+    const logs: string[] = [];
+    const err = (await provisioner()
+      .update(target(6, sha('b'), MIGRATE, { deploymentId: 62 }), (l) => logs.push(l), signal)
+      .catch((e: unknown) => e)) as ProvisionError;
+    expect(err).toBeInstanceOf(ProvisionError);
+    expect(err.message).toBe('job migrate failed: exit code 1');
+    expect(err.previousServing).toBe(true);
+    expect(logs.join('\n')).toContain('error: relation "users" does not exist');
+    // The services were not touched: still the first commit's.
+    expect(fake.get('apps/v1', 'Deployment', ns, 'web').spec.template.metadata.annotations['ephemera.dev/commit']).toBe(sha('a'));
   });
 
   it('routes: one preview host, a path per service', async () => {

@@ -48,7 +48,7 @@ export function provisioningJobs(deps: ProvisioningDeps): JobDefinition[] {
   ];
 }
 
-export function target(env: Environment, commitSha: string, extra: Pick<ProvisionTarget, 'config' | 'restartedAt'> = {}): ProvisionTarget {
+export function target(env: Environment, commitSha: string, extra: Pick<ProvisionTarget, 'config' | 'restartedAt' | 'deploymentId'> = {}): ProvisionTarget {
   return {
     environmentId: env.id,
     namespace: env.namespace,
@@ -182,7 +182,7 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
     }, checkIntervalMs);
     let result;
     try {
-      const t = target(env, claim.commitSha, { restartedAt: claim.restartedAt, ...(passed.config ? { config: passed.config } : {}) });
+      const t = target(env, claim.commitSha, { deploymentId, restartedAt: claim.restartedAt, ...(passed.config ? { config: passed.config } : {}) });
       result = claim.mode === 'provision'
         ? await provisioner.provision(t, logs.push, dog.signal)
         : await provisioner.update(t, logs.push, dog.signal);
@@ -199,7 +199,9 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
         logger.warn({ deployment_id: deploymentId, attempt: job.attemptsMade + 1, err: describe(err) }, 'deploy failed; retrying');
         throw err;
       }
-      await finish(db, env, deploymentId, { to: 'FAILED', errorMessage: describe(err), logs: logs.drain(), logMaxBytes });
+      // A release step that failed before the services rolled leaves a running preview serving its previous version.
+      const serving = err instanceof ProvisionError && err.previousServing && claim.mode === 'update';
+      await finish(db, env, deploymentId, { to: 'FAILED', errorMessage: describe(err), logs: logs.drain(), logMaxBytes, keepReady: serving });
       await feedback(followUps, env);
       if (err instanceof ProvisionError && !err.transient) throw new UnrecoverableError(describe(err));
       throw err;
@@ -227,7 +229,7 @@ async function finish(
   db: PrismaClient,
   env: Environment,
   deploymentId: number,
-  end: { to: 'SUCCESS' | 'FAILED'; errorMessage?: string; url?: string | null | undefined; logs: string; logMaxBytes: number | undefined },
+  end: { to: 'SUCCESS' | 'FAILED'; errorMessage?: string; url?: string | null | undefined; logs: string; logMaxBytes: number | undefined; keepReady?: boolean },
 ): Promise<boolean> {
   const moved = await moveDeployment(db, {
       lock: true,
@@ -242,8 +244,8 @@ async function finish(
       environment: {
         id: env.id,
         from: ['PROVISIONING', 'UPDATING'],
-        to: end.to === 'SUCCESS' ? 'READY' : 'FAILED',
-        change: end.to === 'SUCCESS' ? (end.url ? { environmentUrl: end.url } : {}) : { errorMessage: end.errorMessage ?? null },
+        to: end.to === 'SUCCESS' || end.keepReady ? 'READY' : 'FAILED',
+        change: end.to === 'SUCCESS' ? (end.url ? { environmentUrl: end.url } : {}) : end.keepReady ? {} : { errorMessage: end.errorMessage ?? null },
       },
     });
   // Superseded meanwhile: its lines are still kept.

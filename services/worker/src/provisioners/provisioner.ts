@@ -18,6 +18,8 @@ export interface ProvisionTarget {
   installationId: number;
   /** A pull request from a fork: its configuration is the base commit's, and it gets no secrets. */
   fromFork: boolean;
+  /** The deployment being rolled out: it names each job run (`<job>-<short sha>-<deployment id>`). */
+  deploymentId?: number | undefined;
   /** The commit the configuration is read from (the head commit, or the base commit for a fork); null when unknown. */
   configSha: string | null;
   /** The configuration of `configSha`, when the deploy gate has read it already. */
@@ -77,6 +79,8 @@ export class ProvisionError extends Error {
     message: string,
     readonly transient: boolean,
     readonly events: string[] = [],
+    /** Nothing of the new version was rolled out (a failed `before_deploy` job): the previous one keeps serving. */
+    readonly previousServing = false,
   ) {
     super(message);
   }

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployment, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
-import { branchSlug, type AddonType, type PreviewConfig } from '@ephemera/schema';
+import { branchSlug, jobRunName, type AddonType, type JobWhen, type PreviewConfig } from '@ephemera/schema';
 import type { PreviewConfigSource } from '../preview-config-source.js';
 import { ProvisionError, type LogSink, type OwnedNamespace, type ProvisionResult, type ProvisionTarget, type Provisioner } from '../provisioner.js';
 import { isAlreadyExists, isNotFound, kubeCall, kubeRead, type KubeApi } from './kube-api.js';
-import { waitForStatefulSets } from './workload-waits.js';
+import { waitForJob, waitForStatefulSets } from './workload-waits.js';
+
+/** Lines of a job run's log kept in the deployment's logs. */
+const JOB_LOG_TAIL_LINES = 200;
 import { checkKubernetesAccess, checkKubernetesIdentity, type AccessCheckResult, type SecretRef } from './access-check.js';
 import { bindPreviewRole, previewRoleBinding } from './preview-role-binding.js';
 import { DEFAULT_ADDON_IMAGES, PREVIEW_FENCE_DEFAULTS, previewTlsMode, type PreviewTlsMode } from '../../config.js';
@@ -20,8 +23,10 @@ import {
   environmentSelector,
   instanceSelector,
   ownerLabels,
+  jobManifest,
   previewManifests,
   type PreviewClusterSettings,
+  type PreviewManifestInput,
 } from './preview-manifests.js';
 import { EMPTY_SET, appliedSetOf, droppedObjects, keyOf, readAppliedSet, sameSet, unionOf, withAppliedSet, type AppliedSet } from './applied-set.js';
 import { waitForRollout } from './rollout-waiter.js';
@@ -159,7 +164,7 @@ export class KubernetesProvisioner implements Provisioner {
 
     const host = `${target.namespace}.${this.o.baseDomain}`;
     const url = `${this.o.urlScheme}://${host}`;
-    const manifests = previewManifests({
+    const manifestInput: PreviewManifestInput = {
       namespace: target.namespace,
       environmentId: target.environmentId,
       prNumber: target.prNumber,
@@ -179,7 +184,8 @@ export class KubernetesProvisioner implements Provisioner {
         repository: target.repositoryFullName,
       },
       settings: this.clusterSettings(),
-    });
+    };
+    const manifests = previewManifests(manifestInput);
     // An image outside PREVIEW_IMAGE_ALLOWED fails the deployment before anything is applied.
     checkImages(manifests, this.o.imageAllowed ?? []);
 
@@ -218,6 +224,7 @@ export class KubernetesProvisioner implements Provisioner {
         { api: this.o.api, namespace: target.namespace, log, signal, pollMs: this.pollMs, deadline: Date.now() + config.timeout_seconds * this.secondMs, timeoutSeconds: config.timeout_seconds },
       );
     }
+    await this.runJobs('before_deploy', config, manifestInput, target, log, signal);
     const last = desired.filter(rolled);
     for (const obj of last) {
       if (obj.kind === 'Deployment') await this.dropRemovedProbes(obj as V1Deployment, previous, signal);
@@ -234,6 +241,49 @@ export class KubernetesProvisioner implements Provisioner {
     );
     log(`rollout complete; serving at ${url}`);
     return { url };
+  }
+
+  /**
+   * Runs the configuration's jobs of one kind, in file order, each to its end: a Job per run, named by the
+   * deployment, whose log's end goes into the deployment's logs. A failed `before_deploy` job fails the deployment
+   * before any service rolled, so the previous version keeps serving.
+   */
+  private async runJobs(when: JobWhen, config: PreviewConfig, input: PreviewManifestInput, target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void> {
+    const jobs = Object.entries(config.jobs ?? {}).filter(([, j]) => j.when === when);
+    if (jobs.length === 0) return;
+    if (target.deploymentId === undefined) throw new ProvisionError('job runs are named by their deployment, and this deploy has none', false);
+    for (const [name, job] of jobs) {
+      const run = jobManifest(input, name, job, jobRunName(name, target.commitSha, target.deploymentId));
+      const runName = run.metadata!.name!;
+      await kubeCall(
+        async () => {
+          try {
+            await this.o.api.batch.createNamespacedJob({ namespace: target.namespace, body: run, fieldManager: FIELD_MANAGER });
+          } catch (err) {
+            // A retried deploy finds its run already made: it is waited for, not run twice.
+            if (!isAlreadyExists(err)) throw err;
+          }
+        },
+        { signal, what: `creating Job ${runName}` },
+      );
+      log(`job ${name} (${when}): Job ${runName} started`);
+      const end = await waitForJob(runName, {
+        api: this.o.api,
+        namespace: target.namespace,
+        log,
+        signal,
+        pollMs: this.pollMs,
+        // Its activeDeadlineSeconds ends it first; this allows for the pod's start and the controller's report.
+        deadline: Date.now() + (job.timeout_seconds + 60) * this.secondMs,
+        tailLines: JOB_LOG_TAIL_LINES,
+      });
+      if (end.log.length > 0) log(`job ${name} log (last ${end.log.length} lines):\n${end.log.join('\n')}`);
+      if (!end.ok) {
+        const cause = end.exitCode !== undefined ? `exit code ${end.exitCode}` : end.reason === 'DeadlineExceeded' ? `not finished after ${job.timeout_seconds} s` : end.reason;
+        throw new ProvisionError(`job ${name} failed: ${cause}`, false, [], when === 'before_deploy');
+      }
+      log(`job ${name} succeeded`);
+    }
   }
 
   /** The operator's settings every preview gets, with the defaults of config.ts for options left out. */
@@ -262,7 +312,7 @@ export class KubernetesProvisioner implements Provisioner {
 
   /** secret_env only for pull requests from the repository itself, and only Secrets the operator allows. */
   private checkSecrets(config: PreviewConfig, target: ProvisionTarget): void {
-    const wanted = Object.entries(config.services).flatMap(([svc, s]) => s.secret_env.map((e) => ({ svc, ...e })));
+    const wanted = [...Object.entries(config.services), ...Object.entries(config.jobs ?? {})].flatMap(([svc, s]) => s.secret_env.map((e) => ({ svc, ...e })));
     if (wanted.length === 0) return;
     if (target.fromFork) {
       throw new ProvisionError(
@@ -286,7 +336,7 @@ export class KubernetesProvisioner implements Provisioner {
       const k = `${ref.namespace}/${ref.name}`;
       refs.set(k, { ...ref, keys: [...(refs.get(k)?.keys ?? []), ...keys] });
     };
-    for (const s of Object.values(config.services)) {
+    for (const s of [...Object.values(config.services), ...Object.values(config.jobs ?? {})]) {
       for (const e of s.secret_env) add({ namespace: this.o.secretsNamespace!, name: e.secret }, [e.key]);
     }
     if (this.o.imagePullSecret) add(this.o.imagePullSecret);
