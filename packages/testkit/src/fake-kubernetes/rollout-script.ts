@@ -166,7 +166,8 @@ export const DEFAULT_JOB_LOG = 'starting job\ndone\n';
 
 /** The plan for a Job's pods: a run that ends, with exit code 0 after a second unless the script says otherwise. */
 export function jobPodPlan(script: RolloutScript, pickedAt: number, secondMs: number): PodPlan {
-  const plan = podPlan(script, pickedAt, secondMs);
+  // A copy: a named script's plan may be the shared base every other pod's 'success' uses.
+  const plan = { ...podPlan(script, pickedAt, secondMs) };
   plan.crash ??= { exitCode: 0, reason: 'Completed', runMs: secondMs, untilRestarts: Infinity, log: DEFAULT_JOB_LOG };
   return plan;
 }
