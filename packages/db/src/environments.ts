@@ -72,6 +72,8 @@ export interface StatusChange {
   /** Defaults to now when the environment becomes READY. */
   lastDeployedAt?: Date;
   environmentUrl?: string | null;
+  /** The environment's after_create jobs succeeded now (stamped once; a later deploy does not run them again). */
+  afterCreateSucceededAt?: Date;
 }
 
 /**
@@ -112,5 +114,6 @@ export function environmentStatusStamps(to: EnvironmentStatus, change: StatusCha
     // A teardown stays asked for through a FAILED destroy (the sweep tries again) and ends with any other move.
     ...(to === 'DESTROYING' ? { destroyRequestedAt: now, waitingSince: null } : to === 'FAILED' ? {} : { destroyRequestedAt: null }),
     ...(change.environmentUrl !== undefined ? { environmentUrl: change.environmentUrl } : {}),
+    ...(change.afterCreateSucceededAt !== undefined ? { afterCreateSucceededAt: change.afterCreateSucceededAt } : {}),
   };
 }

@@ -105,7 +105,7 @@ export async function readPullRequest(db: Db, key: PullRequestKey, extra?: Prism
   };
 }
 
-const DATE_FIELDS = new Set(['lastDeployedAt', 'createdAt', 'updatedAt', 'destroyedAt', 'waitingSince', 'destroyRequestedAt', 'lastEventAt', 'commentClaimedAt', 'lastActionAt']);
+const DATE_FIELDS = new Set(['lastDeployedAt', 'createdAt', 'updatedAt', 'destroyedAt', 'waitingSince', 'destroyRequestedAt', 'lastEventAt', 'commentClaimedAt', 'lastActionAt', 'afterCreateSucceededAt']);
 const BIGINT_FIELDS = new Set(['repositoryId', 'installationId', 'commentId', 'id', 'reviewApprovalId']);
 
 /** row_to_json renders timestamps as text and bigints as numbers: they are turned back into what Prisma returns. */

@@ -2,10 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startFakeKubernetes, type FakeKubernetes, type RolloutContext, type RolloutScript } from '@ephemera/testkit';
+import { createHash } from 'node:crypto';
+import { pullRequestPayload, startFakeKubernetes, type FakeKubernetes, type RolloutContext, type RolloutScript } from '@ephemera/testkit';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
 import { ProvisionError, type ProvisionTarget } from '../src/provisioners/provisioner.js';
-import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
+import { at, startHarness, type Harness } from './harness.js';
+import { KUBE_SECOND_MS, directProvisioner, directTarget, kubeProvisionerFor } from './kube-provisioner.js';
 import { previewConfig } from './preview-render.js';
 
 /* A whole app on the fake API server: add-ons with their data kept across pushes, job runs, routes. */
@@ -160,5 +162,110 @@ routes:
       ['/api', 'api'],
       ['/', 'web'],
     ]);
+  });
+});
+
+describe('after_create jobs: once per environment, recorded in the database (fake API server, PostgreSQL)', () => {
+  const REPO = 'acme/seeded';
+  const SEEDED = `version: 1
+services:
+  web:
+    image: ghcr.io/acme/web:{{sha}}
+    port: 3000
+timeout_seconds: 60
+addons:
+  db: { type: postgres }
+jobs:
+  migrate:
+    image: "ghcr.io/acme/web:{{sha}}"
+    command: [npm, run, migrate]
+    when: before_deploy
+  seed:
+    image: "ghcr.io/acme/web:{{sha}}"
+    command: [npm, run, seed]
+    when: after_create
+`;
+  const commit = (n: number) => createHash('sha1').update(`seeded ${n}`).digest('hex');
+  const dirs: string[] = [];
+  let fake: FakeKubernetes;
+  let h: Harness;
+  /** Seed runs that exit 1 (with a log) until this is turned off. */
+  let seedFails = false;
+
+  beforeAll(async () => {
+    fake = await startFakeKubernetes({
+      terminatingMs: 50,
+      controllerDelayMs: 10,
+      secondMs: KUBE_SECOND_MS,
+      rollout: (ctx: RolloutContext) =>
+        seedFails && ctx.kind === 'Job' && ctx.name.startsWith('seed-') ? { crash: { exitCode: 1, log: 'seeding users\nerror: duplicate key' } } : 'success',
+    });
+    fake.seed({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'rancher.io/local-path',
+    });
+    h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, {}, dirs) });
+  });
+  afterAll(async () => {
+    await h.close();
+    await fake.close();
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
+
+  async function deliver(pr: number, n: number, action: 'opened' | 'synchronize', step: number) {
+    h.fakeGithub!.setFile(REPO, commit(n), '.ephemera.yml', SEEDED);
+    await h.deliver(pullRequestPayload({ action, number: pr, repository: REPO, headSha: commit(n), updatedAt: at(step) }));
+    await h.drain();
+  }
+  const env = (pr: number) =>
+    h.db.environment.findFirstOrThrow({ where: { repositoryFullName: REPO, prNumber: pr }, include: { deployments: { orderBy: { id: 'asc' } } } });
+  const runs = (namespace: string, job: string) =>
+    fake
+      .list('batch/v1', 'Job', namespace)
+      .map((j: { metadata: { name: string } }) => j.metadata.name)
+      .filter((name: string) => name.startsWith(`${job}-`))
+      .sort();
+
+  it('the seed runs on the first deploy, after the rollout and before READY, and not on the next push', async () => {
+    await deliver(1, 1, 'opened', 1);
+    let e = await env(1);
+    expect(e.status).toBe('READY');
+    expect(e.afterCreateSucceededAt).toBeInstanceOf(Date);
+    const first = e.deployments[0]!;
+    expect(runs(e.namespace, 'seed')).toEqual([`seed-${commit(1).slice(0, 7)}-${first.id}`]);
+    const logs = first.logs ?? '';
+    expect(logs.indexOf('rollout complete')).toBeGreaterThan(-1);
+    expect(logs.indexOf('rollout complete')).toBeLessThan(logs.indexOf('job seed succeeded'));
+    const stamped = e.afterCreateSucceededAt;
+
+    await deliver(1, 2, 'synchronize', 2);
+    e = await env(1);
+    expect(e.deployments.map((d) => d.status)).toEqual(['SUCCESS', 'SUCCESS']);
+    // Migrations ran again; the seed did not.
+    expect(runs(e.namespace, 'migrate')).toHaveLength(2);
+    expect(runs(e.namespace, 'seed')).toHaveLength(1);
+    expect(e.afterCreateSucceededAt).toEqual(stamped);
+  });
+
+  it('a failed seed fails the deployment; the next push runs it again', async () => {
+    seedFails = true;
+    await deliver(2, 3, 'opened', 1);
+    let e = await env(2);
+    expect(e.status).toBe('FAILED');
+    expect(e.afterCreateSucceededAt).toBeNull();
+    expect(e.deployments[0]!.errorMessage).toBe('job seed failed: exit code 1');
+    expect(e.deployments[0]!.logs).toContain('error: duplicate key');
+
+    seedFails = false;
+    await deliver(2, 4, 'synchronize', 2);
+    e = await env(2);
+    expect(e.status).toBe('READY');
+    expect(e.afterCreateSucceededAt).toBeInstanceOf(Date);
+    expect(e.deployments.map((d) => d.status)).toEqual(['FAILED', 'SUCCESS']);
+    expect(runs(e.namespace, 'seed')).toEqual(
+      e.deployments.map((d) => `seed-${d.commitSha.slice(0, 7)}-${d.id}`).sort(),
+    );
   });
 });

@@ -61,6 +61,7 @@ export function target(env: Environment, commitSha: string, extra: Pick<Provisio
     fromFork: env.fromFork,
     // A fork never supplies the configuration: its previews are configured by the base branch.
     configSha: env.fromFork ? env.baseSha : commitSha,
+    afterCreateSucceeded: env.afterCreateSucceededAt != null,
     ...extra,
   };
 }
@@ -210,7 +211,7 @@ function createDeployStep({ db, provisioner, followUps, logger, checkIntervalMs 
     clearTimeout(started);
 
     // 3. Done: SUCCESS and READY, unless the deployment was superseded meanwhile.
-    const finished = await finish(db, env, deploymentId, { to: 'SUCCESS', url: result.url, logs: logs.drain(), logMaxBytes });
+    const finished = await finish(db, env, deploymentId, { to: 'SUCCESS', url: result.url, logs: logs.drain(), logMaxBytes, afterCreateRan: result.afterCreateRan === true });
     await feedback(followUps, env);
     return finished ? 'deployed' : 'superseded before completion';
   };
@@ -229,7 +230,7 @@ async function finish(
   db: PrismaClient,
   env: Environment,
   deploymentId: number,
-  end: { to: 'SUCCESS' | 'FAILED'; errorMessage?: string; url?: string | null | undefined; logs: string; logMaxBytes: number | undefined; keepReady?: boolean },
+  end: { to: 'SUCCESS' | 'FAILED'; errorMessage?: string; url?: string | null | undefined; logs: string; logMaxBytes: number | undefined; keepReady?: boolean; afterCreateRan?: boolean },
 ): Promise<boolean> {
   const moved = await moveDeployment(db, {
       lock: true,
@@ -245,7 +246,12 @@ async function finish(
         id: env.id,
         from: ['PROVISIONING', 'UPDATING'],
         to: end.to === 'SUCCESS' || end.keepReady ? 'READY' : 'FAILED',
-        change: end.to === 'SUCCESS' ? (end.url ? { environmentUrl: end.url } : {}) : end.keepReady ? {} : { errorMessage: end.errorMessage ?? null },
+        change:
+          end.to === 'SUCCESS'
+            ? { ...(end.url ? { environmentUrl: end.url } : {}), ...(end.afterCreateRan ? { afterCreateSucceededAt: new Date() } : {}) }
+            : end.keepReady
+              ? {}
+              : { errorMessage: end.errorMessage ?? null },
       },
     });
   // Superseded meanwhile: its lines are still kept.

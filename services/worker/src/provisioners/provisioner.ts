@@ -29,6 +29,11 @@ export interface ProvisionTarget {
    * so a rollout that exceeded its progress deadline rolls again; null when none did.
    */
   restartedAt?: Date | null;
+  /**
+   * Whether the environment's `after_create` jobs have ever succeeded: they run after a rollout until they have
+   * once, so a failed first run is run again by the next push.
+   */
+  afterCreateSucceeded?: boolean | undefined;
 }
 
 /** A namespace the provisioner owns in the cluster, found by its labels. */
@@ -47,6 +52,8 @@ export type LogSink = (line: string) => void;
 export interface ProvisionResult {
   /** The URL the preview is served at (may differ from the expected one). */
   url: string | null;
+  /** The environment's `after_create` jobs ran in this deploy and succeeded: it records so, and they never run again. */
+  afterCreateRan?: boolean;
 }
 
 export interface Provisioner {

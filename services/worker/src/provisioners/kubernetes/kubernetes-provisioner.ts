@@ -240,13 +240,17 @@ export class KubernetesProvisioner implements Provisioner {
       { secondMs: this.secondMs, crashRestarts: this.o.crashRestarts ?? 3, resyncSeconds: this.o.resyncSeconds ?? 60, tailLines: this.tailLines },
     );
     log(`rollout complete; serving at ${url}`);
-    return { url };
+    // Once per environment, after its first successful rollout; until they succeed, every deploy runs them.
+    const afterCreate = !target.afterCreateSucceeded && Object.values(config.jobs ?? {}).some((j) => j.when === 'after_create');
+    if (afterCreate) await this.runJobs('after_create', config, manifestInput, target, log, signal);
+    return afterCreate ? { url, afterCreateRan: true } : { url };
   }
 
   /**
    * Runs the configuration's jobs of one kind, in file order, each to its end: a Job per run, named by the
    * deployment, whose log's end goes into the deployment's logs. A failed `before_deploy` job fails the deployment
-   * before any service rolled, so the previous version keeps serving.
+   * before any service rolled, so the previous version keeps serving; a failed `after_create` job fails it too, and
+   * the next deploy runs the `after_create` jobs again.
    */
   private async runJobs(when: JobWhen, config: PreviewConfig, input: PreviewManifestInput, target: ProvisionTarget, log: LogSink, signal: AbortSignal): Promise<void> {
     const jobs = Object.entries(config.jobs ?? {}).filter(([, j]) => j.when === when);

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "public"."environments" DROP COLUMN "after_create_succeeded_at";
