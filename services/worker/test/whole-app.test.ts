@@ -147,6 +147,24 @@ describe('a whole app on the Kubernetes provisioner (fake API server)', () => {
     expect(fake.get('apps/v1', 'Deployment', ns, 'web').spec.template.metadata.annotations['ephemera.dev/commit']).toBe(sha('a'));
   });
 
+  it('a job’s image outside PREVIEW_IMAGE_ALLOWED fails the deployment before anything is applied, as a service’s does', async () => {
+    const yaml = `${WITH_DB}jobs:
+  migrate:
+    image: docker.io/library/node:20
+    command: [npm, run, migrate]
+    when: before_deploy
+`;
+    const before = fake.requests.length;
+    const failure = directProvisioner(api, 'app', { imageAllowed: ['ghcr.io/acme/*'] }).provision(target(7, sha('a'), yaml, { deploymentId: 71 }), () => {}, signal);
+    await expect(failure).rejects.toThrow('jobs.migrate.image docker.io/library/node:20 is not an image this installation runs (PREVIEW_IMAGE_ALLOWED: ghcr.io/acme/*)');
+    await expect(failure).rejects.toMatchObject({ transient: false });
+    expect(fake.requests.slice(before).filter((r) => r.verb !== 'get')).toEqual([]);
+    expect(fake.get('v1', 'Namespace', undefined, 'pr-7-web-app')).toBeUndefined();
+    // The same file with the job's image allowed deploys.
+    await directProvisioner(api, 'app', { imageAllowed: ['ghcr.io/acme/*', 'docker.io/library/node:*'] }).provision(target(7, sha('a'), yaml, { deploymentId: 72 }), () => {}, signal);
+    expect(fake.get('batch/v1', 'Job', 'pr-7-web-app', 'migrate-aaaaaaa-72')).toBeDefined();
+  });
+
   it('routes: one preview host, a path per service', async () => {
     const yaml = `version: 1
 services:

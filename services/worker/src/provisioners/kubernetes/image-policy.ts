@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Job } from '@kubernetes/client-node';
 import { ProvisionError } from '../provisioner.js';
 
 /** `*` matches any text (slashes and colons included); the pattern covers the whole image reference. */
@@ -26,17 +26,24 @@ export function registryHost(image: string): string {
   return first.includes('.') || first.includes(':') || first === 'localhost' ? first : 'docker.io';
 }
 
-const imagesOf = (d: V1Deployment) => [...(d.spec?.template.spec?.initContainers ?? []), ...(d.spec?.template.spec?.containers ?? [])].map((c) => c.image ?? '');
+const imagesOf = (w: V1Deployment | V1Job) => [...(w.spec?.template.spec?.initContainers ?? []), ...(w.spec?.template.spec?.containers ?? [])].map((c) => c.image ?? '');
 
-/** Refuses a deployment, before anything is applied, when one of its rendered images is outside PREVIEW_IMAGE_ALLOWED. */
+/** Where a workload's image comes from in `.ephemera.yml`: a Deployment is a service, a Job a job. */
+const CHECKED: Record<string, string> = { Deployment: 'services', Job: 'jobs' };
+
+/**
+ * Refuses a deployment, before anything is applied, when one of its rendered images (services and jobs alike) is
+ * outside PREVIEW_IMAGE_ALLOWED. A Job is checked under its job's name (`jobs.<name>.image`).
+ */
 export function checkImages(manifests: readonly KubernetesObject[], patterns: readonly string[]): void {
   if (patterns.length === 0) return;
   for (const obj of manifests) {
-    if (obj.kind !== 'Deployment') continue;
-    const refused = imagesOf(obj as V1Deployment).find((image) => !imageAllowed(image, patterns));
+    const section = CHECKED[obj.kind ?? ''];
+    if (section === undefined) continue;
+    const refused = imagesOf(obj as V1Deployment | V1Job).find((image) => !imageAllowed(image, patterns));
     if (refused !== undefined) {
       throw new ProvisionError(
-        `services.${obj.metadata!.name}.image ${refused} is not an image this installation runs (PREVIEW_IMAGE_ALLOWED: ${patterns.join(', ')})`,
+        `${section}.${obj.metadata!.name}.image ${refused} is not an image this installation runs (PREVIEW_IMAGE_ALLOWED: ${patterns.join(', ')})`,
         false,
       );
     }

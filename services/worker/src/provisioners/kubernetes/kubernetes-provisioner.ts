@@ -186,8 +186,10 @@ export class KubernetesProvisioner implements Provisioner {
       settings: this.clusterSettings(),
     };
     const manifests = previewManifests(manifestInput);
-    // An image outside PREVIEW_IMAGE_ALLOWED fails the deployment before anything is applied.
-    checkImages(manifests, this.o.imageAllowed ?? []);
+    // An image outside PREVIEW_IMAGE_ALLOWED, a service's or a job's, fails the deployment before anything is applied
+    // (each job is rendered here under its own name, as its runs will be).
+    const jobRuns = Object.entries(config.jobs ?? {}).map(([name, job]) => jobManifest(manifestInput, name, job, name));
+    checkImages([...manifests, ...jobRuns], this.o.imageAllowed ?? []);
 
     const live = await this.claimNamespace(target, log, signal);
     // A namespace made now holds nothing to prune; one without a record (an earlier version's) is listed.
