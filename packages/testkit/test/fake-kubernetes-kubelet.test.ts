@@ -124,7 +124,8 @@ describe('containers that exit', () => {
     // Each restart after the first: the 1 s run, then the back-off counted from the exit (20 ms a second).
     [[2, 1, 220], [3, 2, 420], [4, 3, 820]].forEach(([n, previous, expected]) => {
       expect(restartedAt(n!) - restartedAt(previous!)).toBeGreaterThanOrEqual(expected! - 20);
-      expect(restartedAt(n!) - restartedAt(previous!)).toBeLessThan(expected! + 60);
+      // Late by a busy machine's timers at most; each back-off stays well short of the next one's double.
+      expect(restartedAt(n!) - restartedAt(previous!)).toBeLessThan(expected! + 150);
     });
     const backOffs = [...new Set(statuses.map((x) => x.s!.state?.waiting?.message).filter(Boolean))].map((m) => m!.split(' ')[1]);
     expect(backOffs).toEqual(['10s', '20s', '40s']);

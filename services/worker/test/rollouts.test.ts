@@ -74,7 +74,9 @@ describe('rollouts judged as a cluster behaves', () => {
   it('an app that exits while its database starts gets its restarts, then is READY', async () => {
     const { env, dep } = await deploy(2, 3, service('ghcr.io/acme/flaky:1'));
     expect({ status: env.status, error: env.errorMessage }).toEqual({ status: 'READY', error: null });
-    expect(dep.logs).toMatch(/CrashLoopBackOff \(exit code 1; [12] restarts?\)/);
+    // The crash loop is in the logs: as the judge saw the pod, or, when the pod was up again before the watch
+    // caught it waiting (a busy machine), as the kubelet's BackOff event.
+    expect(dep.logs).toMatch(/CrashLoopBackOff \(exit code 1; [12] restarts?\)|BackOff: Back-off restarting failed container web /);
   });
 
   it('a crash loop fails once the container restarted PREVIEW_CRASH_RESTARTS times; what it printed stays out of the comment', async () => {
