@@ -118,19 +118,27 @@ function claimUsage(claim: Obj): Record<string, number> {
 export function checkClaimQuota(claim: Obj, namespace: string, view: AdmissionView): string | undefined {
   const usage = claimUsage(claim);
   for (const quota of view.quotas(namespace)) {
-    const hard: Record<string, string> = quota.spec?.hard ?? {};
-    const used = quotaUsed(quota, namespace, view);
-    const over = Object.keys(hard)
-      .filter((r) => r in usage)
-      .filter((r) => (parseQuantity(used[r]) ?? 0) + usage[r]! > (parseQuantity(hard[r]) ?? Infinity))
-      .sort();
-    if (over.length > 0) {
-      const list = (f: (r: string) => string) => over.map((r) => `${r}=${f(r)}`).join(',');
-      const requested = (r: string) => (r.endsWith('requests.storage') ? claim.spec.resources.requests.storage : formatFor(r, usage[r]!));
-      return `exceeded quota: ${quota.metadata.name}, requested: ${list(requested)}, used: ${list((r) => used[r]!)}, limited: ${list((r) => hard[r]!)}`;
-    }
+    const exceeded = exceededQuota(quota, usage, quotaUsed(quota, namespace, view), (r) =>
+      r.endsWith('requests.storage') ? claim.spec.resources.requests.storage : formatFor(r, usage[r]!),
+    );
+    if (exceeded) return exceeded;
   }
   return undefined;
+}
+
+/**
+ * The `exceeded quota: …` message when `usage` on top of what `quota` has counted goes past one of its limits, the
+ * resources in order; `requested` writes a request as the object said it.
+ */
+function exceededQuota(quota: Obj, usage: Record<string, number>, used: Record<string, string>, requested: (r: string) => string): string | undefined {
+  const hard: Record<string, string> = quota.spec?.hard ?? {};
+  const over = Object.keys(hard)
+    .filter((r) => r in usage)
+    .filter((r) => (parseQuantity(used[r]) ?? 0) + usage[r]! > (parseQuantity(hard[r]) ?? Infinity))
+    .sort();
+  if (over.length === 0) return undefined;
+  const list = (f: (r: string) => string) => over.map((r) => `${r}=${f(r)}`).join(',');
+  return `exceeded quota: ${quota.metadata.name}, requested: ${list(requested)}, used: ${list((r) => used[r]!)}, limited: ${list((r) => hard[r]!)}`;
 }
 
 const COMPUTE = ['cpu', 'memory', 'requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'];
@@ -148,15 +156,8 @@ export function checkPodQuota(pod: Obj, namespace: string, view: AdmissionView):
       if (lacking.length > 0) missing.push(`${resource} for: ${lacking.join(',')}`);
     }
     if (missing.length > 0) return `failed quota: ${name}: must specify ${missing.join('; ')}`;
-    const used = quotaUsed(quota, namespace, view);
-    const over = Object.keys(hard)
-      .filter((r) => r in usage)
-      .filter((r) => (parseQuantity(used[r]) ?? 0) + usage[r]! > (parseQuantity(hard[r]) ?? Infinity))
-      .sort();
-    if (over.length > 0) {
-      const list = (f: (r: string) => string) => over.map((r) => `${r}=${f(r)}`).join(',');
-      return `exceeded quota: ${name}, requested: ${list((r) => formatFor(r, usage[r]!))}, used: ${list((r) => used[r]!)}, limited: ${list((r) => hard[r]!)}`;
-    }
+    const exceeded = exceededQuota(quota, usage, quotaUsed(quota, namespace, view), (r) => formatFor(r, usage[r]!));
+    if (exceeded) return exceeded;
   }
   return undefined;
 }
