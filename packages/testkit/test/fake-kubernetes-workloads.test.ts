@@ -138,6 +138,24 @@ describe('fake Kubernetes API server: StatefulSets, Jobs, PersistentVolumeClaims
     expect(await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: 'jobs' })).toBe('applying 0001_init.sql\nmigrations done\n');
   });
 
+  it('a Job that ran to its default end leaves every other workload\'s default run alone (pods keep running)', async () => {
+    // The crash loop scripted for StatefulSet db above is not this one's.
+    scripts.delete('StatefulSet/db');
+    await apply(namespace('shared'));
+    await apply(job('shared', 'defaulted'));
+    expect((await finished('shared', 'defaulted')).status?.conditions?.map((c) => c.type)).toEqual(['Complete']);
+    await apply(db('shared'));
+    await waitFor('the StatefulSet to roll out after the Job', async () => {
+      const s = await apps.readNamespacedStatefulSet({ name: 'db', namespace: 'shared' });
+      return stsRolloutStatus(s) === 'done' ? s : undefined;
+    });
+    // Ten (Kubernetes) seconds on: a run that ends would have ended, and restarted, by now.
+    await new Promise((r) => setTimeout(r, 10 * 40));
+    const pod = await core.readNamespacedPod({ name: 'db-0', namespace: 'shared' });
+    expect(pod.status?.phase).toBe('Running');
+    expect(pod.status?.containerStatuses?.[0]).toMatchObject({ ready: true, restartCount: 0 });
+  });
+
   it('fails a Job whose container exits 1 with BackoffLimitExceeded at backoffLimit 0', async () => {
     scripts.set('Job/broken', { crash: { exitCode: 1, log: 'relation "users" already exists' } });
     await apply(job('jobs', 'broken'));
