@@ -28,7 +28,7 @@ services:
   web:
     image: ghcr.io/acme/web:{{sha}}
     port: 3000
-timeout_seconds: 60
+timeout_seconds: 600
 ${gate}`;
 const GATED = CONFIG(`deploy:
   wait_for:

@@ -22,7 +22,7 @@ services:
     image: ghcr.io/acme/worker:{{short_sha}}
     command: ["node", "worker.js"]
 expose: web
-timeout_seconds: 60
+timeout_seconds: 600
 `;
 
 const dirs: string[] = [];
@@ -89,7 +89,7 @@ describe('Kubernetes provisioner: a pull request from opened to closed', () => {
     );
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
     expect(web.spec.template.spec.automountServiceAccountToken).toBe(false);
-    expect(web.spec.progressDeadlineSeconds).toBe(60);
+    expect(web.spec.progressDeadlineSeconds).toBe(600);
     const worker = fake.get('apps/v1', 'Deployment', env.namespace, 'worker');
     expect(worker.spec.template.spec.containers[0]).toMatchObject({ image: `ghcr.io/acme/worker:${sha(1).slice(0, 7)}`, command: ['node', 'worker.js'] });
 
@@ -341,7 +341,7 @@ describe('Kubernetes provisioner: a teardown holds no provisioning slot', () => 
     fake = await startFakeKubernetes({ terminatingMs: 20, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
     // One job at a time, and a teardown allowed to take 50 (configured) minutes.
     h = await startHarness({ provisionerFor: provisionerFor(fake, { destroyTimeoutSeconds: 3_000 }), concurrency: 1 });
-    for (const n of [40, 41]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: nginx:1.27\n    port: 80\ntimeout_seconds: 30\n');
+    for (const n of [40, 41]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: nginx:1.27\n    port: 80\ntimeout_seconds: 600\n');
   });
   afterAll(async () => {
     await h.close();
@@ -427,14 +427,14 @@ describe('Kubernetes provisioner: forks and secrets', () => {
   });
 
   it('a fork\'s preview is configured by the base commit, never by the fork', async () => {
-    h.fakeGithub!.setFile(REPO, sha(100), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: ghcr.io/acme/base-config:{{short_sha}}\n    port: 80\ntimeout_seconds: 30\n');
+    h.fakeGithub!.setFile(REPO, sha(100), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: ghcr.io/acme/base-config:{{short_sha}}\n    port: 80\ntimeout_seconds: 600\n');
     h.fakeGithub!.setFile(REPO, sha(21), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: evil/miner:latest\n    port: 80\n');
     await h.deliver(
       pullRequestPayload({ action: 'opened', number: 21, repository: REPO, fromFork: 'mallory/forked', sender: { login: 'maint' }, headSha: sha(21), baseSha: sha(100), updatedAt: at(1) }),
     );
     await h.drain();
     const env = await envOf(h, REPO, 21);
-    expect(env).toMatchObject({ status: 'READY', fromFork: true, baseSha: sha(100) });
+    expect(env).toMatchObject({ status: 'READY', errorMessage: null, fromFork: true, baseSha: sha(100) });
     // The fork's commit is what runs; how it runs is the base branch's decision.
     expect(fake.get('apps/v1', 'Deployment', env.namespace, 'web').spec.template.spec.containers[0].image).toBe(`ghcr.io/acme/base-config:${sha(21).slice(0, 7)}`);
     const reads = h.fakeGithub!.requests.filter((r) => r.path === `/repos/${REPO}/contents/.ephemera.yml`);
@@ -444,7 +444,7 @@ describe('Kubernetes provisioner: forks and secrets', () => {
 
   it('secret_env copies allowed Secrets in; a fork\'s secret_env and a Secret not allowed are refused', async () => {
     const withSecret = (secret: string) =>
-      `version: 1\nservices:\n  web:\n    image: ghcr.io/acme/app:1\n    port: 80\n    secret_env:\n      - { name: DB_PASSWORD, secret: ${secret}, key: password }\ntimeout_seconds: 30\n`;
+      `version: 1\nservices:\n  web:\n    image: ghcr.io/acme/app:1\n    port: 80\n    secret_env:\n      - { name: DB_PASSWORD, secret: ${secret}, key: password }\ntimeout_seconds: 600\n`;
     h.fakeGithub!.setFile(REPO, sha(22), '.ephemera.yml', withSecret('preview-db'));
     await h.deliver(pullRequestPayload({ action: 'opened', number: 22, repository: REPO, headSha: sha(22), updatedAt: at(1) }));
     await h.drain();

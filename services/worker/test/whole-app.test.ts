@@ -190,7 +190,7 @@ services:
   web:
     image: ghcr.io/acme/web:{{sha}}
     port: 3000
-timeout_seconds: 60
+timeout_seconds: 600
 addons:
   db: { type: postgres }
 jobs:
