@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run } from './exec.mjs';
+import { prefixed, run } from './exec.mjs';
 import { bold, green, red, say } from './log.mjs';
 import { freePort, startPostgres, startRedis, findPostgresBinDir } from './servers.mjs';
 import { ROOT, ensurePnpm, installDependencies } from './workspace.mjs';
+
+const WORKER = '@ephemera/worker';
 
 /**
  * `npm test`: installs what is missing, starts a throwaway PostgreSQL and Redis, applies the migrations, then
@@ -56,10 +58,22 @@ export async function testCommand(args) {
     };
     await run('pnpm', ['db:migrate'], { cwd: ROOT, env });
     let failed = false;
-    try {
-      await run('pnpm', ['exec', 'turbo', 'run', 'build', 'typecheck', 'lint', 'test', '--concurrency=2', '--continue', '--output-logs=new-only', ...args], { cwd: ROOT, env });
-    } catch {
-      failed = true;
+    const turbo = (tasks, extra = []) => run('pnpm', ['exec', 'turbo', 'run', ...tasks, '--concurrency=2', '--continue', '--output-logs=new-only', ...extra], { cwd: ROOT, env });
+    const passed = (promise) => promise.then(() => true, () => false);
+    if (args.length > 0) {
+      failed = !(await passed(turbo(['build', 'typecheck', 'lint', 'test'], args)));
+    } else {
+      // Everything is built first; then the worker's suite, by far the longest and mostly waiting on timers and I/O
+      // rather than the CPU, runs alongside the rest instead of wherever turbo happens to schedule it (often last).
+      if (await passed(turbo(['build']))) {
+        const results = await Promise.all([
+          passed(prefixed('pnpm', ['--filter', WORKER, 'run', '--silent', 'test'], `${WORKER}:test: `, { cwd: ROOT, env })),
+          passed(turbo(['typecheck', 'lint', 'test'], [`--filter=!${WORKER}`])).then(async (ok) => (await passed(turbo(['typecheck', 'lint'], [`--filter=${WORKER}`]))) && ok),
+        ]);
+        failed = results.includes(false);
+      } else {
+        failed = true;
+      }
     }
     // The fault suite in its bounded form, after the rest so it has the machine to itself: it starts its own
     // PostgreSQL, Redis and service processes, since it stops and restarts them. It adds its own line to the
