@@ -10,7 +10,7 @@ import { admitWithPolicies, startFakeKubernetes, type FakeKubernetes } from '@ep
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { KubeApi } from '../../../services/worker/src/provisioners/kubernetes/kube-api.js';
-import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, permissionKeys } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-permissions.js';
+import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, gatewayPermission, permissionKeys } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-permissions.js';
 import { KubernetesProvisioner } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { previewRoleBinding } from '../../../services/worker/src/provisioners/kubernetes/preview-role-binding.js';
 import type { PreviewConfigSource } from '../../../services/worker/src/provisioners/preview-config-source.js';
@@ -29,6 +29,7 @@ const rendered: Record<(typeof TREES)[number], KubeObject[]> = {
   try: kustomizeBuild(path.join(KUBE, 'overlays/try')),
 };
 const sourceSecrets = kustomizeBuild(path.join(KUBE, 'source-secrets'));
+const previewGateway = kustomizeBuild(path.join(KUBE, 'preview-gateway'));
 const find = (objects: KubeObject[], kind: string, name: string): any => objects.find((o) => o.kind === kind && o.metadata.name === name);
 
 const WORKER = 'system:serviceaccount:ephemera:ephemera-worker';
@@ -63,7 +64,7 @@ describe('the worker\'s roles', () => {
   });
 
   it('no rule anywhere lists, watches or reads every Secret, escalates or impersonates', () => {
-    const all = [...TREES.flatMap((t) => rendered[t]), ...sourceSecrets].filter((o) => ['ClusterRole', 'Role'].includes(o.kind));
+    const all = [...TREES.flatMap((t) => rendered[t]), ...sourceSecrets, ...previewGateway].filter((o) => ['ClusterRole', 'Role'].includes(o.kind));
     const keys = all.flatMap((r) => grants(r).map((g) => `${r.kind}/${r.metadata.name}: ${g}`));
     expect(keys.length).toBeGreaterThan(20);
     expect(keys.filter((k) => /(list|watch) \/secrets|get \/secrets$|escalate|impersonate/.test(k))).toEqual([]);
@@ -84,6 +85,21 @@ describe('the worker\'s roles', () => {
     expect(role.rules[0]).toMatchObject({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
     expect(role.rules[0].resourceNames.length).toBeGreaterThan(0);
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ephemera-source-secrets' });
+    expect(binding.subjects).toEqual([WORKER_SUBJECT]);
+  });
+
+  it('deploy/kubernetes/preview-gateway: `get` on the one Gateway previews attach to, in its own namespace, bound to the worker', () => {
+    expect(previewGateway.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
+      'Role/gateway-system/ephemera-preview-gateway',
+      'RoleBinding/gateway-system/ephemera-preview-gateway',
+    ]);
+    const role = find(previewGateway, 'Role', 'ephemera-preview-gateway');
+    const binding = find(previewGateway, 'RoleBinding', 'ephemera-preview-gateway');
+    expect(() => new Role(role).validate()).not.toThrow();
+    expect(() => new RoleBinding(binding).validate()).not.toThrow();
+    // Exactly what the worker asks for at start for PREVIEW_GATEWAY=gateway-system/previews.
+    expect(grants(role)).toEqual(permissionKeys([gatewayPermission('previews')]));
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ephemera-preview-gateway' });
     expect(binding.subjects).toEqual([WORKER_SUBJECT]);
   });
 });
@@ -107,11 +123,11 @@ services:
   jobs:
     image: ghcr.io/acme/jobs:{{short_sha}}
 expose: web
-timeout_seconds: 60
+timeout_seconds: 600
 `,
   ],
   // The next push drops `api` (its Deployment, Service and the Secret only it used are pruned).
-  ['b'.repeat(40), 'version: 1\nservices:\n  web:\n    image: ghcr.io/acme/web:{{sha}}\n    port: 3000\n    health: { path: /healthz }\n  jobs:\n    image: ghcr.io/acme/jobs:{{sha}}\nexpose: web\ntimeout_seconds: 60\n'],
+  ['b'.repeat(40), 'version: 1\nservices:\n  web:\n    image: ghcr.io/acme/web:{{sha}}\n    port: 3000\n    health: { path: /healthz }\n  jobs:\n    image: ghcr.io/acme/jobs:{{sha}}\nexpose: web\ntimeout_seconds: 600\n'],
   ['c'.repeat(40), 'version: 1\nservices:\n  web:\n    image: ghcr.io/acme/crash:{{sha}}\n    port: 3000\ntimeout_seconds: 60\n'],
 ]);
 const configs: PreviewConfigSource = {
@@ -248,15 +264,19 @@ describe('the Kubernetes provisioner with only the shipped rights (RBAC and admi
     expect([...granted].filter((g) => !needed.has(g)).sort()).toEqual([
       'create apps/statefulsets',
       'create batch/jobs',
+      'create gateway.networking.k8s.io/httproutes',
       'delete /limitranges',
       'delete /persistentvolumeclaims',
       'delete /resourcequotas',
       'delete apps/statefulsets',
+      'delete gateway.networking.k8s.io/httproutes',
       'delete networking.k8s.io/ingresses',
       'delete networking.k8s.io/networkpolicies',
       'get apps/statefulsets',
       'get batch/jobs',
+      'get gateway.networking.k8s.io/httproutes',
       'patch apps/statefulsets',
+      'patch gateway.networking.k8s.io/httproutes',
       'watch /namespaces',
     ]);
   });

@@ -8,13 +8,19 @@ const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a 
 const labelValue = z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a Kubernetes label value').max(63);
 const cpuQuantity = z.string().regex(/^(\d+m|\d+(\.\d{1,3})?)$/, 'must be a CPU quantity such as 500m or 2');
 const memoryQuantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a memory quantity such as 256Mi or 4Gi');
-const secretRef = z
+const namespacedName = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be namespace/name')
   .transform((v) => {
     const [namespace, name] = v.split('/') as [string, string];
     return { namespace, name };
   });
+const secretRef = namespacedName;
+/** A Gateway listener's name (the Gateway API's SectionName: a DNS-1123 subdomain). */
+const sectionName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a Gateway listener name (a DNS-1123 subdomain)')
+  .max(253);
 
 /** Defaults of the preview fences, written once: the schema below and the provisioner (when an option is left out) use them. */
 export const PREVIEW_FENCE_DEFAULTS = {
@@ -170,6 +176,14 @@ export const workerConfigSchema = z.object({
   /** Registry hosts whose images get the image pull secret; unset: every image. */
   PREVIEW_IMAGE_PULL_SECRET_REGISTRIES: env.list().optional(),
   PREVIEW_MAX_REPLICAS: z.coerce.number().int().min(1).max(MAX_REPLICAS_FORMAT).default(3),
+  /** How a preview's URL reaches it: an Ingress, or an HTTPRoute on PREVIEW_GATEWAY. */
+  PREVIEW_ROUTING: z.enum(['ingress', 'gateway']).default('ingress'),
+  /** `namespace/name` of the Gateway preview HTTPRoutes attach to (PREVIEW_ROUTING=gateway). */
+  PREVIEW_GATEWAY: namespacedName.optional(),
+  /** The Gateway listener (its `name`) preview HTTPRoutes attach to; unset: every listener that admits them. */
+  PREVIEW_GATEWAY_SECTION: sectionName.optional(),
+  /** The namespace of the Gateway's data plane, let into previews by their NetworkPolicy; unset: the Gateway's namespace. */
+  PREVIEW_GATEWAY_NAMESPACE: dnsLabel.optional(),
   INGRESS_NAMESPACE: dnsLabel.default('ingress-nginx'),
   INGRESS_CLASS: z.string().min(1).optional(),
   /** `namespace/name` of a TLS Secret (a wildcard certificate) copied into every preview. */
@@ -249,7 +263,50 @@ export function loadWorkerConfig(environment: NodeJS.ProcessEnv = process.env): 
     throw new Error('PREVIEW_SECRETS_ALLOWED needs PREVIEW_SECRETS_NAMESPACE, the namespace the allowed Secrets are copied from');
   }
   previewTlsMode(config);
+  previewGateway(config, environment);
   return config;
+}
+
+/** The Gateway previews attach to (PREVIEW_ROUTING=gateway), as the provisioner takes it. */
+export interface PreviewGatewaySettings {
+  namespace: string;
+  name: string;
+  /** PREVIEW_GATEWAY_SECTION: one listener; undefined: every listener that admits the route. */
+  sectionName: string | undefined;
+  /** PREVIEW_GATEWAY_NAMESPACE: where the Gateway's proxies run, let into previews. */
+  dataPlaneNamespace: string;
+}
+
+/**
+ * PREVIEW_ROUTING=gateway's Gateway, or undefined for Ingresses. Settings the chosen routing would ignore are
+ * refused naming the variables: TLS ends at the Gateway's listener, so nothing of PREVIEW_TLS_* applies there, and
+ * the Ingress settings have no meaning for an HTTPRoute (INGRESS_NAMESPACE counts only when set, since it has a default).
+ */
+export function previewGateway(
+  config: Pick<
+    WorkerConfig,
+    'PREVIEW_ROUTING' | 'PREVIEW_GATEWAY' | 'PREVIEW_GATEWAY_SECTION' | 'PREVIEW_GATEWAY_NAMESPACE' | 'PREVIEW_TLS_MODE' | 'PREVIEW_TLS_SECRET' | 'PREVIEW_TLS_ISSUER' | 'INGRESS_CLASS'
+  >,
+  environment: NodeJS.ProcessEnv = {},
+): PreviewGatewaySettings | undefined {
+  const gatewayOnly = (['PREVIEW_GATEWAY', 'PREVIEW_GATEWAY_SECTION', 'PREVIEW_GATEWAY_NAMESPACE'] as const).filter((k) => config[k] !== undefined);
+  if (config.PREVIEW_ROUTING === 'ingress') {
+    if (gatewayOnly.length > 0) throw new ConfigError([`${gatewayOnly.join(', ')}: only read with PREVIEW_ROUTING=gateway (PREVIEW_ROUTING=ingress)`]);
+    return undefined;
+  }
+  if (!config.PREVIEW_GATEWAY) throw new ConfigError(['PREVIEW_GATEWAY: required with PREVIEW_ROUTING=gateway (namespace/name of the Gateway previews attach to)']);
+  const ignored: string[] = (['PREVIEW_TLS_MODE', 'PREVIEW_TLS_SECRET', 'PREVIEW_TLS_ISSUER', 'INGRESS_CLASS'] as const).filter((k) => config[k] !== undefined);
+  if (environment.INGRESS_NAMESPACE?.trim()) ignored.push('INGRESS_NAMESPACE');
+  if (ignored.length > 0) {
+    throw new ConfigError([
+      `${ignored.join(', ')}: not read with PREVIEW_ROUTING=gateway (TLS ends at the Gateway's listener; PREVIEW_GATEWAY_NAMESPACE is let into previews); unset them`,
+    ]);
+  }
+  return {
+    ...config.PREVIEW_GATEWAY,
+    sectionName: config.PREVIEW_GATEWAY_SECTION,
+    dataPlaneNamespace: config.PREVIEW_GATEWAY_NAMESPACE ?? config.PREVIEW_GATEWAY.namespace,
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { KubernetesObject, V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import { parseConfig } from '@ephemera/runtime';
 import { parsePreviewConfig, type PreviewConfig } from '@ephemera/schema';
-import { previewTlsMode, workerConfigSchema } from '../src/config.js';
+import { previewGateway, previewTlsMode, workerConfigSchema } from '../src/config.js';
 import { previewManifests, type PreviewClusterSettings, type PreviewManifestInput } from '../src/provisioners/kubernetes/preview-manifests.js';
 
 /** A two-service preview, as the tests of the rendered objects use it. */
@@ -25,7 +25,9 @@ export function previewConfig(text = PREVIEW_YAML): PreviewConfig {
 
 /** The cluster settings the worker derives from its environment (defaults for whatever `env` leaves out). */
 export function settingsFromEnv(env: Record<string, string> = {}): PreviewClusterSettings {
-  const c = parseConfig(workerConfigSchema, { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x', QUEUE_SIGNING_KEY: 'k'.repeat(32), ...env });
+  const environment = { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x', QUEUE_SIGNING_KEY: 'k'.repeat(32), ...env };
+  const c = parseConfig(workerConfigSchema, environment);
+  const gateway = previewGateway(c, environment);
   return {
     instance: c.EPHEMERA_INSTANCE,
     quota: { cpu: c.PREVIEW_QUOTA_CPU, memory: c.PREVIEW_QUOTA_MEMORY, pods: c.PREVIEW_QUOTA_PODS },
@@ -35,10 +37,10 @@ export function settingsFromEnv(env: Record<string, string> = {}): PreviewCluste
     storageClass: c.PREVIEW_STORAGE_CLASS,
     addonImages: c.PREVIEW_ADDON_IMAGES,
     podSecurity: c.PREVIEW_POD_SECURITY,
-    ingressNamespace: c.INGRESS_NAMESPACE,
-    ingressClass: c.INGRESS_CLASS,
+    routing: gateway
+      ? { mode: 'gateway', gateway }
+      : { mode: 'ingress', namespace: c.INGRESS_NAMESPACE, className: c.INGRESS_CLASS, tls: { mode: previewTlsMode(c), secretName: c.PREVIEW_TLS_SECRET?.name, issuer: c.PREVIEW_TLS_ISSUER } },
     egress: { denyCidrs: c.PREVIEW_EGRESS_DENY_CIDRS, allowCidrs: c.PREVIEW_EGRESS_ALLOW_CIDRS },
-    tls: { mode: previewTlsMode(c), secretName: c.PREVIEW_TLS_SECRET?.name, issuer: c.PREVIEW_TLS_ISSUER },
     imagePullSecretName: c.PREVIEW_IMAGE_PULL_SECRET?.name,
     imagePullSecretRegistries: c.PREVIEW_IMAGE_PULL_SECRET_REGISTRIES,
   };

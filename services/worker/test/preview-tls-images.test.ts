@@ -8,7 +8,7 @@ import { loadWorkerConfig } from '../src/config.js';
 import { imageAllowed, registryHost } from '../src/provisioners/kubernetes/image-policy.js';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
 import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
-import { CERT_MANAGER_ISSUER } from '../src/provisioners/kubernetes/preview-manifests.js';
+import { CERT_MANAGER_ISSUER } from '../src/provisioners/kubernetes/preview-route.js';
 import { ProvisionError, type ProvisionTarget } from '../src/provisioners/provisioner.js';
 import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
 import { PREVIEW_YAML, deploymentsOf, ingressOf, previewConfig, renderPreview } from './preview-render.js';

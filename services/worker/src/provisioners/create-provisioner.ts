@@ -1,4 +1,4 @@
-import { githubWebUrl, previewTlsMode, type WorkerConfig } from '../config.js';
+import { githubWebUrl, previewGateway, previewTlsMode, type WorkerConfig } from '../config.js';
 import type { InstallationClients } from '../github/installation-clients.js';
 import type { AccessCheckResult } from './kubernetes/access-check.js';
 import { KubeApi } from './kubernetes/kube-api.js';
@@ -29,6 +29,7 @@ export async function createProvisioner(
     defaults: { cpu: config.PREVIEW_DEFAULT_CPU, memory: config.PREVIEW_DEFAULT_MEMORY },
     ingressNamespace: config.INGRESS_NAMESPACE,
     ingressClass: config.INGRESS_CLASS,
+    gateway: previewGateway(config),
     tlsSecret: config.PREVIEW_TLS_SECRET,
     tlsMode: previewTlsMode(config),
     tlsIssuer: config.PREVIEW_TLS_ISSUER,

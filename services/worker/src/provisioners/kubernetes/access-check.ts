@@ -1,7 +1,9 @@
 import type { V1PolicyRule, V1ResourceAttributes } from '@kubernetes/client-node';
 import { ApiException } from '@kubernetes/client-node';
 import { kubeCall, kubeFailure, type KubeApi } from './kube-api.js';
-import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, PREVIEW_ROLE, type KubernetesPermission } from './kubernetes-permissions.js';
+import type { PreviewGatewaySettings } from '../../config.js';
+import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, PREVIEW_ROLE, gatewayPermission, type KubernetesPermission } from './kubernetes-permissions.js';
+import { checkGateway } from './route-waiter.js';
 
 /** A Secret named `namespace/name` in the operator's settings. */
 export interface SecretRef {
@@ -33,11 +35,12 @@ const EXCESS: readonly V1ResourceAttributes[] = [
  * - cluster-wide (SelfSubjectAccessReview): CLUSTER_PERMISSIONS;
  * - in preview namespaces: what ClusterRole `ephemera-preview` holds, read (the worker may `get` that one role)
  *   and compared with PREVIEW_NAMESPACE_PERMISSIONS, since those namespaces do not exist yet;
- * - `get` on each source Secret, in its namespace.
+ * - `get` on each source Secret, in its namespace;
+ * - PREVIEW_ROUTING=gateway: `get` on the Gateway, in its namespace, and that it exists.
  */
 export async function checkKubernetesAccess(
   api: KubeApi,
-  o: { subject: string | undefined; sourceSecrets: readonly SecretRef[]; signal: AbortSignal },
+  o: { subject: string | undefined; sourceSecrets: readonly SecretRef[]; gateway?: PreviewGatewaySettings | undefined; signal: AbortSignal },
 ): Promise<AccessCheckResult> {
   const { signal } = o;
   try {
@@ -54,12 +57,24 @@ export async function checkKubernetesAccess(
   for (const s of o.sourceSecrets) {
     asked.push({ label: `get secret ${s.namespace}/${s.name}`, attributes: { verb: 'get', group: '', resource: 'secrets', namespace: s.namespace, name: s.name } });
   }
+  if (o.gateway) {
+    const p = gatewayPermission(o.gateway.name);
+    asked.push({ label: `get gateway ${o.gateway.namespace}/${o.gateway.name}`, attributes: { ...attributesOf('get', p, o.gateway.name), namespace: o.gateway.namespace } });
+  }
   const answers = await Promise.all(asked.map(async (a) => ({ ...a, allowed: await allows(api, a.attributes, signal) })));
   const refused = answers.filter((a) => !a.allowed).map((a) => a.label);
   if (refused.length > 0) {
     throw new Error(
       `the Kubernetes API at ${api.server} refuses ${username} what the provisioner needs: ${refused.sort().join(', ')}; apply the roles of deploy/kubernetes (README: Permissions)`,
     );
+  }
+
+  if (o.gateway) {
+    try {
+      await checkGateway(api, o.gateway, signal);
+    } catch (err) {
+      throw new Error(`PREVIEW_ROUTING=gateway: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   const missing = await missingFromPreviewRole(api, signal);

@@ -51,7 +51,17 @@ export const PREVIEW_NAMESPACE_PERMISSIONS: readonly KubernetesPermission[] = [
   { group: 'batch', resource: 'jobs', verbs: ['get', 'create'] },
   { group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['list', 'create', 'patch', 'delete'] },
   { group: 'networking.k8s.io', resource: 'ingresses', verbs: ['list', 'create', 'patch', 'delete'] },
+  // PREVIEW_ROUTING=gateway: the route, read back for the Gateway's verdict. Held in both modes, so switching prunes.
+  { group: 'gateway.networking.k8s.io', resource: 'httproutes', verbs: ['get', 'create', 'patch', 'delete'] },
 ];
+
+/**
+ * In the Gateway's namespace (PREVIEW_ROUTING=gateway): `get` on that one Gateway, through a Role there, so a
+ * Gateway that does not exist is named at start and fails a deploy at once instead of after its timeout.
+ */
+export function gatewayPermission(name: string): KubernetesPermission {
+  return { group: 'gateway.networking.k8s.io', resource: 'gateways', verbs: ['get'], resourceNames: [name] };
+}
 
 /**
  * In each namespace Secrets are copied from (PREVIEW_TLS_SECRET in `copy` mode, PREVIEW_IMAGE_PULL_SECRET,

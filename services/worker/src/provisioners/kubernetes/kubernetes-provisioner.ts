@@ -11,7 +11,7 @@ import { waitForJob, waitForStatefulSets } from './workload-waits.js';
 const JOB_LOG_TAIL_LINES = 200;
 import { checkKubernetesAccess, checkKubernetesIdentity, type AccessCheckResult, type SecretRef } from './access-check.js';
 import { bindPreviewRole, previewRoleBinding } from './preview-role-binding.js';
-import { DEFAULT_ADDON_IMAGES, PREVIEW_FENCE_DEFAULTS, previewTlsMode, type PreviewTlsMode } from '../../config.js';
+import { DEFAULT_ADDON_IMAGES, PREVIEW_FENCE_DEFAULTS, previewTlsMode, type PreviewGatewaySettings, type PreviewTlsMode } from '../../config.js';
 import { checkImages } from './image-policy.js';
 import {
   LABELS,
@@ -29,7 +29,8 @@ import {
   type PreviewManifestInput,
 } from './preview-manifests.js';
 import { EMPTY_SET, appliedSetOf, droppedObjects, keyOf, readAppliedSet, sameSet, unionOf, withAppliedSet, type AppliedSet } from './applied-set.js';
-import { waitForRollout } from './rollout-waiter.js';
+import { ROLLOUT_GRACE_SECONDS, waitForRollout } from './rollout-waiter.js';
+import { checkGateway, waitForRoute } from './route-waiter.js';
 
 export type { SecretRef } from './access-check.js';
 
@@ -44,6 +45,8 @@ export interface KubernetesProvisionerOptions {
   defaults: PreviewClusterSettings['defaults'];
   ingressNamespace: string;
   ingressClass: string | undefined;
+  /** PREVIEW_ROUTING=gateway: the Gateway previews' HTTPRoutes attach to; undefined: an Ingress each. */
+  gateway?: PreviewGatewaySettings | undefined;
   tlsSecret: SecretRef | undefined;
   imagePullSecret: SecretRef | undefined;
   /** PREVIEW_IMAGE_PULL_SECRET_REGISTRIES: registry hosts whose pods get the pull secret (default: every pod). */
@@ -115,7 +118,7 @@ export class KubernetesProvisioner implements Provisioner {
    * Learns the worker's identity on the way, which each preview namespace's RoleBinding names.
    */
   async checkAccess(signal: AbortSignal = new AbortController().signal): Promise<AccessCheckResult> {
-    const result = await checkKubernetesAccess(this.o.api, { subject: this.o.kubeSubject, sourceSecrets: this.sourceSecrets(), signal });
+    const result = await checkKubernetesAccess(this.o.api, { subject: this.o.kubeSubject, sourceSecrets: this.sourceSecrets(), gateway: this.o.gateway, signal });
     this.username ??= Promise.resolve(result.username);
     return result;
   }
@@ -190,6 +193,7 @@ export class KubernetesProvisioner implements Provisioner {
     // (each job is rendered here under its own name, as its runs will be).
     const jobRuns = Object.entries(config.jobs ?? {}).map(([name, job]) => jobManifest(manifestInput, name, job, name));
     checkImages([...manifests, ...jobRuns], this.o.imageAllowed ?? []);
+    if (this.o.gateway) await checkGateway(this.o.api, this.o.gateway, signal);
 
     const live = await this.claimNamespace(target, log, signal);
     // A namespace made now holds nothing to prune; one without a record (an earlier version's) is listed.
@@ -216,7 +220,7 @@ export class KubernetesProvisioner implements Provisioner {
       if (await this.createOnce(secret, signal)) log(`Secret/${secret.metadata!.name} created`);
     }
     // The services roll last: until then (add-ons ready, jobs run) the previous version keeps serving.
-    const rolled = (o: KubernetesObject) => o.kind === 'Deployment' || o.kind === 'Ingress';
+    const rolled = (o: KubernetesObject) => o.kind === 'Deployment' || o.kind === 'Ingress' || o.kind === 'HTTPRoute';
     const first = desired.filter((o) => !rolled(o));
     for (const obj of first) await this.applyObject(obj, signal);
     log(`applied ${first.map((o) => `${o.kind}/${o.metadata!.name}`).join(', ')}`);
@@ -237,10 +241,15 @@ export class KubernetesProvisioner implements Provisioner {
     // Pruned: the record is the new set alone.
     if (!sameSet(next, unionOf(next, previous))) await this.applyObject(withAppliedSet(namespace!, next), signal);
 
+    const routeDeadline = Date.now() + (config.timeout_seconds + ROLLOUT_GRACE_SECONDS) * this.secondMs;
     await waitForRollout(
       { api: this.o.api, namespace: target.namespace, selector: environmentSelector(target.environmentId, this.o.instance), services: Object.keys(config.services), timeoutSeconds: config.timeout_seconds, log, signal },
       { secondMs: this.secondMs, crashRestarts: this.o.crashRestarts ?? 3, resyncSeconds: this.o.resyncSeconds ?? 60, tailLines: this.tailLines },
     );
+    if (this.o.gateway) {
+      const gateway = this.o.gateway;
+      await waitForRoute({ api: this.o.api, namespace: target.namespace, gateway, deadline: routeDeadline, timeoutSeconds: config.timeout_seconds, pollMs: this.pollMs, log, signal });
+    }
     log(`rollout complete; serving at ${url}`);
     // Once per environment, after its first successful rollout; until they succeed, every deploy runs them.
     const afterCreate = !target.afterCreateSucceeded && Object.values(config.jobs ?? {}).some((j) => j.when === 'after_create');
@@ -307,10 +316,10 @@ export class KubernetesProvisioner implements Provisioner {
       storageClass: o.storageClass,
       addonImages: o.addonImages ?? DEFAULT_ADDON_IMAGES,
       podSecurity: o.podSecurity ?? PREVIEW_FENCE_DEFAULTS.podSecurity,
-      ingressNamespace: o.ingressNamespace,
-      ingressClass: o.ingressClass,
+      routing: o.gateway
+        ? { mode: 'gateway', gateway: o.gateway }
+        : { mode: 'ingress', namespace: o.ingressNamespace, className: o.ingressClass, tls: { mode: this.tlsMode, secretName: o.tlsSecret?.name, issuer: o.tlsIssuer } },
       egress: { denyCidrs: o.egressDenyCidrs ?? PREVIEW_FENCE_DEFAULTS.egressDenyCidrs, allowCidrs: o.egressAllowCidrs ?? PREVIEW_FENCE_DEFAULTS.egressAllowCidrs },
-      tls: { mode: this.tlsMode, secretName: o.tlsSecret?.name, issuer: o.tlsIssuer },
       imagePullSecretName: o.imagePullSecret?.name,
       imagePullSecretRegistries: o.imagePullSecretRegistries,
     };
@@ -454,7 +463,7 @@ export class KubernetesProvisioner implements Provisioner {
       dropped = [];
       // Secrets are never listed (the worker may not): the copies are the ones the listed objects refer to.
       const secrets = new Set<string>();
-      for (const { apiVersion, kind } of PRUNABLE_KINDS.filter((k) => k.kind !== 'Secret')) {
+      for (const { apiVersion, kind } of PRUNABLE_KINDS.filter((k) => k.kind !== 'Secret' && !k.recordedOnly)) {
         const list = await kubeCall(() => this.o.api.objects.list(apiVersion, kind, target.namespace, undefined, undefined, undefined, undefined, selector), {
           signal,
           what: `listing ${kind}s`,

@@ -3,7 +3,6 @@ import type {
   V1Container,
   V1Deployment,
   V1EnvVar,
-  V1Ingress,
   V1Job,
   V1LimitRange,
   V1Namespace,
@@ -15,7 +14,6 @@ import type {
 import {
   addonCredentialsSecret,
   renderPlaceholders,
-  routesByPrefix,
   type AddonType,
   type PlaceholderValues,
   type PreviewAddon,
@@ -23,9 +21,9 @@ import {
   type PreviewJob,
   type PreviewService,
 } from '@ephemera/schema';
-import type { PreviewTlsMode } from '../../config.js';
 import { needsPullSecret } from './image-policy.js';
 import { previewNetworkPolicy } from './preview-network-policy.js';
+import { previewRoute, routerNamespace, ROUTE_NAME, type PreviewRouting } from './preview-route.js';
 
 /** The labels every object Ephemera creates carries; sweeps find their objects by them and touch nothing else. */
 export const LABELS = {
@@ -55,19 +53,7 @@ const OBJECT_NAMES = {
   quota: 'ephemera-quota',
   limits: 'ephemera-defaults',
   networkPolicy: 'ephemera-isolation',
-  ingress: 'ephemera-preview',
-  /** The Secret cert-manager writes the preview's own certificate into (PREVIEW_TLS_MODE=cert-manager). */
-  tlsSecret: 'preview-tls',
 } as const;
-
-/** How the preview's Ingress gets its certificate (PREVIEW_TLS_MODE). */
-export interface PreviewTls {
-  mode: PreviewTlsMode;
-  /** `copy`: the name of the Secret copied from PREVIEW_TLS_SECRET. */
-  secretName?: string | undefined;
-  /** `cert-manager`: the ClusterIssuer (PREVIEW_TLS_ISSUER). */
-  issuer?: string | undefined;
-}
 
 /** The operator's settings that shape every preview. */
 export interface PreviewClusterSettings {
@@ -84,11 +70,10 @@ export interface PreviewClusterSettings {
   addonImages: Readonly<Record<AddonType, string>>;
   /** PREVIEW_POD_SECURITY: the namespace's enforced Pod Security level. */
   podSecurity: 'restricted' | 'baseline';
-  ingressNamespace: string;
-  ingressClass: string | undefined;
+  /** PREVIEW_ROUTING: an Ingress (INGRESS_NAMESPACE, INGRESS_CLASS, PREVIEW_TLS_*) or an HTTPRoute on PREVIEW_GATEWAY. */
+  routing: PreviewRouting;
   /** PREVIEW_EGRESS_DENY_CIDRS and PREVIEW_EGRESS_ALLOW_CIDRS. */
   egress: { denyCidrs: readonly string[]; allowCidrs: readonly string[] };
-  tls: PreviewTls;
   /** The name of the image pull Secret copied from PREVIEW_IMAGE_PULL_SECRET. */
   imagePullSecretName: string | undefined;
   /** PREVIEW_IMAGE_PULL_SECRET_REGISTRIES: only pods with an image from these hosts get the pull secret; undefined: every pod. */
@@ -128,14 +113,9 @@ export function instanceSelector(instance: string): string {
   return `${LABELS.managedBy}=${MANAGED_BY},${LABELS.instance}=${instance}`;
 }
 
-/** The service behind the preview URL. */
-function exposedService(config: PreviewConfig): string {
-  return config.expose ?? Object.keys(config.services)[0]!;
-}
-
 /**
  * Everything applied for one environment, in the order it is applied: the namespace and its fences first
- * (quota, default limits, network isolation), then the repository's services, then the Ingress. Copied Secrets
+ * (quota, default limits, network isolation), then the repository's services, then the Ingress or HTTPRoute. Copied Secrets
  * are built apart ({@link copiedSecret}), since their data is read from the cluster.
  */
 export function previewManifests(input: PreviewManifestInput): KubernetesObject[] {
@@ -192,7 +172,7 @@ export function previewManifests(input: PreviewManifestInput): KubernetesObject[
     },
   };
   const isolation = previewNetworkPolicy(meta(OBJECT_NAMES.networkPolicy), {
-    ingressNamespace: settings.ingressNamespace,
+    routerNamespace: routerNamespace(settings.routing),
     egressDenyCidrs: settings.egress.denyCidrs,
     egressAllowCidrs: settings.egress.allowCidrs,
   });
@@ -207,44 +187,9 @@ export function previewManifests(input: PreviewManifestInput): KubernetesObject[
     if (service.port !== undefined) workloads.push(clusterService(name, service.port, meta(name)));
   }
 
-  const backend = (service: string) => ({ service: { name: service, port: { number: input.config.services[service]!.port! } } });
-  const paths = input.config.routes
-    ? routesByPrefix(input.config.routes).map((r) => ({ path: r.path, pathType: 'Prefix', backend: backend(r.service) }))
-    : [{ path: '/', pathType: 'Prefix', backend: backend(exposedService(input.config)) }];
-  const tls = ingressTls(settings.tls, input.host);
-  const ingress: V1Ingress = {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: { ...meta(OBJECT_NAMES.ingress), ...tls.annotations },
-    spec: {
-      ...(settings.ingressClass ? { ingressClassName: settings.ingressClass } : {}),
-      ...tls.spec,
-      rules: [{ host: input.host, http: { paths } }],
-    },
-  };
-  return [ns, quota, limits, isolation, ...addons, ...workloads, ingress];
+  const route = previewRoute(settings.routing, input.host, input.config, meta(ROUTE_NAME));
+  return [ns, quota, limits, isolation, ...addons, ...workloads, route];
 }
-
-/** The Ingress's `tls` section and annotations for PREVIEW_TLS_MODE. */
-function ingressTls(tls: PreviewTls, host: string): { spec: Pick<NonNullable<V1Ingress['spec']>, 'tls'>; annotations: { annotations?: Record<string, string> } } {
-  switch (tls.mode) {
-    case 'none':
-      return { spec: {}, annotations: {} };
-    // No secretName: the ingress controller's default certificate (a wildcard for the base domain) serves the host.
-    case 'default-certificate':
-      return { spec: { tls: [{ hosts: [host] }] }, annotations: {} };
-    case 'cert-manager':
-      return {
-        spec: { tls: [{ hosts: [host], secretName: OBJECT_NAMES.tlsSecret }] },
-        annotations: { annotations: { [CERT_MANAGER_ISSUER]: tls.issuer! } },
-      };
-    case 'copy':
-      return { spec: { tls: [{ hosts: [host], secretName: tls.secretName! }] }, annotations: {} };
-  }
-}
-
-/** cert-manager's ingress-shim annotation: a Certificate for the Ingress's `tls` hosts, issued by this ClusterIssuer. */
-export const CERT_MANAGER_ISSUER = 'cert-manager.io/cluster-issuer';
 
 /** What every container Ephemera writes runs with: the Pod Security `restricted` profile's container rules. */
 function containerSecurity(runAsUser: number | undefined): NonNullable<V1Container['securityContext']> {
@@ -540,15 +485,20 @@ export function jobManifest(input: PreviewManifestInput, job: string, spec: Prev
   };
 }
 
-/** The kinds an environment's objects come in inside its namespace, for pruning what a new configuration dropped. */
-export const PRUNABLE_KINDS = [
+/**
+ * The kinds an environment's objects come in inside its namespace, for pruning what a new configuration dropped.
+ * `recordedOnly`: pruned by the namespace's record alone, never listed for a namespace without one (those predate
+ * the kind, and a cluster without the Gateway API answers a list of HTTPRoutes with 404).
+ */
+export const PRUNABLE_KINDS: ReadonlyArray<{ apiVersion: string; kind: string; recordedOnly?: true }> = [
   { apiVersion: 'apps/v1', kind: 'StatefulSet' },
   { apiVersion: 'v1', kind: 'PersistentVolumeClaim' },
   { apiVersion: 'apps/v1', kind: 'Deployment' },
   { apiVersion: 'v1', kind: 'Service' },
   { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', recordedOnly: true },
   { apiVersion: 'v1', kind: 'Secret' },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
   { apiVersion: 'v1', kind: 'ResourceQuota' },
   { apiVersion: 'v1', kind: 'LimitRange' },
-] as const;
+];

@@ -3,8 +3,8 @@ import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } 
 
 /** What a preview's pods may reach and be reached by, besides their own namespace. */
 export interface PreviewNetworkSettings {
-  /** The ingress controller's namespace: the only other namespace that may connect to a preview. */
-  ingressNamespace: string;
+  /** The ingress controller's namespace, or the Gateway's data plane's: the only other namespace that may connect to a preview. */
+  routerNamespace: string;
   /** Internet destinations refused (private ranges, cloud metadata); IPv4 ones under 0.0.0.0/0, IPv6 ones under ::/0. */
   egressDenyCidrs: readonly string[];
   /** Destinations allowed even inside the refused ranges. */
@@ -25,7 +25,7 @@ function internet(deny: readonly string[]): V1NetworkPolicyPeer[] {
 }
 
 /**
- * The preview's network fence: default-deny both ways. In: its own pods and the ingress controller. Out: the
+ * The preview's network fence: default-deny both ways. In: its own pods and the ingress controller (or the Gateway's proxies). Out: the
  * cluster DNS (kube-dns pods in kube-system, UDP and TCP 53), its own pods, and the internet without the refused
  * ranges (so neither the cluster's pods and services, nor Ephemera itself, nor the cloud metadata endpoint), plus
  * the explicitly allowed ranges.
@@ -50,7 +50,7 @@ export function previewNetworkPolicy(metadata: V1NetworkPolicy['metadata'], sett
     spec: {
       podSelector: {},
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ _from: [{ podSelector: {} }] }, { _from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME]: settings.ingressNamespace } } }] }],
+      ingress: [{ _from: [{ podSelector: {} }] }, { _from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME]: settings.routerNamespace } } }] }],
       egress,
     },
   };
