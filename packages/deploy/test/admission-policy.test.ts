@@ -11,11 +11,12 @@ import { kustomizeBuild, type KubeObject } from './kustomize.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const KUBE = path.join(root, 'deploy/kubernetes');
-const TREES = ['base', 'production', 'try'] as const;
+const TREES = ['base', 'production', 'gateway', 'try'] as const;
 type Tree = (typeof TREES)[number];
 const rendered: Record<Tree, KubeObject[]> = {
   base: kustomizeBuild(path.join(KUBE, 'base')),
   production: kustomizeBuild(path.join(KUBE, 'overlays/production')),
+  gateway: kustomizeBuild(path.join(KUBE, 'overlays/gateway')),
   try: kustomizeBuild(path.join(KUBE, 'overlays/try')),
 };
 

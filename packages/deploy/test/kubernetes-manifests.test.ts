@@ -21,28 +21,41 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
+import { Gateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ingestConfigSchema, loadIngestConfig } from '../../../services/ingest/src/config.js';
 import { loadQueryConfig, queryConfigSchema } from '../../../services/query/src/config.js';
 import { loadWorkerConfig, workerConfigSchema } from '../../../services/worker/src/config.js';
+import { LABELS, MANAGED_BY } from '../../../services/worker/src/provisioners/kubernetes/preview-manifests.js';
 import { kustomizeBuild, type KubeObject } from './kustomize.js';
 import { probePasses, runRedisStart } from './redis-start.js';
 
 // deploy/kubernetes rendered the way `kubectl apply -k` renders it (by kustomize.ts: no kustomize binary is
-// installed where the tests run), then checked against Kubernetes' own schemas, the services' own configuration
-// schemas, the Dockerfile, and the rules a production install needs. The worker's rights are rbac.test.ts's.
+// installed where the tests run), then checked against Kubernetes' own schemas (the Gateway API's for HTTPRoutes),
+// the services' own configuration schemas, the Dockerfile, and the rules a production install needs; the gateway
+// overlay's HTTPRoutes against the base's Ingresses. The worker's rights are rbac.test.ts's.
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const KUBE = path.join(root, 'deploy/kubernetes');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 
-const TREES = ['base', 'production', 'try'] as const;
+const TREES = ['base', 'production', 'gateway', 'try'] as const;
 type Tree = (typeof TREES)[number];
 const rendered: Record<Tree, KubeObject[]> = {
   base: kustomizeBuild(path.join(KUBE, 'base')),
   production: kustomizeBuild(path.join(KUBE, 'overlays/production')),
+  gateway: kustomizeBuild(path.join(KUBE, 'overlays/gateway')),
   try: kustomizeBuild(path.join(KUBE, 'overlays/try')),
 };
+/** How each tree exposes Ephemera: the base's Ingresses, or HTTPRoutes attached to the operator's Gateway. */
+const ROUTING: Record<Tree, 'ingress' | 'gateway'> = { base: 'ingress', production: 'ingress', gateway: 'gateway', try: 'ingress' };
+const INGRESS_TREES = TREES.filter((t) => ROUTING[t] === 'ingress');
+/** The production-like trees: at least two of every service, TLS at the entry. */
+const PRODUCTION_TREES: readonly Tree[] = ['production', 'gateway'];
+/** The Gateway the gateway overlay's HTTPRoutes attach to, and the namespace its data plane runs in (placeholders). */
+const GATEWAY = { namespace: 'gateway-system', name: 'public', sectionName: 'https' };
+const GATEWAY_DATA_PLANE_NAMESPACE = 'gateway-system';
 
 const NAMESPACE = 'ephemera';
 const SERVICES = ['ingest', 'worker', 'query'] as const;
@@ -54,7 +67,7 @@ const PORTS: Record<ServiceName, { variable: string; port: number }> = {
 };
 /** The one image of every service and the migrations (the Dockerfile's `ephemera` target). */
 const IMAGE = 'ghcr.io/ephemera-dev/ephemera';
-const TAGS: Record<Tree, string> = { base: '0.1.0', production: '0.1.0', try: 'dev' };
+const TAGS: Record<Tree, string> = { base: '0.1.0', production: '0.1.0', gateway: '0.1.0', try: 'dev' };
 /**
  * What the operator puts in the Secret ephemera-secrets: the only keys, never written in the manifests. Production
  * (and the base) name their Redis by REDIS_URL, password included; the try overlay runs its own Redis, which requires
@@ -75,6 +88,7 @@ const SECRET_KEYS_COMMON = [
 const SECRET_KEYS: Record<Tree, string[]> = {
   base: [...SECRET_KEYS_COMMON, 'REDIS_URL'].sort(),
   production: [...SECRET_KEYS_COMMON, 'REDIS_URL'].sort(),
+  gateway: [...SECRET_KEYS_COMMON, 'REDIS_URL'].sort(),
   try: [...SECRET_KEYS_COMMON, 'REDIS_PASSWORD'].sort(),
 };
 /** Keys the Secret may leave out: the feature they enable is off without them (an install from before keeps working). */
@@ -333,6 +347,127 @@ spec:
         operator: Exists
 `;
 
+/** A Component (as components/gateway is one) applied by an overlay, and what kustomize v5.5.0 renders from it. */
+const COMPONENT_FIXTURE = {
+  'app/kustomization.yaml': 'namespace: one\nresources: [objects.yaml]\n',
+  'app/objects.yaml': `apiVersion: v1
+kind: Service
+metadata: { name: web }
+spec:
+  selector: { app: web }
+  ports: [{ name: http, port: 80 }]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: web }
+spec:
+  rules:
+    - host: web.test
+      http:
+        paths: [{ path: /, pathType: Prefix, backend: { service: { name: web, port: { name: http } } } }]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: web-extra }
+spec:
+  rules:
+    - host: web.test
+      http:
+        paths: [{ path: /extra, pathType: Exact, backend: { service: { name: web, port: { name: http } } } }]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: web }
+spec:
+  podSelector: { matchLabels: { app: web } }
+  ingress:
+    - from: [{ namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ingress-nginx } } }]
+`,
+  'component/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+resources: [route.yaml]
+labels:
+  - pairs: { routed: gateway }
+patches:
+  - target: { group: networking.k8s.io, kind: Ingress }
+    patch: |-
+      $patch: delete
+      apiVersion: networking.k8s.io/v1
+      kind: Ingress
+      metadata: { name: any }
+  - target: { kind: NetworkPolicy, name: we.* }
+    patch: |-
+      - { op: test, path: /spec/ingress/0/from/0/namespaceSelector/matchLabels/kubernetes.io~1metadata.name, value: ingress-nginx }
+      - { op: replace, path: /spec/ingress/0/from/0/namespaceSelector/matchLabels/kubernetes.io~1metadata.name, value: gateway-system }
+`,
+  'component/route.yaml': `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: web }
+spec:
+  parentRefs: [{ name: public, namespace: gateway-system }]
+  hostnames: [web.test]
+  rules: [{ backendRefs: [{ name: web, port: 80 }] }]
+`,
+  'overlay/kustomization.yaml': `namespace: two
+resources: [../app]
+components: [../component]
+patches:
+  - target: { kind: HTTPRoute }
+    patch: |-
+      - { op: replace, path: /spec/hostnames/0, value: web.example }
+`,
+};
+// The component's labels reach the objects built before it; its patches run before the overlay's own.
+const COMPONENT_FIXTURE_RENDERED_BY_KUSTOMIZE = `apiVersion: v1
+kind: Service
+metadata:
+  labels:
+    routed: gateway
+  name: web
+  namespace: two
+spec:
+  ports:
+  - name: http
+    port: 80
+  selector:
+    app: web
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  labels:
+    routed: gateway
+  name: web
+  namespace: two
+spec:
+  hostnames:
+  - web.example
+  parentRefs:
+  - name: public
+    namespace: gateway-system
+  rules:
+  - backendRefs:
+    - name: web
+      port: 80
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  labels:
+    routed: gateway
+  name: web
+  namespace: two
+spec:
+  ingress:
+  - from:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: gateway-system
+  podSelector:
+    matchLabels:
+      app: web
+`;
+
 describe('rendering deploy/kubernetes', () => {
   it('renders as kustomize does: resources, namespace, labels, images, strategic merge (a deletion too) and JSON 6902 patches, order', () => {
     const dir = tmp();
@@ -357,6 +492,26 @@ describe('rendering deploy/kubernetes', () => {
     expect(() => kustomizeBuild(path.join(dir, 'twice'))).toThrow(/already registered id/);
   });
 
+  it('renders a Component as kustomize does: its resources and patches applied to what the including kustomization built, before that one\'s own', () => {
+    const dir = tmp();
+    writeTree(dir, COMPONENT_FIXTURE);
+    const expected = parseAllDocuments(COMPONENT_FIXTURE_RENDERED_BY_KUSTOMIZE).map((d) => d.toJS());
+    expect(kustomizeBuild(path.join(dir, 'overlay'))).toEqual(expected);
+    // As kustomize: a Component is no resource, a Kustomization no component, and a Component's apiVersion is v1alpha1.
+    writeTree(dir, {
+      'as-resource/kustomization.yaml': 'resources: [../component]\n',
+      'as-component/kustomization.yaml': 'components: [../app]\n',
+      'beta/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\n',
+      'with-beta/kustomization.yaml': 'components: [../beta]\n',
+    });
+    expect(() => kustomizeBuild(path.join(dir, 'as-resource'))).toThrow(/expected kind != 'Component'/);
+    expect(() => kustomizeBuild(path.join(dir, 'as-component'))).toThrow(/expected kind 'Component'/);
+    expect(() => kustomizeBuild(path.join(dir, 'with-beta'))).toThrow(/apiVersion for Component should be kustomize.config.k8s.io\/v1alpha1/);
+    // The JSON 6902 test of the controller's namespace holds the component to the base it was written for.
+    writeTree(dir, { 'app/objects.yaml': COMPONENT_FIXTURE['app/objects.yaml'].replace('name: ingress-nginx', 'name: traefik') });
+    expect(() => kustomizeBuild(path.join(dir, 'overlay'))).toThrow(/test of .* failed/);
+  });
+
   // Where kubectl is installed (a developer's machine, the kind workflow), its kustomize renders the same objects.
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
   (kubectl ? it.each(TREES) : it.skip.each(TREES))('%s: renders exactly as `kubectl kustomize` (when kubectl is installed)', (tree) => {
@@ -371,7 +526,9 @@ describe('rendering deploy/kubernetes', () => {
     expect(names('Namespace')).toEqual([NAMESPACE]);
     expect(names('Deployment')).toEqual(['ingest', 'query', 'worker']);
     expect(names('Service')).toEqual(tree === 'try' ? ['ingest', 'postgres', 'query', 'redis'] : ['ingest', 'query']);
-    expect(names('Ingress')).toEqual(['ephemera', 'ephemera-operator-sign-in']);
+    // The public entry: two Ingresses, or (gateway) two HTTPRoutes of the same names, never both.
+    expect(names('Ingress')).toEqual(ROUTING[tree] === 'ingress' ? ['ephemera', 'ephemera-operator-sign-in'] : []);
+    expect(names('HTTPRoute')).toEqual(ROUTING[tree] === 'gateway' ? ['ephemera', 'ephemera-operator-sign-in'] : []);
     expect(names('Job')).toEqual(['ephemera-migrate']);
     expect(names('HorizontalPodAutoscaler')).toEqual(['ingest', 'query', 'worker']);
     expect(names('PodDisruptionBudget')).toEqual(['ingest', 'query', 'worker']);
@@ -414,6 +571,8 @@ const MODELS: Record<string, { validate: (o: any) => void; typeName: string }> =
   ClusterRoleBinding: { validate: (o) => new ClusterRoleBinding(o).validate(), typeName: 'V1ClusterRoleBinding' },
   ValidatingAdmissionPolicy: { validate: (o) => new ValidatingAdmissionPolicy(o).validate(), typeName: 'V1ValidatingAdmissionPolicy' },
   ValidatingAdmissionPolicyBinding: { validate: (o) => new ValidatingAdmissionPolicyBinding(o).validate(), typeName: 'V1ValidatingAdmissionPolicyBinding' },
+  // The Gateway API's own schemas (gateway.networking.k8s.io/v1, as @kubernetes-models/gateway-api generates them).
+  HTTPRoute: { validate: (o) => new HTTPRoute(o).validate(), typeName: 'IIoK8sSigsGatewayApiApisV1HTTPRoute' },
 };
 const EXPECTED_API_VERSIONS: Record<string, string> = {
   Namespace: 'v1',
@@ -431,7 +590,24 @@ const EXPECTED_API_VERSIONS: Record<string, string> = {
   ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
   ValidatingAdmissionPolicy: 'admissionregistration.k8s.io/v1',
   ValidatingAdmissionPolicyBinding: 'admissionregistration.k8s.io/v1',
+  HTTPRoute: 'gateway.networking.k8s.io/v1',
 };
+
+/** The Gateway API's types as @kubernetes-models/gateway-api declares them (`IIoK8sSigsGatewayApiApisV1<Name>`). */
+const GATEWAY_API_TYPE = 'IIoK8sSigsGatewayApiApisV1';
+const GATEWAY_API_DECLARATIONS = fileURLToPath(new URL('../node_modules/@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/', import.meta.url));
+
+/**
+ * The fields of a Gateway API type, read from the declaration of its model class (`"name"?: Type;`, inherited fields
+ * included); undefined for a type that is not an object of named fields (a string, a number).
+ */
+function gatewayApiAttributes(type: string): Array<{ baseName: string; type: string }> | undefined {
+  const name = type.slice(GATEWAY_API_TYPE.length);
+  const declaration = readFileSync(path.join(GATEWAY_API_DECLARATIONS, `${name}.d.ts`), 'utf8');
+  const body = new RegExp(`^export declare class ${name}\\b[^{]*\\{\\n([^]*?)^\\}`, 'm').exec(declaration)?.[1];
+  if (body === undefined) return undefined;
+  return [...body.matchAll(/^ {4}"([^"]+)"\??: (.+?);?$/gm)].map((m) => ({ baseName: m[1]!, type: m[2]! }));
+}
 
 /**
  * Fields the Kubernetes API does not know (a misspelt `readOnlyRootFileSystem` would be dropped silently by the
@@ -450,9 +626,11 @@ function unknownFields(value: unknown, type: string, at: string, out: string[]):
     for (const [k, v] of Object.entries(value as object)) unknownFields(v, map[1]!, `${at}.${k}`, out);
     return;
   }
+  // The Gateway API's objects carry Kubernetes' own ObjectMeta.
+  if (type === 'IIoK8sApimachineryPkgApisMetaV1ObjectMeta') return unknownFields(value, 'V1ObjectMeta', at, out);
   const model = (k8s as unknown as Record<string, { getAttributeTypeMap?: () => Array<{ baseName: string; type: string }> }>)[type];
-  if (!model?.getAttributeTypeMap || typeof value !== 'object' || Array.isArray(value)) return;
-  const attributes = model.getAttributeTypeMap();
+  const attributes = type.startsWith(GATEWAY_API_TYPE) ? gatewayApiAttributes(type) : model?.getAttributeTypeMap?.();
+  if (!attributes || typeof value !== 'object' || Array.isArray(value)) return;
   for (const [k, v] of Object.entries(value)) {
     const attribute = attributes.find((a) => a.baseName === k);
     if (!attribute) out.push(`${at}.${k}`);
@@ -478,6 +656,15 @@ describe('Kubernetes schemas', () => {
     const probe: string[] = [];
     unknownFields({ spec: { template: { spec: { containers: [{ name: 'x', securityContext: { readOnlyRootFileSystem: true } }] } } } }, 'V1Deployment', 'probe', probe);
     expect(probe).toEqual(['probe.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem']);
+    // …and in an HTTPRoute, to the depth of a match's path and in its metadata.
+    const route: string[] = [];
+    unknownFields(
+      { metadata: { name: 'r', label: {} }, spec: { parentRefs: [{ name: 'g', section: 'https' }], rules: [{ matches: [{ path: { type: 'Exact', value: '/', prefix: true } }], backendRef: [] }] } },
+      MODELS.HTTPRoute!.typeName,
+      'probe',
+      route,
+    );
+    expect(route.sort()).toEqual(['probe.metadata.label', 'probe.spec.parentRefs[0].section', 'probe.spec.rules[0].backendRef', 'probe.spec.rules[0].matches[0].path.prefix']);
   });
 });
 
@@ -865,8 +1052,101 @@ function allowedFor(objects: KubeObject[], labels: Record<string, string>): Allo
 /** An Ingress's paths as `pathType path -> service:port`. */
 const pathsOf = (ingress: any): string[] => ingress.spec.rules[0].http.paths.map((p: any) => `${p.pathType} ${p.path} -> ${p.backend.service.name}:${p.backend.service.port.name}`);
 
+/** One path the public entry routes: an Ingress's path, or an HTTPRoute's path match, and where it sends requests. */
+interface Route {
+  /** The Ingress or HTTPRoute it is part of. */
+  owner: string;
+  kind: 'Ingress' | 'HTTPRoute';
+  /** As written: Exact, Prefix (Ingress) or PathPrefix (HTTPRoute). */
+  type: string;
+  /** Matches by whole path elements (Ingress Prefix, HTTPRoute PathPrefix), not the path alone (Exact). */
+  prefix: boolean;
+  path: string;
+  hosts: string[];
+  service: string;
+  /** The Service's port number (an Ingress names the port, an HTTPRoute gives its number); NaN if there is none. */
+  port: number;
+}
+
+/** The number of a Service's port, by name or number; undefined when the render has no such Service or port. */
+function servicePort(objects: KubeObject[], service: string, port: { name?: string; number?: number } | number | undefined): number | undefined {
+  if (port === undefined) return undefined;
+  const ports: any[] = find(objects, 'Service', service)?.spec.ports ?? [];
+  const wanted = typeof port === 'number' ? ports.find((p) => p.port === port) : ports.find((p) => (port.name !== undefined ? p.name === port.name : p.port === port.number));
+  return wanted?.port;
+}
+
+/** Every path the render's Ingresses and HTTPRoutes route. */
+function routes(objects: KubeObject[]): Route[] {
+  const fromIngresses = ofKind(objects, 'Ingress').flatMap((ingress) =>
+    ingress.spec.rules.flatMap((rule: any) =>
+      rule.http.paths.map(
+        (p: any): Route => ({
+          owner: ingress.metadata.name,
+          kind: 'Ingress',
+          type: p.pathType,
+          prefix: p.pathType === 'Prefix',
+          path: p.path,
+          hosts: [rule.host],
+          service: p.backend.service.name,
+          port: servicePort(objects, p.backend.service.name, p.backend.service.port) ?? NaN,
+        }),
+      ),
+    ),
+  );
+  // A match without a path is a PathPrefix of "/", a path without a type a PathPrefix (the API's defaults).
+  const fromHttpRoutes = ofKind(objects, 'HTTPRoute').flatMap((route) =>
+    route.spec.rules.flatMap((rule: any) =>
+      (rule.matches ?? [{}]).flatMap((m: any) =>
+        (rule.backendRefs ?? []).map(
+          (b: any): Route => ({
+            owner: route.metadata.name,
+            kind: 'HTTPRoute',
+            type: m.path?.type ?? 'PathPrefix',
+            prefix: (m.path?.type ?? 'PathPrefix') === 'PathPrefix',
+            path: m.path?.value ?? '/',
+            hosts: route.spec.hostnames ?? [],
+            service: b.name,
+            port: b.port ?? NaN,
+          }),
+        ),
+      ),
+    ),
+  );
+  return [...fromIngresses, ...fromHttpRoutes];
+}
+
+/**
+ * Whether a request for `target` matches: Exact, the path itself; a prefix, by whole path elements, a trailing `/`
+ * ignored (`/api` matches /api, /api/ and /api/v1, not /apix), as the Ingress API and the Gateway API both define it.
+ */
+function matchesPath(route: Route, target: string): boolean {
+  if (!route.prefix) return route.path === target;
+  const prefix = route.path.replace(/\/$/, '');
+  return prefix === '' || target === prefix || target.startsWith(`${prefix}/`);
+}
+
+/**
+ * Where the entry sends a request for `target`, as `service:port`. Ingresses: the longest matching path, Exact before
+ * Prefix on a tie (the Ingress API). HTTPRoutes: an Exact match before any prefix, then the longest prefix, across
+ * all the routes of the listener (the Gateway API's precedence).
+ */
+function destination(objects: KubeObject[], target: string): string | undefined {
+  const candidates = routes(objects).filter((r) => matchesPath(r, target));
+  const order = (a: Route, b: Route) =>
+    a.kind === 'Ingress' ? b.path.length - a.path.length || Number(a.prefix) - Number(b.prefix) : Number(a.prefix) - Number(b.prefix) || b.path.length - a.path.length;
+  const best = candidates.sort(order)[0];
+  return best && `${best.service}:${best.port}`;
+}
+
+const INGRESS_EXPECTED: Record<string, { host: string; className: string; tls: unknown }> = {
+  base: { host: 'ephemera.example.com', className: 'nginx', tls: undefined },
+  production: { host: 'ephemera.example.com', className: 'nginx', tls: [{ hosts: ['ephemera.example.com'], secretName: 'ephemera-tls' }] },
+  try: { host: 'ephemera.127.0.0.1.nip.io', className: 'nginx', tls: undefined },
+};
+
 describe('traffic', () => {
-  it.each(TREES)('%s: the Ingress sends GitHub\'s webhook to ingest and /api, /docs and the dashboard to query, with room for GitHub\'s largest delivery', (tree) => {
+  it.each(INGRESS_TREES)('%s: the Ingress sends GitHub\'s webhook to ingest and /api, /docs and the dashboard to query, with room for GitHub\'s largest delivery', (tree) => {
     const ingress = find(rendered[tree], 'Ingress', 'ephemera');
     expect(ingress.spec.rules).toHaveLength(1);
     expect(pathsOf(ingress)).toEqual([
@@ -884,62 +1164,215 @@ describe('traffic', () => {
     // ingest accepts GitHub's 25 MB (MAX_BODY_BYTES); ingress-nginx's default would refuse anything over 1 MiB.
     const maxBody = /MAX_BODY_BYTES = ([\d\s*]+);/.exec(read('services/ingest/src/app.ts'))![1]!.split('*').reduce((a, b) => a * Number(b), 1);
     expect(quantity(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'].replace(/m$/, 'Mi'))).toBeGreaterThanOrEqual(maxBody);
-    const expected = {
-      base: { host: 'ephemera.example.com', className: 'nginx', tls: undefined },
-      production: { host: 'ephemera.example.com', className: 'nginx', tls: [{ hosts: ['ephemera.example.com'], secretName: 'ephemera-tls' }] },
-      try: { host: 'ephemera.127.0.0.1.nip.io', className: 'nginx', tls: undefined },
-    }[tree];
+    const expected = INGRESS_EXPECTED[tree];
+    expect(expected).toBeDefined();
     expect({ host: ingress.spec.rules[0].host, className: ingress.spec.ingressClassName, tls: ingress.spec.tls }).toEqual(expected);
     // The operator form's Ingress, while it is there, is served under the same host, class and certificate.
     const operatorForm = find(rendered[tree], 'Ingress', 'ephemera-operator-sign-in');
     expect({ host: operatorForm.spec.rules[0].host, className: operatorForm.spec.ingressClassName, tls: operatorForm.spec.tls }).toEqual(expected);
   });
 
+  describe('through the Gateway API (overlays/gateway, components/gateway)', () => {
+    const objects = rendered.gateway;
+    /** `owner: type path -> service:port`, an Ingress's Prefix and an HTTPRoute's PathPrefix written alike. */
+    const described = (rs: Route[]) => rs.map((r) => `${r.owner}: ${r.prefix ? 'Prefix' : r.type} ${r.path} -> ${r.service}:${r.port}`).sort();
+
+    it('gateway: no Ingress; HTTPRoutes of the same names route exactly the paths the base\'s Ingresses route, to the same Services and ports', () => {
+      expect(ofKind(objects, 'Ingress')).toEqual([]);
+      const byIngresses = routes(rendered.base);
+      expect(byIngresses.length).toBeGreaterThan(0);
+      for (const r of byIngresses) expect(`${r.kind} ${r.service}:${r.port}`).toMatch(/^Ingress \w+:\d+$/);
+      const byRoutes = routes(objects);
+      expect(byRoutes.map((r) => r.kind)).toEqual(byRoutes.map(() => 'HTTPRoute'));
+      expect(byRoutes.map((r) => r.type)).toEqual(byRoutes.map((r) => (r.prefix ? 'PathPrefix' : 'Exact')));
+      expect(described(byRoutes)).toEqual(described(byIngresses));
+      // Each match is a path alone (a header, method or query match would narrow it), each rule sends it whole to
+      // one backend, and nothing rewrites or redirects it.
+      for (const route of ofKind(objects, 'HTTPRoute')) {
+        for (const rule of route.spec.rules) {
+          expect({ route: route.metadata.name, backends: rule.backendRefs.length, filters: rule.filters }).toEqual({ route: route.metadata.name, backends: 1, filters: undefined });
+          for (const m of rule.matches) expect(Object.keys(m)).toEqual(['path']);
+          for (const b of rule.backendRefs) expect(Object.keys(b).sort()).toEqual(['name', 'port']);
+        }
+      }
+    });
+
+    it('gateway: every request goes where the Ingresses send it (an Exact match first, then the longest prefix, by whole path elements)', () => {
+      const paths = routes(rendered.base).map((r) => r.path);
+      const requests = [
+        ...new Set([
+          ...paths.flatMap((p) => [p, `${p}/`, `${p}/x`, `${p}x`, `${p}/x/y`, p.slice(0, -1) || '/']),
+          '/auth',
+          '/auth/sign-in/x',
+          '/admin/queues',
+          '/metrics',
+          '/api/v1/environments',
+          '/healthz',
+        ]),
+      ];
+      const where = (objs: KubeObject[]) => requests.map((t) => `${t} -> ${destination(objs, t) ?? 'nothing'}`);
+      expect(where(objects)).toEqual(where(rendered.base));
+      // What the comparison rests on: the webhook is ingest's, its neighbours query's, and what is not listed is not routed.
+      expect(destination(objects, '/api/v1/webhooks/github')).toBe('ingest:3001');
+      expect(destination(objects, '/api/v1/webhooks/github/x')).toBe('query:3002');
+      expect(destination(objects, '/api/v1')).toBe('query:3002');
+      expect(destination(objects, '/auth/sign-in')).toBe('query:3002');
+      for (const unrouted of ['/apix', '/auth', '/admin/queues', '/metrics', '/events/x', '/sign-in/x']) expect({ unrouted, to: destination(objects, unrouted) }).toEqual({ unrouted, to: undefined });
+    });
+
+    it('gateway: each backendRef names a Service of the install (core group, this namespace) and one of its ports', () => {
+      const refs = ofKind(objects, 'HTTPRoute').flatMap((route) => route.spec.rules.flatMap((rule: any) => rule.backendRefs.map((b: any) => ({ route, b }))));
+      expect(refs.length).toBeGreaterThan(0);
+      for (const { route, b } of refs) {
+        const at = `${route.metadata.name} -> ${b.name}:${b.port}`;
+        expect({ at, group: b.group ?? '', kind: b.kind ?? 'Service', namespace: b.namespace ?? route.metadata.namespace }).toEqual({ at, group: '', kind: 'Service', namespace: NAMESPACE });
+        expect({ at, port: servicePort(objects, b.name, b.port) }).toEqual({ at, port: b.port });
+      }
+      // The check sees a port the Service does not have, a Service that is not there, and a missing port.
+      expect(servicePort(objects, 'query', 3001)).toBeUndefined();
+      expect(servicePort(objects, 'worker', 3003)).toBeUndefined();
+      expect(servicePort(objects, 'query', undefined)).toBeUndefined();
+    });
+
+    it('gateway: parentRefs name the operator\'s Gateway and its HTTPS listener; hostnames are the host the Ingresses serve', () => {
+      const hosts = [...new Set(routes(rendered.production).flatMap((r) => r.hosts))];
+      expect(hosts).toEqual(['ephemera.example.com']);
+      const httpRoutes = ofKind(objects, 'HTTPRoute');
+      expect(httpRoutes).toHaveLength(2);
+      for (const route of httpRoutes) {
+        expect({ name: route.metadata.name, parentRefs: route.spec.parentRefs }).toEqual({ name: route.metadata.name, parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', ...GATEWAY }] });
+        expect({ name: route.metadata.name, hostnames: route.spec.hostnames }).toEqual({ name: route.metadata.name, hostnames: hosts });
+      }
+    });
+
+    it('gateway: the NetworkPolicies let the Gateway\'s data plane reach ingest and query, and no longer the ingress controller', () => {
+      const admitted = (objs: KubeObject[]) =>
+        ofKind(objs, 'NetworkPolicy').flatMap((p) => (p.spec.ingress ?? []).flatMap((r: any) => r.from.map((peer: any) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name']))).filter(Boolean);
+      expect(admitted(objects)).not.toContain('ingress-nginx');
+      expect(admitted(rendered.production)).toContain('ingress-nginx');
+      for (const name of ['ingest', 'query'] as const) {
+        const labels = find(objects, 'Deployment', name).spec.template.metadata.labels;
+        expect(allowedFor(objects, labels).ingress).toContain(`namespace ${GATEWAY_DATA_PLANE_NAMESPACE} -> ${PORTS[name].port}`);
+        expect(allowedFor(objects, labels).ingress).not.toContain(`namespace ingress-nginx -> ${PORTS[name].port}`);
+      }
+    });
+
+    it('gateway: everything else is overlays/production\'s, object for object', () => {
+      // The way in left out, and the NetworkPolicies' Gateway namespace read as the ingress controller's.
+      const rest = (objs: KubeObject[]) =>
+        objs
+          .filter((o) => !['Ingress', 'HTTPRoute'].includes(o.kind))
+          .map((o) => (o.kind === 'NetworkPolicy' ? JSON.parse(JSON.stringify(o).replaceAll(`{"kubernetes.io/metadata.name":"${GATEWAY_DATA_PLANE_NAMESPACE}"}`, '{"kubernetes.io/metadata.name":"ingress-nginx"}')) : o));
+      expect(rest(objects)).toEqual(rest(rendered.production));
+      expect(rest(objects).length).toBe(objects.length - 2);
+    });
+
+    it('components/gateway in an overlay of one\'s own, with no namespace of its own: the routes in ephemera, no Ingress', () => {
+      const dir = tmp();
+      writeTree(dir, { 'kustomization.yaml': `resources: [${JSON.stringify(path.join(KUBE, 'base'))}]\ncomponents: [${JSON.stringify(path.join(KUBE, 'components/gateway'))}]\n` });
+      const own = kustomizeBuild(dir);
+      expect(ofKind(own, 'Ingress')).toEqual([]);
+      expect(ofKind(own, 'HTTPRoute').map((r) => `${r.metadata.namespace}/${r.metadata.name}`)).toEqual(['ephemera/ephemera', 'ephemera/ephemera-operator-sign-in']);
+      expect(described(routes(own))).toEqual(described(routes(rendered.base)));
+      for (const route of ofKind(own, 'HTTPRoute')) expect(route.spec.parentRefs).toEqual(find(objects, 'HTTPRoute', route.metadata.name).spec.parentRefs);
+      for (const o of own) expect(`${o.kind}/${o.metadata.name} ${o.metadata.labels?.['app.kubernetes.io/part-of']}`).toBe(`${o.kind}/${o.metadata.name} ephemera`);
+    });
+
+    it('README.md\'s example Gateway is valid; its listeners admit these routes (namespace ephemera) and the previews\' (by the label Ephemera puts on their namespaces), no others', () => {
+      const readme = read('README.md');
+      const blocks = [...readme.matchAll(/```yaml\n([^]*?)```/g)].map((m) => m[1]!).filter((b) => /^kind: Gateway$/m.test(b));
+      expect(blocks).toHaveLength(1);
+      const gateway = parseYaml(blocks[0]!);
+      expect(() => new Gateway(gateway).validate()).not.toThrow();
+      expect({ namespace: gateway.metadata.namespace, name: gateway.metadata.name }).toEqual({ namespace: GATEWAY.namespace, name: GATEWAY.name });
+      /** Whether a listener lets in HTTPRoutes of a namespace labelled so (allowedRoutes; `Same` by default). */
+      const admits = (listener: any, namespaceLabels: Record<string, string>) => {
+        const kinds = listener.allowedRoutes?.kinds ?? [{ kind: 'HTTPRoute' }];
+        const namespaces = listener.allowedRoutes?.namespaces ?? { from: 'Same' };
+        const from = namespaces.from ?? 'Same';
+        const byNamespace =
+          from === 'All' || (from === 'Same' && namespaceLabels['kubernetes.io/metadata.name'] === gateway.metadata.namespace) || (from === 'Selector' && selects(namespaces.selector, namespaceLabels));
+        return kinds.some((k: any) => k.kind === 'HTTPRoute') && byNamespace;
+      };
+      /** A listener's hostname covers a host: none, the host itself, or `*.` a suffix of it. */
+      const covers = (listener: any, host: string) => listener.hostname === undefined || listener.hostname === host || (listener.hostname.startsWith('*.') && host.endsWith(listener.hostname.slice(1)));
+      const ephemera = { 'kubernetes.io/metadata.name': NAMESPACE };
+      const preview = { 'kubernetes.io/metadata.name': 'pr-7-acme-app-0123456789', [LABELS.managedBy]: MANAGED_BY, [LABELS.instance]: 'default' };
+      const stranger = { 'kubernetes.io/metadata.name': 'someone-else' };
+
+      const own = gateway.spec.listeners.find((l: any) => l.name === GATEWAY.sectionName);
+      expect(own).toMatchObject({ protocol: 'HTTPS', port: 443 });
+      expect(own.tls.mode ?? 'Terminate').toBe('Terminate');
+      expect(own.tls.certificateRefs.length).toBeGreaterThan(0);
+      for (const route of ofKind(objects, 'HTTPRoute')) for (const host of route.spec.hostnames) expect(covers(own, host)).toBe(true);
+      expect({ ephemera: admits(own, ephemera), preview: admits(own, preview), stranger: admits(own, stranger) }).toEqual({ ephemera: true, preview: false, stranger: false });
+
+      // Previews: a wildcard HTTPS listener for *.PREVIEW_BASE_DOMAIN, admitting the namespaces Ephemera labels as its own.
+      const domain = find(objects, 'ConfigMap', 'ephemera-config').data.PREVIEW_BASE_DOMAIN;
+      const previews = gateway.spec.listeners.find((l: any) => l.hostname === `*.${domain}`);
+      expect(previews).toMatchObject({ protocol: 'HTTPS', port: 443 });
+      expect(previews.tls.mode ?? 'Terminate').toBe('Terminate');
+      expect(previews.tls.certificateRefs.length).toBeGreaterThan(0);
+      expect(covers(previews, `pr-7-acme-app-0123456789.${domain}`)).toBe(true);
+      expect({ ephemera: admits(previews, ephemera), preview: admits(previews, preview), stranger: admits(previews, stranger) }).toEqual({ ephemera: false, preview: true, stranger: false });
+      // The checks see a listener open to every namespace, and one for another domain.
+      expect(admits({ allowedRoutes: { namespaces: { from: 'All' } } }, stranger)).toBe(true);
+      expect(covers({ hostname: '*.elsewhere.test' }, `x.${domain}`)).toBe(false);
+      // README's preview settings name this Gateway and that listener.
+      expect(readme).toContain(`PREVIEW_GATEWAY=${GATEWAY.namespace}/${GATEWAY.name}`);
+      expect(readme).toContain(`PREVIEW_GATEWAY_SECTION=${previews.name}`);
+    });
+  });
+
   describe('the operator sign-in form (ADMIN_SIGN_IN)', () => {
-    /** Every rendered path that a request for `path` can match (ingress-nginx: Exact, or Prefix by path elements). */
+    /** Every rendered path (Ingress or HTTPRoute) that a request for `target` can match, whatever its precedence. */
     const routesTo = (objects: KubeObject[], target: string) =>
-      ofKind(objects, 'Ingress').flatMap((ingress) =>
-        ingress.spec.rules.flatMap((rule: any) =>
-          rule.http.paths
-            .filter((p: any) => (p.pathType === 'Exact' ? p.path === target : p.path === '/' || target === p.path || target.startsWith(`${p.path.replace(/\/$/, '')}/`)))
-            .map((p: any) => `${ingress.metadata.name}: ${p.pathType} ${p.path} -> ${p.backend.service.name}`),
-        ),
-      );
-    /** The overlay patches README.md gives for turning the form off: the yaml block naming its Ingress. */
-    const readmePatches = () => {
-      const block = [...read('README.md').matchAll(/```yaml\n([^]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('name: ephemera-operator-sign-in'));
-      if (!block) throw new Error('README.md has no yaml block that deletes the Ingress ephemera-operator-sign-in');
+      routes(objects)
+        .filter((r) => matchesPath(r, target))
+        .map((r) => `${r.owner}: ${r.type} ${r.path} -> ${r.service}`);
+    /** The overlay patches README.md gives for turning the form off: the yaml block deleting its Ingress or HTTPRoute. */
+    const readmePatches = (kind: 'Ingress' | 'HTTPRoute') => {
+      const block = [...read('README.md').matchAll(/```yaml\n([^]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('name: ephemera-operator-sign-in') && new RegExp(`^\\s*kind: ${kind}$`, 'm').test(b));
+      if (!block) throw new Error(`README.md has no yaml block that deletes the ${kind} ephemera-operator-sign-in`);
       // The block is indented as part of a list item.
       const lines = block.split('\n');
       const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
       return lines.map((l) => l.slice(indent)).join('\n');
     };
+    const entryKind = (tree: Tree) => (ROUTING[tree] === 'ingress' ? 'Ingress' : 'HTTPRoute');
 
-    it.each(TREES)('%s: is on, and routed by an Ingress of its own, which no other path overlaps', (tree) => {
+    it.each(TREES)('%s: is on, and routed by an Ingress (gateway: an HTTPRoute) of its own, which no other path overlaps', (tree) => {
       const objects = rendered[tree];
       expect(find(objects, 'ConfigMap', 'ephemera-config').data.ADMIN_SIGN_IN).toBe('on');
       expect(routesTo(objects, '/auth/sign-in')).toEqual(['ephemera-operator-sign-in: Exact /auth/sign-in -> query']);
-      expect(pathsOf(find(objects, 'Ingress', 'ephemera-operator-sign-in'))).toEqual(['Exact /auth/sign-in -> query:http']);
-      // GitHub sign-in and sign-out stay routed by the main Ingress.
+      expect(find(objects, entryKind(tree), 'ephemera-operator-sign-in')).toBeDefined();
+      expect(routes(objects).filter((r) => r.owner === 'ephemera-operator-sign-in').map((r) => `${r.kind} ${r.type} ${r.path} -> ${r.service}:${r.port}`)).toEqual([
+        `${entryKind(tree)} Exact /auth/sign-in -> query:3002`,
+      ]);
+      // GitHub sign-in and sign-out stay routed by the main Ingress or HTTPRoute.
       for (const p of ['/auth/github', '/auth/github/callback', '/auth/sign-out']) expect(routesTo(objects, p)).toEqual([expect.stringMatching(/^ephemera: /)]);
     });
 
-    it('is off, and unrouted, in an overlay with README.md\'s patches; everything else is routed as before', () => {
+    it.each([
+      ['production', 'Ingress'],
+      ['gateway', 'HTTPRoute'],
+    ] as const)('%s: is off, and unrouted, in an overlay with README.md\'s patches (deleting the %s); everything else is routed as before', (tree, kind) => {
       const dir = tmp();
       writeTree(dir, {
-        'kustomization.yaml': `resources: [${JSON.stringify(path.join(KUBE, 'overlays/production'))}]\n${readmePatches()}`,
+        'kustomization.yaml': `resources: [${JSON.stringify(path.join(KUBE, `overlays/${tree}`))}]\n${readmePatches(kind)}`,
       });
       const objects = kustomizeBuild(dir);
       expect(find(objects, 'ConfigMap', 'ephemera-config').data.ADMIN_SIGN_IN).toBe('off');
       expect(routesTo(objects, '/auth/sign-in')).toEqual([]);
-      expect(find(objects, 'Ingress', 'ephemera-operator-sign-in')).toBeUndefined();
-      expect(pathsOf(find(objects, 'Ingress', 'ephemera'))).toEqual(pathsOf(find(rendered.production, 'Ingress', 'ephemera')));
+      expect(find(objects, kind, 'ephemera-operator-sign-in')).toBeUndefined();
+      const main = (objs: KubeObject[]) => routes(objs).filter((r) => r.owner === 'ephemera');
+      expect(main(objects).length).toBeGreaterThan(0);
+      expect(main(objects)).toEqual(main(rendered[tree]));
       const query = find(objects, 'Deployment', 'query').spec.template.spec.containers[0];
       expect(loadQueryConfig(environmentOf(objects, query)).ADMIN_SIGN_IN).toBe('off');
     });
   });
-
-  it.each(TREES)('%s: NetworkPolicies deny by default; in only from the ingress controller (and monitoring), out only to what each needs', (tree) => {
+  it.each(TREES)('%s: NetworkPolicies deny by default; in only from the ingress controller or the Gateway\'s data plane (and monitoring), out only to what each needs', (tree) => {
     const objects = rendered[tree];
     const deny = find(objects, 'NetworkPolicy', 'ephemera-default-deny');
     expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
@@ -948,7 +1381,8 @@ describe('traffic', () => {
       for (const r of p.spec.ingress ?? []) expect(r.from?.length && r.ports?.length).toBeTruthy();
       for (const r of p.spec.egress ?? []) expect(r.ports?.length).toBeTruthy();
     }
-    const controllers = tree === 'try' ? ['ingress-nginx', 'kube-system'] : ['ingress-nginx'];
+    // Who reaches ingest and query: the ingress controller's namespace, or (gateway) the Gateway's data plane's.
+    const controllers = { base: ['ingress-nginx'], production: ['ingress-nginx'], gateway: [GATEWAY_DATA_PLANE_NAMESPACE], try: ['ingress-nginx', 'kube-system'] }[tree];
     const dns = ['TCP/53 (namespace kube-system)', 'UDP/53 (namespace kube-system)'];
     const labels = (component: string) => ({ 'app.kubernetes.io/name': 'ephemera', 'app.kubernetes.io/component': component, 'app.kubernetes.io/part-of': 'ephemera' });
     const from = (port: number, namespaces: string[]) => [...namespaces, 'monitoring'].map((n) => `namespace ${n} -> ${port}`).sort();
@@ -1044,7 +1478,7 @@ describe('availability', () => {
       expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
       expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
       // Two of each in production (the floor the autoscaler keeps); one to try.
-      if (tree === 'production') expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+      if (PRODUCTION_TREES.includes(tree)) expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
       else expect(hpa.spec.minReplicas).toBe(1);
       // Spread over nodes, so two replicas are two failure domains where the cluster has them.
       expect(deployment.spec.template.spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: 'kubernetes.io/hostname', labelSelector: deployment.spec.selector });

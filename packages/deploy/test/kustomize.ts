@@ -11,6 +11,11 @@ import { parse, parseAllDocuments } from 'yaml';
  * Implemented, in kustomize's own order within a kustomization (after its `resources` are built):
  * - `resources`: YAML files (several documents each) and directories holding a kustomization (built first);
  *   two objects with the same group, kind, namespace and name are an error, as in kustomize.
+ * - `components`: directories holding a Component (`kind: Component`, `apiVersion:
+ *   kustomize.config.k8s.io/v1alpha1`), applied in order after the `resources`: a component adds its own resources
+ *   to the objects built so far, then its patches, namespace, labels and images apply to all of them (kustomize's
+ *   shared accumulator), before the including kustomization's own. A Component listed as a resource, or a
+ *   Kustomization as a component, is an error, as in kustomize.
  * - `patches`: strategic merge patches (a file or inline; several documents in a file are several patches),
  *   each applied to the object of its own kind and name, or to every object `target` selects; JSON 6902 patches
  *   (a YAML or JSON list of operations) to every object `target` selects. Target fields are anchored regular
@@ -38,7 +43,7 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-const SUPPORTED_FIELDS = new Set(['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'patches', 'images']);
+const SUPPORTED_FIELDS = new Set(['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'components', 'patches', 'images']);
 
 /** Kinds kustomize treats as cluster-scoped among those a deployment like this one could hold. */
 const CLUSTER_SCOPED = new Set([
@@ -110,7 +115,11 @@ export function kustomizeBuild(dir: string): KubeObject[] {
   return build(path.resolve(dir)).sort(legacyOrder);
 }
 
-function build(dir: string): KubeObject[] {
+/**
+ * Builds the kustomization in `dir`; with `accumulated`, the Component in `dir` applied to the objects an including
+ * kustomization has built so far.
+ */
+function build(dir: string, accumulated?: KubeObject[]): KubeObject[] {
   const file = KUSTOMIZATION_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f));
   if (!file) throw new Error(`no kustomization in ${dir}`);
   const k = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -118,9 +127,13 @@ function build(dir: string): KubeObject[] {
   for (const field of Object.keys(k)) {
     if (!SUPPORTED_FIELDS.has(field)) throw new Error(`${where}: "${field}" is not implemented by this renderer`);
   }
-  if (k.kind !== undefined && k.kind !== 'Kustomization') throw new Error(`${where}: kind ${String(k.kind)} is not a Kustomization`);
+  const kind = k.kind ?? 'Kustomization';
+  if (kind === 'Component' && k.apiVersion !== 'kustomize.config.k8s.io/v1alpha1') throw new Error(`${where}: apiVersion for Component should be kustomize.config.k8s.io/v1alpha1`);
+  if (accumulated && kind !== 'Component') throw new Error(`${where}: expected kind 'Component' for a component, got '${String(kind)}'`);
+  if (!accumulated && kind === 'Component') throw new Error(`${where}: expected kind != 'Component' for a resource`);
+  if (kind !== 'Kustomization' && kind !== 'Component') throw new Error(`${where}: kind ${String(kind)} is not a Kustomization`);
 
-  let objects: KubeObject[] = [];
+  let objects: KubeObject[] = accumulated ? [...accumulated] : [];
   for (const entry of list<string>(k.resources)) {
     const p = path.resolve(dir, entry);
     const loaded = statSync(p).isDirectory() ? build(p) : readObjects(p);
@@ -130,6 +143,8 @@ function build(dir: string): KubeObject[] {
       objects.push(obj);
     }
   }
+
+  for (const entry of list<string>(k.components)) objects = build(path.resolve(dir, entry), objects);
 
   for (const patch of list<Record<string, unknown>>(k.patches)) objects = applyPatchEntry(objects, patch, dir, where);
 

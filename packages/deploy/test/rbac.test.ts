@@ -22,10 +22,11 @@ import { kustomizeBuild, type KubeObject } from './kustomize.js';
 // by the RBAC objects it holds and admits it through the shipped ValidatingAdmissionPolicies.
 
 const KUBE = fileURLToPath(new URL('../../../deploy/kubernetes/', import.meta.url));
-const TREES = ['base', 'production', 'try'] as const;
+const TREES = ['base', 'production', 'gateway', 'try'] as const;
 const rendered: Record<(typeof TREES)[number], KubeObject[]> = {
   base: kustomizeBuild(path.join(KUBE, 'base')),
   production: kustomizeBuild(path.join(KUBE, 'overlays/production')),
+  gateway: kustomizeBuild(path.join(KUBE, 'overlays/gateway')),
   try: kustomizeBuild(path.join(KUBE, 'overlays/try')),
 };
 const sourceSecrets = kustomizeBuild(path.join(KUBE, 'source-secrets'));
