@@ -26,7 +26,7 @@ import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ingestConfigSchema, loadIngestConfig } from '../../../services/ingest/src/config.js';
 import { loadQueryConfig, queryConfigSchema } from '../../../services/query/src/config.js';
-import { loadWorkerConfig, workerConfigSchema } from '../../../services/worker/src/config.js';
+import { loadWorkerConfig, previewGateway, workerConfigSchema } from '../../../services/worker/src/config.js';
 import { LABELS, MANAGED_BY } from '../../../services/worker/src/provisioners/kubernetes/preview-manifests.js';
 import { kustomizeBuild, type KubeObject } from './kustomize.js';
 import { probePasses, runRedisStart } from './redis-start.js';
@@ -1259,12 +1259,26 @@ describe('traffic', () => {
 
     it('gateway: everything else is overlays/production\'s, object for object', () => {
       // The way in left out, and the NetworkPolicies' Gateway namespace read as the ingress controller's.
+      // Previews are routed through the Gateway too: those settings are the ConfigMap's only difference.
+      const ROUTING_KEYS = ['PREVIEW_ROUTING', 'PREVIEW_GATEWAY', 'PREVIEW_GATEWAY_SECTION', 'PREVIEW_GATEWAY_NAMESPACE', 'INGRESS_NAMESPACE', 'INGRESS_CLASS'];
+      const withoutRouting = (o: KubeObject) => ({ ...o, data: Object.fromEntries(Object.entries((o as any).data).filter(([k]) => !ROUTING_KEYS.includes(k))) });
       const rest = (objs: KubeObject[]) =>
         objs
           .filter((o) => !['Ingress', 'HTTPRoute'].includes(o.kind))
+          .map((o) => (o.kind === 'ConfigMap' && o.metadata.name === 'ephemera-config' ? withoutRouting(o) : o))
           .map((o) => (o.kind === 'NetworkPolicy' ? JSON.parse(JSON.stringify(o).replaceAll(`{"kubernetes.io/metadata.name":"${GATEWAY_DATA_PLANE_NAMESPACE}"}`, '{"kubernetes.io/metadata.name":"ingress-nginx"}')) : o));
       expect(rest(objects)).toEqual(rest(rendered.production));
       expect(rest(objects).length).toBe(objects.length - 2);
+    });
+
+    it('gateway: previews are routed through the Gateway too (PREVIEW_ROUTING=gateway), and the worker starts on those settings', () => {
+      const envOf = (tree: Tree) => environmentOf(rendered[tree], find(rendered[tree], 'Deployment', 'worker').spec.template.spec.containers[0]);
+      const settings = (tree: Tree) => {
+        const env = { ...envOf(tree), GITHUB_APP_ID: '123456', ALLOWED_ACCOUNTS: 'acme' };
+        return previewGateway(loadWorkerConfig(env), env);
+      };
+      expect(settings('gateway')).toEqual({ namespace: 'gateway-system', name: 'public', sectionName: 'previews', dataPlaneNamespace: 'gateway-system' });
+      expect(settings('production')).toBeUndefined();
     });
 
     it('components/gateway in an overlay of one\'s own, with no namespace of its own: the routes in ephemera, no Ingress', () => {
