@@ -11,6 +11,7 @@ import { DEFAULT_CRASH_LOG } from './fake-kubernetes/container-logs.js';
 import { ControlPlane } from './fake-kubernetes/control-plane.js';
 import type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
 import { applyDefaults, initialStatus, type Allocator } from './fake-kubernetes/defaults.js';
+import type { GatewayScript } from './fake-kubernetes/gateway-controller.js';
 import { gatewayApiDefaults, gatewayApiInitialStatus } from './fake-kubernetes/gateway-api-schema.js';
 import {
   applyConfiguration,
@@ -78,6 +79,7 @@ import { WatchHistory, expiredStatus } from './fake-kubernetes/watch-history.js'
 
 export type { CrashScript, PullError, ReadinessScript, RolloutContext, RolloutScript, RolloutScriptName, RolloutScriptObject } from './fake-kubernetes/rollout-script.js';
 export type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
+export type { GatewayConditionOverride, GatewayParentRef, GatewayScript, GatewayScriptResult, GatewayScriptRoute } from './fake-kubernetes/gateway-controller.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- stored objects are arbitrary Kubernetes JSON */
 
@@ -113,10 +115,12 @@ export interface FakeKubernetesOptions {
   validatingAdmission?: ValidatingAdmission;
   /**
    * Serve the Gateway API (gateway.networking.k8s.io/v1 GatewayClass, Gateway, HTTPRoute), as a cluster with its
-   * standard-channel CRDs installed does. Without it the group does not exist: discovery leaves it out and its
-   * URLs answer 404.
+   * standard-channel CRDs installed does, with a Gateway implementation's controller that owns the GatewayClasses
+   * naming `controllerName` (default example.net/gateway-controller), their Gateways, and the status of the routes
+   * that attach to those (see setGatewayScript). Without it the group does not exist: discovery leaves it out and
+   * its URLs answer 404.
    */
-  gatewayApi?: Record<string, never>;
+  gatewayApi?: { controllerName?: string };
 }
 
 export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -162,6 +166,12 @@ export interface FakeKubernetes {
    */
   expireWatches(): void;
   setRollout(fn: (ctx: RolloutContext) => RolloutScript): void;
+  /**
+   * What the Gateway controller writes for a route's parentRef to one of its Gateways: the script may override the
+   * Accepted and ResolvedRefs conditions the rules decided, or have it write nothing ('ignore'); undefined: the
+   * rules alone. Routes are reconciled again with the new script.
+   */
+  setGatewayScript(fn: GatewayScript | undefined): void;
   /** Appended when the controller first marks a generation's rollout complete (Progressing: NewReplicaSetAvailable). */
   rolloutsCompleted: RolloutCompletion[];
   /** The next `count` requests matching (any omitted field matches) get `status` with a proper Status body. */
@@ -224,6 +234,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   const schemas = await loadSchemaValidators({ gatewayApi: options.gatewayApi !== undefined });
   /** The kinds this server serves: the built-in ones, and the Gateway API's CRDs when asked to. */
   const served = options.gatewayApi ? [...RESOURCES, ...GATEWAY_API_RESOURCES] : RESOURCES;
+  let gatewayScript: GatewayScript | undefined;
   const token = options.token ?? 'fake-token';
   const user = options.user ?? 'system:serviceaccount:ephemera:worker';
   const terminatingMs = options.terminatingMs ?? 100;
@@ -287,6 +298,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     store.get(d)!.set(keyOf(d, obj.metadata.namespace, obj.metadata.name), obj);
     notify(d, type, obj);
     if (d.namespaced && d !== EVENT) refreshQuotas(obj.metadata.namespace);
+    controller.observed(d);
     return obj;
   }
 
@@ -297,6 +309,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     obj.metadata.resourceVersion = String(++resourceVersion);
     notify(d, 'DELETED', obj);
     if (d.namespaced && d !== EVENT) refreshQuotas(ns);
+    controller.observed(d);
     return obj;
   }
 
@@ -377,6 +390,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     clock: { delayMs: options.controllerDelayMs ?? 30, secondMs: options.secondMs ?? 1000 },
     crashLog: options.crashLog ?? DEFAULT_CRASH_LOG,
     rollout: () => rollout,
+    ...(options.gatewayApi ? { gatewayApi: { controllerName: options.gatewayApi.controllerName ?? 'example.net/gateway-controller', script: () => gatewayScript } } : {}),
   });
 
   // ---- writes ----------------------------------------------------------------------------------------------------
@@ -1110,6 +1124,10 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     },
     setRollout(fn) {
       rollout = fn;
+    },
+    setGatewayScript(fn) {
+      gatewayScript = fn;
+      controller.gatewayScriptChanged();
     },
     failNext(match, status, count = 1) {
       failures.push({ match, status, count });

@@ -4,7 +4,8 @@ import { startFakeKubernetes, type FakeKubernetes } from '../src/fake-kubernetes
 import { apply, failure, fake, namespace, objects, startApi, waitFor } from './api-fixture.js';
 
 /* The Gateway API as a cluster with its CRDs serves it, driven by the official client: discovery, apply, the CRDs'
-   validation (the messages are the API server's for custom resources). */
+   validation (the messages are the API server's for custom resources), and a Gateway implementation's controller
+   writing route, Gateway and GatewayClass status by the specification's rules. */
 
 const GW = 'gateway.networking.k8s.io/v1';
 const CONTROLLER = 'example.net/gateway-controller';
@@ -38,12 +39,32 @@ function route(ns: string, name: string, o: RouteOptions = {}): KubernetesObject
   };
 }
 
+const service = (ns: string, name: string, port: number) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: name }, ports: [{ port }] } });
 
 function gateway(name: string, listeners: Obj[], className = 'previews') {
   return { apiVersion: GW, kind: 'Gateway', metadata: { name, namespace: 'gateway-system' }, spec: { gatewayClassName: className, listeners } };
 }
 
+/** A preview namespace with the Services the default route sends to. */
+async function preview(ns: string, labels: Record<string, string> = {}): Promise<void> {
+  await apply(namespace(ns, labels));
+  await apply(service(ns, 'api', 8080));
+  await apply(service(ns, 'web', 3000));
+}
+
 const read = (kind: string, ns: string | undefined, name: string) => objects.read({ apiVersion: GW, kind, metadata: { name, ...(ns ? { namespace: ns } : {}) } }) as Promise<Obj>;
+
+/** The route's status.parents once `done` holds for it. */
+async function parents(ns: string, name: string, done: (parents: Obj[], route: Obj) => boolean): Promise<Obj[]> {
+  return waitFor(`${ns}/${name}'s status`, async () => {
+    const r = await read('HTTPRoute', ns, name);
+    const p: Obj[] = r.status?.parents ?? [];
+    return done(p, r) ? p : undefined;
+  });
+}
+
+const condition = (entry: Obj | undefined, type: string): Obj | undefined => entry?.conditions?.find((c: Obj) => c.type === type);
+const accepted = (p: Obj[]) => condition(p[0], 'Accepted');
 
 beforeAll(async () => {
   await startApi({ gatewayApi: {}, controllerDelayMs: 10, secondMs: 50, terminatingMs: 50 });
@@ -101,7 +122,8 @@ describe('the Gateway API group', () => {
     expect(created.metadata.managedFields[0]).toMatchObject({ manager: 'ephemera', operation: 'Apply' });
     expect(created.metadata.managedFields[0].fieldsV1['f:spec']).toEqual({ 'f:parentRefs': {}, 'f:rules': {}, 'f:hostnames': {} });
 
-    // Applying the same configuration again changes nothing.
+    // Once the controller has written its status, applying the same configuration again changes nothing.
+    await parents('route-crud', 'ephemera-preview', (p) => p.length > 0);
     const settled = await read('HTTPRoute', 'route-crud', 'ephemera-preview');
     const again = (await apply(route('route-crud', 'ephemera-preview'))) as Obj;
     expect(again.metadata.resourceVersion).toBe(settled.metadata.resourceVersion);
@@ -179,6 +201,150 @@ describe('the Gateway API group', () => {
     const twice = await failure(apply(route('route-invalid', 'twice', { parentRefs: [{ name: 'previews', namespace: 'gateway-system' }, { name: 'previews', namespace: 'gateway-system' }] })));
     expect(twice.status.message).toContain('spec.parentRefs: Invalid value: "array": sectionName must be unique when parentRefs includes 2 or more references to the same parent');
     expect(fake.list(GW, 'HTTPRoute', 'route-invalid')).toEqual([]);
+  });
+});
+
+describe('the Gateway controller', () => {
+  it('accepts a route on its Gateway, and says so on the route, the listener and the GatewayClass', async () => {
+    await preview('preview-acme-web-pr-7');
+    await apply(route('preview-acme-web-pr-7', 'ephemera-preview'));
+    const status = await parents('preview-acme-web-pr-7', 'ephemera-preview', (p) => p.length > 0);
+    expect(status).toEqual([
+      {
+        parentRef: previewsRef,
+        controllerName: CONTROLLER,
+        conditions: [
+          { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Route is accepted', observedGeneration: 1, lastTransitionTime: expect.any(String) },
+          { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'Resolved all the Object references for the Route', observedGeneration: 1, lastTransitionTime: expect.any(String) },
+        ],
+      },
+    ]);
+
+    const gw = await waitFor('the listener to count the route', async () => {
+      const g = await read('Gateway', 'gateway-system', 'previews');
+      return g.status?.listeners?.find((l: Obj) => l.name === 'https')?.attachedRoutes >= 1 ? g : undefined;
+    });
+    const https = gw.status.listeners.find((l: Obj) => l.name === 'https');
+    expect(https.supportedKinds).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+    expect(https.conditions.map((c: Obj) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'Programmed=True', 'ResolvedRefs=True', 'Conflicted=False']);
+    // sectionName https: the http listener does not count it.
+    expect(gw.status.listeners.find((l: Obj) => l.name === 'http').attachedRoutes).toBe(0);
+    expect(gw.status.conditions.map((c: Obj) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Accepted=True:Accepted', 'Programmed=True:Programmed']);
+    const gc = await read('GatewayClass', undefined, 'previews');
+    expect(gc.status.conditions.map((c: Obj) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Accepted=True:Accepted', 'SupportedVersion=True:SupportedVersion']);
+    expect((await read('GatewayClass', undefined, 'other')).status.conditions[0]).toMatchObject({ status: 'Unknown', reason: 'Pending' });
+
+    // A new generation: observedGeneration follows, lastTransitionTime stays while the status does.
+    const firstTransition = accepted(status)!.lastTransitionTime;
+    await apply(route('preview-acme-web-pr-7', 'ephemera-preview', { hostnames: ['preview-acme-web-pr-7.preview.example.com', 'api-pr-7.preview.example.com'] }));
+    const second = await parents('preview-acme-web-pr-7', 'ephemera-preview', (p) => accepted(p)?.observedGeneration === 2);
+    expect(accepted(second)).toMatchObject({ status: 'True', lastTransitionTime: firstTransition });
+  });
+
+  it('refuses a route its listeners do not allow, until the namespace gains the label a Selector wants', async () => {
+    await preview('preview-same');
+    const internal = { ...previewsRef, sectionName: 'http' };
+    await apply(route('preview-same', 'same', { parentRefs: [internal], hostnames: [] }));
+    const same = await parents('preview-same', 'same', (p) => p.length > 0);
+    expect(accepted(same)).toMatchObject({
+      status: 'False',
+      reason: 'NotAllowedByListeners',
+      message: 'No listeners included by this parent ref allowed this attachment: listener "http" allows routes from its own namespace "gateway-system" only, not from "preview-same"',
+    });
+
+    const labelledRef = { ...previewsRef, name: 'labelled' };
+    await apply(route('preview-same', 'selected', { parentRefs: [labelledRef] }));
+    const before = await parents('preview-same', 'selected', (p) => p.length > 0);
+    expect(accepted(before)).toMatchObject({ status: 'False', reason: 'NotAllowedByListeners' });
+    expect(accepted(before)!.message).toContain('listener "https" allows routes from namespaces matching ephemera.dev/preview=true, which namespace "preview-same" does not');
+
+    await apply(namespace('preview-same', { 'ephemera.dev/preview': 'true' }));
+    const after = await parents('preview-same', 'selected', (p) => accepted(p)?.status === 'True');
+    expect(accepted(after)).toMatchObject({ reason: 'Accepted', observedGeneration: 1 });
+  });
+
+  it('refuses hostnames no listener serves, and parent refs naming no listener', async () => {
+    await preview('preview-hosts');
+    await apply(route('preview-hosts', 'elsewhere', { hostnames: ['preview.other.example.com', 'preview.example.com'] }));
+    const elsewhere = await parents('preview-hosts', 'elsewhere', (p) => p.length > 0);
+    expect(accepted(elsewhere)).toMatchObject({ status: 'False', reason: 'NoMatchingListenerHostname' });
+    expect(accepted(elsewhere)!.message).toContain('route hostnames preview.other.example.com, preview.example.com; listeners "https" (*.preview.example.com)');
+
+    await apply(route('preview-hosts', 'deep', { hostnames: ['a.b.preview.example.com'] }));
+    expect(accepted(await parents('preview-hosts', 'deep', (p) => p.length > 0))).toMatchObject({ status: 'True' });
+
+    await apply(route('preview-hosts', 'typo', { parentRefs: [{ ...previewsRef, sectionName: 'htps' }] }));
+    const typo = await parents('preview-hosts', 'typo', (p) => p.length > 0);
+    expect(accepted(typo)).toMatchObject({ status: 'False', reason: 'NoMatchingParent', message: 'No listeners match this parent ref: Gateway gateway-system/previews has no listener named "htps"' });
+  });
+
+  it("writes nothing for Gateways that do not exist or that it does not own, and keeps other controllers' entries", async () => {
+    await preview('preview-parents');
+    const missing = { ...previewsRef, name: 'gone', sectionName: undefined };
+    const foreign = { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'gateway-system', name: 'foreign' };
+    await apply(route('preview-parents', 'several', { parentRefs: [missing, foreign, previewsRef] }));
+    const entries = await parents('preview-parents', 'several', (p) => p.length > 0);
+    expect(entries.map((e) => e.parentRef.name)).toEqual(['previews']);
+
+    const theirs = { parentRef: foreign, controllerName: 'other.example.com/controller', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'fine', lastTransitionTime: '2024-01-01T00:00:00Z' }] };
+    const res = await fetch(`${fake.url}/apis/${GW}/namespaces/preview-parents/httproutes/several/status`, {
+      method: 'PATCH',
+      headers: { ...TOKEN, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ status: { parents: [...entries, theirs] } }),
+    });
+    expect(res.status).toBe(200);
+    await apply(route('preview-parents', 'several', { parentRefs: [missing, foreign, previewsRef], hostnames: ['pr.preview.example.com'] }));
+    const kept = await parents('preview-parents', 'several', (p) => p.some((e) => condition(e, 'Accepted')?.observedGeneration === 2));
+    expect(kept.map((e) => e.controllerName)).toEqual(['other.example.com/controller', CONTROLLER]);
+
+    // Its own entry goes once the route no longer names its Gateway.
+    await apply(route('preview-parents', 'several', { parentRefs: [foreign] }));
+    expect(await parents('preview-parents', 'several', (p) => p.length === 1)).toEqual([theirs]);
+  });
+
+  it('says BackendNotFound until the Service exists, and names it', async () => {
+    await apply(namespace('preview-late'));
+    await apply(service('preview-late', 'web', 3000));
+    await apply(route('preview-late', 'ephemera-preview'));
+    const missing = await parents('preview-late', 'ephemera-preview', (p) => p.length > 0);
+    expect(condition(missing[0], 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'BackendNotFound', message: 'Service preview-late/api not found' });
+    expect(accepted(missing)).toMatchObject({ status: 'True' });
+
+    await apply({ ...service('preview-late', 'api', 9090) });
+    const wrongPort = await parents('preview-late', 'ephemera-preview', (p) => condition(p[0], 'ResolvedRefs')?.message !== 'Service preview-late/api not found');
+    expect(condition(wrongPort[0], 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'BackendNotFound', message: 'Service preview-late/api has no port 8080' });
+
+    await apply(service('preview-late', 'api', 8080));
+    const resolved = await parents('preview-late', 'ephemera-preview', (p) => condition(p[0], 'ResolvedRefs')?.status === 'True');
+    expect(condition(resolved[0], 'ResolvedRefs')).toMatchObject({ reason: 'ResolvedRefs', observedGeneration: 1 });
+
+    await apply(route('preview-late', 'cross', { rules: [{ backendRefs: [{ name: 'api', namespace: 'preview-acme-web-pr-7', port: 8080 }] }] }));
+    const cross = await parents('preview-late', 'cross', (p) => p.length > 0);
+    expect(condition(cross[0], 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
+  });
+
+  it("follows the test's script: a stalled controller, a custom refusal, one that never gets to the route", async () => {
+    await preview('preview-scripted');
+    fake.setGatewayScript((r) => {
+      if (r.metadata.name === 'stalled') return { accepted: { status: 'Unknown', reason: 'Pending', message: 'Waiting for controller' } };
+      if (r.metadata.name === 'refused') return { accepted: { status: 'False', reason: 'PolicyDenied', message: 'previews are closed' } };
+      if (r.metadata.name === 'ignored') return 'ignore';
+      return undefined;
+    });
+    try {
+      for (const name of ['stalled', 'refused', 'ignored', 'plain']) await apply(route('preview-scripted', name));
+      await parents('preview-scripted', 'plain', (p) => p.length > 0);
+      expect(accepted(await parents('preview-scripted', 'stalled', (p) => p.length > 0))).toMatchObject({ status: 'Unknown', reason: 'Pending', message: 'Waiting for controller' });
+      const refused = await parents('preview-scripted', 'refused', (p) => p.length > 0);
+      expect(accepted(refused)).toMatchObject({ status: 'False', reason: 'PolicyDenied' });
+      expect(condition(refused[0], 'ResolvedRefs')).toMatchObject({ status: 'True' });
+      expect((await read('HTTPRoute', 'preview-scripted', 'ignored')).status).toBeUndefined();
+    } finally {
+      fake.setGatewayScript(undefined);
+    }
+    // Without the script the rules decide again, for the routes it held back too.
+    expect(accepted(await parents('preview-scripted', 'stalled', (p) => accepted(p)?.status === 'True'))).toMatchObject({ reason: 'Accepted' });
+    expect(accepted(await parents('preview-scripted', 'ignored', (p) => p.length > 0))).toMatchObject({ status: 'True' });
   });
 });
 
