@@ -11,6 +11,8 @@ import { DEFAULT_CRASH_LOG } from './fake-kubernetes/container-logs.js';
 import { ControlPlane } from './fake-kubernetes/control-plane.js';
 import type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
 import { applyDefaults, initialStatus, type Allocator } from './fake-kubernetes/defaults.js';
+import type { GatewayScript } from './fake-kubernetes/gateway-controller.js';
+import { gatewayApiDefaults, gatewayApiInitialStatus } from './fake-kubernetes/gateway-api-schema.js';
 import {
   applyConfiguration,
   ApplyConflictError,
@@ -44,7 +46,17 @@ import {
   type UserInfo,
 } from './fake-kubernetes/rbac.js';
 import { checkIdentity, parseBody, parseRoute, rbacSubject, type Route } from './fake-kubernetes/requests.js';
-import { apiVersionOf, discoveryDocument, findKind, isDiscoveryPath, qualifiedResource, RESOURCES, type ResourceDef } from './fake-kubernetes/resources.js';
+import {
+  apiVersionOf,
+  discoveryDocument,
+  findKind,
+  GATEWAY_API_RESOURCES,
+  isDiscoveryPath,
+  listTypes,
+  qualifiedResource,
+  RESOURCES,
+  type ResourceDef,
+} from './fake-kubernetes/resources.js';
 import { parseFieldSelector, parseLabelSelector, type FieldMatcher, type LabelMatcher } from './fake-kubernetes/selectors.js';
 import {
   alreadyExists,
@@ -67,6 +79,7 @@ import { WatchHistory, expiredStatus } from './fake-kubernetes/watch-history.js'
 
 export type { CrashScript, PullError, ReadinessScript, RolloutContext, RolloutScript, RolloutScriptName, RolloutScriptObject } from './fake-kubernetes/rollout-script.js';
 export type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
+export type { GatewayConditionOverride, GatewayParentRef, GatewayScript, GatewayScriptResult, GatewayScriptRoute } from './fake-kubernetes/gateway-controller.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- stored objects are arbitrary Kubernetes JSON */
 
@@ -100,6 +113,14 @@ export interface FakeKubernetesOptions {
   authorization?: 'rbac';
   /** Validating admission for the token user's writes; default: the one setValidatingAdmission() installed (none). */
   validatingAdmission?: ValidatingAdmission;
+  /**
+   * Serve the Gateway API (gateway.networking.k8s.io/v1 GatewayClass, Gateway, HTTPRoute), as a cluster with its
+   * standard-channel CRDs installed does, with a Gateway implementation's controller that owns the GatewayClasses
+   * naming `controllerName` (default example.net/gateway-controller), their Gateways, and the status of the routes
+   * that attach to those (see setGatewayScript). Without it the group does not exist: discovery leaves it out and
+   * its URLs answer 404.
+   */
+  gatewayApi?: { controllerName?: string };
 }
 
 export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -145,6 +166,12 @@ export interface FakeKubernetes {
    */
   expireWatches(): void;
   setRollout(fn: (ctx: RolloutContext) => RolloutScript): void;
+  /**
+   * What the Gateway controller writes for a route's parentRef to one of its Gateways: the script may override the
+   * Accepted and ResolvedRefs conditions the rules decided, or have it write nothing ('ignore'); undefined: the
+   * rules alone. Routes are reconciled again with the new script.
+   */
+  setGatewayScript(fn: GatewayScript | undefined): void;
   /** Appended when the controller first marks a generation's rollout complete (Progressing: NewReplicaSetAvailable). */
   rolloutsCompleted: RolloutCompletion[];
   /** The next `count` requests matching (any omitted field matches) get `status` with a proper Status body. */
@@ -204,7 +231,10 @@ interface UserRequest {
  * controller that rolls Deployments out into ReplicaSets, Pods and Events.
  */
 export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
-  const schemas = await loadSchemaValidators();
+  const schemas = await loadSchemaValidators({ gatewayApi: options.gatewayApi !== undefined });
+  /** The kinds this server serves: the built-in ones, and the Gateway API's CRDs when asked to. */
+  const served = options.gatewayApi ? [...RESOURCES, ...GATEWAY_API_RESOURCES] : RESOURCES;
+  let gatewayScript: GatewayScript | undefined;
   const token = options.token ?? 'fake-token';
   const user = options.user ?? 'system:serviceaccount:ephemera:worker';
   const terminatingMs = options.terminatingMs ?? 100;
@@ -223,7 +253,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   const timers = new Set<NodeJS.Timeout>();
   const watchers = new Set<Watcher>();
   const history = new WatchHistory();
-  const store = new Map<ResourceDef, Map<string, Obj>>(RESOURCES.map((d) => [d, new Map()]));
+  const store = new Map<ResourceDef, Map<string, Obj>>(served.map((d) => [d, new Map()]));
   let resourceVersion = 1000;
   let nextIp = 10;
   let nextNodePort = 30000;
@@ -268,6 +298,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     store.get(d)!.set(keyOf(d, obj.metadata.namespace, obj.metadata.name), obj);
     notify(d, type, obj);
     if (d.namespaced && d !== EVENT) refreshQuotas(obj.metadata.namespace);
+    controller.observed(d);
     return obj;
   }
 
@@ -278,6 +309,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     obj.metadata.resourceVersion = String(++resourceVersion);
     notify(d, 'DELETED', obj);
     if (d.namespaced && d !== EVENT) refreshQuotas(ns);
+    controller.observed(d);
     return obj;
   }
 
@@ -288,7 +320,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     claims: (ns) => all(DEF.pvc, ns),
     count: (ns, resource) => {
       const [plural, ...group] = resource.split('.');
-      const d = RESOURCES.find((r) => r.resource === plural && r.group === group.join('.'));
+      const d = served.find((r) => r.resource === plural && r.group === group.join('.'));
       return d ? all(d, ns).length : 0;
     },
   };
@@ -308,9 +340,9 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     obj.metadata.uid = randomUUID();
     obj.metadata.creationTimestamp = now();
     if (d.generation) obj.metadata.generation = 1;
-    obj.metadata.managedFields = trackUpdate({ before: undefined, after: obj, managed: [], manager, apiVersion: apiVersionOf(d), now: now() });
+    obj.metadata.managedFields = trackUpdate({ before: undefined, after: obj, managed: [], manager, apiVersion: apiVersionOf(d), now: now(), lists: listTypes(d) });
     if (obj.status !== undefined && d.statusSubresource) {
-      obj.metadata.managedFields = trackUpdate({ before: undefined, after: obj, managed: obj.metadata.managedFields, manager, apiVersion: apiVersionOf(d), now: now(), subresource: 'status' });
+      obj.metadata.managedFields = trackUpdate({ before: undefined, after: obj, managed: obj.metadata.managedFields, manager, apiVersion: apiVersionOf(d), now: now(), subresource: 'status', lists: listTypes(d) });
     }
     return clone(persist(d, obj, 'ADDED'));
   }
@@ -334,6 +366,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       apiVersion: apiVersionOf(d),
       now: now(),
       ...(sub ? { subresource: sub } : {}),
+      lists: listTypes(d),
     });
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
     if (sameObject(existing, next)) return clone(existing);
@@ -357,6 +390,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     clock: { delayMs: options.controllerDelayMs ?? 30, secondMs: options.secondMs ?? 1000 },
     crashLog: options.crashLog ?? DEFAULT_CRASH_LOG,
     rollout: () => rollout,
+    ...(options.gatewayApi ? { gatewayApi: { controllerName: options.gatewayApi.controllerName ?? 'example.net/gateway-controller', script: () => gatewayScript } } : {}),
   });
 
   // ---- writes ----------------------------------------------------------------------------------------------------
@@ -407,7 +441,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'managedFields', 'selfLink']) delete meta[k];
     if (!meta.name && typeof meta.generateName === 'string') meta.name = `${meta.generateName}${randomSuffix()}`;
     if (!keepStatus && d.statusSubresource) {
-      const status = initialStatus(d, obj);
+      const status = initialStatus(d, obj) ?? gatewayApiInitialStatus(d.kind);
       if (status === undefined) delete obj.status;
       else obj.status = status;
     }
@@ -423,7 +457,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     meta.uid ??= randomUUID();
     meta.creationTimestamp = now();
     if (d.generation) meta.generation = 1;
-    meta.managedFields = managed ?? trackUpdate({ before: undefined, after: obj, managed: [], manager: ctx.manager, apiVersion: apiVersionOf(d), now: now() });
+    meta.managedFields = managed ?? trackUpdate({ before: undefined, after: obj, managed: [], manager: ctx.manager, apiVersion: apiVersionOf(d), now: now(), lists: listTypes(d) });
     admit(d, 'CREATE', obj, undefined, ctx);
     const existing = stored(d, meta.namespace, meta.name);
     if (existing) throw alreadyExists(d, meta.name, existing.metadata.deletionTimestamp !== undefined);
@@ -484,6 +518,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
         apiVersion: apiVersionOf(d),
         now: now(),
         ...(opts.sub ? { subresource: opts.sub } : {}),
+        lists: listTypes(d),
       });
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
     admit(d, 'UPDATE', next, existing, ctx, opts.sub);
@@ -503,6 +538,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     applyDefaults(d, obj, old, allocator);
     rbacDefaults(d.kind, obj);
     admissionPolicyDefaults(d.kind, obj);
+    if (d.crd) gatewayApiDefaults(d.kind, obj);
   }
 
   /** RBAC's registry refuses the token user's roles and bindings that grant more than the user may (rbac mode). */
@@ -538,7 +574,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   function namespaceConditions(name: string, stuck: boolean): Obj[] {
     const at = now();
     const counts: string[] = [];
-    for (const d of RESOURCES.filter((r) => r.namespaced)) {
+    for (const d of served.filter((r) => r.namespaced)) {
       const n = all(d, name).length;
       if (n > 0) counts.push(`${d.resource}.${d.group} has ${n} resource instances`);
     }
@@ -563,7 +599,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       // Bypasses the terminating check: what the namespace controller deletes is not new content.
       ns.status = { ...(ns.status ?? {}), phase: 'Terminating' };
     }
-    for (const d of RESOURCES.filter((r) => r.namespaced)) for (const obj of all(d, name)) unstore(d, name, obj.metadata.name);
+    for (const d of served.filter((r) => r.namespaced)) for (const obj of all(d, name)) unstore(d, name, obj.metadata.name);
   }
 
   function finishNamespace(name: string): void {
@@ -808,7 +844,9 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     }
     // PATCH
     const patchType = contentType.split(';')[0]!.trim().toLowerCase();
-    if (!PATCH_TYPES.includes(patchType)) throw unsupportedMediaType(patchType, PATCH_TYPES);
+    // Custom resources have no strategic-merge metadata: the API server does not take that patch type for them.
+    const patchTypes = d.crd ? PATCH_TYPES.filter((t) => t !== 'application/strategic-merge-patch+json') : PATCH_TYPES;
+    if (!patchTypes.includes(patchType)) throw unsupportedMediaType(patchType, patchTypes);
     if (patchType === 'application/apply-patch+yaml') return apply(d, route, raw, query, ctx, existing);
     if (query.get('force') !== null) {
       throw new KubeError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch', {
@@ -874,12 +912,12 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       if (!rbacMode && isForbidden('create', d.group, d.resource)) throw rbacRefusal({ ...route, verb: 'create' }, 'create');
       if (rbacMode && ctx.request) ctx.request.authorizeCreate = true;
       requireNamespace(d, route.namespace, route.name!);
-      const { result, managed } = applyConfiguration({ existing: undefined, config, managed: [], manager, apiVersion, force, now: now() });
+      const { result, managed } = applyConfiguration({ existing: undefined, config, managed: [], manager, apiVersion, force, now: now(), lists: listTypes(d) });
       return [201, createObject(d, result, ctx, managed)];
     }
     let outcome: { result: Obj; managed: ManagedFieldsEntry[] };
     try {
-      outcome = applyConfiguration({ existing: mainContent(existing), config, managed: existing.metadata.managedFields ?? [], manager, apiVersion, force, now: now() });
+      outcome = applyConfiguration({ existing: mainContent(existing), config, managed: existing.metadata.managedFields ?? [], manager, apiVersion, force, now: now(), lists: listTypes(d) });
     } catch (err) {
       if (err instanceof ApplyConflictError) throw applyConflict(err.conflicts);
       throw err;
@@ -938,11 +976,11 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
         discoveryRequests++;
         if (!authorized) return sendError(unauthorized());
         if (method !== 'GET') return sendError(methodNotAllowed());
-        const doc = discoveryDocument(pathname, (server.address() as AddressInfo).port);
+        const doc = discoveryDocument(pathname, (server.address() as AddressInfo).port, served);
         return doc ? send(200, doc) : sendError(notFoundPath());
       }
 
-      const route = parseRoute(pathname, method, url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1');
+      const route = parseRoute(pathname, method, url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1', served);
       const entry: RecordedKubeRequest | undefined = route?.verb
         ? {
             verb: route.verb,
@@ -1015,7 +1053,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   if (rbacMode) for (const obj of bootstrapPolicy()) createObject(def(obj.apiVersion, obj.kind), obj, system);
 
   const kindOf = (apiVersion: string, kind: string) => {
-    const d = findKind(apiVersion, kind);
+    const d = findKind(apiVersion, kind, served);
     if (!d) throw new Error(`fake-kubernetes serves no ${apiVersion} ${kind}`);
     return d;
   };
@@ -1086,6 +1124,10 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     },
     setRollout(fn) {
       rollout = fn;
+    },
+    setGatewayScript(fn) {
+      gatewayScript = fn;
+      controller.gatewayScriptChanged();
     },
     failNext(match, status, count = 1) {
       failures.push({ match, status, count });

@@ -5,10 +5,12 @@
  * ReplicaSet writes wake the Deployment controller. Each follows the real component's rules; what the pods go
  * through (pulls failing, crashes, failing probes, refused creation) is the rollout script's choice
  * (rollout-script.ts), and what admission refuses or the kubelet cannot configure happens whatever the script.
+ * Where the server serves the Gateway API, a Gateway implementation's controller (gateway-controller.ts) runs too.
  */
 import { DEF, type ClusterHost, type Clock } from './cluster-host.js';
 import { DeploymentController, type RolloutCompletion } from './deployment-controller.js';
 import { EventRecorder } from './event-recorder.js';
+import { GatewayController, type GatewayScript } from './gateway-controller.js';
 import { Kubelet } from './kubelet.js';
 import type { Obj } from './merge.js';
 import { ReplicaSetController } from './replica-set-controller.js';
@@ -24,6 +26,8 @@ export interface ControlPlaneOptions {
   crashLog: string;
   /** The current rollout callback (setRollout may replace it). */
   rollout: () => (ctx: RolloutContext) => RolloutScript;
+  /** Where the Gateway API is served: the controllerName its Gateway controller answers to, and its current script. */
+  gatewayApi?: { controllerName: string; script: () => GatewayScript | undefined };
 }
 
 export class ControlPlane {
@@ -35,6 +39,7 @@ export class ControlPlane {
   private readonly statefulSets: StatefulSetController;
   private readonly jobs: JobController;
   private readonly claims: PvcBinder;
+  private readonly gateways?: GatewayController;
 
   constructor(host: ClusterHost, options: ControlPlaneOptions) {
     const events = new EventRecorder(host, options.clock);
@@ -48,6 +53,17 @@ export class ControlPlane {
     this.kubelet.unboundClaims = (pod) => this.claims.unboundClaims(pod);
     this.statefulSets.onClaim = (claim) => this.claims.admit(claim);
     this.statefulSets.claimCreated = (claim) => this.claims.claimChanged(claim);
+    if (options.gatewayApi) this.gateways = new GatewayController(host, options.clock, options.gatewayApi.controllerName, options.gatewayApi.script);
+  }
+
+  /** Any object was stored, changed or removed (whoever wrote it): the informers of the controllers that watch every change. */
+  observed(def: ResourceDef): void {
+    this.gateways?.observed(def);
+  }
+
+  /** The Gateway controller's script changed: it reconciles everything again. */
+  gatewayScriptChanged(): void {
+    this.gateways?.resync();
   }
 
   /** The pod informers of the controllers that own pods. */

@@ -1,7 +1,7 @@
 /**
  * The write algebra of the API server: JSON merge patch (RFC 7386), strategic merge patch (approximated: lists of
  * named objects merge by name), JSON patch (RFC 6902), and server-side apply's field ownership, tracked in
- * managedFields as FieldsV1 sets.
+ * managedFields as FieldsV1 sets. A custom resource's lists follow its schema instead (ListTypes).
  */
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- arbitrary JSON documents */
@@ -33,6 +33,14 @@ export function stripNulls<T>(v: T): T {
   return v;
 }
 
+/**
+ * Which lists merge item by item (keyed by `name`), given the path of the list field, `[]` standing for an item:
+ * `spec.listeners`, `spec.rules[].backendRefs`. A CRD's schema says it: lists of x-kubernetes-list-type map do, every
+ * other list is atomic (an apply replaces it whole, and one manager owns it whole). Without one (the built-in kinds)
+ * every list of distinctly named objects does, which their strategic-merge keys mostly are.
+ */
+export type ListTypes = (path: string) => boolean;
+
 /** A list whose items are objects with distinct `name`s: containers, env, volumes, ports... merged item by item. */
 function isKeyedList(v: unknown): v is Obj[] {
   if (!Array.isArray(v) || v.length === 0) return false;
@@ -43,6 +51,11 @@ function isKeyedList(v: unknown): v is Obj[] {
   }
   return true;
 }
+
+/** Metadata's lists (ownerReferences, finalizers) are the same for every kind, custom or not. */
+const keyedAt = (v: unknown, path: string, lists: ListTypes | undefined): v is Obj[] => isKeyedList(v) && (!lists || path.startsWith('metadata.') || lists(path));
+
+const childPath = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
 export function mergePatch(target: unknown, patch: unknown): any {
   if (!isObject(patch)) return clone(patch);
@@ -198,19 +211,29 @@ type FieldPath = string[];
 const enc = (p: FieldPath) => JSON.stringify(p);
 const dec = (s: string) => JSON.parse(s) as FieldPath;
 
-function collect(value: unknown, prefix: FieldPath, out: Set<string>): void {
+/** `spec.listeners[].allowedRoutes`: a field path as ListTypes names lists. */
+function schemaPath(path: FieldPath): string {
+  let out = '';
+  for (const el of path) {
+    if (el.startsWith('f:')) out = childPath(out, el.slice(2));
+    else if (el.startsWith('k:')) out += '[]';
+  }
+  return out;
+}
+
+function collect(value: unknown, prefix: FieldPath, out: Set<string>, lists: ListTypes | undefined): void {
   if (isObject(value)) {
     const keys = Object.keys(value);
     if (keys.length === 0) {
       if (prefix.length > 0) out.add(enc(prefix));
       return;
     }
-    for (const k of keys) collect(value[k], [...prefix, `f:${k}`], out);
-  } else if (isKeyedList(value)) {
+    for (const k of keys) collect(value[k], [...prefix, `f:${k}`], out, lists);
+  } else if (keyedAt(value, schemaPath(prefix), lists)) {
     for (const item of value) {
       const itemPath = [...prefix, `k:${JSON.stringify({ name: item.name })}`];
       out.add(enc([...itemPath, '.']));
-      for (const k of Object.keys(item)) collect(item[k], [...itemPath, `f:${k}`], out);
+      for (const k of Object.keys(item)) collect(item[k], [...itemPath, `f:${k}`], out, lists);
     }
   } else {
     out.add(enc(prefix));
@@ -218,22 +241,22 @@ function collect(value: unknown, prefix: FieldPath, out: Set<string>): void {
 }
 
 /** The fields an object sets, as ownership is tracked: main resource (spec, data, labels...) or its status. */
-function fieldSet(obj: Obj | undefined, scope: 'main' | 'status'): Set<string> {
+function fieldSet(obj: Obj | undefined, scope: 'main' | 'status', lists: ListTypes | undefined): Set<string> {
   const out = new Set<string>();
   if (!obj) return out;
   if (scope === 'status') {
-    if (obj.status !== undefined) collect(obj.status, ['f:status'], out);
+    if (obj.status !== undefined) collect(obj.status, ['f:status'], out, lists);
     return out;
   }
   for (const [k, v] of Object.entries(obj)) {
     if (k === 'apiVersion' || k === 'kind' || k === 'status') continue;
     if (k === 'metadata') {
       for (const mk of ['labels', 'annotations', 'ownerReferences', 'finalizers']) {
-        if (isObject(v) && v[mk] !== undefined) collect(v[mk], ['f:metadata', `f:${mk}`], out);
+        if (isObject(v) && v[mk] !== undefined) collect(v[mk], ['f:metadata', `f:${mk}`], out, lists);
       }
       continue;
     }
-    collect(v, [`f:${k}`], out);
+    collect(v, [`f:${k}`], out, lists);
   }
   return out;
 }
@@ -321,9 +344,10 @@ export function applyConfiguration(args: {
   apiVersion: string;
   force: boolean;
   now: string;
+  lists?: ListTypes;
 }): { result: Obj; managed: ManagedFieldsEntry[] } {
-  const { existing, config, manager, apiVersion, force, now } = args;
-  const newSet = fieldSet(config, 'main');
+  const { existing, config, manager, apiVersion, force, now, lists } = args;
+  const newSet = fieldSet(config, 'main', lists);
   const entries = args.managed.map((e) => ({ entry: e, set: fromFieldsV1(e.fieldsV1) }));
   const mine = entries.find((e) => sameManager(e.entry, manager, 'Apply'));
   const others = entries.filter((e) => e !== mine && !e.entry.subresource);
@@ -362,7 +386,7 @@ export function applyConfiguration(args: {
     }
   }
 
-  const result = mergeApplied(base, config);
+  const result = mergeApplied(base, config, lists, '');
   const managed: ManagedFieldsEntry[] = [];
   for (const e of entries) {
     if (e === mine) continue;
@@ -376,15 +400,15 @@ export function applyConfiguration(args: {
   return { result, managed };
 }
 
-function mergeApplied(base: unknown, cfg: unknown): any {
+function mergeApplied(base: unknown, cfg: unknown, lists: ListTypes | undefined, path: string): any {
   if (isObject(cfg)) {
     const out: Obj = isObject(base) ? { ...base } : {};
-    for (const [k, v] of Object.entries(cfg)) out[k] = mergeApplied(out[k], v);
+    for (const [k, v] of Object.entries(cfg)) out[k] = mergeApplied(out[k], v, lists, childPath(path, k));
     return out;
   }
-  if (isKeyedList(cfg) && Array.isArray(base) && (base.length === 0 || isKeyedList(base))) {
+  if (keyedAt(cfg, path, lists) && Array.isArray(base) && (base.length === 0 || isKeyedList(base))) {
     const byName = new Map((base as Obj[]).map((i) => [i.name as string, i]));
-    const out = cfg.map((item) => mergeApplied(byName.get(item.name), item));
+    const out = cfg.map((item) => mergeApplied(byName.get(item.name), item, lists, `${path}[]`));
     for (const item of base as Obj[]) if (!cfg.some((c) => c.name === item.name)) out.push(item);
     return out;
   }
@@ -403,10 +427,11 @@ export function trackUpdate(args: {
   apiVersion: string;
   now: string;
   subresource?: string;
+  lists?: ListTypes;
 }): ManagedFieldsEntry[] {
   const scope = args.subresource === 'status' ? 'status' : 'main';
-  const oldSet = fieldSet(args.before, scope);
-  const newSet = fieldSet(args.after, scope);
+  const oldSet = fieldSet(args.before, scope, args.lists);
+  const newSet = fieldSet(args.after, scope, args.lists);
   const changed = [...newSet].filter((p) => !oldSet.has(p) || !deepEqual(getAt(args.before, dec(p)), getAt(args.after, dec(p))));
   const gone = [...oldSet].filter((p) => !newSet.has(p));
   const out: ManagedFieldsEntry[] = [];

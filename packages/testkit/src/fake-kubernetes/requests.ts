@@ -18,8 +18,11 @@ export interface Route {
   inNamespacePath: boolean;
 }
 
-/** Splits `/api/v1/namespaces/x/pods/y/log` the way the API server's RequestInfo does, with the RBAC verb. */
-export function parseRoute(pathname: string, method: string, watch: boolean): Route | undefined {
+/**
+ * Splits `/api/v1/namespaces/x/pods/y/log` the way the API server's RequestInfo does, with the RBAC verb; `def` is
+ * the resource among those `served`, if it is one.
+ */
+export function parseRoute(pathname: string, method: string, watch: boolean, served?: ResourceDef[]): Route | undefined {
   let parts: string[];
   try {
     parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -46,7 +49,7 @@ export function parseRoute(pathname: string, method: string, watch: boolean): Ro
   if (method === 'GET') route.verb = watch ? 'watch' : route.name ? 'get' : 'list';
   else if (method === 'DELETE') route.verb = route.name ? 'delete' : 'deletecollection';
   else route.verb = verbs[method];
-  route.def = findResource(group, version, route.resource);
+  route.def = findResource(group, version, route.resource, served);
   return route;
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ListTypes } from './merge.js';
 
 /** One REST resource the fake serves, with what discovery says about it and how its writes behave. */
 export interface ResourceDef {
@@ -22,6 +23,12 @@ export interface ResourceDef {
   fields: string[];
   /** DELETE answers the deleted object instead of a Status (pods, services, namespaces do). */
   returnsDeleted: boolean;
+  /**
+   * Served through a CustomResourceDefinition: its schema decides how server-side apply merges lists (only those of
+   * x-kubernetes-list-type map, listed here by field path, merge item by item, keyed by name; every other list is
+   * atomic), and strategic merge patch is refused as it is for every custom resource.
+   */
+  crd?: { mapLists: string[] };
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -143,29 +150,55 @@ export const RESOURCES: ResourceDef[] = [
   },
 ];
 
+/** What discovery says a CRD-served resource allows, in the order apiextensions-apiserver lists them. */
+const CRD_VERBS = ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'];
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+const gatewayKind = (kind: string, resource: string, namespaced: boolean, shortNames: string[] | undefined, mapLists: string[]): ResourceDef => ({
+  group: GATEWAY_GROUP, version: 'v1', resource, kind, singular: kind.toLowerCase(), namespaced, verbs: CRD_VERBS, ...(shortNames ? { shortNames } : {}),
+  categories: ['gateway-api'], subresources: STATUS, generation: true, statusSubresource: true, fields: [], returnsDeleted: false, crd: { mapLists },
+});
+
+/**
+ * The Gateway API's standard-channel CRDs (v1.5) the fake serves when asked to (FakeKubernetesOptions.gatewayApi):
+ * a cluster without them has no such group at all. Every custom resource keeps metadata.generation.
+ */
+export const GATEWAY_API_RESOURCES: ResourceDef[] = [
+  gatewayKind('GatewayClass', 'gatewayclasses', false, ['gc'], ['status.supportedFeatures']),
+  gatewayKind('Gateway', 'gateways', true, ['gtw'], ['spec.listeners', 'status.listeners']),
+  gatewayKind('HTTPRoute', 'httproutes', true, undefined, []),
+];
+
 export const apiVersionOf = (def: { group: string; version: string }) => (def.group ? `${def.group}/${def.version}` : def.version);
 /** `deployments.apps`, `pods`: how error messages name a resource. */
 export const qualifiedResource = (def: { group: string; resource: string }) => (def.group ? `${def.resource}.${def.group}` : def.resource);
 /** `Deployment.apps`, `Namespace`: how Invalid errors name a kind. */
 export const qualifiedKind = (def: { group: string; kind: string }) => (def.group ? `${def.kind}.${def.group}` : def.kind);
 
-export function findResource(group: string, version: string, resource: string): ResourceDef | undefined {
-  return RESOURCES.find((d) => d.group === group && d.version === version && d.resource === resource);
+/** `served`: what this server serves (the built-in kinds, and the CRDs it was given). */
+export function findResource(group: string, version: string, resource: string, served = RESOURCES): ResourceDef | undefined {
+  return served.find((d) => d.group === group && d.version === version && d.resource === resource);
 }
 
-export function findKind(apiVersion: string, kind: string): ResourceDef | undefined {
-  return RESOURCES.find((d) => apiVersionOf(d) === apiVersion && d.kind === kind);
+export function findKind(apiVersion: string, kind: string, served = RESOURCES): ResourceDef | undefined {
+  return served.find((d) => apiVersionOf(d) === apiVersion && d.kind === kind);
 }
 
-const GROUPS = [...new Set(RESOURCES.filter((d) => d.group).map((d) => d.group))];
+/** How server-side apply and ownership tracking treat a kind's lists (see ListTypes): a CRD's by its schema. */
+export function listTypes(def: ResourceDef): ListTypes | undefined {
+  const crd = def.crd;
+  return crd ? (path) => crd.mapLists.includes(path) : undefined;
+}
+
+// Built-in groups first, then the CRDs' groups, as the aggregator orders them.
+const groupsOf = (served: ResourceDef[]) => [...new Set(served.filter((d) => d.group).map((d) => d.group))];
 
 function storageVersionHash(def: ResourceDef): string {
   return createHash('sha256').update(`${def.group}/${def.version}/${def.kind}`).digest('base64').slice(0, 11);
 }
 
 /** `GET /api/v1`, `GET /apis/<group>/<version>`: the APIResourceList client-node maps kinds to resources with. */
-function resourceList(group: string, version: string): object | undefined {
-  const defs = RESOURCES.filter((d) => d.group === group && d.version === version);
+function resourceList(group: string, version: string, served: ResourceDef[]): object | undefined {
+  const defs = served.filter((d) => d.group === group && d.version === version);
   if (defs.length === 0) return undefined;
   const resources: object[] = [];
   for (const def of defs) {
@@ -187,35 +220,35 @@ function resourceList(group: string, version: string): object | undefined {
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf({ group, version }), resources };
 }
 
-function apiGroup(name: string): object | undefined {
-  if (!GROUPS.includes(name)) return undefined;
-  const version = RESOURCES.find((d) => d.group === name)!.version;
+function apiGroup(name: string, served: ResourceDef[]): object | undefined {
+  if (!groupsOf(served).includes(name)) return undefined;
+  const version = served.find((d) => d.group === name)!.version;
   const gv = { groupVersion: `${name}/${version}`, version };
   return { kind: 'APIGroup', apiVersion: 'v1', name, versions: [gv], preferredVersion: gv };
 }
 
-function apiGroupList(): object {
+function apiGroupList(served: ResourceDef[]): object {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: GROUPS.map((name) => {
-      const { kind: _k, apiVersion: _a, ...group } = apiGroup(name) as Record<string, unknown>;
+    groups: groupsOf(served).map((name) => {
+      const { kind: _k, apiVersion: _a, ...group } = apiGroup(name, served) as Record<string, unknown>;
       return group;
     }),
   };
 }
 
-/** The discovery documents: /version, /api, /apis, /api/v1, /apis/{group}, /apis/{group}/{version}. */
-export function discoveryDocument(pathname: string, port: number): unknown {
+/** The discovery documents: /version, /api, /apis, /api/v1, /apis/{group}, /apis/{group}/{version}; undefined: 404. */
+export function discoveryDocument(pathname: string, port: number, served = RESOURCES): unknown {
   if (pathname === '/version') {
     return { major: '1', minor: '30', gitVersion: 'v1.30.0', gitCommit: '7c48c2bd72b9bf5c44d21d7338cc7bea77d0ad2a', gitTreeState: 'clean', buildDate: '2024-04-17T17:27:03Z', goVersion: 'go1.22.2', compiler: 'gc', platform: 'linux/amd64' };
   }
   if (pathname === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port}` }] };
-  if (pathname === '/apis') return apiGroupList();
+  if (pathname === '/apis') return apiGroupList(served);
   const parts = pathname.split('/').filter(Boolean);
-  if (parts[0] === 'api' && parts.length === 2) return resourceList('', parts[1]!);
-  if (parts[0] === 'apis' && parts.length === 2) return apiGroup(parts[1]!);
-  if (parts[0] === 'apis' && parts.length === 3) return resourceList(parts[1]!, parts[2]!);
+  if (parts[0] === 'api' && parts.length === 2) return resourceList('', parts[1]!, served);
+  if (parts[0] === 'apis' && parts.length === 2) return apiGroup(parts[1]!, served);
+  if (parts[0] === 'apis' && parts.length === 3) return resourceList(parts[1]!, parts[2]!, served);
   return undefined;
 }
 

@@ -65,7 +65,15 @@ export const conflict = (def: Res, name: string, detail = 'the object has been m
 
 /** A field error as the API server's validation reports it: `spec.replicas: Invalid value: -1: must be ...`. */
 export interface FieldError {
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong';
+  type:
+    | 'FieldValueRequired'
+    | 'FieldValueInvalid'
+    | 'FieldValueNotSupported'
+    | 'FieldValueDuplicate'
+    | 'FieldValueForbidden'
+    | 'FieldValueTooLong'
+    | 'FieldValueTooMany'
+    | 'FieldValueTypeInvalid';
   field: string;
   /** The part after the field: "Required value", "Invalid value: \"x\": must be ...". */
   detail: string;
@@ -84,6 +92,26 @@ export const notSupported = (field: string, value: unknown, supported: string[])
 });
 export const duplicate = (field: string, value: unknown): FieldError => ({ type: 'FieldValueDuplicate', field, detail: `Duplicate value: ${goValue(value)}` });
 export const forbiddenField = (field: string, why: string): FieldError => ({ type: 'FieldValueForbidden', field, detail: `Forbidden: ${why}` });
+export const tooLong = (field: string, max: number): FieldError => ({ type: 'FieldValueTooLong', field, detail: `Too long: may not be longer than ${max}` });
+export const tooMany = (field: string, actual: number, max: number): FieldError => ({ type: 'FieldValueTooMany', field, detail: `Too many: ${actual}: must have at most ${max} items` });
+export const typeInvalid = (field: string, value: unknown, why: string): FieldError => ({ type: 'FieldValueTypeInvalid', field, detail: `Invalid value: ${goValue(value)}: ${why}` });
+
+/** A JSON pointer into `obj` (`/spec/rules/0/matches`) as the API server prints the field (`spec.rules[0].matches`), and its value. */
+export function fieldPath(obj: unknown, pointer: string): { field: string; value: unknown } {
+  let field = '';
+  let cur: unknown = obj;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) {
+      field += `[${key}]`;
+      cur = cur[Number(key)];
+    } else {
+      field += /[./]/.test(key) ? `[${key}]` : field ? `.${key}` : key;
+      cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
+    }
+  }
+  return { field, value: cur };
+}
 
 /** Values in messages are printed as Go's %#v would: strings quoted, maps as map[string]string{...}. */
 export function goValue(value: unknown): string {

@@ -1,3 +1,6 @@
+import { customResourceErrors } from './crd-validation.js';
+import { gatewayApiRules } from './gateway-api-rules.js';
+import { loadGatewayApiValidators } from './gateway-api-schema.js';
 import { isObject, deepEqual, type Obj } from './merge.js';
 import {
   configKeyErrors,
@@ -14,6 +17,7 @@ import { matchesSelectorObject } from './selectors.js';
 import {
   badRequest,
   duplicate,
+  fieldPath,
   forbiddenField,
   goValue,
   invalid,
@@ -26,10 +30,11 @@ import {
 type SchemaValidator = (obj: Obj) => void;
 
 /**
- * The OpenAPI schemas of every kind served, from kubernetes-models (compiled ajv validators). Loaded on first
- * start so importing the testkit stays cheap for suites that never start a fake cluster.
+ * The OpenAPI schemas of every kind served, from kubernetes-models (compiled ajv validators), and of the Gateway API
+ * kinds when the server serves them. Loaded on first start so importing the testkit stays cheap for suites that
+ * never start a fake cluster.
  */
-export async function loadSchemaValidators(): Promise<Map<string, SchemaValidator>> {
+export async function loadSchemaValidators(options: { gatewayApi?: boolean } = {}): Promise<Map<string, SchemaValidator>> {
   // One at a time: Jest's ESM loader fails ("not in cache") when imports sharing modules run concurrently.
   const ns = await import('kubernetes-models/v1/Namespace');
   const pod = await import('kubernetes-models/v1/Pod');
@@ -57,7 +62,9 @@ export async function loadSchemaValidators(): Promise<Map<string, SchemaValidato
   const rev = await import('kubernetes-models/apps/v1/ControllerRevision');
   const job = await import('kubernetes-models/batch/v1/Job');
   const sc = await import('kubernetes-models/storage.k8s.io/v1/StorageClass');
+  const crds = options.gatewayApi ? await loadGatewayApiValidators() : [];
   return new Map<string, SchemaValidator>([
+    ...crds,
     ['v1/Namespace', (o) => new ns.Namespace(o as never).validate()],
     ['v1/Pod', (o) => new pod.Pod(o as never).validate()],
     ['v1/Service', (o) => new svc.Service(o as never).validate()],
@@ -92,23 +99,6 @@ interface AjvError {
   keyword: string;
   params: Record<string, unknown>;
   message?: string;
-}
-
-/** `/spec/template/spec/containers/0/image` as the API server prints it: `spec.template.spec.containers[0].image`. */
-function fieldPath(obj: unknown, pointer: string): { field: string; value: unknown } {
-  let field = '';
-  let cur: unknown = obj;
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(cur)) {
-      field += `[${key}]`;
-      cur = cur[Number(key)];
-    } else {
-      field += /[./]/.test(key) ? `[${key}]` : field ? `.${key}` : key;
-      cur = isObject(cur) ? cur[key] : undefined;
-    }
-  }
-  return { field, value: cur };
 }
 
 function schemaErrors(validate: SchemaValidator, obj: Obj): FieldError[] {
@@ -624,6 +614,14 @@ const SERVER_RULES_FIRST = [...RBAC_KINDS, 'ValidatingAdmissionPolicy', 'Validat
 export function validateObject(def: ResourceDef, obj: Obj, old: Obj | undefined, schemas: Map<string, SchemaValidator>): void {
   const errors: FieldError[] = [];
   const schema = schemas.get(`${apiVersionOf(def)}/${def.kind}`);
+  if (def.crd) {
+    // A custom resource: metadata first, then the CRD's schema and rules (customResourceStrategy.Validate).
+    metaErrors(def, obj, errors);
+    customResourceErrors(errors, schema, gatewayApiRules(def.kind), obj, old);
+    // Several rules of one field fail separately; ajv may report one violation twice.
+    if (errors.length > 0) throw invalid(def, String(obj.metadata?.name ?? ''), uniqueErrors(errors, true));
+    return;
+  }
   const serverFirst = SERVER_RULES_FIRST.includes(def.kind);
   if (schema && !serverFirst) errors.push(...schemaErrors(schema, obj));
   metaErrors(def, obj, errors);
@@ -679,13 +677,17 @@ export function validateObject(def: ResourceDef, obj: Obj, old: Obj | undefined,
       break;
   }
   if (schema && serverFirst) errors.push(...schemaErrors(schema, obj));
-  // The same field can fail the schema and a rule; the server reports each problem once.
+  const unique = uniqueErrors(errors);
+  if (unique.length > 0) throw invalid(def, String(obj.metadata?.name ?? ''), unique);
+}
+
+/** The same field can fail the schema and a rule; the server reports each problem (`byDetail`: each message) once. */
+function uniqueErrors(errors: FieldError[], byDetail = false): FieldError[] {
   const seen = new Set<string>();
-  const unique = errors.filter((e) => {
-    const key = `${e.field}|${e.type}`;
+  return errors.filter((e) => {
+    const key = `${e.field}|${e.type}${byDetail ? `|${e.detail}` : ''}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
-  if (unique.length > 0) throw invalid(def, String(obj.metadata?.name ?? ''), unique);
 }
