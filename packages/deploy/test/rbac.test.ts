@@ -11,7 +11,7 @@ import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { KubeApi } from '../../../services/worker/src/provisioners/kubernetes/kube-api.js';
 import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, gatewayPermission, permissionKeys } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-permissions.js';
-import { KubernetesProvisioner } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-provisioner.js';
+import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { previewRoleBinding } from '../../../services/worker/src/provisioners/kubernetes/preview-role-binding.js';
 import type { PreviewConfigSource } from '../../../services/worker/src/provisioners/preview-config-source.js';
 import type { ProvisionTarget } from '../../../services/worker/src/provisioners/provisioner.js';
@@ -176,6 +176,7 @@ describe('the Kubernetes provisioner with only the shipped rights (RBAC and admi
     fake = await startFakeKubernetes({
       authorization: 'rbac',
       validatingAdmission: admitWithPolicies,
+      gatewayApi: {},
       terminatingMs: 30,
       controllerDelayMs: 5,
       user: WORKER,
@@ -195,27 +196,30 @@ describe('the Kubernetes provisioner with only the shipped rights (RBAC and admi
     secret('other', 'Opaque', { token: 'not for previews' });
 
     api = new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), requestTimeoutMs: 5_000 });
-    provisioner = new KubernetesProvisioner({
-      api,
-      configs,
-      // The instance the shipped policies name.
-      instance: 'default',
-      baseDomain: 'preview.test',
-      urlScheme: 'https',
-      quota: { cpu: '2', memory: '4Gi', pods: 20 },
-      defaults: { cpu: '250m', memory: '256Mi' },
-      ingressNamespace: 'ingress-nginx',
-      ingressClass: 'nginx',
-      tlsMode: 'copy',
-      tlsSecret: { namespace: 'preview-secrets', name: 'preview-wildcard-tls' },
-      imagePullSecret: { namespace: 'preview-secrets', name: 'registry-pull' },
-      secretsNamespace: 'preview-secrets',
-      secretsAllowed: ['preview-db'],
-      destroyTimeoutSeconds: 60,
-      githubWebUrl: 'https://github.com',
-      pollIntervalMs: 10,
-      secondMs: 10,
-    });
+    provisioner = new KubernetesProvisioner(options());
+  });
+  /** The provisioner's settings here: an Ingress each, TLS copied in; `overrides` for a Gateway. */
+  const options = (overrides: Partial<KubernetesProvisionerOptions> = {}): KubernetesProvisionerOptions => ({
+    api,
+    configs,
+    // The instance the shipped policies name.
+    instance: 'default',
+    baseDomain: 'preview.test',
+    urlScheme: 'https',
+    quota: { cpu: '2', memory: '4Gi', pods: 20 },
+    defaults: { cpu: '250m', memory: '256Mi' },
+    ingressNamespace: 'ingress-nginx',
+    ingressClass: 'nginx',
+    tlsMode: 'copy',
+    tlsSecret: { namespace: 'preview-secrets', name: 'preview-wildcard-tls' },
+    imagePullSecret: { namespace: 'preview-secrets', name: 'registry-pull' },
+    secretsNamespace: 'preview-secrets',
+    secretsAllowed: ['preview-db'],
+    destroyTimeoutSeconds: 60,
+    githubWebUrl: 'https://github.com',
+    pollIntervalMs: 10,
+    secondMs: 10,
+    ...overrides,
   });
   afterAll(async () => {
     await fake?.close();
@@ -279,6 +283,38 @@ describe('the Kubernetes provisioner with only the shipped rights (RBAC and admi
       'patch apps/statefulsets',
       'patch gateway.networking.k8s.io/httproutes',
       'watch /namespaces',
+    ]);
+  });
+
+  it('PREVIEW_ROUTING=gateway: with the preview-gateway Role too, a preview is routed by the Gateway, and switching back prunes the route, nothing refused', async () => {
+    fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gateway-system' } });
+    for (const o of previewGateway) fake.seed(o);
+    fake.seed({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'example' }, spec: { controllerName: 'example.net/gateway-controller' } });
+    fake.seed({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'previews', namespace: 'gateway-system' },
+      spec: {
+        gatewayClassName: 'example',
+        listeners: [{ name: 'http', port: 80, protocol: 'HTTP', hostname: '*.preview.test', allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { 'app.kubernetes.io/managed-by': 'ephemera' } } } } }],
+      },
+    });
+    const before = fake.requests.length;
+    const gateway = new KubernetesProvisioner(
+      options({ tlsMode: undefined, tlsSecret: undefined, urlScheme: 'http', gateway: { namespace: 'gateway-system', name: 'previews', sectionName: undefined, dataPlaneNamespace: 'gateway-system' } }),
+    );
+    await expect(gateway.checkAccess(signal)).resolves.toEqual({ username: WORKER, warnings: [] });
+    await gateway.provision(target(5, 'b'.repeat(40)), log, signal);
+    expect(logs).toContain('HTTPRoute ephemera-preview accepted by Gateway gateway-system/previews');
+    await provisioner.update(target(5, 'b'.repeat(40)), log, signal);
+    expect(fake.get('gateway.networking.k8s.io/v1', 'HTTPRoute', namespaceOf(5), 'ephemera-preview')).toBeUndefined();
+    const requests = fake.requests.slice(before);
+    expect(requests.filter((r) => r.status === 403)).toEqual([]);
+    expect([...new Set(requests.filter((r) => r.group === 'gateway.networking.k8s.io').map((r) => `${r.verb} ${r.resource} ${r.status}`))].sort()).toEqual([
+      'delete httproutes 200',
+      'get gateways 200',
+      'get httproutes 200',
+      'patch httproutes 201',
     ]);
   });
 

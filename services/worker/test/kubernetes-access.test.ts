@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/glo
 import { parsePreviewConfig } from '@ephemera/schema';
 import { startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
-import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, sourceSecretPermissions, type KubernetesPermission } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
+import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, gatewayPermission, sourceSecretPermissions, type KubernetesPermission } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
 import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
 
@@ -49,6 +49,19 @@ function seedSourceSecrets(fake: FakeKubernetes, names: string[]): void {
     kind: 'RoleBinding',
     metadata: { name: 'ephemera-source-secrets', namespace: 'preview-secrets' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ephemera-source-secrets' },
+    subjects: worker,
+  });
+}
+
+/** Role and RoleBinding ephemera-preview-gateway, as deploy/kubernetes/preview-gateway makes them for gateway-system/previews. */
+function seedGatewayRole(fake: FakeKubernetes): void {
+  if (!fake.get('v1', 'Namespace', undefined, 'gateway-system')) fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gateway-system' } });
+  fake.seed({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'ephemera-preview-gateway', namespace: 'gateway-system' }, rules: rulesOf([gatewayPermission('previews')]) });
+  fake.seed({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'ephemera-preview-gateway', namespace: 'gateway-system' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ephemera-preview-gateway' },
     subjects: worker,
   });
 }
@@ -114,6 +127,36 @@ describe('Kubernetes provisioner: start-up check', () => {
     await expect(p.checkAccess()).rejects.toThrow(/what the provisioner needs: get secret preview-secrets\/registry-pull;/);
     seedSourceSecrets(fake, ['preview-db', 'registry-pull']);
     await expect(p.checkAccess()).resolves.toMatchObject({ warnings: [] });
+  });
+
+  it('PREVIEW_ROUTING=gateway: `get` on the one Gateway, in its namespace, and that it exists', async () => {
+    await fake.close();
+    fake = await startFakeKubernetes({ authorization: 'rbac', user: WORKER, terminatingMs: 30, controllerDelayMs: 5, secondMs: KUBE_SECOND_MS, gatewayApi: {} });
+    seedWorkerRoles(fake);
+    fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gateway-system' } });
+    const p = make({ gateway: { namespace: 'gateway-system', name: 'previews', sectionName: undefined, dataPlaneNamespace: 'gateway-system' } });
+    await expect(p.checkAccess()).rejects.toThrow(/what the provisioner needs: get gateway gateway-system\/previews;/);
+    // Deploy's Role (deploy/kubernetes/preview-gateway): the one name, nothing wider.
+    seedGatewayRole(fake);
+    await expect(p.checkAccess()).rejects.toThrow('PREVIEW_ROUTING=gateway: Gateway gateway-system/previews (PREVIEW_GATEWAY) does not exist');
+    fake.seed({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'previews', namespace: 'gateway-system' },
+      spec: { gatewayClassName: 'previews', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    });
+    await expect(p.checkAccess()).resolves.toEqual({ username: WORKER, warnings: [] });
+    expect(fake.requests.filter((r) => r.resource === 'gateways').map((r) => `${r.verb} ${r.namespace}/${r.name} ${r.status}`)).toEqual([
+      'get gateway-system/previews 404',
+      'get gateway-system/previews 200',
+    ]);
+  });
+
+  it('a cluster without the Gateway API: PREVIEW_ROUTING=gateway stops the worker saying so', async () => {
+    seedWorkerRoles(fake);
+    const p = make({ gateway: { namespace: 'gateway-system', name: 'previews', sectionName: undefined, dataPlaneNamespace: 'gateway-system' } });
+    seedGatewayRole(fake);
+    await expect(p.checkAccess()).rejects.toThrow(/the cluster does not serve the Gateway API \(gateway\.networking\.k8s\.io\/v1\): install its CRDs/);
   });
 
   it('uses EPHEMERA_KUBE_SUBJECT instead of asking, and warns of rights no worker needs', async () => {

@@ -40,9 +40,17 @@ class TimeoutHttpLibrary implements HttpLibrary {
   }
 }
 
+/** KubernetesObjectApi, with its discovery lookup open: whether the API server serves a kind at all. */
+class ObjectApi extends KubernetesObjectApi {
+  /** The kind's resource as discovery lists it (cached by the client); undefined when its API version lacks it. */
+  discover(apiVersion: string, kind: string) {
+    return this.resource(apiVersion, kind);
+  }
+}
+
 /** The official client's APIs, configured once from a kubeconfig or the pod's service account. */
 export class KubeApi {
-  readonly objects: KubernetesObjectApi;
+  readonly objects: ObjectApi;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly batch: BatchV1Api;
@@ -80,7 +88,7 @@ export class KubeApi {
       authMethods: { default: kc },
       httpApi: new TimeoutHttpLibrary(access.requestTimeoutMs),
     });
-    this.objects = new KubernetesObjectApi(configuration);
+    this.objects = new ObjectApi(configuration);
     this.core = new CoreV1Api(configuration);
     this.apps = new AppsV1Api(configuration);
     this.batch = new BatchV1Api(configuration);

@@ -28,17 +28,17 @@ const gatewayName = (g: PreviewGatewaySettings) => `${g.namespace}/${g.name}${g.
  * than a deploy waiting out its timeout for a verdict no controller will ever write.
  */
 export async function checkGateway(api: KubeApi, gateway: PreviewGatewaySettings, signal: AbortSignal): Promise<void> {
-  const ref = { apiVersion: GATEWAY_API_VERSION, kind: 'Gateway', metadata: { namespace: gateway.namespace, name: gateway.name } };
-  let found: KubernetesObject | null;
-  try {
-    found = await kubeRead(() => api.objects.read(ref), { signal, what: `reading Gateway ${gateway.namespace}/${gateway.name}` });
-  } catch (err) {
-    // The client resolves the kind through discovery first: without the Gateway API's CRDs it has no resource to ask.
-    if (/Unrecognized API version and kind/i.test((err as Error).message)) {
-      throw new ProvisionError(`the cluster does not serve the Gateway API (${GATEWAY_API_VERSION}): install its CRDs and a Gateway controller, or set PREVIEW_ROUTING=ingress`, false);
-    }
-    throw err;
+  // Discovery first (cached by the client): without the Gateway API's CRDs the group is not served at all, which a
+  // read would report as a Gateway not found.
+  const served = await kubeRead(() => api.objects.discover(GATEWAY_API_VERSION, 'Gateway').then((r) => r ?? null), {
+    signal,
+    what: `looking up the Gateway API (${GATEWAY_API_VERSION}) on the API server`,
+  });
+  if (!served) {
+    throw new ProvisionError(`the cluster does not serve the Gateway API (${GATEWAY_API_VERSION}): install its CRDs and a Gateway controller, or set PREVIEW_ROUTING=ingress`, false);
   }
+  const ref = { apiVersion: GATEWAY_API_VERSION, kind: 'Gateway', metadata: { namespace: gateway.namespace, name: gateway.name } };
+  const found = await kubeRead(() => api.objects.read(ref), { signal, what: `reading Gateway ${gateway.namespace}/${gateway.name}` });
   if (!found) throw new ProvisionError(`Gateway ${gateway.namespace}/${gateway.name} (PREVIEW_GATEWAY) does not exist`, false);
 }
 
@@ -68,7 +68,7 @@ const describe = (c: Condition | undefined) => (c ? `${c.type}=${c.status}${c.re
 export async function waitForRoute(w: { api: KubeApi; namespace: string; gateway: PreviewGatewaySettings; deadline: number; timeoutSeconds: number; pollMs: number; log: LogSink; signal: AbortSignal }): Promise<void> {
   const ref = { apiVersion: GATEWAY_API_VERSION, kind: 'HTTPRoute', metadata: { namespace: w.namespace, name: ROUTE_NAME } };
   const name = gatewayName(w.gateway);
-  let last = 'no status from its controller';
+  let last = '';
   let gatewayChecked = false;
   for (;;) {
     const route = (await kubeRead(() => w.api.objects.read(ref), { signal: w.signal, what: `reading HTTPRoute ${ROUTE_NAME}` })) as RouteObject | null;
