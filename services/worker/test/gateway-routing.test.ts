@@ -78,11 +78,14 @@ describe('previews routed by an HTTPRoute on the operator\'s Gateway', () => {
     const { lines, log } = logged();
     let done = false;
     const deploy = make().provision(target, log, signal).finally(() => (done = true));
-    const deadline = Date.now() + 5_000;
-    while (!fake.get('apps/v1', 'Deployment', target.namespace, 'web')?.status?.availableReplicas && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 200));
+    // The rollout finishes; the deploy then waits on the route, saying why.
+    const waiting = `HTTPRoute ${ROUTE} on Gateway gateway-system/previews: no status from its controller`;
+    const deadline = Date.now() + 10_000;
+    while (!lines.includes(waiting) && !done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(lines).toContain('web: deployment "web" successfully rolled out');
+    expect(lines).toContain(waiting);
+    await new Promise((r) => setTimeout(r, 100));
     expect(done).toBe(false);
-    expect(lines).toContain(`HTTPRoute ${ROUTE} on Gateway gateway-system/previews: no status from its controller`);
     fake.setGatewayScript(undefined);
     await expect(deploy).resolves.toEqual({ url: `https://${target.namespace}.preview.test` });
     expect(lines).toContain(`HTTPRoute ${ROUTE} accepted by Gateway gateway-system/previews`);
