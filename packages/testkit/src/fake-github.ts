@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { accountIdOf, accountOf, nodeIdOf, type AccountType } from './fake-github/account-of.js';
-import { AppManifestFlow, type ManifestApp } from './fake-github/app-manifest-flow.js';
+import { AppManifestFlow, type ManifestApp, type ManifestPage } from './fake-github/app-manifest-flow.js';
 import { CommitChecks, type CheckRunChange, type NewCheckRun, type NewCommitStatus } from './fake-github/commit-checks.js';
 import { OAuthWebFlow, type OAuthAppSettings } from './fake-github/oauth-web-flow.js';
 import { pageOf } from './fake-github/page-of.js';
@@ -358,18 +358,21 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       }
       const registration = req.method === 'POST' ? /^(?:\/organizations\/([^/]+))?\/settings\/apps\/new(?:\/([0-9a-f]+))?$/.exec(path) : null;
       if (registration) {
-        const outcome = registration[2]
-          ? manifests.create(registration[2], body)
-          : manifests.registrationPage(body, new URLSearchParams(search ?? ''), oauth.signedInLogin, registration[1] ? decodeURIComponent(registration[1]) : null);
-        if (outcome.status === 302) {
-          const app = manifests.apps.at(-1)!;
-          const hook = app.manifest.hook_attributes as { url: string; active?: boolean } | undefined;
-          if (hook && hook.active !== false) webhook = { url: hook.url, secret: app.webhookSecret };
-          res.writeHead(302, { location: outcome.location, 'content-type': 'text/html; charset=utf-8' });
-          return res.end(`<html><body>You are being <a href="${outcome.location.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">redirected</a>.</body></html>`);
-        }
-        res.writeHead(outcome.status, { 'content-type': 'text/html; charset=utf-8' });
-        return res.end(outcome.html);
+        const answer = (outcome: ManifestPage) => {
+          if (outcome.status === 302) {
+            res.writeHead(302, { location: outcome.location, 'content-type': 'text/html; charset=utf-8' });
+            return res.end(`<html><body>You are being <a href="${outcome.location.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">redirected</a>.</body></html>`);
+          }
+          res.writeHead(outcome.status, { 'content-type': 'text/html; charset=utf-8' });
+          return res.end(outcome.html);
+        };
+        if (!registration[2]) return answer(manifests.registrationPage(body, new URLSearchParams(search ?? ''), oauth.signedInLogin, registration[1] ? decodeURIComponent(registration[1]) : null));
+        return void manifests.create(registration[2], body).then(({ page, app }) => {
+          // GitHub delivers to the App it just registered, signed with its secret.
+          const hook = app?.manifest.hook_attributes as { url: string; active?: boolean } | undefined;
+          if (app && hook && hook.active !== false) webhook = { url: hook.url, secret: app.webhookSecret };
+          answer(page);
+        });
       }
       if (req.method === 'POST' && (m = path.match(/^\/app-manifests\/([^/]+)\/conversions$/))) {
         // No authentication: the code itself is the credential, good once.

@@ -1,4 +1,5 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { accountOf, nodeIdOf, type AccountType } from './account-of.js';
 
 /** A GitHub App registered from a manifest, with everything GitHub hands back once (its secrets and key). */
@@ -93,8 +94,9 @@ const EVENT_PERMISSIONS: Record<string, readonly string[]> = {
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
+// No favicon: a browser would otherwise ask the fake for one, and log its 404.
 const page = (title: string, body: string) =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)} · GitHub</title></head><body>${body}</body></html>`;
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>${escape(title)} · GitHub</title></head><body>${body}</body></html>`;
 
 const isWebUrl = (value: unknown): value is string => {
   if (typeof value !== 'string') return false;
@@ -160,6 +162,16 @@ export function manifestProblems(manifest: Record<string, unknown>): string[] {
   return problems;
 }
 
+/** A new App's private key: RSA 2048, PKCS#1 PEM, as GitHub gives it. */
+async function newPrivateKey(): Promise<string> {
+  const { privateKey } = await promisify(generateKeyPair)('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  return privateKey;
+}
+
 const slugOf = (name: string) =>
   name
     .toLowerCase()
@@ -178,6 +190,11 @@ export class AppManifestFlow {
   private nextAppId = 900_001;
   private readonly pending = new Map<string, { manifest: Record<string, unknown>; state: string | null; owner: { login: string; type: AccountType } }>();
   private readonly codes = new Map<string, { app: ManifestApp; expiresAt: number; used: boolean }>();
+  /**
+   * The key of the next App, made ahead in the thread pool: an RSA key takes a noticeable part of a second, which a
+   * test would otherwise wait for at "Create GitHub App". Made on first use of the flow, then one ahead.
+   */
+  private nextKey: Promise<string> | undefined;
 
   constructor(
     private readonly now: () => number,
@@ -205,6 +222,7 @@ export class AppManifestFlow {
     const id = randomBytes(8).toString('hex');
     const owner = org ? { login: org, type: 'Organization' as const } : { login: signedIn, type: 'User' as const };
     this.pending.set(id, { manifest, state: query.get('state'), owner });
+    this.nextKey ??= newPrivateKey();
     const name = typeof manifest.name === 'string' ? manifest.name : '';
     return {
       status: 200,
@@ -221,17 +239,21 @@ export class AppManifestFlow {
     };
   }
 
-  /** "Create GitHub App": registers the pending manifest under the (possibly edited) name and sends the browser back. */
-  create(pendingId: string, form: Record<string, unknown> | null): ManifestPage {
+  /**
+   * "Create GitHub App": registers the pending manifest under the (possibly edited) name and sends the browser back;
+   * says which App it registered, if any.
+   */
+  async create(pendingId: string, form: Record<string, unknown> | null): Promise<{ page: ManifestPage; app?: ManifestApp }> {
     const pending = this.pending.get(pendingId);
-    if (!pending) return { status: 404, html: page('Not Found', '<p>No such registration in progress.</p>') };
+    if (!pending) return { page: { status: 404, html: page('Not Found', '<p>No such registration in progress.</p>') } };
     const name = typeof form?.name === 'string' && form.name.trim() !== '' ? form.name.trim() : typeof pending.manifest.name === 'string' ? pending.manifest.name : '';
     const problems = manifestProblems({ ...pending.manifest, name });
     if (!name) problems.push('name is required');
     if (this.apps.some((a) => a.slug === slugOf(name))) problems.push(`name ${name} is already in use`);
-    if (problems.length > 0) return { status: 422, html: this.problemsPage(problems) };
+    if (problems.length > 0) return { page: { status: 422, html: this.problemsPage(problems) } };
     this.pending.delete(pendingId);
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const privateKey = await (this.nextKey ?? newPrivateKey());
+    this.nextKey = newPrivateKey();
     const slug = slugOf(name);
     const app: ManifestApp = {
       id: this.nextAppId++,
@@ -251,14 +273,14 @@ export class AppManifestFlow {
     };
     this.apps.push(app);
     const redirect = pending.manifest.redirect_url;
-    if (typeof redirect !== 'string') return { status: 200, html: page(app.name, `<h1>${escape(app.name)}</h1><p>Registered. App ID: ${app.id}</p>`) };
+    if (typeof redirect !== 'string') return { app, page: { status: 200, html: page(app.name, `<h1>${escape(app.name)}</h1><p>Registered. App ID: ${app.id}</p>`) } };
     // Hex, as GitHub's codes are.
     const code = randomBytes(10).toString('hex');
     this.codes.set(code, { app, expiresAt: this.now() + CODE_TTL_MS, used: false });
     const back = new URL(redirect);
     back.searchParams.set('code', code);
     if (pending.state !== null) back.searchParams.set('state', pending.state);
-    return { status: 302, location: back.toString() };
+    return { app, page: { status: 302, location: back.toString() } };
   }
 
   /**
