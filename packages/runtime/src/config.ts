@@ -51,8 +51,6 @@ export const env = {
   databaseUrl: () => z.url({ protocol: /^postgres(ql)?$/ }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
-  /** GITHUB_APP_ID: the number GitHub gave the App (its settings page's "App ID"). */
-  githubAppId: () => z.coerce.number().int().positive(),
   /** QUEUE_SIGNING_KEY and QUEUE_SIGNING_KEY_PREVIOUS: a random string of at least 32 bytes. */
   queueSigningKey: () =>
     z

@@ -66,8 +66,11 @@ export const queryConfigSchema = z.object({
   DASHBOARD_ACCESS_SECONDS: z.coerce.number().int().min(1).max(STALE_ACCESS_LIMIT_MS / 1000).default(60),
   /** Live views (event streams) open at once in one query process; past it, and past 4 per session, 429. */
   DASHBOARD_MAX_STREAMS: env.positiveInt(200),
-  /** The worker's GitHub App, read here only to know that one is configured: /setup then answers 404. */
-  GITHUB_APP_ID: env.githubAppId().optional(),
+  /**
+   * The worker's GitHub App, read here only to know that one is configured: set (the worker checks its value, and the
+   * Kubernetes manifests' placeholder counts as set), /setup answers 404.
+   */
+  GITHUB_APP_ID: z.string().min(1).optional(),
   /**
    * Where /setup saves the App it registers (`npm start` reads it and passes it to the services), and whose
    * GITHUB_APP_ID, like the variable, means an App is configured. Relative to the working directory.

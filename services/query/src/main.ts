@@ -114,7 +114,7 @@ const app = createApp({
     envFile,
     publicUrl: config.PUBLIC_URL,
     smeeUrl: config.SMEE_URL,
-    appId: config.GITHUB_APP_ID,
+    appConfigured: config.GITHUB_APP_ID !== undefined,
     token: config.SETUP_TOKEN,
     production: config.NODE_ENV === 'production',
     cookieSecret: sessionSecret,

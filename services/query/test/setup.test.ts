@@ -250,7 +250,7 @@ describe('/setup', () => {
 
   it('answers 404 once an App is configured (GITHUB_APP_ID), and the front page offers setup only until then', async () => {
     expect((await request(appWith()).get('/sign-in')).text).toContain('<a href="/setup">Register the GitHub App</a>');
-    const configured = appWith({ appId: 42 });
+    const configured = appWith({ appConfigured: true });
     expect((await request(configured).get('/setup')).status).toBe(404);
     expect((await request(configured).get('/setup/callback?code=a&state=b')).status).toBe(404);
     expect((await request(configured).get('/sign-in')).text).not.toContain('Register the GitHub App');

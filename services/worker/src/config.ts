@@ -189,7 +189,7 @@ export const workerConfigSchema = z.object({
   /** How often a rollout's Deployments are listed again besides being watched, in case a watch missed a change. */
   KUBE_RESYNC_SECONDS: z.coerce.number().int().min(5).max(3_600).default(60),
 
-  GITHUB_APP_ID: env.githubAppId().optional(),
+  GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
   /** PEM text, or the path of a PEM file. */
   GITHUB_APP_PRIVATE_KEY: z.string().min(1).optional(),
   GITHUB_API_URL: z.url().default('https://api.github.com'),

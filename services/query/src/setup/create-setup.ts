@@ -26,8 +26,8 @@ export interface SetupDeps {
   publicUrl?: string | undefined;
   /** SMEE_URL: the App's webhook URL when set. */
   smeeUrl?: string | undefined;
-  /** GITHUB_APP_ID of this service's environment: an App is configured, and there is nothing to set up. */
-  appId?: number | undefined;
+  /** GITHUB_APP_ID is set in this service's environment: an App is configured, and there is nothing to set up. */
+  appConfigured?: boolean | undefined;
   /** SETUP_TOKEN: when set, /setup asks for it and serves whoever has it; otherwise only this machine. */
   token?: string | undefined;
   /** NODE_ENV=production: without a token /setup is not served at all. */
@@ -87,7 +87,7 @@ export function createSetup(deps: SetupDeps) {
   const cookieOptions: CookieOptions = { signed: true, httpOnly: true, secure, sameSite: 'lax', path: SETUP_PATH, maxAge: SETUP_STATE_TTL_MS };
   const clearOptions: CookieOptions = { httpOnly: true, secure, sameSite: 'lax', path: SETUP_PATH };
   const form = express.urlencoded({ extended: false, limit: '8kb' });
-  const configured = () => deps.appId !== undefined || githubAppEnvFileHasId(deps.envFile);
+  const configured = () => deps.appConfigured === true || githubAppEnvFileHasId(deps.envFile);
   /** Served at all: nothing configured yet, and in production only with a token. */
   const served = () => (deps.token !== undefined || !deps.production) && !configured();
   const stateCookie = (req: Request): string | undefined => {
