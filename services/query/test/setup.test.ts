@@ -15,7 +15,7 @@ import type { SetupDeps } from '../src/setup/create-setup.js';
 import { defaultAppName } from '../src/setup/github-app-manifest.js';
 import { OctokitManifestConversion } from '../src/setup/manifest-conversion.js';
 import { SETUP_STATE_TTL_MS, setupState } from '../src/setup/setup-state.js';
-import { cookiesOf, setCookie } from './dashboard-client.js';
+import { cookiesOf, operatorSession, setCookie } from './dashboard-client.js';
 import { startQuery } from './support.js';
 
 /*
@@ -24,6 +24,7 @@ import { startQuery } from './support.js';
  */
 
 type Q = Awaited<ReturnType<typeof startQuery>>;
+const OPERATOR = { username: 'ops', password: 'a-long-operator-password' };
 const PUBLIC_URL = 'http://localhost:3002';
 const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
 const unescape = (text: string) => text.replace(/&(?:amp|lt|gt|quot|#39);/g, (e) => ENTITIES[e]!);
@@ -55,7 +56,7 @@ describe('/setup', () => {
   });
 
   beforeAll(async () => {
-    q = await startQuery({ admin: { username: 'ops', password: 'a-long-operator-password' } });
+    q = await startQuery({ admin: OPERATOR });
     fake = await startFakeGithub();
     fake.setOAuthUser('mona');
   });
@@ -81,7 +82,7 @@ describe('/setup', () => {
       defaultName: 'ephemera-test',
       ...setup,
     };
-    return q.appWith({ admin: { username: 'ops', password: 'a-long-operator-password' }, setup: deps, logger });
+    return q.appWith({ admin: OPERATOR, setup: deps, logger });
   };
 
   let registrations = 0;
@@ -249,11 +250,16 @@ describe('/setup', () => {
   });
 
   it('answers 404 once an App is configured (GITHUB_APP_ID), and the front page offers setup only until then', async () => {
-    expect((await request(appWith()).get('/sign-in')).text).toContain('<a href="/setup">Register the GitHub App</a>');
+    const offer = '<a href="/setup">Register the GitHub App</a>';
+    const open = appWith();
+    expect((await request(open).get('/sign-in')).text).toContain(offer);
+    const { cookie } = await operatorSession(open, OPERATOR);
+    expect((await request(open).get('/').set('Cookie', cookie)).text).toContain(offer);
     const configured = appWith({ appConfigured: true });
     expect((await request(configured).get('/setup')).status).toBe(404);
     expect((await request(configured).get('/setup/callback?code=a&state=b')).status).toBe(404);
-    expect((await request(configured).get('/sign-in')).text).not.toContain('Register the GitHub App');
+    expect((await request(configured).get('/sign-in')).text).not.toContain(offer);
+    expect((await request(configured).get('/').set('Cookie', cookie)).text).not.toContain(offer);
   });
 
   it('is not served in production without SETUP_TOKEN', async () => {
