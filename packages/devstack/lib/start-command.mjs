@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './exec.mjs';
+import { applyGithubAppEnv, githubAppBanner } from './github-app-env.mjs';
 import { SetupError, bold, cyan, dim, green, red, say, yellow } from './log.mjs';
 import { portInUse, startPostgres, startRedis } from './servers.mjs';
 import { ROOT, STATE_DIR, ensurePnpm, installDependencies } from './workspace.mjs';
@@ -59,6 +60,8 @@ export async function startCommand() {
   process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 
   try {
+    // The GitHub App /setup registered, unless the environment names one: its webhook secret is ingest's from now on.
+    const githubApp = applyGithubAppEnv(env, ROOT);
     // Set before docker compose runs: Compose reads the whole file, and it requires GITHUB_WEBHOOK_SECRET,
     // QUEUE_SIGNING_KEY, ALLOWED_ACCOUNTS and REDIS_PASSWORD (Redis answers nobody without it; a new one each start
     // is enough for a local stack).
@@ -139,7 +142,8 @@ export async function startCommand() {
 ${bold('Ephemera is running')}
   dashboard        ${query}/  ${dim('(sign in with the operator user and password below)')}
   webhook URL      ${ingest}/api/v1/webhooks/github
-  webhook secret   ${env.GITHUB_WEBHOOK_SECRET === DEV_SECRET ? `${DEV_SECRET} ${dim('(development only; set GITHUB_WEBHOOK_SECRET)')}` : dim('(from GITHUB_WEBHOOK_SECRET)')}
+  webhook secret   ${env.GITHUB_WEBHOOK_SECRET === DEV_SECRET ? `${DEV_SECRET} ${dim('(development only; set GITHUB_WEBHOOK_SECRET)')}` : dim(githubApp.fromFile.includes('GITHUB_WEBHOOK_SECRET') ? `(the GitHub App's, from ${path.relative(ROOT, githubApp.file)})` : '(from GITHUB_WEBHOOK_SECRET)')}
+  GitHub App       ${githubApp.offerSetup ? bold(githubAppBanner(env, githubApp, query, ROOT)) : githubAppBanner(env, githubApp, query, ROOT)}
   API              ${query}/api/v1/environments
                    ${access.apiOpen ? `API open (API_AUTH=none) — set API_TOKENS to require a token` : `a token from API_TOKENS is required ${dim('(Authorization: Bearer <token>)')}`}
   API docs         ${query}/docs

@@ -9,3 +9,4 @@ export * from './follow-up-jobs.js';
 export * from './environment-actions.js';
 export * from './preview-config.js';
 export * from './account-allow-list.js';
+export * from './github-app.js';

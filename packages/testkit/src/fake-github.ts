@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { accountIdOf, accountOf, nodeIdOf, type AccountType } from './fake-github/account-of.js';
+import { AppManifestFlow, type ManifestApp, type ManifestPage } from './fake-github/app-manifest-flow.js';
 import { CommitChecks, type CheckRunChange, type NewCheckRun, type NewCommitStatus } from './fake-github/commit-checks.js';
 import { OAuthWebFlow, type OAuthAppSettings } from './fake-github/oauth-web-flow.js';
 import { pageOf } from './fake-github/page-of.js';
@@ -10,6 +11,7 @@ import { signedDelivery } from './signed-delivery.js';
 
 export { accountIdOf } from './fake-github/account-of.js';
 export type { OAuthAppSettings } from './fake-github/oauth-web-flow.js';
+export type { ManifestApp } from './fake-github/app-manifest-flow.js';
 export { appIdOf } from './fake-github/commit-checks.js';
 export type { CheckRunChange, CheckRunConclusion, CheckRunStatus, CommitStatusState, NewCheckRun, NewCommitStatus } from './fake-github/commit-checks.js';
 
@@ -104,6 +106,15 @@ export interface FakeGithub {
    * status (`GET …/commits/{ref}/status`) shows the newest of each context.
    */
   addCommitStatus(repository: string, sha: string, status: NewCommitStatus): void;
+  /**
+   * The Apps registered from a manifest, oldest first, with the credentials GitHub hands out once. The registration
+   * page (`POST /settings/apps/new` or `/organizations/{org}/settings/apps/new`, the `manifest` field, `?state=`) shows
+   * the manifest with the name editable, for the person signed in ({@link FakeGithub.setOAuthUser}); its button
+   * registers the App and sends the browser to `redirect_url` with a `code` and the `state`.
+   * `POST /app-manifests/{code}/conversions` trades a code once, within the hour, else 404. A registered App's webhook
+   * becomes where {@link FakeGithub.deliver} sends, signed with its secret, as GitHub then delivers to it.
+   */
+  apps: readonly ManifestApp[];
   close(): Promise<void>;
 }
 
@@ -146,7 +157,8 @@ function permissionsOf(role: GithubRole): Record<'admin' | 'maintain' | 'push' |
  * their tokens and repositories, collaborator permissions, issue comments, commit statuses, deployments and
  * deployment statuses, repository files through the contents API, and the rate limits' answers. It also serves
  * "Sign in with GitHub": the web application flow's pages (on github.com, served here from the same base URL as the
- * API) and what a user access token reads: the person, and the App's installations and repositories they reach.
+ * API) and what a user access token reads: the person, and the App's installations and repositories they reach;
+ * and registering a GitHub App from a manifest (the registration page and the code's conversion).
  * It records every request, with client secrets, refresh tokens and access tokens in bodies masked.
  */
 export async function startFakeGithub(): Promise<FakeGithub> {
@@ -166,6 +178,8 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const pulls = new Map<string, Map<number, Record<string, unknown>>>();
   const now = () => Date.now() + clockOffset;
   const oauth = new OAuthWebFlow(now);
+  let baseUrl = '';
+  const manifests = new AppManifestFlow(now, () => baseUrl);
   /** People the fake knows, by lowercased login: their login as spelled and what `GET /user` shows. */
   const users = new Map<string, { login: string; name: string | null; email: string | null }>();
   const userInstallations = new Map<string, number[]>();
@@ -341,6 +355,30 @@ export async function startFakeGithub(): Promise<FakeGithub> {
           return res.end(`<html><body>You are being <a href="${outcome.location.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">redirected</a>.</body></html>`);
         }
         return sendText(outcome.status, outcome.text);
+      }
+      const registration = req.method === 'POST' ? /^(?:\/organizations\/([^/]+))?\/settings\/apps\/new(?:\/([0-9a-f]+))?$/.exec(path) : null;
+      if (registration) {
+        const answer = (outcome: ManifestPage) => {
+          if (outcome.status === 302) {
+            res.writeHead(302, { location: outcome.location, 'content-type': 'text/html; charset=utf-8' });
+            return res.end(`<html><body>You are being <a href="${outcome.location.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">redirected</a>.</body></html>`);
+          }
+          res.writeHead(outcome.status, { 'content-type': 'text/html; charset=utf-8' });
+          return res.end(outcome.html);
+        };
+        if (!registration[2]) return answer(manifests.registrationPage(body, new URLSearchParams(search ?? ''), oauth.signedInLogin, registration[1] ? decodeURIComponent(registration[1]) : null));
+        return void manifests.create(registration[2], body).then(({ page, app }) => {
+          // GitHub delivers to the App it just registered, signed with its secret.
+          const hook = app?.manifest.hook_attributes as { url: string; active?: boolean } | undefined;
+          if (app && hook && hook.active !== false) webhook = { url: hook.url, secret: app.webhookSecret };
+          answer(page);
+        });
+      }
+      if (req.method === 'POST' && (m = path.match(/^\/app-manifests\/([^/]+)\/conversions$/))) {
+        // No authentication: the code itself is the credential, good once.
+        const app = manifests.convert(decodeURIComponent(m[1]!));
+        if (!app) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#create-a-github-app-from-a-manifest', status: '404' });
+        return send(201, app);
       }
       if (req.method === 'POST' && path === '/login/oauth/access_token') {
         // Parameters may come in the query string or the body, as GitHub accepts both.
@@ -611,8 +649,10 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  baseUrl = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: baseUrl,
+    apps: manifests.apps,
     requests,
     failNext(pattern, status, count = 1) {
       failures.push({ pattern, status, count });

@@ -2,13 +2,14 @@ import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger, SettledOutcome } from '@ephemera/runtime';
-import { AccountAllowList, DELIVERY_ID, PayloadError, deliveryAccount, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
+import { AccountAllowList, DELIVERY_ID, PayloadError, WEBHOOK_PATH, deliveryAccount, trimWebhookPayload, type WebhookJob } from '@ephemera/schema';
 import { DEFAULT_MAX_INFLIGHT_BYTES } from './config.js';
 import type { IngestMetrics } from './metrics.js';
 import type { SignatureVerifier } from './signature-verifier.js';
 import { EnqueueTimeoutError, type WebhookSink } from './webhook-queue.js';
 
-export const WEBHOOK_PATH = '/api/v1/webhooks/github';
+// The path is the App's too (its webhook URL, which /setup registers): defined with the App's other settings.
+export { WEBHOOK_PATH };
 /** GitHub caps webhook payloads at 25 MB; anything larger cannot be a genuine delivery. */
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
 /** Seconds a refused delivery should wait before it is sent again (503 Retry-After). */

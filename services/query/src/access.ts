@@ -13,6 +13,15 @@ function matchesAny(given: string, candidates: readonly Buffer[]): boolean {
   return match;
 }
 
+/**
+ * Whether `given` (from a request: any type) is the expected token, compared in constant time (hashed first, so the
+ * lengths do not show); never when there is no expected token.
+ */
+export function sameToken(given: unknown, expected: string | undefined): boolean {
+  if (typeof given !== 'string' || !expected) return false;
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /** A Host header that can stand in a URL's authority: a name or address and an optional port. */
 export const AUTHORITY = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 

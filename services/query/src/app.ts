@@ -32,6 +32,7 @@ import type { QueryMetrics } from './metrics.js';
 import { createDashboard, type DashboardDeps } from './dashboard/create-dashboard.js';
 import { createOpenApiDocument } from './openapi.js';
 import { problem } from './problem.js';
+import { createSetup, type SetupDeps } from './setup/create-setup.js';
 
 export interface QueryAppDeps {
   /** A node-postgres pool: the service only reads. */
@@ -71,7 +72,12 @@ export interface QueryAppDeps {
    * The environments dashboard at `/` (sign-in, sessions, pages); not served without it. The operator's sign-in
    * form uses `admin`'s credentials, and `admin.loginLimit` when given instead of the dashboard's own per address.
    */
-  dashboard?: Omit<DashboardDeps, 'db' | 'logger' | 'operator' | 'loginLimit'> | undefined;
+  dashboard?: Omit<DashboardDeps, 'db' | 'logger' | 'operator' | 'loginLimit' | 'setupOffered'> | undefined;
+  /**
+   * Registering the GitHub App at /setup (GitHub's App manifest flow), while none is configured; not served without it.
+   * The dashboard's front page offers it to those it would serve.
+   */
+  setup?: Omit<SetupDeps, 'logger'> | undefined;
 }
 
 type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
@@ -192,6 +198,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
   // Without both credentials the dashboard is not served: /admin/queues falls through to the 404 below.
 
   const writeTokens = deps.apiWriteTokens ?? [];
+  const setup = deps.setup ? createSetup({ ...deps.setup, logger: deps.logger.child({ component: 'setup' }) }) : undefined;
   const dashboard = deps.dashboard
     ? createDashboard({
         ...deps.dashboard,
@@ -199,6 +206,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
         logger: deps.logger,
         operator: username !== undefined && password !== undefined && signIn ? { username, password } : undefined,
         loginLimit: deps.admin.loginLimit,
+        setupOffered: setup?.offered,
       })
     : undefined;
   // The actions come before the read guard: a signed-in session asks for them without a token.
@@ -301,6 +309,7 @@ export function createApp(deps: QueryAppDeps): express.Express {
   }
 
   app.use('/api/v1', actions, api);
+  if (setup) app.use(setup.router);
   if (dashboard) app.use(dashboard.router);
 
   app.use((_req, res) => {

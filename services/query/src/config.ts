@@ -11,6 +11,10 @@ const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
 const MIN_PRODUCTION_WRITE_TOKEN = 20;
 /** The shortest SESSION_SECRET accepted when NODE_ENV=production: it signs every session cookie. */
 const MIN_PRODUCTION_SESSION_SECRET = 32;
+/** The shortest SETUP_TOKEN accepted when NODE_ENV=production: whoever has it registers the App Ephemera acts as. */
+const MIN_PRODUCTION_SETUP_TOKEN = 20;
+/** GITHUB_APP_ENV_FILE's default: the file in `npm start`'s state directory, from the checkout's root. */
+export const DEFAULT_GITHUB_APP_ENV_FILE = '.ephemera/github-app.env';
 
 export const queryConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
@@ -62,6 +66,20 @@ export const queryConfigSchema = z.object({
   DASHBOARD_ACCESS_SECONDS: z.coerce.number().int().min(1).max(STALE_ACCESS_LIMIT_MS / 1000).default(60),
   /** Live views (event streams) open at once in one query process; past it, and past 4 per session, 429. */
   DASHBOARD_MAX_STREAMS: env.positiveInt(200),
+  /**
+   * The worker's GitHub App, read here only to know that one is configured: set (the worker checks its value, and the
+   * Kubernetes manifests' placeholder counts as set), /setup answers 404.
+   */
+  GITHUB_APP_ID: z.string().min(1).optional(),
+  /**
+   * Where /setup saves the App it registers (`npm start` reads it and passes it to the services), and whose
+   * GITHUB_APP_ID, like the variable, means an App is configured. Relative to the working directory.
+   */
+  GITHUB_APP_ENV_FILE: z.string().min(1).default(DEFAULT_GITHUB_APP_ENV_FILE),
+  /** When set, /setup asks for it and serves whoever gives it; unset, only this machine (and not at all in production). */
+  SETUP_TOKEN: z.string().min(1).optional(),
+  /** A smee.io channel that `npm start` forwards to ingest: the webhook URL of the App /setup registers. */
+  SMEE_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Signs the redeploy and destroy jobs the service queues, so the worker can tell them from anyone else's. */
   QUEUE_SIGNING_KEY: env.queueSigningKey(),
   LOG_LEVEL: env.logLevel(),
@@ -74,8 +92,9 @@ export type QueryConfig = z.infer<typeof queryConfigSchema>;
  * Parses the configuration and applies the access rules, in every NODE_ENV: the API needs API_TOKENS (or
  * API_WRITE_TOKENS) unless API_AUTH=none says otherwise on purpose; no token is in both lists; the dashboard
  * credentials go together; in production the password has at least {@link MIN_PRODUCTION_ADMIN_PASSWORD}
- * characters, each write token at least {@link MIN_PRODUCTION_WRITE_TOKEN}, and PUBLIC_URL is https unless
- * ALLOW_INSECURE_PUBLIC_URL=true. Problems name a token by its position in the list, never by its value.
+ * characters, each write token at least {@link MIN_PRODUCTION_WRITE_TOKEN}, SETUP_TOKEN (if set) at least
+ * {@link MIN_PRODUCTION_SETUP_TOKEN}, and PUBLIC_URL is https unless ALLOW_INSECURE_PUBLIC_URL=true. Problems name a
+ * token by its position in the list, never by its value.
  */
 export function loadQueryConfig(environment: NodeJS.ProcessEnv = process.env): QueryConfig {
   const config = parseConfig(queryConfigSchema, environment);
@@ -113,6 +132,9 @@ export function loadQueryConfig(environment: NodeJS.ProcessEnv = process.env): Q
   }
   if (config.NODE_ENV === 'production' && (config.SESSION_SECRET === undefined || config.SESSION_SECRET.length < MIN_PRODUCTION_SESSION_SECRET)) {
     problems.push(`SESSION_SECRET must be set to at least ${MIN_PRODUCTION_SESSION_SECRET} characters when NODE_ENV=production: it signs the dashboard's session cookies (e.g. openssl rand -hex 32)`);
+  }
+  if (config.NODE_ENV === 'production' && config.SETUP_TOKEN !== undefined && config.SETUP_TOKEN.length < MIN_PRODUCTION_SETUP_TOKEN) {
+    problems.push(`SETUP_TOKEN must be at least ${MIN_PRODUCTION_SETUP_TOKEN} characters when NODE_ENV=production: it lets whoever has it register the GitHub App (e.g. openssl rand -hex 24)`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -3,13 +3,16 @@ import { createReadPool } from '@ephemera/db';
 import { JobSigner, RenewingQueue, createRedis, createService, logErrors } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUES } from '@ephemera/schema';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { createApp } from './app.js';
 import { loadQueryConfig } from './config.js';
-import { GithubSignIn } from './dashboard/github-sign-in.js';
+import { GITHUB_SIGN_IN_CALLBACK_PATH, GithubSignIn } from './dashboard/github-sign-in.js';
 import { OperatorBackOff } from './dashboard/operator-back-off.js';
 import { SessionStore } from './dashboard/session-store.js';
 import { StreamLimits } from './dashboard/stream-limits.js';
 import { createQueryMetrics } from './metrics.js';
+import { githubAppEnvFileHasId } from './setup/github-app-env-file.js';
+import { OctokitManifestConversion } from './setup/manifest-conversion.js';
 
 const { config, logger, onStop } = createService({ name: 'query', loadConfig: loadQueryConfig });
 if (config.API_TOKENS.length === 0 && config.API_AUTH === 'none') {
@@ -66,7 +69,7 @@ const github =
         clientSecret: config.GITHUB_CLIENT_SECRET,
         webUrl: config.GITHUB_URL,
         apiUrl: config.GITHUB_API_URL,
-        callbackUrl: `${config.PUBLIC_URL.replace(/\/$/, '')}/auth/github/callback`,
+        callbackUrl: `${config.PUBLIC_URL.replace(/\/$/, '')}${GITHUB_SIGN_IN_CALLBACK_PATH}`,
         timeoutMs: config.GITHUB_REQUEST_TIMEOUT_MS,
       })
     : undefined;
@@ -74,6 +77,12 @@ if (!github) logger.info('signing in to the dashboard with GitHub is off: set GI
 if (config.ADMIN_SIGN_IN === 'off') {
   logger.info('ADMIN_SIGN_IN=off: the dashboard has no operator sign-in form');
   if (!github) logger.warn('ADMIN_SIGN_IN=off and GitHub sign-in is off: nobody can sign in to the dashboard');
+}
+const envFile = path.resolve(config.GITHUB_APP_ENV_FILE);
+if (config.GITHUB_APP_ID === undefined && !githubAppEnvFileHasId(envFile)) {
+  if (config.SETUP_TOKEN !== undefined) logger.info('no GitHub App is configured: register one at /setup with SETUP_TOKEN');
+  else if (config.NODE_ENV === 'production') logger.info('no GitHub App is configured, and /setup is off in production without SETUP_TOKEN: set SETUP_TOKEN to register one there');
+  else logger.info('no GitHub App is configured: register one at /setup from this machine');
 }
 const app = createApp({
   db,
@@ -98,6 +107,17 @@ const app = createApp({
     publicUrl: config.PUBLIC_URL,
     githubUrl: config.GITHUB_URL,
     github,
+  },
+  setup: {
+    githubUrl: config.GITHUB_URL,
+    conversion: new OctokitManifestConversion({ apiUrl: config.GITHUB_API_URL, timeoutMs: config.GITHUB_REQUEST_TIMEOUT_MS }),
+    envFile,
+    publicUrl: config.PUBLIC_URL,
+    smeeUrl: config.SMEE_URL,
+    appConfigured: config.GITHUB_APP_ID !== undefined,
+    token: config.SETUP_TOKEN,
+    production: config.NODE_ENV === 'production',
+    cookieSecret: sessionSecret,
   },
 });
 const server = app.listen(config.QUERY_PORT, () => {

@@ -141,6 +141,17 @@ describe(loadQueryConfig.name, () => {
     expect(loadQueryConfig({ ...open, NODE_ENV: 'production' }).QUEUE_SIGNING_KEY).toBe('q'.repeat(32));
   });
 
+  it('reads /setup\'s settings: the env file (.ephemera/github-app.env), SETUP_TOKEN (20+ characters in production), SMEE_URL, GITHUB_APP_ID', () => {
+    expect(loadQueryConfig(open)).toMatchObject({ GITHUB_APP_ENV_FILE: '.ephemera/github-app.env' });
+    expect(loadQueryConfig(open).SETUP_TOKEN).toBeUndefined();
+    expect(loadQueryConfig({ ...open, SETUP_TOKEN: 'short' }).SETUP_TOKEN).toBe('short');
+    expect(() => loadQueryConfig({ ...open, NODE_ENV: 'production', SETUP_TOKEN: 's'.repeat(19) })).toThrow(/SETUP_TOKEN must be at least 20 characters/);
+    expect(loadQueryConfig({ ...open, NODE_ENV: 'production', SETUP_TOKEN: 's'.repeat(20) }).SETUP_TOKEN).toBe('s'.repeat(20));
+    expect(loadQueryConfig({ ...open, SMEE_URL: 'https://smee.io/abc', GITHUB_APP_ID: '12' })).toMatchObject({ SMEE_URL: 'https://smee.io/abc', GITHUB_APP_ID: '12' });
+    // Only whether it is set: its value is the worker's to check (the manifests' placeholder 0 must not stop the query service).
+    expect(loadQueryConfig({ ...open, NODE_ENV: 'production', API_TOKENS: 'tok', GITHUB_APP_ID: '0' }).GITHUB_APP_ID).toBe('0');
+  });
+
   it('reports every problem together', () => {
     expect(() => loadQueryConfig({ ...base, NODE_ENV: 'production', ADMIN_USERNAME: 'a', ADMIN_PASSWORD: 'short' })).toThrow(
       /API_TOKENS is not set[^]*ADMIN_PASSWORD must be at least 12/,

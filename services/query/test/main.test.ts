@@ -86,12 +86,15 @@ describe('the query process', () => {
   });
 
   it('with API_AUTH=none and no tokens: serves the API open and says so, and says how to turn the dashboard on', async () => {
-    const run = await runQuery(q, { API_AUTH: 'none' });
+    const run = await runQuery(q, { API_AUTH: 'none', GITHUB_APP_ENV_FILE: '/nonexistent/github-app.env' }, async (base) => (await fetch(`${base}/setup`)).status);
     expect(run.api).toBe(200);
     expect(run.dashboard).toBe(404);
     const warned = warnings(run.lines);
     expect(warned).toContainEqual(expect.stringMatching(/API_AUTH=none .*open.*set API_TOKENS/));
     expect(warned).toContainEqual(expect.stringMatching(/\/admin\/queues is off.*ADMIN_USERNAME and ADMIN_PASSWORD/));
+    // No GitHub App: /setup is served to this machine, and asks for the PUBLIC_URL it needs.
+    expect(run.lines.map((l) => l.msg)).toContainEqual('no GitHub App is configured: register one at /setup from this machine');
+    expect(run.probed).toBe(503);
   });
 
   it('with tokens and API_AUTH=none: requires a token, and warns that API_AUTH=none is ignored', async () => {
@@ -119,12 +122,15 @@ describe('the query process', () => {
       async (base) => {
         const page = await fetch(`${base}/sign-in`);
         const posted = await fetch(`${base}/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=a-long-password' });
-        return { page: await page.text(), cookie: page.headers.get('set-cookie'), posted: posted.status };
+        return { page: await page.text(), cookie: page.headers.get('set-cookie'), posted: posted.status, setup: (await fetch(`${base}/setup`)).status };
       },
     );
-    const probed = run.probed as { page: string; cookie: string; posted: number };
+    const probed = run.probed as { page: string; cookie: string; posted: number; setup: number };
     expect(probed.page).not.toContain('name="password"');
     expect(probed.posted).toBe(404);
+    // No /setup in production without SETUP_TOKEN.
+    expect(probed.setup).toBe(404);
+    expect(probed.page).not.toContain('Register the GitHub App');
     expect(probed.cookie).toMatch(/^__Host-ephemera_login_csrf=.*; Secure/);
     expect(run.dashboard).toBe(401);
     expect(run.lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/ADMIN_SIGN_IN=off/));

@@ -28,6 +28,10 @@ export interface QueryOptions {
   admin?: QueryAppDeps['admin'];
   /** The dashboard's settings over the defaults below (sessions in the test's Redis prefix); `false`: no dashboard. */
   dashboard?: Partial<NonNullable<QueryAppDeps['dashboard']>> | false;
+  /** /setup (registering the GitHub App); not served unless given. */
+  setup?: QueryAppDeps['setup'];
+  /** Where the app logs; by default nowhere. */
+  logger?: QueryAppDeps['logger'];
 }
 
 /**
@@ -68,7 +72,7 @@ export async function startQuery(options: QueryOptions = {}) {
       actionsQueue: new RenewingQueue(() => o.actionsQueue ?? actionsQueue),
       jobSigner: signer,
       metrics: createQueryMetrics(),
-      logger: createLogger({ service: 'query', level: 'silent' }),
+      logger: o.logger ?? options.logger ?? createLogger({ service: 'query', level: 'silent' }),
       apiTokens: o.apiTokens ?? [],
       apiAuth: o.apiAuth ?? 'none',
       apiWriteTokens: o.apiWriteTokens,
@@ -76,6 +80,7 @@ export async function startQuery(options: QueryOptions = {}) {
       enqueueTimeoutMs: o.enqueueTimeoutMs,
       admin: o.admin ?? {},
       dashboard: dashboardWith(o.dashboard ?? options.dashboard),
+      setup: o.setup ?? options.setup,
     });
   return {
     app: appWith(options),

@@ -100,6 +100,11 @@ export class OAuthWebFlow {
     this.signedIn = login;
   }
 
+  /** Who is signed in to GitHub in the browser, for its other pages (registering an App). */
+  get signedInLogin(): string | null {
+    return this.signedIn;
+  }
+
   /**
    * `GET /login/oauth/authorize`. GitHub shows a consent page first; the fake consents at once for the signed-in
    * person. A redirect_uri the App did not register sends the browser to the registered callback with

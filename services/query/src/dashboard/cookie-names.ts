@@ -14,5 +14,10 @@ export function cookieNames(secure: boolean) {
     loginCsrf: `${prefix}ephemera_login_csrf`,
     /** A GitHub sign-in in progress: its `state` and PKCE code verifier. */
     oauthState: `${prefix}ephemera_oauth_state`,
+    /**
+     * A GitHub App registration in progress (/setup): its `state`. Scoped to Path=/setup, which `__Host-` forbids, so
+     * under https it has the `__Secure-` prefix (a browser keeps it only when it is Secure).
+     */
+    setupState: `${secure ? '__Secure-' : ''}ephemera_setup_state`,
   };
 }

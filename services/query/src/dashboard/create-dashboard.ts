@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import cookieParser from 'cookie-parser';
 import express, { type CookieOptions, type NextFunction, type Request, type Response } from 'express';
@@ -6,13 +6,13 @@ import { z } from 'zod';
 import { findDeployment, findEnvironment, listDeployments, listEnvironments, readActionTarget, readLogTail, type Queryable } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import { ACTIVE_ENVIRONMENT_STATUSES, ENVIRONMENT_STATUSES, type EnvironmentAction } from '@ephemera/schema';
-import { DEFAULT_SIGN_IN_ADDRESS_LIMIT, formCredentials, limitFailedLogins, type LoginLimit } from '../access.js';
+import { DEFAULT_SIGN_IN_ADDRESS_LIMIT, formCredentials, limitFailedLogins, sameToken, type LoginLimit } from '../access.js';
 import { ACTION_NAMES, PG_INTEGER_MAX } from '../api-schemas.js';
 import { environmentCursors } from '../cursor.js';
 import { actionRefusal } from '../environment-actions.js';
 import { problem } from '../problem.js';
 import { cookieNames } from './cookie-names.js';
-import { GithubSignInError, newPkce, type GithubSignIn } from './github-sign-in.js';
+import { GITHUB_SIGN_IN_CALLBACK_PATH, GithubSignInError, newPkce, type GithubSignIn } from './github-sign-in.js';
 import type { SafeHtml } from './html.js';
 import type { OperatorBackOff } from './operator-back-off.js';
 import {
@@ -36,6 +36,7 @@ import {
   type ListFilters,
 } from './pages.js';
 import { STALE_ACCESS_LIMIT_MS, refreshAccess, type AccessState } from './refresh-access.js';
+import { securityHeaders } from './security-headers.js';
 import type { Session, SessionStore } from './session-store.js';
 import { MAX_STREAMS_PER_SESSION, type StreamLimits } from './stream-limits.js';
 import { Viewer } from './viewer.js';
@@ -66,6 +67,8 @@ export interface DashboardDeps {
   accessTtlMs?: number | undefined;
   /** How often live views look for changes. */
   livePollMs?: number | undefined;
+  /** Whether the front page offers this visitor "Register the GitHub App" (/setup serves them, no App is configured). */
+  setupOffered?: ((req: Request) => boolean) | undefined;
 }
 
 const PAGE_SIZE = 50;
@@ -75,26 +78,6 @@ const DEFAULT_LIVE_POLL_MS = 1_000;
 /** A comment line now and then keeps proxies from closing a quiet event stream. */
 const KEEP_ALIVE_MS = 15_000;
 const STATIC_DIR = fileURLToPath(new URL('../../static/', import.meta.url));
-
-/** Scripts and styles from the service itself only, no inline script, no framing, forms posting only to itself. */
-const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-function securityHeaders(_req: Request, res: Response, next: NextFunction) {
-  res.set({
-    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'same-origin',
-    'Cache-Control': 'no-store',
-  });
-  next();
-}
-
-const sameToken = (given: unknown, expected: string | undefined): boolean => {
-  if (typeof given !== 'string' || !expected) return false;
-  const digest = (v: string) => createHash('sha256').update(v).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-};
 
 const listQuery = z.object({
   repository: z
@@ -138,6 +121,7 @@ export function createDashboard(deps: DashboardDeps) {
     return typeof value === 'string' ? value : undefined;
   };
   const staleMinutes = STALE_ACCESS_LIMIT_MS / 60_000;
+  const setupOffered = (req: Request) => deps.setupOffered?.(req) ?? false;
 
   /**
    * The session the request's cookie names, with GitHub's answer about it brought up to date, and what that answer
@@ -201,7 +185,7 @@ export function createDashboard(deps: DashboardDeps) {
   const router = express.Router();
   router.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
   // Mounted after every other route of the service, so these reach only the dashboard's requests.
-  router.use(securityHeaders, cookies);
+  router.use(securityHeaders(), cookies);
 
   // Sign-in. The form carries a token matching a cookie of its own (double submit), so another site cannot sign a
   // browser in to an account of its choosing.
@@ -211,7 +195,7 @@ export function createDashboard(deps: DashboardDeps) {
       csrf = randomBytes(24).toString('base64url');
       res.cookie(names.loginCsrf, csrf, cookieOptions(3600_000));
     }
-    return send(res, status, 'Sign in', signInPage({ csrf, operator: deps.operator !== undefined, github: deps.github !== undefined, error }));
+    return send(res, status, 'Sign in', signInPage({ csrf, operator: deps.operator !== undefined, github: deps.github !== undefined, error, setup: setupOffered(req) }));
   };
   router.get('/sign-in', (req, res) => signIn(req, res));
 
@@ -263,7 +247,7 @@ export function createDashboard(deps: DashboardDeps) {
       res.cookie(names.oauthState, `${state}.${pkce.verifier}`, cookieOptions(10 * 60_000));
       res.redirect(302, github.authorizeUrl(state, pkce.challenge));
     });
-    router.get('/auth/github/callback', async (req, res) => {
+    router.get(GITHUB_SIGN_IN_CALLBACK_PATH, async (req, res) => {
       const { code, state } = req.query;
       const [expected, verifier] = (signedCookie(req, names.oauthState) ?? '').split('.');
       res.clearCookie(names.oauthState, clearOptions);
@@ -335,7 +319,7 @@ export function createDashboard(deps: DashboardDeps) {
     const filters = filtersOf(q.data);
     const page = await listPage(viewerOf(res), filters, q.data.cursor);
     if (!page) return send(res, 400, 'Bad request', messagePage('Bad request', 'That page link is not one this dashboard made.'), { viewer: viewerOf(res).page });
-    const body = environmentsPage({ environments: page.environments, filters, nextHref: page.next ? `/${queryString(filters, page.next)}` : null, links, now: Date.now() });
+    const body = environmentsPage({ environments: page.environments, filters, nextHref: page.next ? `/${queryString(filters, page.next)}` : null, links, now: Date.now(), setup: setupOffered(req) });
     return send(res, 200, 'Environments', body, { viewer: viewerOf(res).page, live: `/events${queryString(filters, q.data.cursor)}` });
   });
 

@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { GithubAccess, ReachableRepository } from './session-store.js';
 
+/** Where GitHub sends people back after "Sign in with GitHub": the App's callback URL is PUBLIC_URL with this path. */
+export const GITHUB_SIGN_IN_CALLBACK_PATH = '/auth/github/callback';
+
 export interface GithubSignInSettings {
   clientId: string;
   clientSecret: string;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ENVIRONMENT_STATUSES, type DeploymentStatus, type EnvironmentAction, type deploymentResponseSchema, type environmentResponseSchema } from '@ephemera/schema';
+import { registerAppNotice } from '../setup/setup-pages.js';
 import { html, raw, type SafeHtml } from './html.js';
 
 export type EnvironmentView = z.infer<typeof environmentResponseSchema>;
@@ -128,9 +129,10 @@ export interface ListFilters {
   show: 'active' | 'all';
 }
 
-export function environmentsPage(p: { environments: EnvironmentView[]; filters: ListFilters; nextHref: string | null; links: Links; now: number }): SafeHtml {
+export function environmentsPage(p: { environments: EnvironmentView[]; filters: ListFilters; nextHref: string | null; links: Links; now: number; setup?: boolean }): SafeHtml {
   const { filters } = p;
   return html`<h1>Environments</h1>
+${p.setup ? registerAppNotice() : ''}
 <form class="filters" method="get" action="/">
 <label>Repository <input name="repository" placeholder="owner/repo" value="${filters.repository ?? ''}"></label>
 <label>Status <select name="status"><option value="">any</option>${ENVIRONMENT_STATUSES.map(
@@ -255,8 +257,9 @@ ${deploymentSummary(d, e.repository_full_name, p.links, p.now)}
 <pre id="logs" class="logs" tabindex="0">${d.logs ?? ''}</pre>`;
 }
 
-export function signInPage(p: { csrf: string; operator: boolean; github: boolean; error?: string | undefined }): SafeHtml {
+export function signInPage(p: { csrf: string; operator: boolean; github: boolean; error?: string | undefined; setup?: boolean }): SafeHtml {
   return html`<h1>Sign in</h1>
+${p.setup ? registerAppNotice() : ''}
 ${p.error ? html`<p class="error" role="alert">${p.error}</p>` : ''}
 ${p.github ? html`<p><a class="button" href="/auth/github">Sign in with GitHub</a></p>` : ''}
 ${

@@ -1,19 +1,26 @@
 /// <reference lib="dom" />
-import { mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Queue } from 'bullmq';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { ENVIRONMENT_ACTIONS, environmentActionJobSchema } from '@ephemera/schema';
-import { repositoryIdOf, startFakeGithub, type FakeGithub } from '@ephemera/testkit';
+import { applyGithubAppEnv, githubAppBanner, readEnvFile } from '@ephemera/devstack/github-app-env';
+import { ENVIRONMENT_ACTIONS, GITHUB_APP_EVENTS, GITHUB_APP_PERMISSIONS, QUEUES, WEBHOOK_PATH, environmentActionJobSchema } from '@ephemera/schema';
+import { freePort, repositoryIdOf, signedDelivery, startFakeGithub, webhookExample, type FakeGithub } from '@ephemera/testkit';
 import { GithubSignIn } from '../../src/dashboard/github-sign-in.js';
+import { OctokitManifestConversion } from '../../src/setup/manifest-conversion.js';
 import { insertEnvironment, startQuery } from '../support.js';
 import { findChromium } from './find-chromium.js';
 
 /*
  * The dashboard in a real browser (Chromium through puppeteer-core): the sign-in form, the scripts the
- * Content-Security-Policy lets run, live updates through EventSource, the Destroy confirmation, and a phone's width.
- * The screenshots the README links are written here.
+ * Content-Security-Policy lets run, live updates through EventSource, the Destroy confirmation, and a phone's width;
+ * and registering the GitHub App through /setup and the fake GitHub. The screenshots the README links are written here.
  */
 
 type Q = Awaited<ReturnType<typeof startQuery>>;
@@ -245,6 +252,143 @@ describe('the dashboard in Chromium', () => {
       // The 404 the reload got is the only error the page logged.
       expect(problems.filter((p) => !/404/.test(p))).toEqual([]);
       problems.length = 0;
+    }, 60_000);
+  });
+
+  describe('registering the GitHub App (/setup, through the fake GitHub)', () => {
+    let fake: FakeGithub;
+    let setupServer: ReturnType<Q['app']['listen']>;
+    let setupBase: string;
+    let root: string;
+    let envFile: string;
+    let ingestPort: number;
+    let ingest: ChildProcess | undefined;
+    let incognito: Awaited<ReturnType<Browser['createBrowserContext']>>;
+    let visitor: Page;
+    const visitorProblems: string[] = [];
+
+    beforeAll(async () => {
+      fake = await startFakeGithub();
+      fake.setOAuthUser('mona');
+      root = mkdtempSync(path.join(tmpdir(), 'ephemera-setup-browser-'));
+      envFile = path.join(root, '.ephemera', 'github-app.env');
+      ingestPort = await freePort();
+      // PUBLIC_URL is this server's own address, known before it listens.
+      const port = await freePort();
+      setupBase = `http://127.0.0.1:${port}`;
+      const app = q.appWith({
+        admin: OPERATOR,
+        setup: {
+          githubUrl: fake.url,
+          conversion: new OctokitManifestConversion({ apiUrl: fake.url, timeoutMs: 5_000 }),
+          envFile,
+          publicUrl: setupBase,
+          // The App's webhook: a smee.io channel forwards to ingest; here GitHub delivers to ingest itself.
+          smeeUrl: `http://127.0.0.1:${ingestPort}${WEBHOOK_PATH}`,
+          production: false,
+          cookieSecret: 'a-test-cookie-secret',
+          defaultName: 'ephemera-browser',
+        },
+      });
+      setupServer = app.listen(port, '127.0.0.1');
+      await new Promise((r) => setupServer.once('listening', r));
+      incognito = await browser.createBrowserContext();
+      visitor = await incognito.newPage();
+      // A form post the policy refused shows up here.
+      visitor.on('console', (m) => {
+        if (m.type() === 'error') visitorProblems.push(`${m.text()} ${m.location().url ?? ''}`);
+      });
+      visitor.on('pageerror', (err) => visitorProblems.push(String(err)));
+    }, 60_000);
+
+    afterAll(async () => {
+      ingest?.kill('SIGKILL');
+      await incognito?.close();
+      await new Promise<void>((r) => (setupServer ? setupServer.close(() => r()) : r()));
+      await fake?.close();
+      if (root) rmSync(root, { recursive: true, force: true });
+    });
+
+    it('goes from /setup through GitHub and back, and a second start uses the saved App; a wrong state or a used code changes nothing', async () => {
+      // No App yet: npm start's banner and the dashboard's front page offer setup.
+      expect(githubAppBanner({}, applyGithubAppEnv({ GITHUB_APP_ENV_FILE: envFile }, root), setupBase, root)).toBe(`Register the GitHub App: ${setupBase}/setup`);
+      await visitor.goto(`${setupBase}/sign-in`);
+      await Promise.all([visitor.waitForNavigation(), visitor.click('a[href="/setup"]')]);
+      expect(await visitor.$eval('#webhook-url', (el) => el.textContent)).toBe(`http://127.0.0.1:${ingestPort}${WEBHOOK_PATH}`);
+
+      // GitHub's page shows the manifest it received; its button registers the App and sends the browser back.
+      await Promise.all([visitor.waitForNavigation(), visitor.click('form.setup-create button')]);
+      expect(new URL(visitor.url()).origin).toBe(fake.url);
+      const received = JSON.parse((await visitor.$eval('#manifest', (el) => el.textContent))!) as Record<string, unknown>;
+      expect(received).toMatchObject({ name: 'ephemera-browser', public: false, default_permissions: GITHUB_APP_PERMISSIONS, default_events: [...GITHUB_APP_EVENTS] });
+      await Promise.all([visitor.waitForNavigation(), visitor.click('button[type=submit]')]);
+      const callback = new URL(visitor.url());
+      expect(callback.pathname).toBe('/setup/callback');
+      expect(await visitor.$eval('main h1', (el) => el.textContent)).toBe('GitHub App registered');
+      const registered = fake.apps[0]!;
+      expect(await visitor.$eval('#install', (a) => a.getAttribute('href'))).toBe(`${registered.htmlUrl}/installations/new`);
+      expect(visitorProblems).toEqual([]);
+
+      expect(statSync(envFile).mode & 0o777).toBe(0o600);
+      expect(readEnvFile(envFile)).toEqual({
+        GITHUB_APP_ID: String(registered.id),
+        GITHUB_APP_PRIVATE_KEY: registered.pem.trim().replace(/\n/g, '\\n'),
+        GITHUB_WEBHOOK_SECRET: registered.webhookSecret,
+        GITHUB_CLIENT_ID: registered.clientId,
+        GITHUB_CLIENT_SECRET: registered.clientSecret,
+      });
+
+      // A second start: npm start takes the App from the file and stops offering setup; ingest, started as npm start
+      // starts it, boots meanwhile.
+      const env: NodeJS.ProcessEnv = { GITHUB_APP_ENV_FILE: envFile };
+      const second = applyGithubAppEnv(env, root);
+      expect(githubAppBanner(env, second, setupBase, root)).toBe(`id ${registered.id} (from .ephemera/github-app.env)`);
+      const prefix = `setup-${ingestPort}`;
+      ingest = spawn(process.execPath, [createRequire(import.meta.url).resolve('@ephemera/ingest')], {
+        env: { PATH: process.env.PATH, ...env, REDIS_URL: process.env.REDIS_URL, QUEUE_SIGNING_KEY: q.signingKey, QUEUE_PREFIX: prefix, INGEST_PORT: String(ingestPort), LOG_LEVEL: 'warn' },
+        stdio: 'ignore',
+      });
+
+      // With the file away (so /setup serves again), neither a wrong state nor the used code saves anything.
+      const aside = `${envFile}.aside`;
+      renameSync(envFile, aside);
+      try {
+        const conversions = () => fake.requests.filter((r) => r.path.startsWith('/app-manifests/')).length;
+        const converted = conversions();
+        const code = callback.searchParams.get('code')!;
+        await visitor.goto(`${setupBase}/setup`);
+        const wrong = await visitor.goto(`${setupBase}/setup/callback?code=${code}&state=not-this-browsers`);
+        expect(wrong?.status()).toBe(400);
+        expect(conversions()).toBe(converted);
+        await visitor.goto(`${setupBase}/setup`);
+        const state = new URL(await visitor.$eval('form.setup-create', (f) => (f as HTMLFormElement).action)).searchParams.get('state')!;
+        const used = await visitor.goto(`${setupBase}/setup/callback?code=${code}&state=${state}`);
+        expect(used?.status()).toBe(400);
+        expect(await visitor.$eval('main h1', (el) => el.textContent)).toBe('GitHub did not accept the code');
+        expect(existsSync(envFile)).toBe(false);
+      } finally {
+        renameSync(aside, envFile);
+      }
+
+      // The App's deliveries are accepted with its new secret, and no longer with the development one.
+      const ingestUrl = `http://127.0.0.1:${ingestPort}`;
+      const deadline = Date.now() + 20_000;
+      while (!(await fetch(`${ingestUrl}/readyz`).then((r) => r.ok, () => false))) {
+        if (Date.now() > deadline) throw new Error('ingest did not become ready');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const payload = webhookExample('pull_request', 'opened', { withInstallation: true });
+      expect((await fake.deliver('pull_request', payload)).status_code).toBe(202);
+      const forged = await signedDelivery('ephemera-development-secret', 'pull_request', payload);
+      expect((await fetch(`${ingestUrl}${WEBHOOK_PATH}`, { method: 'POST', headers: forged.headers, body: forged.body })).status).toBe(401);
+      const queued = new Queue(QUEUES.webhooks, { connection: q.redis, prefix });
+      expect(await queued.count()).toBe(1);
+      await queued.obliterate({ force: true });
+      await queued.close();
+
+      await visitor.goto(`${setupBase}/sign-in`);
+      expect(await visitor.$('a[href="/setup"]')).toBeNull();
+      expect((await visitor.goto(`${setupBase}/setup`))?.status()).toBe(404);
     }, 60_000);
   });
 });
