@@ -6,14 +6,8 @@
  * `<field>: Invalid value: "object": <rule message>`.
  */
 import type { Obj } from './merge.js';
+import { schemaViolations, type AjvError } from './schema-violations.js';
 import { fieldPath, invalidValue, notSupported, required, tooLong, tooMany, typeInvalid, type FieldError } from './status.js';
-
-interface AjvError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
 
 /** The CEL rules of a CRD, transliterated: `old` is the stored object on updates (transition rules use it). */
 export type CrdRules = (obj: Obj, old: Obj | undefined) => FieldError[];
@@ -60,15 +54,7 @@ function crdSchemaError(obj: Obj, e: AjvError): FieldError | undefined {
 }
 
 function crdSchemaErrors(validate: ((obj: Obj) => void) | undefined, obj: Obj): FieldError[] {
-  if (!validate) return [];
-  try {
-    validate(obj);
-    return [];
-  } catch (err) {
-    const errors = (err as { errors?: AjvError[] }).errors;
-    if (!Array.isArray(errors)) return [invalidValue('', null, String((err as Error).message))];
-    return errors.map((e) => crdSchemaError(obj, e)).filter((e): e is FieldError => e !== undefined);
-  }
+  return validate ? schemaViolations(validate, obj, (e) => crdSchemaError(obj, e)) : [];
 }
 
 const BLOCKING = new Set<FieldError['type']>(['FieldValueNotSupported', 'FieldValueRequired', 'FieldValueTooLong', 'FieldValueTooMany', 'FieldValueTypeInvalid']);

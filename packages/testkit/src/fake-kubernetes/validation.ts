@@ -13,6 +13,7 @@ import {
 } from './names.js';
 import { parseQuantity, QUANTITY_PATTERN } from './quantity.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
+import { schemaViolations } from './schema-violations.js';
 import { matchesSelectorObject } from './selectors.js';
 import {
   badRequest,
@@ -94,28 +95,14 @@ export async function loadSchemaValidators(options: { gatewayApi?: boolean } = {
   ]);
 }
 
-interface AjvError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-
 function schemaErrors(validate: SchemaValidator, obj: Obj): FieldError[] {
-  try {
-    validate(obj);
-    return [];
-  } catch (err) {
-    const errors = (err as { errors?: AjvError[] }).errors;
-    if (!Array.isArray(errors)) return [invalidValue('', null, String((err as Error).message))];
-    return errors.map((e) => {
-      const { field, value } = fieldPath(obj, e.instancePath);
-      if (e.keyword === 'required') return required(`${field ? `${field}.` : ''}${String(e.params.missingProperty)}`);
-      if (e.keyword === 'enum') return notSupported(field, value, (e.params.allowedValues as unknown[]).map(String));
-      if (e.keyword === 'type') return invalidValue(field, value, `${field} in body must be of type ${String(e.params.type)}: ${JSON.stringify(typeof value)}`);
-      return invalidValue(field, value, e.message ?? e.keyword);
-    });
-  }
+  return schemaViolations(validate, obj, (e) => {
+    const { field, value } = fieldPath(obj, e.instancePath);
+    if (e.keyword === 'required') return required(`${field ? `${field}.` : ''}${String(e.params.missingProperty)}`);
+    if (e.keyword === 'enum') return notSupported(field, value, (e.params.allowedValues as unknown[]).map(String));
+    if (e.keyword === 'type') return invalidValue(field, value, `${field} in body must be of type ${String(e.params.type)}: ${JSON.stringify(typeof value)}`);
+    return invalidValue(field, value, e.message ?? e.keyword);
+  });
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
