@@ -23,6 +23,8 @@ export interface PreviewSettings {
   previewUrlScheme?: 'http' | 'https';
   /** MAX_ENVIRONMENTS_PER_REPO (0 or unset: no limit). */
   maxEnvironmentsPerRepo?: number;
+  /** DEPLOYMENT_LOG_MAX_BYTES: every path that writes a deployment's logs keeps its newest this many bytes. */
+  logMaxBytes?: number;
 }
 
 const ALIVE = new Set<EnvironmentStatus>(['PENDING', 'PROVISIONING', 'READY', 'UPDATING', 'FAILED']);
@@ -320,7 +322,7 @@ export async function reconcilePullRequest(ctx: HandlerContext, job: PullRequest
       ...(status !== undefined ? { status } : {}),
     };
   }
-  const written = await writePullRequest(tx, write, optimistic ? { optimistic } : {});
+  const written = await writePullRequest(tx, write, { ...(optimistic ? { optimistic } : {}), ...(settings.logMaxBytes !== undefined ? { logMaxBytes: settings.logMaxBytes } : {}) });
   if (written.outcome === 'conflict') throw new ConcurrentChange(`${repo}#${pr.number} changed while this event was decided`);
   if (written.outcome === 'duplicate') return { ...touched, duplicate: true };
   return { ...touched, environment: written.environment, latest: written.latest };

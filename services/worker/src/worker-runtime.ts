@@ -34,8 +34,6 @@ export interface WorkerRuntimeOptions {
   resyncIntervalMs?: number;
   /** DELIVERY_RETENTION_DAYS and DESTROYED_RETENTION_DAYS. */
   retention?: { deliveryDays: number; destroyedDays: number };
-  /** DEPLOYMENT_LOG_MAX_BYTES. */
-  logMaxBytes?: number;
   /** Start the scheduled sweeps (off in tests that run them by hand). */
   schedule?: boolean;
   /** FEEDBACK_DELAY_MS: how long a pull request's feedback waits for more of its changes before reporting. */
@@ -100,7 +98,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       followUps,
       logger: log,
       maxEnvironmentsPerRepo,
-      ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
+      ...(deps.settings.logMaxBytes !== undefined ? { logMaxBytes: deps.settings.logMaxBytes } : {}),
       ...(deps.gate ? { gate: { ...deps.gate, metrics: deps.metrics, minuteMs: options.gateMinuteMs } } : {}),
     }),
     ...feedbackJobs({ db: deps.db, github: deps.github, logger: log, publicUrl: options.publicUrl, settings: deps.settings }),
@@ -108,7 +106,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions, deps: Wo
       db: deps.db,
       followUps,
       logger: log,
-      ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
+      ...(deps.settings.logMaxBytes !== undefined ? { logMaxBytes: deps.settings.logMaxBytes } : {}),
     }),
     ...cleanupJobs({
       db: deps.db,

@@ -69,7 +69,7 @@ export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
       }
     }
     if (!gone) continue;
-    const touched = await db.$transaction((tx) => destroyEnvironments(tx, { installationId }, NOTES[gone]), { maxWait: 10_000, timeout: 30_000 });
+    const touched = await db.$transaction((tx) => destroyEnvironments(tx, { installationId }, NOTES[gone], deps.settings.logMaxBytes), { maxWait: 10_000, timeout: 30_000 });
     if (touched.length > 0) {
       installationsGone++;
       corrections.inc({ kind: 'installation' }, touched.length);
@@ -121,7 +121,7 @@ export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
         if (pr && pr.state === 'open') continue; // opened since the list was read
         const changed = pr
           ? await reconcile(deps, installation.id, repository, pr)
-          : (await db.$transaction((tx) => destroyEnvironments(tx, { ...ofRepository, prNumber: env.prNumber }, 'This pull request no longer exists on GitHub, so its preview was removed.'))).length > 0;
+          : (await db.$transaction((tx) => destroyEnvironments(tx, { ...ofRepository, prNumber: env.prNumber }, 'This pull request no longer exists on GitHub, so its preview was removed.', deps.settings.logMaxBytes))).length > 0;
         if (changed) {
           destroyed++;
           corrections.inc({ kind: 'destroyed' });

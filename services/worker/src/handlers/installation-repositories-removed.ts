@@ -25,5 +25,6 @@ export const installationRepositoriesRemoved: WebhookHandler<InstallationReposit
     ctx.tx,
     { installationId, OR: [{ repositoryId: { in: ids } }, { repositoryFullName: { in: confirmed } }] },
     'This repository was removed from the Ephemera GitHub App, so its preview was removed.',
+    ctx.settings.logMaxBytes,
   );
 };

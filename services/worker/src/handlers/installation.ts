@@ -22,7 +22,7 @@ function destroyAllOfInstallation(jobName: WebhookJobName, confirmedBy: readonly
     const installationId = BigInt(job.installationId);
     // A pull_request event from before this one, arriving late, must not bring a preview back.
     await advancePullRequestStates(ctx.tx, { installationId }, new Date(job.receivedAt));
-    return destroyEnvironments(ctx.tx, { installationId }, note);
+    return destroyEnvironments(ctx.tx, { installationId }, note, ctx.settings.logMaxBytes);
   };
 }
 

@@ -182,7 +182,7 @@ export async function mendStuck(deps: CleanupDeps): Promise<string> {
         await lockEnvironmentPullRequest(tx, env.id);
         const current = await tx.environment.findUniqueOrThrow({ where: { id: env.id } });
         if (current.status !== env.status) return false;
-        await supersedeActiveDeployments(tx, env.id, reason);
+        await supersedeActiveDeployments(tx, env.id, reason, deps.settings.logMaxBytes);
         await updateEnvironmentStatus(tx, env.id, 'FAILED', { errorMessage: reason });
         return true;
       });
