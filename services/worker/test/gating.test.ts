@@ -23,6 +23,7 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
 
   const event = (v: Parameters<typeof pullRequestPayload>[0]) => pullRequestPayload({ fromFork: FORK, ...v });
   const lastComment = () => h.fakeGithub!.commentsOf(REPO, 40).at(-1)?.body ?? '';
+  const short = (n: number) => sha(n).slice(0, 7);
   const env40 = () => h.db.environment.findFirst({ where: { prNumber: 40 } });
 
   it('an outside contributor (read access, whatever author_association says) waits: no environment, one comment saying who may approve', async () => {
@@ -31,7 +32,7 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
     expect(await env40()).toBeNull();
     expect(h.fakeGithub!.commentsOf(REPO, 40)).toHaveLength(1);
     expect(lastComment()).toContain(
-      'someone with write access to Codertocat/Hello-World approves the pull request in a review or adds the `preview-approved` label to deploy `0000000`.',
+      `someone with write access to Codertocat/Hello-World approves the pull request in a review or adds the \`preview-approved\` label to deploy \`${short(1)}\`.`,
     );
     const asked = h.fakeGithub!.requests.filter((r) => r.path === `/repos/${REPO}/collaborators/stranger/permission`);
     expect(asked).toHaveLength(1);
@@ -55,7 +56,7 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
     await h.drain();
     expect(await env40()).toMatchObject({ status: 'READY', commitSha: sha(1) });
     expect(h.fakeGithub!.commentsOf(REPO, 40)).toHaveLength(1);
-    expect(lastComment()).toContain('**Approved:** `0000000` by @maint (the `preview-approved` label)');
+    expect(lastComment()).toContain(`**Approved:** \`${short(1)}\` by @maint (the \`preview-approved\` label)`);
     expect(await h.db.pullRequestState.findFirstOrThrow({ where: { prNumber: 40 } })).toMatchObject({ approvedSha: sha(1), approvedBy: 'maint' });
   });
 
@@ -65,14 +66,14 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
     const env = (await env40())!;
     expect(env).toMatchObject({ status: 'READY', commitSha: sha(1) });
     expect(await h.db.deployment.count({ where: { environmentId: env.id } })).toBe(1);
-    expect(lastComment()).toContain('approves the pull request in a review or removes and adds the `preview-approved` label again to deploy `0000000`.');
+    expect(lastComment()).toContain(`approves the pull request in a review or removes and adds the \`preview-approved\` label again to deploy \`${short(2)}\`.`);
   });
 
   it("a push by someone with write access on top of the fork's held commit stays held: the fork's earlier commits still need approval", async () => {
     await h.deliver(event({ action: 'synchronize', number: 40, sender: { login: 'writer' }, before: sha(2), headSha: sha(3), updatedAt: at(6), labels: ['preview-approved'] }));
     await h.drain();
     expect(await env40()).toMatchObject({ status: 'READY', commitSha: sha(1) });
-    expect(lastComment()).toContain("@writer pushed `0000000` on top of `0000000`, which was never approved, so the fork's earlier commits still need approval: nothing was deployed.");
+    expect(lastComment()).toContain(`@writer pushed \`${short(3)}\` on top of \`${short(2)}\`, which was never approved, so the fork's earlier commits still need approval: nothing was deployed.`);
   });
 
   it('removing the approval label destroys a preview it covered; adding it again by a maintainer approves the current head', async () => {
@@ -104,7 +105,7 @@ describe('pull requests from forks: trust is write permission, as GitHub reports
     await h.deliver(event({ action: 'synchronize', number: 41, sender: { login: 'stranger' }, before: sha(41), headSha: sha(42), updatedAt: at(2) }));
     await h.drain();
     expect(await h.db.environment.findFirst({ where: { prNumber: 41 } })).toMatchObject({ status: 'READY', commitSha: sha(41) });
-    expect(h.fakeGithub!.commentsOf(REPO, 41).at(-1)?.body).toMatch(/`0000000` waits for approval/);
+    expect(h.fakeGithub!.commentsOf(REPO, 41).at(-1)?.body).toContain(`\`${short(42)}\` waits for approval`);
   });
 
   it('a permission check GitHub refuses (404) is no trust; one that fails (5xx) is asked again, never taken as trust', async () => {

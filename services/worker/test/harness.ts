@@ -248,6 +248,7 @@ export async function startHarness(options: HarnessOptions = {}) {
   };
 }
 
-export const sha = (n: number) => n.toString(16).padStart(40, '0');
+/** A commit SHA for test commit `n`, distinct from every other's in its first seven characters (the short SHA shown). */
+export const sha = (n: number) => `${n.toString(16).padStart(7, '0')}${'e'.repeat(33)}`;
 /** GitHub's `updated_at` for the n-th event of a test PR, one second apart. */
 export const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, n)).toISOString().replace('.000Z', 'Z');

@@ -122,7 +122,7 @@ describe('Kubernetes provisioner: a pull request from opened to closed', () => {
 
     const dep = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id } });
     expect(dep.status).toBe('SUCCESS');
-    expect(dep.logs).toMatch(/configuration: \.ephemera\.yml at 0000000/);
+    expect(dep.logs).toContain(`configuration: .ephemera.yml at ${sha(1).slice(0, 7)}`);
     expect(dep.logs).toMatch(/web: deployment "web" successfully rolled out/);
     const statuses = h.fakeGithub!.requests.filter((r) => r.path === `/repos/${REPO}/statuses/${sha(1)}`);
     expect(statuses.at(-1)?.body).toMatchObject({ state: 'success', target_url: env.environmentUrl });
@@ -293,7 +293,7 @@ describe('Kubernetes provisioner: failures', () => {
     await h.drain();
     const env = await envOf(h, REPO, 14);
     expect(env.status).toBe('FAILED');
-    expect(env.errorMessage).toMatch(/^\.ephemera\.yaml at 0000000 is not valid:\n- services\.web\.port: .*65535/);
+    expect(env.errorMessage).toMatch(new RegExp(`^\\.ephemera\\.yaml at ${sha(14).slice(0, 7)} is not valid:\\n- services\\.web\\.port: .*65535`));
   });
 
   it('transient API errors are retried; a refused verb fails with the API server\'s own message', async () => {
