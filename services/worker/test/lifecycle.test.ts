@@ -1,13 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { pullRequestPayload } from '@ephemera/testkit';
+import { pullRequestPayload, type FakeGithub } from '@ephemera/testkit';
+import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
+import type { LogSink, ProvisionTarget } from '../src/provisioners/provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
+
+/**
+ * The none provisioner, which for the commits named first waits (10 s at most) until GitHub shows their status
+ * pending: the report of a deployment under way is then always sent, where a busy machine could otherwise coalesce
+ * it into the final one (which is right, but leaves nothing to assert).
+ */
+class AfterPending extends NoneProvisioner {
+  constructor(
+    private readonly github: FakeGithub,
+    private readonly hold: ReadonlySet<string>,
+  ) {
+    super(20);
+  }
+  override async provision(target: ProvisionTarget, log: LogSink, signal: AbortSignal) {
+    const pending = () => this.github.requests.some((r) => r.path.endsWith(`/statuses/${target.commitSha}`) && r.body?.state === 'pending');
+    for (const deadline = Date.now() + 10_000; this.hold.has(target.commitSha) && !pending() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    return super.provision(target, log, signal);
+  }
+}
 
 const REPO = 'Codertocat/Hello-World';
 
 describe('a pull request from opened to closed, reopened and closed again', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ provisionerFor: ({ fakeGithub }) => new AfterPending(fakeGithub, new Set([sha(1)])) });
   });
   afterAll(() => h.close());
 
