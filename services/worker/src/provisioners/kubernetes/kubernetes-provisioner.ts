@@ -241,14 +241,14 @@ export class KubernetesProvisioner implements Provisioner {
     // Pruned: the record is the new set alone.
     if (!sameSet(next, unionOf(next, previous))) await this.applyObject(withAppliedSet(namespace!, next), signal);
 
+    // The route's verdict is awaited after the rollout, within the rollout's own deadline.
     const routeDeadline = Date.now() + (config.timeout_seconds + ROLLOUT_GRACE_SECONDS) * this.secondMs;
     await waitForRollout(
       { api: this.o.api, namespace: target.namespace, selector: environmentSelector(target.environmentId, this.o.instance), services: Object.keys(config.services), timeoutSeconds: config.timeout_seconds, log, signal },
       { secondMs: this.secondMs, crashRestarts: this.o.crashRestarts ?? 3, resyncSeconds: this.o.resyncSeconds ?? 60, tailLines: this.tailLines },
     );
     if (this.o.gateway) {
-      const gateway = this.o.gateway;
-      await waitForRoute({ api: this.o.api, namespace: target.namespace, gateway, deadline: routeDeadline, timeoutSeconds: config.timeout_seconds, pollMs: this.pollMs, log, signal });
+      await waitForRoute({ api: this.o.api, namespace: target.namespace, gateway: this.o.gateway, deadline: routeDeadline, timeoutSeconds: config.timeout_seconds, pollMs: this.pollMs, log, signal });
     }
     log(`rollout complete; serving at ${url}`);
     // Once per environment, after its first successful rollout; until they succeed, every deploy runs them.
