@@ -5,5 +5,6 @@ export * from './logger.js';
 export * from './redis.js';
 export * from './shutdown.js';
 export * from './renewing-queue.js';
+export * from './constant-time.js';
 export * from './job-signature.js';
 export * from './settled-deliveries.js';
