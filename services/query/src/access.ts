@@ -1,17 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type RateLimitRequestHandler } from 'express-rate-limit';
+import { rateLimit, type RateLimitRequestHandler } from 'express-rate-limit';
+import { constantTimeEqual, constantTimeIncludes, constantTimeIndexOf } from '@ephemera/runtime';
 import { problem } from './problem.js';
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Compares against every candidate in constant time (hashing first evens out the lengths). */
-function matchesAny(given: string, candidates: readonly Buffer[]): boolean {
-  const g = digest(given);
-  let match = false;
-  for (const c of candidates) match = timingSafeEqual(g, c) || match;
-  return match;
-}
 
 /**
  * Whether `given` (from a request: any type) is the expected token, compared in constant time (hashed first, so the
@@ -19,7 +10,7 @@ function matchesAny(given: string, candidates: readonly Buffer[]): boolean {
  */
 export function sameToken(given: unknown, expected: string | undefined): boolean {
   if (typeof given !== 'string' || !expected) return false;
-  return timingSafeEqual(digest(given), digest(expected));
+  return constantTimeEqual(given, expected);
 }
 
 /** A Host header that can stand in a URL's authority: a name or address and an optional port. */
@@ -49,12 +40,12 @@ export function requireApiToken(tokens: readonly string[], auth: ApiAuth = 'toke
     throw new Error('requireApiToken: no API tokens; pass auth "none" to serve the API without authentication on purpose');
   }
   const open = tokens.length === 0 && auth === 'none';
-  const hashed = [...tokens, ...writeTokens].map(digest);
+  const accepted = [...tokens, ...writeTokens];
   return (req: Request, res: Response, next: NextFunction) => {
     if (open) return next();
     const token = bearerToken(req);
     if (token === undefined) return askForToken(res, 'an API token is required: Authorization: Bearer <token>');
-    if (!matchesAny(token, hashed)) return problem(res, 403, 'Forbidden', 'the API token is not valid');
+    if (!constantTimeIncludes(accepted, token)) return problem(res, 403, 'Forbidden', 'the API token is not valid');
     return next();
   };
 }
@@ -65,7 +56,7 @@ export function requireApiToken(tokens: readonly string[], auth: ApiAuth = 'toke
  * to be long in production).
  */
 function tokenLogin(token: string): string {
-  return `token:${digest(token).toString('hex').slice(0, 6)}`;
+  return `token:${createHash('sha256').update(token).digest('hex').slice(0, 6)}`;
 }
 
 /**
@@ -78,23 +69,19 @@ function tokenLogin(token: string): string {
 export function requireWriteToken(writeTokens: readonly string[], readTokens: readonly string[] = []) {
   const readSet = new Set(readTokens);
   if (writeTokens.some((t) => readSet.has(t))) throw new Error('requireWriteToken: a token is both a read and a write token');
-  const candidates = writeTokens.map((token) => ({ hash: digest(token), requester: { kind: 'token' as const, login: tokenLogin(token) } }));
-  const readHashed = readTokens.map(digest);
+  const requesters = writeTokens.map((token) => ({ kind: 'token' as const, login: tokenLogin(token) }));
   return (req: Request, res: Response, next: NextFunction) => {
     const token = bearerToken(req);
     if (token === undefined) return askForToken(res, 'this action needs a write token: Authorization: Bearer <one of API_WRITE_TOKENS>');
-    const given = digest(token);
-    // Every candidate is compared, so the time taken does not tell which of them matched, or how far the loop went.
-    let found: (typeof candidates)[number] | undefined;
-    for (const c of candidates) if (timingSafeEqual(given, c.hash)) found = c;
-    if (found) {
-      res.locals.requester = found.requester;
+    const found = constantTimeIndexOf(writeTokens, token);
+    if (found !== -1) {
+      res.locals.requester = requesters[found];
       return next();
     }
-    if (candidates.length === 0) {
+    if (writeTokens.length === 0) {
       return problem(res, 403, 'Forbidden', 'the write API is off: the service has no API_WRITE_TOKENS');
     }
-    return problem(res, 403, 'Forbidden', matchesAny(token, readHashed) ? 'this API token can only read: actions need one of API_WRITE_TOKENS' : 'the API token is not valid');
+    return problem(res, 403, 'Forbidden', constantTimeIncludes(readTokens, token) ? 'this API token can only read: actions need one of API_WRITE_TOKENS' : 'the API token is not valid');
   };
 }
 
@@ -128,129 +115,6 @@ export function limitActions({ limit, windowMs }: ActionLimit = DEFAULT_ACTION_L
 }
 
 /** Whole seconds until `resetTime` (a window from now when unknown), at least one, for Retry-After. */
-function secondsUntil(resetTime: Date | undefined, windowMs: number): number {
+export function secondsUntil(resetTime: Date | undefined, windowMs: number): number {
   return Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + windowMs) - Date.now()) / 1000));
-}
-
-/** Tells whether a request carries the admin's basic-auth credentials. */
-type CredentialCheck = (req: Request) => boolean;
-
-/** A check of the dashboard's basic-auth credentials (both are required: without them it is not served). */
-export function basicCredentials(username: string, password: string): CredentialCheck {
-  const expected = [digest(`${username}:${password}`)];
-  return (req) => {
-    const match = req.get('authorization')?.match(/^Basic\s+([A-Za-z0-9+/=]+)$/i);
-    return match !== null && match !== undefined && matchesAny(Buffer.from(match[1]!, 'base64').toString('utf8'), expected);
-  };
-}
-
-/**
- * A check of the operator's sign-in form (fields `username` and `password`, already parsed), compared like the
- * basic-auth credentials: hashed, in constant time.
- */
-export function formCredentials(username: string, password: string): CredentialCheck {
-  const expected = [digest(`${username}:${password}`)];
-  return (req) => {
-    const body = req.body as { username?: unknown; password?: unknown } | undefined;
-    return typeof body?.username === 'string' && typeof body.password === 'string' && matchesAny(`${body.username}:${body.password}`, expected);
-  };
-}
-
-/** HTTP basic auth for the dashboard: 401 with a challenge unless the request carries the credentials. */
-export function requireBasicAuth(check: CredentialCheck) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (check(req)) return next();
-    res.set('WWW-Authenticate', 'Basic realm="ephemera queues", charset="UTF-8"');
-    return problem(res, 401, 'Unauthorized', 'the queue dashboard needs the admin user name and password');
-  };
-}
-
-export interface LoginLimit {
-  /** Failed logins allowed per client address within the window; the next attempt gets 429. */
-  limit: number;
-  windowMs: number;
-}
-
-export const DEFAULT_LOGIN_LIMIT: LoginLimit = { limit: 10, windowMs: 15 * 60_000 };
-
-/**
- * Failed sign-ins on the dashboard's operator form per client address: loose, since the form's guard against guessing
- * is the back-off per username (OperatorBackOff), and a strict limit would let failures under other usernames from a
- * shared address (an office, a proxy) lock the operator out.
- */
-export const DEFAULT_SIGN_IN_ADDRESS_LIMIT: LoginLimit = { limit: 50, windowMs: 3600_000 };
-
-/**
- * Rate-limits failed dashboard logins per client address (express-rate-limit's memory store, so per process).
- * Counted: requests whose Authorization header does not carry the credentials. Not counted: requests without an
- * Authorization header (the browser's first request, answered with a challenge), and correct logins while the
- * client is under its limit. Once a client is over it, every attempt with an Authorization header gets 429 with
- * Retry-After, correct ones too, so the answers tell a guesser nothing until the window ends.
- */
-export function limitFailedLogins(
-  check: CredentialCheck,
-  { limit, windowMs }: LoginLimit = DEFAULT_LOGIN_LIMIT,
-  /** Whether a request is a login attempt at all; by default, one with an Authorization header. */
-  attempted: (req: Request) => boolean = (req) => req.get('authorization') !== undefined,
-  /** Answers a client over its limit (after Retry-After is set); by default a problem document. */
-  refuse: (req: Request, res: Response, seconds: number) => void = (_req, res, seconds) =>
-    problem(res, 429, 'Too Many Requests', `too many failed logins from this address: try again in ${seconds} s`),
-): RateLimitRequestHandler {
-  // req.ip honours the app's `trust proxy` setting; IPv6 clients are grouped by /56 as the library recommends.
-  const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
-  const limiter: RateLimitRequestHandler = rateLimit({
-    windowMs,
-    limit,
-    keyGenerator: clientKey,
-    standardHeaders: false,
-    legacyHeaders: false,
-    skip: async (req) => {
-      if (!attempted(req)) return true;
-      if (!check(req)) return false;
-      const seen = await limiter.getKey(clientKey(req));
-      return seen === undefined || seen.totalHits < limit;
-    },
-    // Counted requests stay counted only when they end as a failed login; a 429 does not extend the count.
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
-    handler: (req, res) => {
-      const seconds = secondsUntil((req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime, windowMs);
-      res.set('Retry-After', String(seconds));
-      refuse(req, res, seconds);
-    },
-  });
-  return limiter;
-}
-
-/** True when `source` (an Origin or Referer) is an http(s) URL whose host is the request's Host header. */
-function fromSameHost(source: string | undefined, host: string | undefined): boolean {
-  if (!source || !host || !AUTHORITY.test(host)) return false;
-  try {
-    const url = new URL(source);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-    // Parsed under the same scheme, so a default port written out (":443", ":80") or not compares equal.
-    return url.host === new URL(`${url.protocol}//${host}`).host;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Guards the dashboard's changes (every method but GET and HEAD): refused (403) unless writes are allowed
- * (ADMIN_WRITE=true), and then only from the same origin: an Origin header, or lacking one a Referer, whose host
- * is the request's Host header. Browsers send Origin with every such request, so a page elsewhere cannot make a
- * logged-in browser retry or remove jobs.
- */
-export function guardAdminWrites(allowWrites: boolean) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method === 'GET' || req.method === 'HEAD') return next();
-    if (!allowWrites) {
-      return problem(res, 403, 'Forbidden', 'the queue dashboard is read-only: set ADMIN_WRITE=true to change queues and jobs from it');
-    }
-    const source = req.get('origin') ?? req.get('referer');
-    if (!fromSameHost(source, req.headers.host)) {
-      return problem(res, 403, 'Forbidden', 'changes to the queues must come from the dashboard\'s own origin: the Origin (or Referer) header must name this host');
-    }
-    return next();
-  };
 }

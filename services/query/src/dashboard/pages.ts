@@ -3,19 +3,14 @@ import { ENVIRONMENT_STATUSES, type DeploymentStatus, type EnvironmentAction, ty
 import { registerAppNotice } from '../setup/setup-pages.js';
 import { html, raw, type SafeHtml } from './html.js';
 
+export type { PageViewer } from './layout.js';
+
 export type EnvironmentView = z.infer<typeof environmentResponseSchema>;
 /**
  * A deployment as the API returns it. `waiting_for` (what a WAITING deployment waits for, as the worker wrote it:
  * "`build`, `docker / push`") and `waiting_since` are shown when the deployment's JSON carries them.
  */
 export type DeploymentView = z.infer<typeof deploymentResponseSchema> & { waiting_for?: string | null; waiting_since?: string | null };
-
-/** Who is looking, as the pages show it, with the token their forms carry. */
-export interface PageViewer {
-  login: string;
-  kind: 'operator' | 'github';
-  csrf: string;
-}
 
 /** Element ids the live updates replace (static/dashboard.js replaces each id it is sent). */
 export const LIVE_IDS = {
@@ -25,36 +20,6 @@ export const LIVE_IDS = {
   deployments: 'deployment-rows',
   deployment: 'deployment-summary',
 } as const;
-
-export function layout(title: string, body: SafeHtml, options: { viewer?: PageViewer | undefined; live?: string | undefined } = {}): string {
-  const { viewer, live } = options;
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · Ephemera</title>
-<link rel="stylesheet" href="/static/dashboard.css">
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<script src="/static/dashboard.js" defer></script>
-</head>
-<body${live ? html` data-live="${live}"` : ''}>
-<header class="top">
-<a class="brand" href="/">Ephemera</a>
-${
-  viewer
-    ? html`<form class="sign-out" method="post" action="/auth/sign-out"><span>${viewer.login}${viewer.kind === 'operator' ? ' (operator)' : ''}</span>
-<input type="hidden" name="_csrf" value="${viewer.csrf}"><button type="submit">Sign out</button></form>`
-    : ''
-}
-</header>
-<main>
-${body}
-</main>
-</body>
-</html>
-`.text;
-}
 
 const minute = 60_000;
 /** How long ago, in minutes, hours or days: coarse, so the live view does not change with every tick. */
@@ -255,44 +220,4 @@ ${deploymentSummary(d, e.repository_full_name, p.links, p.now)}
 </section>
 <h2>Logs</h2>
 <pre id="logs" class="logs" tabindex="0">${d.logs ?? ''}</pre>`;
-}
-
-export function signInPage(p: { csrf: string; operator: boolean; github: boolean; error?: string | undefined; setup?: boolean }): SafeHtml {
-  return html`<h1>Sign in</h1>
-${p.setup ? registerAppNotice() : ''}
-${p.error ? html`<p class="error" role="alert">${p.error}</p>` : ''}
-${p.github ? html`<p><a class="button" href="/auth/github">Sign in with GitHub</a></p>` : ''}
-${
-  p.operator
-    ? html`<form class="sign-in" method="post" action="/auth/sign-in">
-<input type="hidden" name="_csrf" value="${p.csrf}">
-<label>Username <input name="username" autocomplete="username" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in as operator</button>
-</form>`
-    : ''
-}
-${!p.github && !p.operator ? html`<p>No way to sign in is configured: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or ADMIN_USERNAME and ADMIN_PASSWORD (with ADMIN_SIGN_IN on).</p>` : ''}`;
-}
-
-/** What the pages show once GitHub's last answer about a person is too old to go by and GitHub does not answer. */
-export function unavailablePage(staleMinutes: number): SafeHtml {
-  return html`<h1>GitHub is unavailable</h1>
-<p role="alert">Ephemera shows you the environments of the repositories GitHub says you reach, and GitHub has not answered for over ${staleMinutes} minutes. Nothing is shown until it does: try again in a minute.</p>`;
-}
-
-/** A GitHub sign-in of someone none of whose repositories has the App installed: no session was started. */
-export function noRepositoryPage(login: string): SafeHtml {
-  return html`<h1>No repository</h1>
-<p>You reach no repository Ephemera serves: you signed in to GitHub as <strong>${login}</strong>, but none of the repositories the Ephemera GitHub App is installed on is one you can see. You have not been signed in to the dashboard.</p>
-<p>Ask an owner of your organization to install the App on your repository, or to give you access to one it serves.</p>
-<p><a href="/sign-in">Sign in again</a></p>`;
-}
-
-export function messagePage(heading: string, text: string): SafeHtml {
-  return html`<h1>${heading}</h1><p>${text}</p><p><a href="/">Environments</a></p>`;
-}
-
-export function signOutPage(csrf: string): SafeHtml {
-  return html`<h1>Sign out</h1><form method="post" action="/auth/sign-out"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign out</button></form>`;
 }

@@ -1,20 +1,36 @@
+import type { Request } from 'express';
+import { findEnvironment } from '@ephemera/db';
 import type { ActionRequester } from '@ephemera/schema';
-import type { EnvironmentView, PageViewer } from './pages.js';
+import { signedCookie, type DashboardContext } from './dashboard-context.js';
+import type { PageViewer } from './layout.js';
+import type { EnvironmentView } from './pages.js';
+import { refreshAccess, type AccessState } from './refresh-access.js';
 import type { ReachableRepository, Session } from './session-store.js';
 
 type RepositoryOf = Pick<EnvironmentView, 'repository_id' | 'repository_full_name'>;
 
-/** What a signed-in person may see and do, by the session's record of what GitHub said. */
+/**
+ * Who is looking and what they may see and do, by the session's record of what GitHub said and what that record is
+ * worth now (`access`). The pages, the live views and the API's session guard all read one with {@link readViewer}
+ * and ask it; none decides visibility on its own.
+ */
 export class Viewer {
   private readonly byId: Map<number, ReachableRepository>;
   private readonly byName: Map<string, ReachableRepository>;
-  constructor(readonly session: Session) {
+  constructor(
+    readonly session: Session,
+    readonly access: Exclude<AccessState, 'revoked'> = 'current',
+  ) {
     const repos = session.access?.repositories ?? [];
     this.byId = new Map(repos.map((r) => [r.id, r]));
     this.byName = new Map(repos.map((r) => [r.fullName.toLowerCase(), r]));
   }
   get everything(): boolean {
     return this.session.kind === 'operator';
+  }
+  /** GitHub's answer about a GitHub user is too old to show anything by (see `STALE_ACCESS_LIMIT_MS`). */
+  get unavailable(): boolean {
+    return this.access === 'unavailable';
   }
   get requester(): ActionRequester {
     return { kind: this.session.kind, login: this.session.login };
@@ -39,4 +55,28 @@ export class Viewer {
   canAct(e: RepositoryOf): boolean {
     return this.everything || this.repositoryOf(e)?.canAct === true;
   }
+}
+
+/**
+ * The viewer of the session the request's cookie names, with GitHub's answer about it brought up to date; null when
+ * signed out (or GitHub no longer accepts the person's token, which ends the session).
+ */
+export async function readViewer(ctx: DashboardContext, req: Request): Promise<Viewer | null> {
+  const id = signedCookie(req, ctx.names.session);
+  if (id === undefined) return null;
+  const session = await ctx.sessions.get(id);
+  if (!session) return null;
+  const access = await refreshAccess(session, ctx.refresher);
+  if (access === 'revoked') {
+    await ctx.sessions.destroy(session.id);
+    return null;
+  }
+  return new Viewer(session, access);
+}
+
+/** The environment with this id if it exists and the viewer may see it, or null (the same for both). */
+export async function environmentFor(ctx: DashboardContext, viewer: Viewer, id: number): Promise<EnvironmentView | null> {
+  const row = await findEnvironment(ctx.db, { id });
+  const environment = row ? (JSON.parse(row.json) as EnvironmentView) : null;
+  return environment && viewer.canSee(environment) ? environment : null;
 }
