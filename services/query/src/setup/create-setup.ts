@@ -1,5 +1,5 @@
 import cookieParser from 'cookie-parser';
-import express, { type CookieOptions, type NextFunction, type Request, type Response } from 'express';
+import express, { type CookieOptions, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
 import type { Logger } from '@ephemera/runtime';
 import { sameToken } from '../access.js';
@@ -8,11 +8,12 @@ import { cookieNames } from '../dashboard/cookie-names.js';
 import type { SafeHtml } from '../dashboard/html.js';
 import { layout } from '../dashboard/layout.js';
 import { securityHeaders } from '../dashboard/security-headers.js';
-import { githubAppEnvFileHasId, saveGithubAppEnvFile } from './github-app-env-file.js';
+import { githubAppEnvFileHasId } from './github-app-env-file.js';
 import { MAX_APP_NAME_LENGTH, SETUP_CALLBACK_PATH, SETUP_PATH, defaultAppName, githubAppManifest, registrationUrl } from './github-app-manifest.js';
 import { isLocalRequest, isLoopbackAddress } from './local-request.js';
-import { ManifestCodeRefusedError, type ConvertedApp, type ManifestConversion } from './manifest-conversion.js';
-import { setupDonePage, setupMessagePage, setupPage, setupTokenPage } from './setup-pages.js';
+import type { ManifestConversion } from './manifest-conversion.js';
+import { setupCallback } from './setup-callback.js';
+import { setupMessagePage, setupPage, setupTokenPage } from './setup-pages.js';
 import { SETUP_STATE_TTL_MS, setupState } from './setup-state.js';
 
 export interface SetupDeps {
@@ -58,13 +59,113 @@ const optionsQuery = z.object({
     .optional()
     .transform((v) => v || undefined),
 });
-/** GitHub's codes are hex; a little slack, none for anything that is not a URL-safe word. */
-const CODE = /^[A-Za-z0-9_-]{1,200}$/;
 
 /** Whether PUBLIC_URL names this machine, which GitHub cannot deliver webhooks to. */
 function isLocalUrl(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host.endsWith('.localhost') || isLoopbackAddress(host);
+}
+
+/** What the setup's routes share: its dependencies, its state cookie, and how it answers. */
+export interface SetupContext {
+  deps: SetupDeps;
+  cookieName: string;
+  clearOptions: CookieOptions;
+  /** An App is configured (GITHUB_APP_ID, or the env file with one). */
+  configured(): boolean;
+  /** The state of the browser's cookie while it is good. */
+  stateCookie(req: Request): string | undefined;
+  /** A new state, set in the browser's cookie. */
+  issueState(res: Response): string;
+  send(res: Response, status: number, title: string, body: SafeHtml): Response;
+  /** Answers a request from elsewhere when /setup serves only this machine. */
+  notLocal(res: Response): Response;
+}
+
+function createSetupContext(deps: SetupDeps): SetupContext {
+  const secure = deps.publicUrl?.startsWith('https:') ?? false;
+  const cookieName = cookieNames(secure).setupState;
+  const cookieOptions: CookieOptions = { signed: true, httpOnly: true, secure, sameSite: 'lax', path: SETUP_PATH, maxAge: SETUP_STATE_TTL_MS };
+  const send = (res: Response, status: number, title: string, body: SafeHtml) => res.status(status).type('html').send(layout(title, body));
+  return {
+    deps,
+    cookieName,
+    clearOptions: { httpOnly: true, secure, sameSite: 'lax', path: SETUP_PATH },
+    configured: () => deps.appConfigured === true || githubAppEnvFileHasId(deps.envFile),
+    stateCookie: (req) => {
+      const value = (req.signedCookies as Record<string, unknown> | undefined)?.[cookieName];
+      return typeof value === 'string' ? value : undefined;
+    },
+    issueState: (res) => {
+      const { state, cookie } = setupState.issue();
+      res.cookie(cookieName, cookie, cookieOptions);
+      return state;
+    },
+    send,
+    notLocal: (res) =>
+      send(
+        res,
+        403,
+        'Setup',
+        setupMessagePage(
+          'Only from this machine',
+          'Registering the GitHub App is open only to the machine Ephemera runs on: open this page there (http://localhost…), or set SETUP_TOKEN on the query service to allow it from elsewhere with that token.',
+          false,
+        ),
+      ),
+  };
+}
+
+/** Lets through this machine, or (with SETUP_TOKEN) a browser that gave the token; asks for it otherwise. */
+function requireAccess(ctx: SetupContext): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (ctx.deps.token === undefined) return isLocalRequest(req) ? next() : ctx.notLocal(res);
+    // The state cookie is issued only to a browser that gave the token.
+    return setupState.read(ctx.stateCookie(req)) !== undefined ? next() : ctx.send(res, 200, 'Setup', setupTokenPage());
+  };
+}
+
+/** `GET /setup`: what will be registered, and the form posting the manifest to GitHub. */
+function setupPageRoute(ctx: SetupContext): RequestHandler {
+  const { deps } = ctx;
+  return (req, res) => {
+    if (deps.publicUrl === undefined) {
+      return ctx.send(res, 503, 'Setup', setupMessagePage('PUBLIC_URL is not set', 'Registering the GitHub App needs the address GitHub sends people back to: set PUBLIC_URL on the query service (npm start sets it) and restart.', false));
+    }
+    const parsed = optionsQuery.safeParse(req.query);
+    const options = parsed.success ? parsed.data : { name: undefined, organization: undefined };
+    const error = parsed.success ? undefined : parsed.error.issues[0]!.message;
+    const state = setupState.read(ctx.stateCookie(req)) ?? ctx.issueState(res);
+    const manifest = githubAppManifest({ name: options.name ?? deps.defaultName ?? defaultAppName(), publicUrl: deps.publicUrl, smeeUrl: deps.smeeUrl });
+    const warnings =
+      deps.smeeUrl === undefined && isLocalUrl(deps.publicUrl)
+        ? [
+            `GitHub cannot deliver webhooks to ${manifest.hook_attributes.url}, an address of this machine: set SMEE_URL to a channel from https://smee.io/new (npm start forwards it to ingest) and restart, or change the App's webhook URL on GitHub later.`,
+          ]
+        : [];
+    return ctx.send(
+      res,
+      parsed.success ? 200 : 400,
+      'Register the GitHub App',
+      setupPage({ manifest, organization: options.organization, registrationUrl: registrationUrl(deps.githubUrl, options.organization, state), envFile: deps.envFile, warnings, error }),
+    );
+  };
+}
+
+/** `POST /setup` (with SETUP_TOKEN): the token's form, wrong tokens rate-limited per address. */
+function setupTokenRoute(ctx: SetupContext, router: Router, token: string): void {
+  const given = (req: Request) => (req.body as { token?: unknown } | undefined)?.token;
+  const limiter = limitFailedLogins(
+    (req) => sameToken(given(req), token),
+    ctx.deps.tokenLimit ?? DEFAULT_LOGIN_LIMIT,
+    (req) => given(req) !== undefined,
+    (_req, res, seconds) => ctx.send(res, 429, 'Setup', setupTokenPage(`Too many wrong tokens from this address: try again in ${seconds} s.`)),
+  );
+  router.post(SETUP_PATH, express.urlencoded({ extended: false, limit: '8kb' }), limiter, (req, res) => {
+    if (!sameToken(given(req), token)) return ctx.send(res, 401, 'Setup', setupTokenPage('That is not the setup token.'));
+    ctx.issueState(res);
+    return res.redirect(303, SETUP_PATH);
+  });
 }
 
 /**
@@ -82,36 +183,9 @@ function isLocalUrl(url: string): boolean {
  * `offered(req)` says whether the dashboard should offer the link to this visitor.
  */
 export function createSetup(deps: SetupDeps) {
-  const { logger } = deps;
-  const secure = deps.publicUrl?.startsWith('https:') ?? false;
-  const cookieName = cookieNames(secure).setupState;
-  const cookieOptions: CookieOptions = { signed: true, httpOnly: true, secure, sameSite: 'lax', path: SETUP_PATH, maxAge: SETUP_STATE_TTL_MS };
-  const clearOptions: CookieOptions = { httpOnly: true, secure, sameSite: 'lax', path: SETUP_PATH };
-  const form = express.urlencoded({ extended: false, limit: '8kb' });
-  const configured = () => deps.appConfigured === true || githubAppEnvFileHasId(deps.envFile);
+  const ctx = createSetupContext(deps);
   /** Served at all: nothing configured yet, and in production only with a token. */
-  const served = () => (deps.token !== undefined || !deps.production) && !configured();
-  const stateCookie = (req: Request): string | undefined => {
-    const value = (req.signedCookies as Record<string, unknown> | undefined)?.[cookieName];
-    return typeof value === 'string' ? value : undefined;
-  };
-  const issueState = (res: Response): string => {
-    const { state, cookie } = setupState.issue();
-    res.cookie(cookieName, cookie, cookieOptions);
-    return state;
-  };
-  const send = (res: Response, status: number, title: string, body: SafeHtml) => res.status(status).type('html').send(layout(title, body));
-  const notLocal = (res: Response) =>
-    send(
-      res,
-      403,
-      'Setup',
-      setupMessagePage(
-        'Only from this machine',
-        'Registering the GitHub App is open only to the machine Ephemera runs on: open this page there (http://localhost…), or set SETUP_TOKEN on the query service to allow it from elsewhere with that token.',
-        false,
-      ),
-    );
+  const served = () => (deps.token !== undefined || !deps.production) && !ctx.configured();
 
   const router = express.Router();
   router.use(SETUP_PATH, (req, res, next) => {
@@ -120,93 +194,12 @@ export function createSetup(deps: SetupDeps) {
     return next();
   });
   router.use(SETUP_PATH, securityHeaders([new URL(deps.githubUrl).origin]), cookieParser(deps.cookieSecret), (_req, res, next) => {
-    if (!configured()) return next();
-    return send(res, 404, 'Not found', setupMessagePage('Nothing to set up', 'A GitHub App is configured already (GITHUB_APP_ID, or the file /setup saves it to).', false));
+    if (!ctx.configured()) return next();
+    return ctx.send(res, 404, 'Not found', setupMessagePage('Nothing to set up', 'A GitHub App is configured already (GITHUB_APP_ID, or the file /setup saves it to).', false));
   });
-
-  /** Lets through this machine, or (with SETUP_TOKEN) a browser that gave the token; asks for it otherwise. */
-  const requireAccess = (req: Request, res: Response, next: NextFunction) => {
-    if (deps.token === undefined) return isLocalRequest(req) ? next() : notLocal(res);
-    // The state cookie is issued only to a browser that gave the token.
-    return setupState.read(stateCookie(req)) !== undefined ? next() : send(res, 200, 'Setup', setupTokenPage());
-  };
-
-  router.get(SETUP_PATH, requireAccess, (req, res) => {
-    if (deps.publicUrl === undefined) {
-      return send(res, 503, 'Setup', setupMessagePage('PUBLIC_URL is not set', 'Registering the GitHub App needs the address GitHub sends people back to: set PUBLIC_URL on the query service (npm start sets it) and restart.', false));
-    }
-    const parsed = optionsQuery.safeParse(req.query);
-    const options = parsed.success ? parsed.data : { name: undefined, organization: undefined };
-    const error = parsed.success ? undefined : parsed.error.issues[0]!.message;
-    const state = setupState.read(stateCookie(req)) ?? issueState(res);
-    const manifest = githubAppManifest({ name: options.name ?? deps.defaultName ?? defaultAppName(), publicUrl: deps.publicUrl, smeeUrl: deps.smeeUrl });
-    const warnings =
-      deps.smeeUrl === undefined && isLocalUrl(deps.publicUrl)
-        ? [
-            `GitHub cannot deliver webhooks to ${manifest.hook_attributes.url}, an address of this machine: set SMEE_URL to a channel from https://smee.io/new (npm start forwards it to ingest) and restart, or change the App's webhook URL on GitHub later.`,
-          ]
-        : [];
-    return send(
-      res,
-      parsed.success ? 200 : 400,
-      'Register the GitHub App',
-      setupPage({ manifest, organization: options.organization, registrationUrl: registrationUrl(deps.githubUrl, options.organization, state), envFile: deps.envFile, warnings, error }),
-    );
-  });
-
-  if (deps.token !== undefined) {
-    const token = deps.token;
-    const given = (req: Request) => (req.body as { token?: unknown } | undefined)?.token;
-    const limiter = limitFailedLogins(
-      (req) => sameToken(given(req), token),
-      deps.tokenLimit ?? DEFAULT_LOGIN_LIMIT,
-      (req) => given(req) !== undefined,
-      (_req, res, seconds) => send(res, 429, 'Setup', setupTokenPage(`Too many wrong tokens from this address: try again in ${seconds} s.`)),
-    );
-    router.post(SETUP_PATH, form, limiter, (req, res) => {
-      if (!sameToken(given(req), token)) return send(res, 401, 'Setup', setupTokenPage('That is not the setup token.'));
-      issueState(res);
-      return res.redirect(303, SETUP_PATH);
-    });
-  }
-
-  router.get(SETUP_CALLBACK_PATH, async (req, res) => {
-    if (deps.token === undefined && !isLocalRequest(req)) return notLocal(res);
-    const cookie = stateCookie(req);
-    // Once: whatever happens next, this state is spent.
-    res.clearCookie(cookieName, clearOptions);
-    const { code, state } = req.query;
-    if (!setupState.matches(state, cookie)) {
-      logger.warn('a /setup callback whose state is not its browser\'s (or is over an hour old): nothing converted');
-      return send(res, 400, 'Setup failed', setupMessagePage('Setup failed', 'The answer from GitHub did not match the setup this browser began (or it is over an hour old). Nothing was saved.'));
-    }
-    if (typeof code !== 'string' || !CODE.test(code)) {
-      return send(res, 400, 'Setup failed', setupMessagePage('Setup failed', 'The answer from GitHub carried no code. Nothing was saved.'));
-    }
-    let app: ConvertedApp;
-    try {
-      app = await deps.conversion.convert(code);
-    } catch (err) {
-      logger.warn({ err: { message: (err as Error).message } }, 'GitHub did not convert a /setup code');
-      return err instanceof ManifestCodeRefusedError
-        ? send(res, 400, 'Setup failed', setupMessagePage('GitHub did not accept the code', 'A code from GitHub is good once, for an hour, and this one is not (any more). Nothing was saved.'))
-        : send(res, 502, 'Setup failed', setupMessagePage('GitHub did not answer', 'GitHub did not hand over the App\'s credentials. Nothing was saved; the App may exist on GitHub all the same: if so, delete it there (Settings, Developer settings, GitHub Apps) before starting again.'));
-    }
-    const who = { app_id: app.id, slug: app.slug, owner: app.owner?.login, file: deps.envFile };
-    let outcome: 'saved' | 'exists';
-    try {
-      outcome = await saveGithubAppEnvFile(deps.envFile, app);
-    } catch (err) {
-      logger.error({ ...who, err: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }, 'could not save the GitHub App registered through /setup');
-      return send(res, 500, 'Setup failed', setupMessagePage('Not saved', `The GitHub App ${app.name} is registered on GitHub, but its credentials could not be saved to ${deps.envFile}, and GitHub gives them only once: delete the App on GitHub (${app.html_url}), make the file's directory writable, and start again.`));
-    }
-    if (outcome === 'exists') {
-      logger.warn(who, 'a GitHub App was registered through /setup while one was saved already; the new one is not used');
-      return send(res, 409, 'Not saved', setupMessagePage('Not saved', `A GitHub App is saved in ${deps.envFile} already, and is kept. The App ${app.name} just registered on GitHub is not used: delete it on GitHub (${app.html_url}).`, false));
-    }
-    logger.info(who, 'GitHub App registered through /setup; restart to use it');
-    return send(res, 200, 'GitHub App registered', setupDonePage({ name: app.name, envFile: deps.envFile, installUrl: `${app.html_url.replace(/\/+$/, '')}/installations/new` }));
-  });
+  router.get(SETUP_PATH, requireAccess(ctx), setupPageRoute(ctx));
+  if (deps.token !== undefined) setupTokenRoute(ctx, router, deps.token);
+  router.get(SETUP_CALLBACK_PATH, setupCallback(ctx));
 
   return {
     router,
