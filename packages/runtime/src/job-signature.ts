@@ -3,7 +3,7 @@ import { constantTimeIncludes } from './constant-time.js';
 
 /**
  * The field of a job's data that carries its signature, on every queue. The payload is the rest of the data, so a
- * signed job reads as it did before (in the dashboard, in a handler's schema) with one field more.
+ * signed job reads as it did before (in Bull Board, in a handler's schema) with one field more.
  */
 export const JOB_SIGNATURE_FIELD = '$signature';
 

@@ -31,7 +31,7 @@ export const queryConfigSchema = z.object({
   API_WRITE_TOKENS: env.list().default([]),
   /** `none` serves the API without authentication on purpose when API_TOKENS is empty (ignored when tokens are set). */
   API_AUTH: z.enum(['token', 'none']).optional(),
-  /** Basic-auth credentials for Bull Board at /admin/queues; without both the dashboard is not served (404). */
+  /** Basic-auth credentials for Bull Board at /admin/queues; without both Bull Board is not served (404). */
   ADMIN_USERNAME: z.string().min(1).optional(),
   ADMIN_PASSWORD: z.string().min(1).optional(),
   /** true: Bull Board may change queues (retry, promote, clean, add, remove, pause…); otherwise it is read-only. */
@@ -90,7 +90,7 @@ export type QueryConfig = z.infer<typeof queryConfigSchema>;
 
 /**
  * Parses the configuration and applies the access rules, in every NODE_ENV: the API needs API_TOKENS (or
- * API_WRITE_TOKENS) unless API_AUTH=none says otherwise on purpose; no token is in both lists; the dashboard
+ * API_WRITE_TOKENS) unless API_AUTH=none says otherwise on purpose; no token is in both lists; Bull Board's
  * credentials go together; in production the password has at least {@link MIN_PRODUCTION_ADMIN_PASSWORD}
  * characters, each write token at least {@link MIN_PRODUCTION_WRITE_TOKEN}, SETUP_TOKEN (if set) at least
  * {@link MIN_PRODUCTION_SETUP_TOKEN}, and PUBLIC_URL is https unless ALLOW_INSECURE_PUBLIC_URL=true. Problems name a

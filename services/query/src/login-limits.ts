@@ -35,7 +35,8 @@ export const DEFAULT_LOGIN_LIMIT: LoginLimit = { limit: 10, windowMs: 15 * 60_00
 export const DEFAULT_SIGN_IN_ADDRESS_LIMIT: LoginLimit = { limit: 50, windowMs: 3600_000 };
 
 /**
- * Rate-limits failed logins (Bull Board's basic auth, the dashboard's operator form, /setup's token) per client address (express-rate-limit's memory store, so per process).
+ * Rate-limits failed logins (Bull Board's basic auth, the dashboard's operator form, /setup's token) per client
+ * address (express-rate-limit's memory store, so per process).
  * Counted: requests whose Authorization header does not carry the credentials. Not counted: requests without an
  * Authorization header (the browser's first request, answered with a challenge), and correct logins while the
  * client is under its limit. Once a client is over it, every attempt with an Authorization header gets 429 with

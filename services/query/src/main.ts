@@ -26,11 +26,11 @@ if (config.API_WRITE_TOKENS.length === 0) {
   logger.info({ write_token_count: config.API_WRITE_TOKENS.length }, 'redeploy and destroy are allowed with a token of API_WRITE_TOKENS');
 }
 if (config.ADMIN_USERNAME === undefined || config.ADMIN_PASSWORD === undefined) {
-  logger.warn('the queue dashboard /admin/queues is off (404): set ADMIN_USERNAME and ADMIN_PASSWORD to serve it behind basic auth');
+  logger.warn('Bull Board /admin/queues is off (404): set ADMIN_USERNAME and ADMIN_PASSWORD to serve it behind basic auth');
 } else if (config.ADMIN_WRITE) {
-  logger.info('ADMIN_WRITE=true: the queue dashboard can retry, promote, clean, add and remove jobs and pause queues');
+  logger.info('ADMIN_WRITE=true: Bull Board can retry, promote, clean, add and remove jobs and pause queues');
 } else {
-  logger.info('the queue dashboard /admin/queues is read-only; set ADMIN_WRITE=true to change queues from it');
+  logger.info('Bull Board /admin/queues is read-only; set ADMIN_WRITE=true to change queues from it');
 }
 
 const db = createReadPool({ databaseUrl: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
@@ -121,7 +121,7 @@ const app = createApp({
   },
 });
 const server = app.listen(config.QUERY_PORT, () => {
-  logger.info({ port: config.QUERY_PORT }, `query listening on :${config.QUERY_PORT} (dashboard /, API /api/v1, docs /docs, queues /admin/queues)`);
+  logger.info({ port: config.QUERY_PORT }, `query listening on :${config.QUERY_PORT} (dashboard /, API /api/v1, docs /docs, Bull Board /admin/queues)`);
 });
 server.on('error', (err: NodeJS.ErrnoException) => {
   logger.fatal({ err: { message: err.message, code: err.code } }, err.code === 'EADDRINUSE' ? `port ${config.QUERY_PORT} is already in use (QUERY_PORT)` : 'server error');

@@ -51,7 +51,7 @@ describe('Bull Board at /admin/queues', () => {
   const board = (write: boolean) => q.appWith({ apiTokens: ['tok'], admin: { username: USER, password: PASSWORD, write } });
 
   describe('without ADMIN_USERNAME and ADMIN_PASSWORD', () => {
-    it('answers 404 for the dashboard and everything under it, with or without credentials', async () => {
+    it('answers 404 for Bull Board and everything under it, with or without credentials', async () => {
       for (const admin of [{}, { username: USER }, { password: PASSWORD }]) {
         const app = q.appWith({ apiTokens: ['tok'], admin });
         for (const path of ['/admin/queues', '/admin/queues/', '/admin/queues/api/queues', '/admin/queues/static/favicon-32x32.png']) {
@@ -65,7 +65,7 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   describe('read-only (the default)', () => {
-    it('serves the dashboard and its reads, and tells Bull Board it is read-only so that its UI hides the buttons', async () => {
+    it('serves Bull Board and its reads, and tells it it is read-only so that its UI hides the buttons', async () => {
       const app = board(false);
       const page = await request(app).get('/admin/queues').auth(USER, PASSWORD);
       expect(page.status).toBe(200);

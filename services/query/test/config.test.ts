@@ -6,7 +6,7 @@ const base = { DATABASE_URL: 'postgresql://u@localhost/db', SESSION_SECRET: 's'.
 const open = { ...base, API_AUTH: 'none' };
 
 describe(loadQueryConfig.name, () => {
-  it('has defaults: port 3002, no tokens only with API_AUTH=none, no dashboard, read-only', () => {
+  it('has defaults: port 3002, no tokens only with API_AUTH=none, no Bull Board, read-only', () => {
     expect(loadQueryConfig(open)).toMatchObject({ QUERY_PORT: 3002, API_TOKENS: [], API_AUTH: 'none', ADMIN_WRITE: false });
     expect(loadQueryConfig(open).ADMIN_USERNAME).toBeUndefined();
   });
@@ -68,7 +68,7 @@ describe(loadQueryConfig.name, () => {
     expect(loadQueryConfig({ ...write('short'), NODE_ENV: 'development' }).API_WRITE_TOKENS).toEqual(['short']);
   });
 
-  it('starts without the dashboard credentials in every mode (the dashboard is then not served), but wants both together', () => {
+  it('starts without Bull Board\'s credentials in every mode (Bull Board is then not served), but wants both together', () => {
     expect(loadQueryConfig({ ...open, NODE_ENV: 'production' }).ADMIN_PASSWORD).toBeUndefined();
     expect(() => loadQueryConfig({ ...open, ADMIN_USERNAME: 'a' })).toThrow(/ADMIN_USERNAME and ADMIN_PASSWORD go together/);
     expect(() => loadQueryConfig({ ...open, ADMIN_PASSWORD: 'a-long-enough-password' })).toThrow(/go together/);

@@ -37,12 +37,12 @@ async function runQuery(q: Q, extra: Record<string, string>, probe?: (base: stri
   void exited.then(() => (gone = true));
   const deadline = Date.now() + 20_000;
   let api: number | undefined;
-  let dashboard: number | undefined;
+  let bullBoard: number | undefined;
   let probed: unknown;
   while (!gone && Date.now() < deadline) {
     if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) {
       api = (await fetch(`http://127.0.0.1:${port}/api/v1/environments`)).status;
-      dashboard = (await fetch(`http://127.0.0.1:${port}/admin/queues`)).status;
+      bullBoard = (await fetch(`http://127.0.0.1:${port}/admin/queues`)).status;
       probed = await probe?.(`http://127.0.0.1:${port}`);
       child.kill('SIGTERM');
       break;
@@ -51,7 +51,7 @@ async function runQuery(q: Q, extra: Record<string, string>, probe?: (base: stri
   }
   if (!gone && api === undefined) child.kill('SIGKILL');
   const code = await exited;
-  return { code, output, api, dashboard, probed, lines: output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string | number; msg: string }) };
+  return { code, output, api, bullBoard, probed, lines: output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string | number; msg: string }) };
 }
 
 const WRITE_TOKEN = 'write-token-0123456789abcdef';
@@ -85,10 +85,10 @@ describe('the query process', () => {
     expect(run.output).toMatch(/ADMIN_PASSWORD must be at least 12 characters/);
   });
 
-  it('with API_AUTH=none and no tokens: serves the API open and says so, and says how to turn the dashboard on', async () => {
+  it('with API_AUTH=none and no tokens: serves the API open and says so, and says how to turn Bull Board on', async () => {
     const run = await runQuery(q, { API_AUTH: 'none', GITHUB_APP_ENV_FILE: '/nonexistent/github-app.env' }, async (base) => (await fetch(`${base}/setup`)).status);
     expect(run.api).toBe(200);
-    expect(run.dashboard).toBe(404);
+    expect(run.bullBoard).toBe(404);
     const warned = warnings(run.lines);
     expect(warned).toContainEqual(expect.stringMatching(/API_AUTH=none .*open.*set API_TOKENS/));
     expect(warned).toContainEqual(expect.stringMatching(/\/admin\/queues is off.*ADMIN_USERNAME and ADMIN_PASSWORD/));
@@ -100,7 +100,7 @@ describe('the query process', () => {
   it('with tokens and API_AUTH=none: requires a token, and warns that API_AUTH=none is ignored', async () => {
     const run = await runQuery(q, { API_AUTH: 'none', API_TOKENS: 'tok', ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'a-long-password', NODE_ENV: 'production' });
     expect(run.api).toBe(401);
-    expect(run.dashboard).toBe(401);
+    expect(run.bullBoard).toBe(401);
     const warned = warnings(run.lines);
     expect(warned).toContainEqual(expect.stringMatching(/API_AUTH=none is ignored because API_TOKENS is set/));
     expect(warned.join('\n')).not.toMatch(/admin\/queues is off/);
@@ -132,7 +132,7 @@ describe('the query process', () => {
     expect(probed.setup).toBe(404);
     expect(probed.page).not.toContain('Register the GitHub App');
     expect(probed.cookie).toMatch(/^__Host-ephemera_login_csrf=.*; Secure/);
-    expect(run.dashboard).toBe(401);
+    expect(run.bullBoard).toBe(401);
     expect(run.lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/ADMIN_SIGN_IN=off/));
   });
 
