@@ -4,7 +4,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { readActionTarget, type Queryable } from '@ephemera/db';
 import type { JobSigner, Logger, RenewingQueue } from '@ephemera/runtime';
 import { environmentActionJobSchema, type ActionRequester, type EnvironmentAction } from '@ephemera/schema';
-import { limitActions, type ActionLimit, DEFAULT_ACTION_LIMIT } from './access.js';
+import { DEFAULT_ACTION_LIMIT, limitActions, type ActionLimit } from './access.js';
 import { parse } from './api-routes.js';
 import { ACTION_NAMES, actionAcceptedSchema, environmentIdParams } from './api-schemas.js';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, EnqueueTimeoutError, actionRefusal, enqueueAction } from './environment-actions.js';

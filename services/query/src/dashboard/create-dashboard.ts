@@ -16,7 +16,7 @@ export type { DashboardDeps } from './dashboard-context.js';
  * updates. `router` serves it at `/`; `actionSession` lets the API's redeploy and destroy accept a signed-in session
  * (with its CSRF token) besides write tokens, asking GitHub afresh whether a GitHub user may act.
  *
- * @example app.use('/api/v1', ...); const dashboard = createDashboard(deps); app.use(dashboard.router);
+ * @example const dashboard = createDashboard(deps); app.use(dashboard.router); // after the service's other routes
  */
 export function createDashboard(deps: DashboardDeps) {
   const ctx = createDashboardContext(deps);

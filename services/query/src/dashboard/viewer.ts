@@ -19,7 +19,7 @@ export class Viewer {
   private readonly byName: Map<string, ReachableRepository>;
   constructor(
     readonly session: Session,
-    readonly access: Exclude<AccessState, 'revoked'> = 'current',
+    readonly access: Exclude<AccessState, 'revoked'>,
   ) {
     const repos = session.access?.repositories ?? [];
     this.byId = new Map(repos.map((r) => [r.id, r]));
