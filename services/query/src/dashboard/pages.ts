@@ -3,8 +3,6 @@ import { ENVIRONMENT_STATUSES, type DeploymentStatus, type EnvironmentAction, ty
 import { registerAppNotice } from '../setup/setup-pages.js';
 import { html, raw, type SafeHtml } from './html.js';
 
-export type { PageViewer } from './layout.js';
-
 export type EnvironmentView = z.infer<typeof environmentResponseSchema>;
 /**
  * A deployment as the API returns it. `waiting_for` (what a WAITING deployment waits for, as the worker wrote it:
