@@ -3,7 +3,7 @@
  * who a binding applies to, and which rules reach a user.
  */
 import { aggregate } from '../aggregate.js';
-import { isObject } from '../merge.js';
+import { isObject, type Obj } from '../merge.js';
 import { KubeError, notFound } from '../status.js';
 import { ruleAllows } from './rule-allows.js';
 import { RBAC_GROUP, rulesOf, type Attributes, type Decision, type Getter, type PolicyRule, type RbacObjects, type RoleRef, type Subject, type UserInfo } from './types.js';
@@ -62,31 +62,26 @@ type Visit = { source: string; rule: PolicyRule } | { error: string };
 
 /** VisitRulesFor: every ClusterRoleBinding's rules, then (for a namespace) every RoleBinding's there, in list order. */
 function* visitRulesFor(objects: RbacObjects, user: UserInfo, namespace: string, getter: Getter): Generator<Visit> {
-  for (const binding of objects.clusterRoleBindings()) {
-    const i = appliesTo(user, binding.subjects, '');
-    if (i < 0) continue;
-    const roleRef: RoleRef = isObject(binding.roleRef) ? binding.roleRef : {};
-    const resolved = roleReferenceRules(objects, roleRef, '', getter);
-    if ('error' in resolved) {
-      yield { error: resolved.error.message };
-      continue;
-    }
-    const source = `ClusterRoleBinding ${JSON.stringify(binding.metadata?.name ?? '')} of ${roleRef.kind} ${JSON.stringify(roleRef.name ?? '')} to ${describeSubject(binding.subjects[i], '')}`;
-    for (const rule of resolved.rules) yield { source, rule };
-  }
+  for (const binding of objects.clusterRoleBindings()) yield* visitBinding(objects, user, binding, '', getter);
   if (!namespace) return;
-  for (const binding of objects.roleBindings(namespace)) {
-    const i = appliesTo(user, binding.subjects, namespace);
-    if (i < 0) continue;
-    const roleRef: RoleRef = isObject(binding.roleRef) ? binding.roleRef : {};
-    const resolved = roleReferenceRules(objects, roleRef, namespace, getter);
-    if ('error' in resolved) {
-      yield { error: resolved.error.message };
-      continue;
-    }
-    const source = `RoleBinding ${JSON.stringify(`${binding.metadata?.name ?? ''}/${binding.metadata?.namespace ?? namespace}`)} of ${roleRef.kind} ${JSON.stringify(roleRef.name ?? '')} to ${describeSubject(binding.subjects[i], namespace)}`;
-    for (const rule of resolved.rules) yield { source, rule };
+  for (const binding of objects.roleBindings(namespace)) yield* visitBinding(objects, user, binding, namespace, getter);
+}
+
+/** The rules one binding gives `user`, when it applies to them; `namespace` is a RoleBinding's ('' for a ClusterRoleBinding). */
+function* visitBinding(objects: RbacObjects, user: UserInfo, binding: Obj, namespace: string, getter: Getter): Generator<Visit> {
+  const i = appliesTo(user, binding.subjects, namespace);
+  if (i < 0) return;
+  const roleRef: RoleRef = isObject(binding.roleRef) ? binding.roleRef : {};
+  const resolved = roleReferenceRules(objects, roleRef, namespace, getter);
+  if ('error' in resolved) {
+    yield { error: resolved.error.message };
+    return;
   }
+  const name = namespace
+    ? `RoleBinding ${JSON.stringify(`${binding.metadata?.name ?? ''}/${binding.metadata?.namespace ?? namespace}`)}`
+    : `ClusterRoleBinding ${JSON.stringify(binding.metadata?.name ?? '')}`;
+  const source = `${name} of ${roleRef.kind} ${JSON.stringify(roleRef.name ?? '')} to ${describeSubject(binding.subjects[i], namespace)}`;
+  for (const rule of resolved.rules) yield { source, rule };
 }
 
 /** RBACAuthorizer.Authorize: allowed by the first rule that matches, else no opinion (a denial here). */
