@@ -88,105 +88,109 @@ export function qosClass(spec: Obj | undefined): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
+type KindDefaults = (obj: Obj, spec: Obj | undefined, old: Obj | undefined, alloc: Allocator) => void;
+
+/** Each kind's defaulting; `spec` is the object's spec when it is an object. */
+const KIND_DEFAULTS: Record<string, KindDefaults> = {
+  Namespace: (obj, _spec, old) => {
+    // The API server labels every namespace with its name, so NetworkPolicies can select namespaces by it.
+    obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name };
+    obj.spec = old ? (old.spec ?? { finalizers: ['kubernetes'] }) : { finalizers: ['kubernetes'] };
+  },
+  Deployment: (_obj, spec) => {
+    if (spec) deploymentDefaults(spec);
+  },
+  ReplicaSet: (_obj, spec) => {
+    if (!spec) return;
+    spec.replicas ??= 1;
+    podSpecDefaults(spec.template?.spec);
+  },
+  Pod: (obj) => podDefaults(obj),
+  StatefulSet: (_obj, spec) => {
+    if (spec) statefulSetDefaults(spec);
+  },
+  Job: (obj, spec, old) => {
+    if (spec) jobDefaults(obj, spec, old);
+  },
+  PersistentVolumeClaim: (_obj, spec) => {
+    if (spec) spec.volumeMode ??= 'Filesystem';
+  },
+  StorageClass: (obj) => {
+    obj.reclaimPolicy ??= 'Delete';
+    obj.volumeBindingMode ??= 'Immediate';
+  },
+  Service: (_obj, spec, old, alloc) => {
+    if (spec) serviceDefaults(spec, old, alloc);
+  },
+  Secret: (obj) => {
+    obj.type ??= 'Opaque';
+    // stringData is write-only: the API server folds it into data (base64) and never stores it.
+    if (isObject(obj.stringData)) {
+      obj.data = { ...(isObject(obj.data) ? obj.data : {}) };
+      for (const [k, v] of Object.entries(obj.stringData)) obj.data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+    }
+    delete obj.stringData;
+  },
+  NetworkPolicy: (_obj, spec) => {
+    if (!spec) return;
+    spec.policyTypes ??= ['Ingress', ...(Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Egress'] : [])];
+    for (const rule of [...(spec.ingress ?? []), ...(spec.egress ?? [])]) {
+      for (const p of isObject(rule) && Array.isArray(rule.ports) ? rule.ports : []) if (isObject(p)) p.protocol ??= 'TCP';
+    }
+  },
+  LimitRange: (_obj, spec) => {
+    for (const l of Array.isArray(spec?.limits) ? spec.limits : []) {
+      if (!isObject(l) || l.type !== 'Container') continue;
+      if (l.default === undefined && isObject(l.max)) l.default = { ...l.max };
+      if (l.defaultRequest === undefined && isObject(l.default)) l.defaultRequest = { ...l.default };
+    }
+  },
+};
+
 /**
  * Fills in what the API server defaults on every write of `obj` (create and update), keeping server-allocated
  * values (a Service's cluster IP) from `old`.
  */
 export function applyDefaults(def: ResourceDef, obj: Obj, old: Obj | undefined, alloc: Allocator): void {
-  const spec = isObject(obj.spec) ? obj.spec : undefined;
-  switch (def.kind) {
-    case 'Namespace': {
-      // The API server labels every namespace with its name, so NetworkPolicies can select namespaces by it.
-      obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name };
-      obj.spec = old ? (old.spec ?? { finalizers: ['kubernetes'] }) : { finalizers: ['kubernetes'] };
-      break;
-    }
-    case 'Deployment': {
-      if (!spec) break;
-      spec.replicas ??= 1;
-      spec.revisionHistoryLimit ??= 10;
-      spec.progressDeadlineSeconds ??= 600;
-      spec.strategy ??= { type: 'RollingUpdate' };
-      if (isObject(spec.strategy) && (spec.strategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
-        spec.strategy.type ??= 'RollingUpdate';
-        spec.strategy.rollingUpdate ??= {};
-        spec.strategy.rollingUpdate.maxUnavailable ??= '25%';
-        spec.strategy.rollingUpdate.maxSurge ??= '25%';
-      }
-      podSpecDefaults(spec.template?.spec);
-      break;
-    }
-    case 'ReplicaSet':
-      if (!spec) break;
-      spec.replicas ??= 1;
-      podSpecDefaults(spec.template?.spec);
-      break;
-    case 'Pod':
-      podDefaults(obj);
-      break;
-    case 'StatefulSet':
-      if (spec) statefulSetDefaults(spec);
-      break;
-    case 'Job':
-      if (spec) jobDefaults(obj, spec, old);
-      break;
-    case 'PersistentVolumeClaim':
-      if (spec) spec.volumeMode ??= 'Filesystem';
-      break;
-    case 'StorageClass':
-      obj.reclaimPolicy ??= 'Delete';
-      obj.volumeBindingMode ??= 'Immediate';
-      break;
-    case 'Service': {
-      if (!spec) break;
-      spec.type ??= 'ClusterIP';
-      spec.sessionAffinity ??= 'None';
-      for (const p of Array.isArray(spec.ports) ? spec.ports : []) {
-        if (!isObject(p)) continue;
-        p.protocol ??= 'TCP';
-        p.targetPort ??= p.port;
-        if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
-          const oldPort = (old?.spec?.ports ?? []).find((o: Obj) => o.port === p.port && o.protocol === p.protocol);
-          p.nodePort ??= oldPort?.nodePort ?? alloc.nodePort();
-        }
-      }
-      if (spec.type !== 'ExternalName') {
-        spec.clusterIP ??= old?.spec?.clusterIP ?? alloc.clusterIP();
-        spec.clusterIPs ??= [spec.clusterIP];
-        spec.ipFamilies ??= ['IPv4'];
-        spec.ipFamilyPolicy ??= 'SingleStack';
-        spec.internalTrafficPolicy ??= 'Cluster';
-      }
-      if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') spec.externalTrafficPolicy ??= 'Cluster';
-      break;
-    }
-    case 'Secret': {
-      obj.type ??= 'Opaque';
-      // stringData is write-only: the API server folds it into data (base64) and never stores it.
-      if (isObject(obj.stringData)) {
-        obj.data = { ...(isObject(obj.data) ? obj.data : {}) };
-        for (const [k, v] of Object.entries(obj.stringData)) obj.data[k] = Buffer.from(String(v), 'utf8').toString('base64');
-      }
-      delete obj.stringData;
-      break;
-    }
-    case 'NetworkPolicy': {
-      if (!spec) break;
-      spec.policyTypes ??= ['Ingress', ...(Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Egress'] : [])];
-      for (const rule of [...(spec.ingress ?? []), ...(spec.egress ?? [])]) {
-        for (const p of isObject(rule) && Array.isArray(rule.ports) ? rule.ports : []) if (isObject(p)) p.protocol ??= 'TCP';
-      }
-      break;
-    }
-    case 'LimitRange': {
-      for (const l of Array.isArray(spec?.limits) ? spec.limits : []) {
-        if (!isObject(l) || l.type !== 'Container') continue;
-        if (l.default === undefined && isObject(l.max)) l.default = { ...l.max };
-        if (l.defaultRequest === undefined && isObject(l.default)) l.defaultRequest = { ...l.default };
-      }
-      break;
+  const defaults = Object.prototype.hasOwnProperty.call(KIND_DEFAULTS, def.kind) ? KIND_DEFAULTS[def.kind] : undefined;
+  defaults?.(obj, isObject(obj.spec) ? obj.spec : undefined, old, alloc);
+}
+
+function deploymentDefaults(spec: Obj): void {
+  spec.replicas ??= 1;
+  spec.revisionHistoryLimit ??= 10;
+  spec.progressDeadlineSeconds ??= 600;
+  spec.strategy ??= { type: 'RollingUpdate' };
+  if (isObject(spec.strategy) && (spec.strategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
+    spec.strategy.type ??= 'RollingUpdate';
+    spec.strategy.rollingUpdate ??= {};
+    spec.strategy.rollingUpdate.maxUnavailable ??= '25%';
+    spec.strategy.rollingUpdate.maxSurge ??= '25%';
+  }
+  podSpecDefaults(spec.template?.spec);
+}
+
+/** Node ports and the cluster IP are kept from the stored Service, else allocated. */
+function serviceDefaults(spec: Obj, old: Obj | undefined, alloc: Allocator): void {
+  spec.type ??= 'ClusterIP';
+  spec.sessionAffinity ??= 'None';
+  for (const p of Array.isArray(spec.ports) ? spec.ports : []) {
+    if (!isObject(p)) continue;
+    p.protocol ??= 'TCP';
+    p.targetPort ??= p.port;
+    if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
+      const oldPort = (old?.spec?.ports ?? []).find((o: Obj) => o.port === p.port && o.protocol === p.protocol);
+      p.nodePort ??= oldPort?.nodePort ?? alloc.nodePort();
     }
   }
+  if (spec.type !== 'ExternalName') {
+    spec.clusterIP ??= old?.spec?.clusterIP ?? alloc.clusterIP();
+    spec.clusterIPs ??= [spec.clusterIP];
+    spec.ipFamilies ??= ['IPv4'];
+    spec.ipFamilyPolicy ??= 'SingleStack';
+    spec.internalTrafficPolicy ??= 'Cluster';
+  }
+  if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') spec.externalTrafficPolicy ??= 'Cluster';
 }
 
 /** SetDefaults_StatefulSet, and the claim templates' own defaults. */
