@@ -1,13 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import type { ValidatingAdmission } from './fake-kubernetes/admission-hook.js';
+import { DEF } from './fake-kubernetes/cluster-host.js';
 import type { RolloutCompletion } from './fake-kubernetes/deployment-controller.js';
 import type { GatewayScript } from './fake-kubernetes/gateway-controller.js';
 import { kubeconfigFor, writeKubeconfig } from './fake-kubernetes/kubeconfig.js';
+import { createObject } from './fake-kubernetes/object-writes.js';
 import { bootstrapPolicy } from './fake-kubernetes/rbac.js';
 import { createApiServer } from './fake-kubernetes/request-dispatch.js';
 import { findKind } from './fake-kubernetes/resources.js';
 import type { RolloutContext, RolloutScript } from './fake-kubernetes/rollout-script.js';
-import { createObject } from './fake-kubernetes/object-writes.js';
 import { createServerState, type ServerState } from './fake-kubernetes/server-state.js';
 import { scriptControls, storeControls } from './fake-kubernetes/test-controls.js';
 import type { WriteContext } from './fake-kubernetes/write-admission.js';
@@ -121,8 +122,7 @@ export interface FakeKubernetes {
 /** What every cluster has from the start: its system namespaces and (rbac mode) the bootstrap roles. */
 function bootstrap(state: ServerState): void {
   const system: WriteContext = { manager: 'kube-apiserver', dryRun: false, warnings: [] };
-  const namespace = findKind('v1', 'Namespace')!;
-  for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) createObject(state, namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, system);
+  for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) createObject(state, DEF.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, system);
   if (state.rbacMode) for (const obj of bootstrapPolicy()) createObject(state, findKind(obj.apiVersion, obj.kind)!, obj, system);
 }
 

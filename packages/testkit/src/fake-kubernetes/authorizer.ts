@@ -2,13 +2,13 @@
  * Who the token is and what it may do: the authenticator's user, the server's authorizer (forbid() refusals, then
  * RBAC in rbac mode) and the authorization filter's 403.
  */
+import { DEF } from './cluster-host.js';
 import { authorize as rbacAuthorize, type Attributes, type Decision, type RbacObjects, type UserInfo } from './rbac.js';
 import type { Route } from './requests.js';
 import { findKind, qualifiedResource } from './resources.js';
 import type { ServerState } from './server-state.js';
 import { KubeError } from './status.js';
 
-const SERVICE_ACCOUNT = findKind('v1', 'ServiceAccount')!;
 const CLUSTER_ROLE_BINDING = findKind('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding')!;
 const ROLE_BINDING = findKind('rbac.authorization.k8s.io/v1', 'RoleBinding')!;
 const CLUSTER_ROLE = findKind('rbac.authorization.k8s.io/v1', 'ClusterRole')!;
@@ -32,7 +32,7 @@ export function rbacObjects(state: ServerState): RbacObjects {
 /** The token's user, as the authenticator gives it (a service account's uid is its object's). */
 export function userInfo(state: ServerState): UserInfo {
   const sa = state.user.match(/^system:serviceaccount:([^:]+):(.+)$/);
-  const account = sa ? state.store.get(SERVICE_ACCOUNT, sa[1], sa[2]!) : undefined;
+  const account = sa ? state.store.get(DEF.serviceAccount, sa[1], sa[2]!) : undefined;
   return { username: state.user, uid: account?.metadata.uid ?? state.userUid, groups: [...state.groups] };
 }
 

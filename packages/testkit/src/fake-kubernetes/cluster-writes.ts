@@ -10,9 +10,7 @@ import { clone, deepEqual, sameObject, trackUpdate, type Obj } from './merge.js'
 import { apiVersionOf, findKind, listTypes, type ResourceDef } from './resources.js';
 import type { ServerState } from './server-state.js';
 
-const QUOTA = findKind('v1', 'ResourceQuota')!;
 const LIMIT_RANGE = findKind('v1', 'LimitRange')!;
-export const NAMESPACE = findKind('v1', 'Namespace')!;
 
 /** A stored change of kind `d` in namespace `ns`: quotas recount (events are not counted), informers hear of it. */
 export function storeChanged(state: ServerState, d: ResourceDef, ns: string | undefined): void {
@@ -25,7 +23,7 @@ export function admissionViewOf(state: ServerState): AdmissionView {
   const all = (d: ResourceDef, ns: string) => state.store.all(d, ns);
   return {
     limitRanges: (ns) => all(LIMIT_RANGE, ns),
-    quotas: (ns) => all(QUOTA, ns),
+    quotas: (ns) => all(DEF.resourceQuota, ns),
     pods: (ns) => all(DEF.pod, ns),
     claims: (ns) => all(DEF.pvc, ns),
     count: (ns, resource) => {
@@ -39,9 +37,9 @@ export function admissionViewOf(state: ServerState): AdmissionView {
 /** The quota controller's half: status.hard and status.used kept current. */
 export function refreshQuotas(state: ServerState, ns: string | undefined): void {
   if (!ns) return;
-  for (const quota of state.store.all(QUOTA, ns)) {
+  for (const quota of state.store.all(DEF.resourceQuota, ns)) {
     const status = { hard: { ...(quota.spec?.hard ?? {}) }, used: quotaUsed(quota, ns, state.admission) };
-    if (!deepEqual(quota.status, status)) internalUpdate(state, QUOTA, { ...quota, status }, 'kube-controller-manager', 'status');
+    if (!deepEqual(quota.status, status)) internalUpdate(state, DEF.resourceQuota, { ...quota, status }, 'kube-controller-manager', 'status');
   }
 }
 
@@ -95,7 +93,7 @@ export function clusterHost(state: ServerState): ClusterHost {
     create: (d, obj, manager) => internalCreate(state, d, obj, manager),
     update: (d, obj, manager, sub) => internalUpdate(state, d, obj, manager, sub),
     remove: (d, ns, name) => void state.store.unstore(d, ns, name),
-    namespace: (name) => state.store.get(NAMESPACE, undefined, name),
+    namespace: (name) => state.store.get(DEF.namespace, undefined, name),
     admission: state.admission,
     schedule: (ms, fn) => state.timers.schedule(ms, fn),
   };

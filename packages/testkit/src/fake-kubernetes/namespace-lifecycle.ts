@@ -3,10 +3,9 @@
  * deletion that leaves it Terminating (with the controller's conditions) until its content is gone, finalize as
  * the operator's escape hatch, and the holds a test puts on a terminating namespace (a stuck finalizer).
  */
-import { now } from './cluster-host.js';
-import { internalCreate, internalUpdate, NAMESPACE } from './cluster-writes.js';
+import { DEF, now } from './cluster-host.js';
+import { internalCreate, internalUpdate } from './cluster-writes.js';
 import { clone, type Obj } from './merge.js';
-import { findKind } from './resources.js';
 import type { ServerState } from './server-state.js';
 import { forbidden } from './status.js';
 import { admit, type WriteContext } from './write-admission.js';
@@ -18,10 +17,10 @@ const CA_DESCRIPTION =
 
 /** What the service account and root CA controllers add to every new namespace. */
 export function namespaceCreated(state: ServerState, name: string): void {
-  internalCreate(state, findKind('v1', 'ServiceAccount')!, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }, 'kube-controller-manager');
+  internalCreate(state, DEF.serviceAccount, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }, 'kube-controller-manager');
   internalCreate(
     state,
-    findKind('v1', 'ConfigMap')!,
+    DEF.configMap,
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt', namespace: name, annotations: { 'kubernetes.io/description': CA_DESCRIPTION } }, data: { 'ca.crt': FAKE_CA } },
     'kube-controller-manager',
   );
@@ -51,7 +50,7 @@ function namespaceConditions(state: ServerState, name: string, stuck: boolean): 
 }
 
 function purgeNamespace(state: ServerState, name: string): void {
-  const ns = state.store.get(NAMESPACE, undefined, name);
+  const ns = state.store.get(DEF.namespace, undefined, name);
   if (ns) {
     // Bypasses the terminating check: what the namespace controller deletes is not new content.
     ns.status = { ...(ns.status ?? {}), phase: 'Terminating' };
@@ -60,28 +59,28 @@ function purgeNamespace(state: ServerState, name: string): void {
 }
 
 function finishNamespace(state: ServerState, name: string): void {
-  const ns = state.store.get(NAMESPACE, undefined, name);
+  const ns = state.store.get(DEF.namespace, undefined, name);
   if (!ns || ns.metadata.deletionTimestamp === undefined) return;
   purgeNamespace(state, name);
   if (state.held.has(name)) {
     state.emptied.add(name);
-    internalUpdate(state, NAMESPACE, { ...ns, status: { phase: 'Terminating', conditions: namespaceConditions(state, name, true) } }, 'kube-controller-manager', 'status');
+    internalUpdate(state, DEF.namespace, { ...ns, status: { phase: 'Terminating', conditions: namespaceConditions(state, name, true) } }, 'kube-controller-manager', 'status');
     return;
   }
   state.emptied.delete(name);
-  state.store.unstore(NAMESPACE, undefined, name);
+  state.store.unstore(DEF.namespace, undefined, name);
 }
 
 export function deleteNamespace(state: ServerState, existing: Obj, ctx: WriteContext): Obj {
   const name = existing.metadata.name as string;
-  if (PROTECTED_NAMESPACES.includes(name)) throw forbidden(NAMESPACE, name, 'this namespace may not be deleted');
-  admit(state, NAMESPACE, 'DELETE', undefined, existing, ctx);
+  if (PROTECTED_NAMESPACES.includes(name)) throw forbidden(DEF.namespace, name, 'this namespace may not be deleted');
+  admit(state, DEF.namespace, 'DELETE', undefined, existing, ctx);
   if (existing.metadata.deletionTimestamp !== undefined || ctx.dryRun) return clone(existing);
   const next = clone(existing);
   next.metadata.deletionTimestamp = now();
   next.metadata.deletionGracePeriodSeconds = 0;
   next.status = { phase: 'Terminating', conditions: namespaceConditions(state, name, false) };
-  state.store.persist(NAMESPACE, next, 'MODIFIED');
+  state.store.persist(DEF.namespace, next, 'MODIFIED');
   state.timers.schedule(state.terminatingMs, () => finishNamespace(state, name));
   return clone(next);
 }
@@ -91,19 +90,19 @@ export function removeNamespaceNow(state: ServerState, name: string): void {
   state.held.delete(name);
   state.emptied.delete(name);
   purgeNamespace(state, name);
-  state.store.unstore(NAMESPACE, undefined, name);
+  state.store.unstore(DEF.namespace, undefined, name);
 }
 
 /** PUT namespaces/{name}/finalize: emptying spec.finalizers lets a terminating namespace go (the operator's escape hatch). */
 export function finalizeNamespace(state: ServerState, existing: Obj, body: Obj, ctx: WriteContext): Obj {
   const next = clone(existing);
   next.spec = { ...(next.spec ?? {}), finalizers: body.spec?.finalizers ?? [] };
-  admit(state, NAMESPACE, 'UPDATE', next, existing, ctx, 'finalize');
+  admit(state, DEF.namespace, 'UPDATE', next, existing, ctx, 'finalize');
   if (next.spec.finalizers.length === 0 && next.metadata.deletionTimestamp !== undefined) {
     removeNamespaceNow(state, existing.metadata.name as string);
     return next;
   }
-  return clone(state.store.persist(NAMESPACE, next, 'MODIFIED'));
+  return clone(state.store.persist(DEF.namespace, next, 'MODIFIED'));
 }
 
 /** Keeps namespace `name` Terminating until released (a stuck finalizer). */

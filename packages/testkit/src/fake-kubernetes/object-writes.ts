@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { admissionPolicyDefaults } from './admission-hook.js';
 import { DEF, now } from './cluster-host.js';
-import { NAMESPACE, refreshQuotas } from './cluster-writes.js';
+import { refreshQuotas } from './cluster-writes.js';
 import { applyDefaults, initialStatus } from './defaults.js';
 import { gatewayApiDefaults, gatewayApiInitialStatus } from './gateway-api-schema.js';
 import { clone, deepEqual, sameObject, trackUpdate, type ManagedFieldsEntry, type Obj } from './merge.js';
@@ -14,13 +14,12 @@ import { randomSuffix } from './names.js';
 import { namespaceCreated } from './namespace-lifecycle.js';
 import { podSecurityMessage } from './admission.js';
 import { rbacDefaults } from './rbac.js';
-import { apiVersionOf, findKind, listTypes, type ResourceDef } from './resources.js';
+import { apiVersionOf, listTypes, type ResourceDef } from './resources.js';
 import type { ServerState } from './server-state.js';
 import { alreadyExists } from './status.js';
 import { checkBase64Data, validateObject } from './validation.js';
 import { admit, admitCreate, refuseEscalation, type WriteContext } from './write-admission.js';
 
-const QUOTA = findKind('v1', 'ResourceQuota')!;
 
 /** What the API server defaults on every write, the RBAC and admission policy kinds' included. */
 function defaults(state: ServerState, d: ResourceDef, obj: Obj, old: Obj | undefined): void {
@@ -57,9 +56,9 @@ export function createObject(state: ServerState, d: ResourceDef, obj: Obj, ctx: 
   if (existing) throw alreadyExists(d, meta.name, existing.metadata.deletionTimestamp !== undefined);
   if (ctx.dryRun) return obj;
   state.store.persist(d, obj, 'ADDED');
-  if (d === NAMESPACE) namespaceCreated(state, meta.name);
+  if (d === DEF.namespace) namespaceCreated(state, meta.name);
   if (d === DEF.deployment) state.controller.deploymentChanged(obj);
-  if (d === QUOTA) refreshQuotas(state, meta.namespace);
+  if (d === DEF.resourceQuota) refreshQuotas(state, meta.namespace);
   state.controller.changed(d, obj);
   return clone(state.store.get(d, meta.namespace, meta.name)!);
 }
@@ -91,7 +90,7 @@ function nextVersion(state: ServerState, d: ResourceDef, existing: Obj, candidat
     next.metadata.generation = (existing.metadata.generation ?? 1) + (specChanged ? 1 : 0);
   } else delete next.metadata.generation;
   if (!sub && (d === DEF.deployment || d === DEF.replicaSet)) {
-    const warning = podSecurityMessage(next.spec?.template?.spec, state.store.get(NAMESPACE, undefined, next.metadata.namespace), 'would violate');
+    const warning = podSecurityMessage(next.spec?.template?.spec, state.store.get(DEF.namespace, undefined, next.metadata.namespace), 'would violate');
     if (warning) ctx.warnings.push(warning);
   }
   return next;
@@ -120,7 +119,7 @@ export function updateObject(state: ServerState, d: ResourceDef, existing: Obj, 
   state.store.persist(d, next, 'MODIFIED');
   if (d === DEF.deployment && generationChanged) state.controller.deploymentChanged(next);
   if (generationChanged || d === DEF.pvc) state.controller.changed(d, next);
-  if (d === QUOTA) refreshQuotas(state, next.metadata.namespace);
+  if (d === DEF.resourceQuota) refreshQuotas(state, next.metadata.namespace);
   return clone(state.store.get(d, next.metadata.namespace, next.metadata.name)!);
 }
 

@@ -3,7 +3,7 @@
  * handling: reviews, pod logs, watch, list, get, create, update, patch, delete and deletecollection.
  */
 import type http from 'node:http';
-import { NAMESPACE } from './cluster-writes.js';
+import { DEF } from './cluster-host.js';
 import { listObjects } from './list-objects.js';
 import { clone, isObject, type Obj } from './merge.js';
 import { deleteNamespace, finalizeNamespace } from './namespace-lifecycle.js';
@@ -91,7 +91,7 @@ function deleteObject(state: ServerState, d: ResourceDef, req: ApiRequest, ctx: 
   if (pre.resourceVersion && pre.resourceVersion !== existing.metadata.resourceVersion) {
     throw conflict(d, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion}`);
   }
-  if (d === NAMESPACE) return deleteNamespace(state, existing, ctx);
+  if (d === DEF.namespace) return deleteNamespace(state, existing, ctx);
   admit(state, d, 'DELETE', undefined, existing, ctx);
   const gone = ctx.dryRun ? clone(existing) : deleteOne(state, d, existing);
   if (d.returnsDeleted) return gone;

@@ -4,7 +4,7 @@
  * The request handling, writes and test controls are plain functions over this state.
  */
 import { randomUUID } from 'node:crypto';
-import type { FakeKubernetesOptions, RecordedKubeRequest } from '../fake-kubernetes.js';
+import type { FakeKubernetes, FakeKubernetesOptions, RecordedKubeRequest } from '../fake-kubernetes.js';
 import type { AdmissionView } from './admission.js';
 import type { ValidatingAdmission } from './admission-hook.js';
 import { DEFAULT_CRASH_LOG } from './container-logs.js';
@@ -22,7 +22,7 @@ import { admissionViewOf, clusterHost, storeChanged } from './cluster-writes.js'
 
 /** A failNext() script: the next `count` requests matching get `status`. */
 export interface ScriptedFailure {
-  match: { verb?: string; resource?: string; namespace?: string; name?: string; group?: string };
+  match: Parameters<FakeKubernetes['failNext']>[0];
   status: number;
   count: number;
 }

@@ -7,7 +7,6 @@ import { applyLimitRanges, checkClaimQuota, checkPodQuota, podSecurityMessage } 
 import { admissionRequest, validatingAdmission, type AdmissionRequest } from './admission-hook.js';
 import { authorizeRequest, rbacObjects } from './authorizer.js';
 import { DEF } from './cluster-host.js';
-import { NAMESPACE } from './cluster-writes.js';
 import { clone, type Obj } from './merge.js';
 import { formatFor, parseQuantity } from './quantity.js';
 import { escalationRefusal, type UserInfo } from './rbac.js';
@@ -15,7 +14,6 @@ import { findKind, qualifiedResource, type ResourceDef } from './resources.js';
 import type { ServerState } from './server-state.js';
 import { forbidden, KubeError, namespaceNotFound } from './status.js';
 
-const QUOTA = findKind('v1', 'ResourceQuota')!;
 const VAP = findKind('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicy')!;
 const VAP_BINDING = findKind('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicyBinding')!;
 
@@ -39,7 +37,7 @@ interface UserRequest {
 /** NamespaceLifecycle: new content needs an existing namespace that is not terminating. */
 export function requireNamespace(state: ServerState, d: ResourceDef, ns: string | undefined, name: string): void {
   if (!d.namespaced || !ns) return;
-  const namespace = state.store.get(NAMESPACE, undefined, ns);
+  const namespace = state.store.get(DEF.namespace, undefined, ns);
   if (!namespace) throw namespaceNotFound(ns);
   if (namespace.status?.phase === 'Terminating') {
     const message = `namespace ${ns} is being terminated`;
@@ -53,7 +51,7 @@ export function requireNamespace(state: ServerState, d: ResourceDef, ns: string 
 export function admitCreate(state: ServerState, d: ResourceDef, obj: Obj, ctx: WriteContext): void {
   const ns = obj.metadata.namespace as string | undefined;
   if (!ns) return;
-  const namespace = state.store.get(NAMESPACE, undefined, ns);
+  const namespace = state.store.get(DEF.namespace, undefined, ns);
   if (d === DEF.pod) {
     const refusal = applyLimitRanges(obj, state.admission.limitRanges(ns)) ?? checkPodQuota(obj, ns, state.admission) ?? podSecurityMessage(obj.spec, namespace);
     if (refusal) throw forbidden(d, obj.metadata.name, refusal);
@@ -66,7 +64,7 @@ export function admitCreate(state: ServerState, d: ResourceDef, obj: Obj, ctx: W
     const warning = podSecurityMessage(obj.spec?.template?.spec, namespace, 'would violate');
     if (warning) ctx.warnings.push(warning);
   }
-  for (const quota of state.store.all(QUOTA, ns)) {
+  for (const quota of state.store.all(DEF.resourceQuota, ns)) {
     for (const key of [d.resource, `count/${qualifiedResource(d)}`]) {
       const hard = parseQuantity(quota.spec?.hard?.[key]);
       if (hard === undefined || key === 'pods') continue;
@@ -109,7 +107,7 @@ export function admit(
   }
   const ns = d.namespaced ? (obj ?? old)?.metadata?.namespace : undefined;
   const denial = (state.validatingAdmission ?? validatingAdmission())(
-    admissionRequest({ operation, def: d, subResource, object: obj, oldObject: old, namespaceObject: ns ? state.store.get(NAMESPACE, undefined, ns) : undefined, userInfo: request.user, dryRun: ctx.dryRun }),
+    admissionRequest({ operation, def: d, subResource, object: obj, oldObject: old, namespaceObject: ns ? state.store.get(DEF.namespace, undefined, ns) : undefined, userInfo: request.user, dryRun: ctx.dryRun }),
     { policies: state.store.all(VAP).map((o) => clone(o)), bindings: state.store.all(VAP_BINDING).map((o) => clone(o)) },
   );
   if (denial) throw new KubeError(denial.code, denial.reason, denial.message);
