@@ -43,6 +43,9 @@ export const DEF = {
   job: findKind('batch/v1', 'Job')!,
   pvc: findKind('v1', 'PersistentVolumeClaim')!,
   storageClass: findKind('storage.k8s.io/v1', 'StorageClass')!,
+  namespace: findKind('v1', 'Namespace')!,
+  serviceAccount: findKind('v1', 'ServiceAccount')!,
+  resourceQuota: findKind('v1', 'ResourceQuota')!,
 };
 
 export const CONTROLLER_MANAGER = 'kube-controller-manager';

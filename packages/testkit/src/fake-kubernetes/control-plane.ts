@@ -44,11 +44,12 @@ export class ControlPlane {
   constructor(host: ClusterHost, options: ControlPlaneOptions) {
     const events = new EventRecorder(host, options.clock);
     this.kubelet = new Kubelet(host, options.clock, events, options.crashLog, (pod) => this.podChanged(pod));
-    this.replicaSets = new ReplicaSetController(host, options.clock, events, this.kubelet);
-    this.deployments = new DeploymentController(host, options.clock, events, this.replicaSets, options.rollout, this.rolloutsCompleted);
+    const workloads = { host, clock: options.clock, events, kubelet: this.kubelet, rollout: options.rollout };
+    this.replicaSets = new ReplicaSetController(workloads);
+    this.deployments = new DeploymentController(workloads, this.replicaSets, this.rolloutsCompleted);
     this.replicaSets.replicaSetChanged = (rs) => this.deployments.replicaSetChanged(rs);
-    this.statefulSets = new StatefulSetController(host, options.clock, events, this.kubelet, options.rollout);
-    this.jobs = new JobController(host, options.clock, events, this.kubelet, options.rollout);
+    this.statefulSets = new StatefulSetController(workloads);
+    this.jobs = new JobController(workloads);
     this.claims = new PvcBinder(host, options.clock, events);
     this.kubelet.unboundClaims = (pod) => this.claims.unboundClaims(pod);
     this.statefulSets.onClaim = (claim) => this.claims.admit(claim);

@@ -7,26 +7,15 @@
  * stuck rollout's progress deadline is due (requeueStuckDeployment). Pausing and rollbacks are not modelled.
  */
 import { createHash } from 'node:crypto';
-import {
-  CONTROLLER_MANAGER,
-  DEF,
-  SyncQueue,
-  isOwnedBy,
-  keyOf,
-  replicasOf,
-  revisionOf,
-  splitKey,
-  type ClusterHost,
-  type Clock,
-} from './cluster-host.js';
+import { CONTROLLER_MANAGER, DEF, replicasOf, revisionOf, splitKey } from './cluster-host.js';
 import { rolloutStatus, stuckRequeueMs } from './deployment-status.js';
 import { deploymentComplete, getCondition, hasProgressDeadline, isRollingUpdate, maxSurge, newCondition, newRSNewReplicas, setCondition } from './deployment-util.js';
-import type { EventRecorder } from './event-recorder.js';
 import { clone, deepEqual, type Obj } from './merge.js';
 import { safeEncode } from './names.js';
 import type { ReplicaSetController } from './replica-set-controller.js';
 import { oldPodsRunning, rollingStep, scaleDownOldForRecreate, type Scaler } from './rolling-update.js';
-import { podPlan, type RolloutContext, type RolloutScript } from './rollout-script.js';
+import { podPlan } from './rollout-script.js';
+import { WorkloadController, type WorkloadControllerDeps } from './workload-controller.js';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
@@ -50,8 +39,7 @@ const stable = (v: unknown): string =>
 
 const copiedAnnotations = (d: Obj) => Object.fromEntries(Object.entries((d.metadata.annotations ?? {}) as Record<string, string>).filter(([k]) => !SKIPPED.has(k)));
 
-export class DeploymentController {
-  private readonly queue: SyncQueue;
+export class DeploymentController extends WorkloadController {
   /** The generation each Deployment (by uid) last had a script picked for. */
   private readonly scripted = new Map<string, number>();
   /** When each Deployment's Progressing condition was last updated, in real ms (DeploymentTimedOut's base). */
@@ -62,30 +50,21 @@ export class DeploymentController {
   private readonly completedGenerations = new Set<string>();
 
   constructor(
-    private readonly host: ClusterHost,
-    private readonly clock: Clock,
-    private readonly events: EventRecorder,
+    deps: WorkloadControllerDeps,
     private readonly replicaSets: ReplicaSetController,
-    private readonly rollout: () => (ctx: RolloutContext) => RolloutScript,
     private readonly completed: RolloutCompletion[],
   ) {
-    this.queue = new SyncQueue(host, (key) => this.sync(key));
-  }
-
-  /** A Deployment was created or changed: it syncs after the controller's delay. */
-  enqueue(d: Obj): void {
-    this.queue.add(keyOf(d), this.clock.delayMs);
+    super(deps, 'Deployment');
   }
 
   /** A ReplicaSet changed (spec, status, or it went away): its Deployment syncs. */
   replicaSetChanged(rs: Obj): void {
-    const owner = (rs.metadata.ownerReferences ?? []).find((r: Obj) => r.controller && r.kind === 'Deployment');
-    if (owner) this.queue.add(`${rs.metadata.namespace}/${owner.name}`, this.clock.delayMs);
+    this.dependentChanged(rs);
   }
 
   /** The garbage collector: a deleted Deployment's ReplicaSets, and their pods, go with it. */
   deleted(d: Obj): void {
-    for (const rs of this.host.list(DEF.replicaSet, d.metadata.namespace).filter((r) => isOwnedBy(r, d))) {
+    for (const rs of this.owned(DEF.replicaSet, d)) {
       this.replicaSets.deleted(rs);
       this.host.remove(DEF.replicaSet, rs.metadata.namespace, rs.metadata.name);
     }
@@ -93,11 +72,11 @@ export class DeploymentController {
     this.progressAt.delete(d.metadata.uid);
   }
 
-  private sync(key: string): void {
+  protected sync(key: string): void {
     const { namespace, name } = splitKey(key);
     const d = this.host.get(DEF.deployment, namespace, name);
     if (!d || d.metadata.deletionTimestamp || this.host.namespace(namespace)?.status?.phase !== 'Active') return;
-    const rsList = this.host.list(DEF.replicaSet, namespace).filter((r) => isOwnedBy(r, d));
+    const rsList = this.owned(DEF.replicaSet, d);
     if (isRollingUpdate(d)) this.rolloutRolling(d, rsList);
     else this.rolloutRecreate(d, rsList);
   }
@@ -114,7 +93,7 @@ export class DeploymentController {
   private rolloutRecreate(d: Obj, rsList: Obj[]): void {
     let { newRS, oldRSs } = this.replicaSetsAndSyncRevision(d, rsList, false);
     const scaler = this.scaler(d);
-    const pods = new Map(rsList.map((rs) => [rs.metadata.uid as string, this.host.list(DEF.pod, d.metadata.namespace).filter((p) => isOwnedBy(p, rs))]));
+    const pods = new Map(rsList.map((rs) => [rs.metadata.uid as string, this.owned(DEF.pod, rs)]));
     if (scaleDownOldForRecreate(oldRSs, scaler) || oldPodsRunning(newRS, oldRSs, pods)) {
       this.syncRolloutStatus(d);
       return;
@@ -211,16 +190,7 @@ export class DeploymentController {
   private pickScript(d: Obj, newRS: Obj): void {
     if (this.scripted.get(d.metadata.uid) === d.metadata.generation) return;
     this.scripted.set(d.metadata.uid, d.metadata.generation);
-    const ctx: RolloutContext = {
-      kind: 'Deployment',
-      namespace: d.metadata.namespace,
-      name: d.metadata.name,
-      images: (d.spec.template?.spec?.containers ?? []).map((c: Obj) => c.image as string),
-      generation: d.metadata.generation,
-      replicas: replicasOf(d),
-      deployment: clone(d),
-    };
-    this.replicaSets.setPlan(newRS, podPlan(this.rollout()(ctx), Date.now(), this.clock.secondMs));
+    this.replicaSets.setPlan(newRS, podPlan(this.script(d, replicasOf(d)), Date.now(), this.clock.secondMs));
   }
 
   /** scaleReplicaSetAndRecordEvent, and ReplicaSetsByCreationTimestamp. */
@@ -255,7 +225,7 @@ export class DeploymentController {
 
   /** syncRolloutStatus, from the ReplicaSets as they are now; then the deadline check is queued if one is due. */
   private syncRolloutStatus(d: Obj): void {
-    const allRSs = this.host.list(DEF.replicaSet, d.metadata.namespace).filter((r) => isOwnedBy(r, d));
+    const allRSs = this.owned(DEF.replicaSet, d);
     const newRS = allRSs.find((r) => r.metadata.name === this.newReplicaSetName(d));
     const uid = d.metadata.uid as string;
     const recorded = Date.parse(getCondition(d.status?.conditions, 'Progressing')?.lastUpdateTime ?? '');
@@ -270,6 +240,6 @@ export class DeploymentController {
       this.completed.push({ namespace: d.metadata.namespace, name: d.metadata.name, generation, at: Date.now() });
     }
     const requeue = stuckRequeueMs(d, status, this.progressAt.get(uid) ?? lastProgress, this.clock.secondMs);
-    if (requeue !== undefined) this.queue.add(keyOf(d), Math.max(requeue, this.clock.delayMs));
+    if (requeue !== undefined) this.enqueue(d, Math.max(requeue, this.clock.delayMs));
   }
 }

@@ -8,45 +8,26 @@
  * writes them (no SuccessCriteriaMet/FailureTarget, which 1.31 adds). ttlSecondsAfterFinished after finishing, the
  * Job and its pods are deleted. What each pod's container does is the rollout script's choice (jobPodPlan).
  */
-import { CONTROLLER_MANAGER, DEF, SyncQueue, isActivePod, isOwnedBy, keyOf, now, podReady, splitKey, type ClusterHost, type Clock } from './cluster-host.js';
-import { podDefaults } from './defaults.js';
-import type { EventRecorder } from './event-recorder.js';
-import type { Kubelet } from './kubelet.js';
+import { CONTROLLER_MANAGER, DEF, isActivePod, now, podReady, splitKey } from './cluster-host.js';
 import { clone, type Obj } from './merge.js';
-import { randomSuffix } from './names.js';
-import { jobPodPlan, type PodPlan, type RolloutContext, type RolloutScript } from './rollout-script.js';
-import { admitPod } from './workload-pods.js';
+import { jobPodPlan, type PodPlan } from './rollout-script.js';
+import { PodOwnerController, type WorkloadControllerDeps } from './workload-controller.js';
+import { admitPod, podFromTemplate } from './workload-pods.js';
 
 const POD_FAILURE_BACKOFF_SECONDS = 10;
 const MAX_POD_BACKOFF_SECONDS = 360;
 
 const finishedCondition = (job: Obj): Obj | undefined => (job.status?.conditions ?? []).find((c: Obj) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
 
-export class JobController {
-  private readonly queue: SyncQueue;
+export class JobController extends PodOwnerController {
   private readonly plans = new Map<string, PodPlan>();
   /** startTime to the ms, for activeDeadlineSeconds on a scaled clock. */
   private readonly started = new Map<string, number>();
   private readonly lastFailure = new Map<string, number>();
   private readonly ttlScheduled = new Set<string>();
 
-  constructor(
-    private readonly host: ClusterHost,
-    private readonly clock: Clock,
-    private readonly events: EventRecorder,
-    private readonly kubelet: Kubelet,
-    private readonly rollout: () => (ctx: RolloutContext) => RolloutScript,
-  ) {
-    this.queue = new SyncQueue(host, (key) => this.sync(key));
-  }
-
-  enqueue(job: Obj, afterMs = this.clock.delayMs): void {
-    this.queue.add(keyOf(job), afterMs);
-  }
-
-  podChanged(pod: Obj): void {
-    const owner = (pod.metadata.ownerReferences ?? []).find((r: Obj) => r.controller && r.kind === 'Job');
-    if (owner) this.queue.add(`${pod.metadata.namespace}/${owner.name}`, this.clock.delayMs);
+  constructor(deps: WorkloadControllerDeps) {
+    super(deps, 'Job');
   }
 
   /** The garbage collector: a deleted Job's pods go with it. */
@@ -56,34 +37,16 @@ export class JobController {
     this.started.delete(job.metadata.uid);
   }
 
-  private podsOf(job: Obj): Obj[] {
-    return this.host.list(DEF.pod, job.metadata.namespace).filter((p) => isOwnedBy(p, job));
-  }
-
-  private removePod(pod: Obj): void {
-    this.kubelet.stop(pod);
-    this.host.remove(DEF.pod, pod.metadata.namespace, pod.metadata.name);
-  }
-
   private plan(job: Obj): PodPlan {
     let plan = this.plans.get(job.metadata.uid);
     if (!plan) {
-      const ctx: RolloutContext = {
-        kind: 'Job',
-        namespace: job.metadata.namespace,
-        name: job.metadata.name,
-        images: (job.spec.template?.spec?.containers ?? []).map((c: Obj) => c.image as string),
-        generation: job.metadata.generation,
-        replicas: job.spec.parallelism ?? 1,
-        deployment: clone(job),
-      };
-      plan = jobPodPlan(this.rollout()(ctx), Date.now(), this.clock.secondMs);
+      plan = jobPodPlan(this.script(job, job.spec.parallelism ?? 1), Date.now(), this.clock.secondMs);
       this.plans.set(job.metadata.uid, plan);
     }
     return plan;
   }
 
-  private sync(key: string): void {
+  protected sync(key: string): void {
     const { namespace, name } = splitKey(key);
     const job = this.host.get(DEF.job, namespace, name);
     if (!job || this.host.namespace(namespace)?.status?.phase !== 'Active') return;
@@ -149,21 +112,7 @@ export class JobController {
   }
 
   private createPod(job: Obj): void {
-    const template = job.spec.template ?? {};
-    const pod: Obj = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name: `${job.metadata.name}-${randomSuffix()}`,
-        generateName: `${job.metadata.name}-`,
-        namespace: job.metadata.namespace,
-        labels: { ...(template.metadata?.labels ?? {}) },
-        ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }],
-      },
-      spec: clone(template.spec ?? {}),
-    };
-    podDefaults(pod);
+    const pod = podFromTemplate(job, 'batch/v1', 'Job');
     const refusal = admitPod(this.host, pod);
     if (refusal) {
       this.events.record(job, 'Warning', 'FailedCreate', `Error creating: pods "${pod.metadata.name}" is forbidden: ${refusal}`, 'job-controller');

@@ -11,38 +11,35 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 const tooLong = (max: number) => `must be no more than ${max} characters`;
 
-export function dns1123LabelErrors(value: string): string[] {
-  const errors: string[] = [];
-  if (value.length > 63) errors.push(tooLong(63));
-  if (!DNS1123_LABEL.test(value)) {
-    errors.push(
-      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-    );
-  }
-  return errors;
+/** apimachinery's order: the length error first, then the format's message. */
+function errorsOf(max: number, pattern: RegExp, message: string): (value: string) => string[] {
+  return (value) => [...(value.length > max ? [tooLong(max)] : []), ...(pattern.test(value) ? [] : [message])];
 }
 
-export function dns1123SubdomainErrors(value: string): string[] {
-  const errors: string[] = [];
-  if (value.length > 253) errors.push(tooLong(253));
-  if (!DNS1123_SUBDOMAIN.test(value)) {
-    errors.push(
-      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-    );
-  }
-  return errors;
-}
+export const dns1123LabelErrors = errorsOf(
+  63,
+  DNS1123_LABEL,
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+);
 
-export function dns1035LabelErrors(value: string): string[] {
-  const errors: string[] = [];
-  if (value.length > 63) errors.push(tooLong(63));
-  if (!DNS1035_LABEL.test(value)) {
-    errors.push(
-      "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
-    );
-  }
-  return errors;
-}
+export const dns1123SubdomainErrors = errorsOf(
+  253,
+  DNS1123_SUBDOMAIN,
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+);
+
+export const dns1035LabelErrors = errorsOf(
+  63,
+  DNS1035_LABEL,
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+);
+
+/** The name part of a qualified name (a label key's, after its prefix). */
+const qualifiedNamePartErrors = errorsOf(
+  63,
+  QUALIFIED_NAME,
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+);
 
 /** A label or annotation key: an optional DNS subdomain prefix and `/`, then a name of at most 63 characters. */
 export function labelKeyErrors(key: string): string[] {
@@ -60,37 +57,22 @@ export function labelKeyErrors(key: string): string[] {
     ];
   }
   if (name.length === 0) errors.push('name part must be non-empty');
-  else {
-    if (name.length > 63) errors.push(`name part ${tooLong(63)}`);
-    if (!QUALIFIED_NAME.test(name)) {
-      errors.push(
-        "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
-      );
-    }
-  }
+  else errors.push(...qualifiedNamePartErrors(name).map((e) => `name part ${e}`));
   return errors;
 }
 
-export function labelValueErrors(value: string): string[] {
-  const errors: string[] = [];
-  if (value.length > 63) errors.push(tooLong(63));
-  if (!LABEL_VALUE.test(value)) {
-    errors.push(
-      "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-    );
-  }
-  return errors;
-}
+export const labelValueErrors = errorsOf(
+  63,
+  LABEL_VALUE,
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+);
 
 /** Keys of Secret and ConfigMap data. */
-export function configKeyErrors(key: string): string[] {
-  const errors: string[] = [];
-  if (key.length > 253) errors.push(tooLong(253));
-  if (!/^[-._a-zA-Z0-9]+$/.test(key)) {
-    errors.push("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
-  }
-  return errors;
-}
+export const configKeyErrors = errorsOf(
+  253,
+  /^[-._a-zA-Z0-9]+$/,
+  "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+);
 
 /** Environment variable names. */
 export function envVarNameErrors(name: string): string[] {

@@ -7,13 +7,12 @@
  * exponential back-off (5 ms doubling to 1000 s, on the scaled clock).
  */
 import { applyLimitRanges, checkPodQuota, podSecurityMessage } from './admission.js';
-import { CONTROLLER_MANAGER, DEF, SyncQueue, isActivePod, isOwnedBy, keyOf, now, podReady, replicasOf, splitKey, type ClusterHost, type Clock } from './cluster-host.js';
-import { podDefaults, qosClass } from './defaults.js';
-import type { EventRecorder } from './event-recorder.js';
-import type { Kubelet } from './kubelet.js';
-import { clone, type Obj } from './merge.js';
-import { randomSuffix } from './names.js';
+import { CONTROLLER_MANAGER, DEF, isActivePod, now, podReady, replicasOf, splitKey } from './cluster-host.js';
+import { qosClass } from './defaults.js';
+import type { Obj } from './merge.js';
 import { podPlan, type PodPlan } from './rollout-script.js';
+import { PodOwnerController, type WorkloadControllerDeps } from './workload-controller.js';
+import { podFromTemplate } from './workload-pods.js';
 
 /** replica_set.go burstReplicas: at most this many pods created or deleted per sync. */
 const BURST_REPLICAS = 500;
@@ -32,35 +31,19 @@ function deletionOrder(readySince: (pod: Obj) => number | undefined) {
   };
 }
 
-export class ReplicaSetController {
-  private readonly queue: SyncQueue;
+export class ReplicaSetController extends PodOwnerController {
   private readonly plans = new Map<string, PodPlan>();
   private readonly failures = new Map<string, number>();
   /** Told when a ReplicaSet's spec or status changed (the Deployment controller's ReplicaSet informer). */
   replicaSetChanged: (rs: Obj) => void = () => {};
 
-  constructor(
-    private readonly host: ClusterHost,
-    private readonly clock: Clock,
-    private readonly events: EventRecorder,
-    private readonly kubelet: Kubelet,
-  ) {
-    this.queue = new SyncQueue(host, (key) => this.sync(key));
+  constructor(deps: WorkloadControllerDeps) {
+    super(deps, 'ReplicaSet');
   }
 
   /** The rollout script's plan for the pods this ReplicaSet creates from now on. */
   setPlan(rs: Obj, plan: PodPlan): void {
     this.plans.set(rs.metadata.uid, plan);
-  }
-
-  enqueue(rs: Obj, afterMs = this.clock.delayMs): void {
-    this.queue.add(keyOf(rs), afterMs);
-  }
-
-  /** A pod changed (its status, or it went away): its ReplicaSet syncs. */
-  podChanged(pod: Obj): void {
-    const owner = (pod.metadata.ownerReferences ?? []).find((r: Obj) => r.controller && r.kind === 'ReplicaSet');
-    if (owner) this.queue.add(`${pod.metadata.namespace}/${owner.name}`, this.clock.delayMs);
   }
 
   /** The garbage collector: a deleted ReplicaSet's pods go with it. */
@@ -69,16 +52,7 @@ export class ReplicaSetController {
     this.plans.delete(rs.metadata.uid);
   }
 
-  private podsOf(rs: Obj): Obj[] {
-    return this.host.list(DEF.pod, rs.metadata.namespace).filter((p) => isOwnedBy(p, rs));
-  }
-
-  private removePod(pod: Obj): void {
-    this.kubelet.stop(pod);
-    this.host.remove(DEF.pod, pod.metadata.namespace, pod.metadata.name);
-  }
-
-  private sync(key: string): void {
+  protected sync(key: string): void {
     const { namespace, name } = splitKey(key);
     const rs = this.host.get(DEF.replicaSet, namespace, name);
     if (!rs || this.host.namespace(namespace)?.status?.phase !== 'Active') return;
@@ -124,7 +98,7 @@ export class ReplicaSetController {
   /** One pod from the template, through admission; the refusal's message when refused. */
   private createPod(rs: Obj): string | undefined {
     const plan = this.plans.get(rs.metadata.uid) ?? podPlan('success', Date.now(), this.clock.secondMs);
-    const pod = this.podFromTemplate(rs);
+    const pod = podFromTemplate(rs, 'apps/v1', 'ReplicaSet');
     const refusal = this.admit(pod, rs.metadata.namespace, plan);
     if (refusal) {
       const error = `pods "${pod.metadata.name}" is forbidden: ${refusal}`;
@@ -135,26 +109,6 @@ export class ReplicaSetController {
     this.events.record(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`, 'replicaset-controller');
     this.kubelet.podCreated(created, plan);
     return undefined;
-  }
-
-  private podFromTemplate(rs: Obj): Obj {
-    const template = rs.spec.template ?? {};
-    const pod: Obj = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        // The API server generates the name (generateName) before admission, so refusals name the pod.
-        name: `${rs.metadata.name}-${randomSuffix()}`,
-        generateName: `${rs.metadata.name}-`,
-        namespace: rs.metadata.namespace,
-        labels: { ...(template.metadata?.labels ?? {}) },
-        ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }],
-      },
-      spec: clone(template.spec ?? {}),
-    };
-    podDefaults(pod);
-    return pod;
   }
 
   /** Admission as pod creation meets it; the 'FailedCreate' script stands for a quota already used up. */

@@ -9,12 +9,11 @@
  * readyReplicas, availableReplicas, currentReplicas, updatedReplicas, currentRevision, updateRevision,
  * observedGeneration, collisionCount; currentRevision becomes updateRevision when every pod is updated and ready.
  */
-import { CONTROLLER_MANAGER, DEF, SyncQueue, isOwnedBy, keyOf, podReady, splitKey, type ClusterHost, type Clock } from './cluster-host.js';
+import { CONTROLLER_MANAGER, DEF, keyOf, podReady, splitKey } from './cluster-host.js';
 import { podDefaults } from './defaults.js';
-import type { EventRecorder } from './event-recorder.js';
-import type { Kubelet } from './kubelet.js';
 import { clone, type Obj } from './merge.js';
-import { podPlan, type PodPlan, type RolloutContext, type RolloutScript } from './rollout-script.js';
+import { podPlan, type PodPlan } from './rollout-script.js';
+import { PodOwnerController, type WorkloadControllerDeps } from './workload-controller.js';
 import { admitPod } from './workload-pods.js';
 
 const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
@@ -33,45 +32,21 @@ const ordinalOf = (sts: Obj, pod: Obj) => {
 };
 const isTerminal = (pod: Obj) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
-export class StatefulSetController {
-  private readonly queue: SyncQueue;
+export class StatefulSetController extends PodOwnerController {
   private readonly plans = new Map<string, PodPlan>();
 
-  constructor(
-    private readonly host: ClusterHost,
-    private readonly clock: Clock,
-    private readonly events: EventRecorder,
-    private readonly kubelet: Kubelet,
-    private readonly rollout: () => (ctx: RolloutContext) => RolloutScript,
-  ) {
-    this.queue = new SyncQueue(host, (key) => this.sync(key));
-  }
-
-  enqueue(sts: Obj): void {
-    this.queue.add(keyOf(sts), this.clock.delayMs);
-  }
-
-  podChanged(pod: Obj): void {
-    const owner = (pod.metadata.ownerReferences ?? []).find((r: Obj) => r.controller && r.kind === 'StatefulSet');
-    if (owner) this.queue.add(`${pod.metadata.namespace}/${owner.name}`, this.clock.delayMs);
+  constructor(deps: WorkloadControllerDeps) {
+    super(deps, 'StatefulSet');
   }
 
   /** The garbage collector: pods and revisions go with the StatefulSet; claims stay (whenDeleted: Retain). */
   deleted(sts: Obj): void {
-    for (const pod of this.host.list(DEF.pod, sts.metadata.namespace).filter((p) => isOwnedBy(p, sts))) this.removePod(pod);
+    for (const pod of this.podsOf(sts)) this.removePod(pod);
     for (const rev of this.revisions(sts)) this.host.remove(DEF.controllerRevision, sts.metadata.namespace, rev.metadata.name);
   }
 
   private revisions(sts: Obj): Obj[] {
-    return this.host
-      .list(DEF.controllerRevision, sts.metadata.namespace)
-      .filter((r) => isOwnedBy(r, sts))
-      .sort((a, b) => a.revision - b.revision);
-  }
-
-  private removePod(pod: Obj): void {
-    this.kubelet.stop(pod);
-    this.host.remove(DEF.pod, pod.metadata.namespace, pod.metadata.name);
+    return this.owned(DEF.controllerRevision, sts).sort((a, b) => a.revision - b.revision);
   }
 
   /** getStatefulSetRevisions: the revision of the current template, created (or renumbered) when needed. */
@@ -102,23 +77,14 @@ export class StatefulSetController {
       },
       CONTROLLER_MANAGER,
     );
-    const ctx: RolloutContext = {
-      kind: 'StatefulSet',
-      namespace: sts.metadata.namespace,
-      name: sts.metadata.name,
-      images: (sts.spec.template?.spec?.containers ?? []).map((c: Obj) => c.image as string),
-      generation: sts.metadata.generation,
-      replicas: sts.spec.replicas ?? 1,
-      deployment: clone(sts),
-    };
-    this.plans.set(`${sts.metadata.uid}/${name}`, podPlan(this.rollout()(ctx), Date.now(), this.clock.secondMs));
+    this.plans.set(`${sts.metadata.uid}/${name}`, podPlan(this.script(sts, sts.spec.replicas ?? 1), Date.now(), this.clock.secondMs));
     // truncateHistory: keep revisionHistoryLimit old revisions besides the live ones.
     const old = this.revisions(sts).filter((r) => r.metadata.name !== name && r.metadata.name !== sts.status?.currentRevision);
     for (const r of old.slice(0, Math.max(0, old.length - (sts.spec.revisionHistoryLimit ?? 10)))) this.host.remove(DEF.controllerRevision, sts.metadata.namespace, r.metadata.name);
     return revision;
   }
 
-  private sync(key: string): void {
+  protected sync(key: string): void {
     const { namespace, name } = splitKey(key);
     const sts = this.host.get(DEF.statefulSet, namespace, name);
     if (!sts || this.host.namespace(namespace)?.status?.phase !== 'Active') return;
@@ -129,7 +95,7 @@ export class StatefulSetController {
     const ordered = (sts.spec.podManagementPolicy ?? 'OrderedReady') === 'OrderedReady';
     const rolling = (sts.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
     const partition: number = rolling ? (sts.spec.updateStrategy?.rollingUpdate?.partition ?? 0) : replicas;
-    const pods = () => this.host.list(DEF.pod, namespace).filter((p) => isOwnedBy(p, sts));
+    const pods = () => this.podsOf(sts);
     const byOrdinal = new Map(pods().map((p) => [ordinalOf(sts, p), p]));
 
     let waiting = false;
