@@ -7,3 +7,4 @@ export * from './shutdown.js';
 export * from './renewing-queue.js';
 export * from './job-signature.js';
 export * from './settled-deliveries.js';
+export * from './metrics-registry.js';
