@@ -52,13 +52,23 @@ interface CommitEventVariant {
   installationId?: number | null;
 }
 
-/** GitHub's example for the event and the variant's action, with the action and repository set: where a payload starts. */
+/**
+ * GitHub's example for the event and the variant's action, with the action, repository and installation set: where a
+ * payload starts.
+ */
 function exampleFor(event: string, v: CommitEventVariant): { action: string; p: Record<string, any> } {
   const action = v.action ?? 'completed';
   const p = example(event, action);
   p.action = action;
   setRepository(p.repository, v.repository);
+  setInstallation(p, v.installationId);
   return { action, p };
+}
+
+/** The commit a suite or workflow run is about: its head sha and head commit's id. */
+function setHeadCommit(target: Record<string, any>, sha: string): void {
+  target.head_sha = sha;
+  if (target.head_commit) target.head_commit.id = sha;
 }
 
 export interface CheckRunVariant extends CommitEventVariant {
@@ -86,29 +96,26 @@ export function checkRunPayload(v: CheckRunVariant): Record<string, unknown> {
   run.app = withApp(run.app, v.app ?? 'github-actions');
   if (run.check_suite.app) run.check_suite.app = withApp(run.check_suite.app, v.app ?? 'github-actions');
   if (v.detailsUrl !== undefined) run.details_url = v.detailsUrl;
-  setInstallation(p, v.installationId);
   return p;
 }
 
 export interface CheckSuiteVariant extends CommitEventVariant {
-  /** Unset: `success` when the action is `completed`, else the example's. */
-  conclusion?: CheckRunConclusion | null;
   /** The App's slug; `github-actions` when unset. */
   app?: string;
+  /** Unset: `success` when the action is `completed`, else the example's. */
+  conclusion?: CheckRunConclusion | null;
 }
 
 /** GitHub's example `check_suite` payload, changed into the suite a test needs. */
 export function checkSuitePayload(v: CheckSuiteVariant): Record<string, unknown> {
   const { action, p } = exampleFor('check_suite', v);
   const suite = p.check_suite;
-  suite.head_sha = v.sha;
+  setHeadCommit(suite, v.sha);
   suite.after = v.sha;
-  if (suite.head_commit) suite.head_commit.id = v.sha;
   if (action === 'completed') suite.status = 'completed';
   if (v.conclusion !== undefined) suite.conclusion = v.conclusion;
   else if (action === 'completed') suite.conclusion = 'success';
   suite.app = withApp(suite.app, v.app ?? 'github-actions');
-  setInstallation(p, v.installationId);
   return p;
 }
 
@@ -146,8 +153,7 @@ export function workflowRunPayload(v: WorkflowRunVariant): Record<string, unknow
   const run = p.workflow_run;
   setRepository(run.repository, v.repository);
   setRepository(run.head_repository, v.repository);
-  run.head_sha = v.sha;
-  if (run.head_commit) run.head_commit.id = v.sha;
+  setHeadCommit(run, v.sha);
   // GitHub's first `completed` example is still `queued`; a completed run says so, as GitHub sends it.
   run.status = action === 'completed' ? 'completed' : action === 'requested' ? 'queued' : 'in_progress';
   run.conclusion = v.conclusion !== undefined ? v.conclusion : action === 'completed' ? 'success' : null;
@@ -155,6 +161,5 @@ export function workflowRunPayload(v: WorkflowRunVariant): Record<string, unknow
     run.name = v.name;
     p.workflow.name = v.name;
   }
-  setInstallation(p, v.installationId);
   return p;
 }
