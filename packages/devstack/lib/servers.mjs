@@ -120,19 +120,8 @@ export async function startPostgres({ dir, port, database, fast = false }) {
   }
   const url = `postgresql://postgres@127.0.0.1:${port}/${database}`;
   await ensureDatabase(bin, port, database);
-  return {
-    url,
-    port,
-    logFile,
-    process: child,
-    /** Fast shutdown: running transactions are rolled back, the data stays. */
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGINT');
-      await Promise.race([exited, sleep(20_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
+  // SIGINT is PostgreSQL's fast shutdown: running transactions are rolled back, the data stays.
+  return runningServer({ url, port, logFile, child, exited }, 'SIGINT', 20_000);
 }
 
 function assertReachable(dir, id) {
@@ -205,18 +194,7 @@ export async function startRedis({ dir, port, durable = true }) {
     child.kill('SIGKILL');
     throw new SetupError(`Redis did not start on port ${port}; see ${logFile}`);
   }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    logFile,
-    process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
+  return runningServer({ url: `redis://127.0.0.1:${port}`, port, logFile, child, exited }, 'SIGTERM', 10_000);
 }
 
 /** True when a Redis server answers PING on the port. */
@@ -235,6 +213,29 @@ function redisPing(port, host = '127.0.0.1') {
 }
 
 /** Polls `check` until it is true, the time is up, or the process exits. */
+/**
+ * A started server as its callers hold it. `stop()` asks it to shut down with `signal`, and kills it when it has not
+ * exited `graceMs` later.
+ * @param {{ url: string, port: number, logFile: string, child: import('node:child_process').ChildProcess, exited: Promise<unknown> }} server
+ * @param {NodeJS.Signals} signal
+ * @param {number} graceMs
+ * @returns {import('./servers.d.mts').RunningServer}
+ */
+function runningServer({ url, port, logFile, child, exited }, signal, graceMs) {
+  return {
+    url,
+    port,
+    logFile,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await Promise.race([exited, sleep(graceMs)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
 async function waitFor(check, timeoutMs, exited) {
   let gone = false;
   exited.then(() => (gone = true));

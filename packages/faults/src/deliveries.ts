@@ -35,20 +35,33 @@ export async function lifecycleDeliveries(prs: number, firstPr = 1): Promise<{ d
   return { deliveries, expected };
 }
 
-interface SendResult {
+/** How deliveries are sent: `concurrency` at a time, at most `perSecond` a second when given. */
+interface Pacing {
+  concurrency?: number;
+  perSecond?: number;
+}
+
+/** What became of a batch of deliveries. */
+interface Sorted<Refused> {
   /** Delivery ids answered 2xx. */
   accepted: string[];
-  /** Deliveries answered anything else (or not at all), to be sent again. */
-  refused: SignedDelivery[];
-  /** Answers by status code; `error` when the request failed without one. */
+  /** The deliveries answered anything else (or not at all). */
+  refused: Refused[];
+  /** Answers by status code; `error` (or `0` through the fake GitHub) when the request got none. */
   statuses: Record<string, number>;
 }
+
+/** Deliveries answered anything else than 2xx (or not at all) are kept whole, to be sent again. */
+type SendResult = Sorted<SignedDelivery>;
+
+/** Delivery ids by what the (fake) GitHub recorded of their attempts. */
+export type GithubSendResult = Sorted<string>;
 
 /**
  * Runs `each` over the items, `concurrency` at a time, starting at most `perSecond` a second when given (a steady
  * rate rather than a burst).
  */
-async function paced<T>(items: T[], options: { concurrency?: number; perSecond?: number }, each: (item: T) => Promise<void>): Promise<void> {
+async function paced<T>(items: T[], options: Pacing, each: (item: T) => Promise<void>): Promise<void> {
   const { concurrency = 20, perSecond } = options;
   const started = Date.now();
   let next = 0;
@@ -66,18 +79,30 @@ async function paced<T>(items: T[], options: { concurrency?: number; perSecond?:
   );
 }
 
+/** Sends every delivery with `attempt` (which says the answer's status), paced, and sorts them by their answers. */
+async function sendSorted<Refused>(
+  deliveries: SignedDelivery[],
+  options: Pacing,
+  attempt: (d: SignedDelivery) => Promise<number | 'error'>,
+  refusedAs: (d: SignedDelivery) => Refused,
+): Promise<Sorted<Refused>> {
+  const result: Sorted<Refused> = { accepted: [], refused: [], statuses: {} };
+  await paced(deliveries, options, async (d) => {
+    const status = await attempt(d);
+    result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+    if (typeof status === 'number' && status >= 200 && status < 300) result.accepted.push(d.deliveryId);
+    else result.refused.push(refusedAs(d));
+  });
+  return result;
+}
+
 /**
  * Sends deliveries to ingest, `concurrency` at a time, at most `perSecond` a second when given (a steady rate
  * rather than a burst). Returns what was accepted and what was refused.
  */
-export async function send(
-  ingestPort: number,
-  deliveries: SignedDelivery[],
-  options: { concurrency?: number; perSecond?: number } = {},
-): Promise<SendResult> {
-  const result: SendResult = { accepted: [], refused: [], statuses: {} };
-  await paced(deliveries, options, async (d) => {
-    const status = await fetch(`http://127.0.0.1:${ingestPort}/api/v1/webhooks/github`, {
+export function send(ingestPort: number, deliveries: SignedDelivery[], options: Pacing = {}): Promise<SendResult> {
+  const post = (d: SignedDelivery) =>
+    fetch(`http://127.0.0.1:${ingestPort}/api/v1/webhooks/github`, {
       method: 'POST',
       headers: d.headers,
       body: d.body,
@@ -88,39 +113,19 @@ export async function send(
       },
       () => 'error' as const,
     );
-    result.statuses[status] = (result.statuses[status] ?? 0) + 1;
-    if (typeof status === 'number' && status >= 200 && status < 300) result.accepted.push(d.deliveryId);
-    else result.refused.push(d);
-  });
-  return result;
-}
-
-/** Delivery ids by what the (fake) GitHub recorded of their attempts. */
-export interface GithubSendResult {
-  accepted: string[];
-  refused: string[];
-  /** Answers by status code; `0` when ingest could not be reached. */
-  statuses: Record<string, number>;
+  return sendSorted(deliveries, options, post, (d) => d);
 }
 
 /**
  * Has the fake GitHub send the deliveries to its webhook (ingest), with their own guids, as GitHub does: signed
  * by it, and kept in its delivery log with the answer each got, for the worker's redelivery pass to read.
  */
-export async function deliverThroughGithub(
-  github: FakeGithub,
-  deliveries: SignedDelivery[],
-  options: { concurrency?: number; perSecond?: number } = {},
-): Promise<GithubSendResult> {
-  const result: GithubSendResult = { accepted: [], refused: [], statuses: {} };
-  await paced(deliveries, options, async (d) => {
+export function deliverThroughGithub(github: FakeGithub, deliveries: SignedDelivery[], options: Pacing = {}): Promise<GithubSendResult> {
+  const viaGithub = async (d: SignedDelivery) => {
     const payload = JSON.parse(d.body) as Record<string, unknown>;
-    const attempt = await github.deliver(d.headers['x-github-event']!, payload, { guid: d.deliveryId });
-    result.statuses[attempt.status_code] = (result.statuses[attempt.status_code] ?? 0) + 1;
-    if (attempt.status_code >= 200 && attempt.status_code < 300) result.accepted.push(d.deliveryId);
-    else result.refused.push(d.deliveryId);
-  });
-  return result;
+    return (await github.deliver(d.headers['x-github-event']!, payload, { guid: d.deliveryId })).status_code;
+  };
+  return sendSorted(deliveries, options, viaGithub, (d) => d.deliveryId);
 }
 
 /**

@@ -8,3 +8,4 @@ export * from './renewing-queue.js';
 export * from './constant-time.js';
 export * from './job-signature.js';
 export * from './settled-deliveries.js';
+export * from './metrics-registry.js';

@@ -27,7 +27,8 @@ function setRepository(target: Record<string, any> | undefined, fullName: string
   target.id = repositoryIdOf(fullName);
 }
 
-function setInstallation(p: Record<string, any>, installationId: number | null): void {
+/** The installation a payload comes from: installation 1 unless the variant names another, none for `null`. */
+function setInstallation(p: Record<string, any>, installationId: number | null = 1): void {
   if (installationId === null) delete p.installation;
   else p.installation = { id: installationId, node_id: 'x' };
 }
@@ -41,26 +42,48 @@ function withApp(example: Record<string, any>, slug: string): Record<string, any
   return { ...example, id, slug, node_id, name };
 }
 
-export interface CheckRunVariant {
+/** What every payload about a commit is made for: the event's action, the repository, the commit, the installation. */
+interface CommitEventVariant {
+  /** Unset: `completed`. */
   action?: string;
   repository: string;
   sha: string;
+  /** Unset: installation 1; `null`: a payload without an installation. */
+  installationId?: number | null;
+}
+
+/**
+ * GitHub's example for the event and the variant's action, with the action, repository and installation set: where a
+ * payload starts.
+ */
+function exampleFor(event: string, v: CommitEventVariant): { action: string; p: Record<string, any> } {
+  const action = v.action ?? 'completed';
+  const p = example(event, action);
+  p.action = action;
+  setRepository(p.repository, v.repository);
+  setInstallation(p, v.installationId);
+  return { action, p };
+}
+
+/** The commit a suite or workflow run is about: its head sha and head commit's id. */
+function setHeadCommit(target: Record<string, any>, sha: string): void {
+  target.head_sha = sha;
+  if (target.head_commit) target.head_commit.id = sha;
+}
+
+export interface CheckRunVariant extends CommitEventVariant {
   name: string;
   status?: CheckRunStatus;
   /** Unset: `success` for a completed run, `null` for any other, as GitHub never sends one without the other. */
   conclusion?: CheckRunConclusion | null;
   app?: string;
   detailsUrl?: string;
-  installationId?: number | null;
 }
 
 /** GitHub's example `check_run` payload, changed into the run a test needs. */
 export function checkRunPayload(v: CheckRunVariant): Record<string, unknown> {
-  const action = v.action ?? 'completed';
   const status = v.status ?? 'completed';
-  const p = example('check_run', action);
-  p.action = action;
-  setRepository(p.repository, v.repository);
+  const { p } = exampleFor('check_run', v);
   const run = p.check_run;
   run.head_sha = v.sha;
   run.check_suite.head_sha = v.sha;
@@ -73,46 +96,33 @@ export function checkRunPayload(v: CheckRunVariant): Record<string, unknown> {
   run.app = withApp(run.app, v.app ?? 'github-actions');
   if (run.check_suite.app) run.check_suite.app = withApp(run.check_suite.app, v.app ?? 'github-actions');
   if (v.detailsUrl !== undefined) run.details_url = v.detailsUrl;
-  setInstallation(p, v.installationId === undefined ? 1 : v.installationId);
   return p;
 }
 
-export interface CheckSuiteVariant {
-  action?: string;
-  repository: string;
-  sha: string;
-  /** Unset: `success` when the action is `completed`, else the example's. */
-  conclusion?: CheckRunConclusion | null;
+export interface CheckSuiteVariant extends CommitEventVariant {
   /** The App's slug; `github-actions` when unset. */
   app?: string;
-  installationId?: number | null;
+  /** Unset: `success` when the action is `completed`, else the example's. */
+  conclusion?: CheckRunConclusion | null;
 }
 
 /** GitHub's example `check_suite` payload, changed into the suite a test needs. */
 export function checkSuitePayload(v: CheckSuiteVariant): Record<string, unknown> {
-  const action = v.action ?? 'completed';
-  const p = example('check_suite', action);
-  p.action = action;
-  setRepository(p.repository, v.repository);
+  const { action, p } = exampleFor('check_suite', v);
   const suite = p.check_suite;
-  suite.head_sha = v.sha;
+  setHeadCommit(suite, v.sha);
   suite.after = v.sha;
-  if (suite.head_commit) suite.head_commit.id = v.sha;
   if (action === 'completed') suite.status = 'completed';
   if (v.conclusion !== undefined) suite.conclusion = v.conclusion;
   else if (action === 'completed') suite.conclusion = 'success';
   suite.app = withApp(suite.app, v.app ?? 'github-actions');
-  setInstallation(p, v.installationId === undefined ? 1 : v.installationId);
   return p;
 }
 
-export interface CommitStatusVariant {
-  repository: string;
-  sha: string;
+export interface CommitStatusVariant extends Omit<CommitEventVariant, 'action'> {
   context: string;
   state: CommitStatusState;
   targetUrl?: string | null;
-  installationId?: number | null;
 }
 
 /** GitHub's example `status` payload (an event without an `action`), changed into the status a test needs. */
@@ -126,32 +136,24 @@ export function commitStatusPayload(v: CommitStatusVariant): Record<string, unkn
   p.context = v.context;
   p.state = v.state;
   if (v.targetUrl !== undefined) p.target_url = v.targetUrl;
-  setInstallation(p, v.installationId === undefined ? 1 : v.installationId);
+  setInstallation(p, v.installationId);
   return p;
 }
 
-export interface WorkflowRunVariant {
-  action?: string;
-  repository: string;
-  sha: string;
+export interface WorkflowRunVariant extends CommitEventVariant {
   /** Unset: `success` when the action is `completed`, `null` for any other. */
   conclusion?: CheckRunConclusion | null;
   /** The workflow's name (`workflow_run.name` and `workflow.name`); the example's when unset. */
   name?: string;
-  installationId?: number | null;
 }
 
 /** GitHub's example `workflow_run` payload, changed into the run a test needs. */
 export function workflowRunPayload(v: WorkflowRunVariant): Record<string, unknown> {
-  const action = v.action ?? 'completed';
-  const p = example('workflow_run', action);
-  p.action = action;
-  setRepository(p.repository, v.repository);
+  const { action, p } = exampleFor('workflow_run', v);
   const run = p.workflow_run;
   setRepository(run.repository, v.repository);
   setRepository(run.head_repository, v.repository);
-  run.head_sha = v.sha;
-  if (run.head_commit) run.head_commit.id = v.sha;
+  setHeadCommit(run, v.sha);
   // GitHub's first `completed` example is still `queued`; a completed run says so, as GitHub sends it.
   run.status = action === 'completed' ? 'completed' : action === 'requested' ? 'queued' : 'in_progress';
   run.conclusion = v.conclusion !== undefined ? v.conclusion : action === 'completed' ? 'success' : null;
@@ -159,6 +161,5 @@ export function workflowRunPayload(v: WorkflowRunVariant): Record<string, unknow
     run.name = v.name;
     p.workflow.name = v.name;
   }
-  setInstallation(p, v.installationId === undefined ? 1 : v.installationId);
   return p;
 }

@@ -13,3 +13,5 @@ export type { UserInfo } from './fake-kubernetes/rbac.js';
 export * from './network-policy-evaluator.js';
 // AdmissionRequest is exported above (admission-hook.ts); admission-policy.ts declares the same shape.
 export { admitWithPolicies } from './fake-kubernetes/admission-policy.js';
+export * from './run-bench.js';
+export * from './wait-for-ready.js';

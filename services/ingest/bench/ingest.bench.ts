@@ -3,7 +3,7 @@
 // 20 connections for ~10 s each. Every request is GitHub's real `pull_request.synchronize` example, signed;
 // each carries a fresh X-GitHub-Delivery so every one is verified, trimmed and stored as a new job (a
 // repeated id would be answered "duplicate" without touching the queue).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '@ephemera/schema';
-import { freePort, runLoad, signedDelivery, startRedis, webhookExample, type LoadFigures } from '@ephemera/testkit';
+import { freePort, runBench, runLoad, signedDelivery, startRedis, waitForReady, webhookExample, type LoadFigures } from '@ephemera/testkit';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 20;
@@ -34,20 +34,6 @@ async function load(name: string, port: number, body: string, headers: Record<st
     uniqueHeader: 'x-github-delivery',
   });
   return { name, ...r };
-}
-
-async function waitForHttp(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error('ingest exited during start-up');
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server on port ${port} did not become ready`);
 }
 
 async function main(): Promise<number> {
@@ -85,8 +71,8 @@ async function main(): Promise<number> {
   });
   const redis = new Redis(redisUrl);
   try {
-    await waitForHttp(ingestPort, ingest);
-    await waitForHttp(barePort, bare);
+    await waitForReady(ingestPort, ingest, { name: 'ingest' });
+    await waitForReady(barePort, bare, { name: 'bare express' });
     process.stdout.write(
       `body ${delivery.body.length} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per target, Redis ${redisUrl}\n`,
     );
@@ -131,10 +117,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createMetricsRegistry, httpRequestsCounter } from '@ephemera/runtime';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface IngestMetrics {
   registry: Registry;
@@ -12,10 +13,9 @@ export interface IngestMetrics {
   setInflightBytes(read: () => number): void;
 }
 
-/** A registry per app, so tests and several apps in one process do not share counters. */
+/** The ingest service's metrics, in a registry of the app's own. */
 export function createIngestMetrics(): IngestMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = createMetricsRegistry();
   let inflightBytes = () => 0;
   new Gauge({
     name: 'ingest_inflight_body_bytes',
@@ -27,12 +27,7 @@ export function createIngestMetrics(): IngestMetrics {
   });
   return {
     registry,
-    requests: new Counter({
-      name: 'ingest_http_requests_total',
-      help: 'HTTP requests by route and status code',
-      labelNames: ['route', 'status'],
-      registers: [registry],
-    }),
+    requests: httpRequestsCounter(registry, 'ingest'),
     signatureFailures: new Counter({
       name: 'ingest_webhook_signature_failures_total',
       help: 'Deliveries refused because X-Hub-Signature-256 was missing or wrong',

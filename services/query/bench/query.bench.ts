@@ -8,24 +8,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
-import { freePort, runLoad, startPostgres, startRedis } from '@ephemera/testkit';
+import { freePort, runBench, runLoad, startPostgres, startRedis, waitForReady } from '@ephemera/testkit';
 
 const ENVIRONMENTS = Number(process.env.BENCH_ENVIRONMENTS ?? 100_000);
 const DEPLOYMENTS = ENVIRONMENTS * 5;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-
-async function waitReady(port: number, child: ChildProcess) {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error('server exited during start-up');
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server on ${port} did not become ready`);
-}
 
 function load(port: number, paths: string[]) {
   return runLoad({ origin: `http://127.0.0.1:${port}`, connections: 20, durationSeconds: DURATION_S, paths });
@@ -88,7 +75,7 @@ async function main(): Promise<number> {
   });
   const children: ChildProcess[] = [query];
   try {
-    await waitReady(queryPort, query);
+    await waitForReady(queryPort, query, { name: 'query', attempts: 150 });
     const targets: Array<[string, string[]]> = [
       ['active_only list', ['/api/v1/environments?active_only=true&limit=50']],
       ['repository list', Array.from({ length: 200 }, (_, i) => `/api/v1/environments?repository=org${i % 50}/repo${i}&limit=50`)],
@@ -105,7 +92,7 @@ async function main(): Promise<number> {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(bare);
-      await waitReady(barePort, bare);
+      await waitForReady(barePort, bare, { name: 'bare express', attempts: 150 });
       // Warm-up over the same paths as the measurement, so both are served from a warm cache.
       await load(queryPort, paths);
       const q = await load(queryPort, paths);
@@ -131,10 +118,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

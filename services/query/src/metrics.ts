@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createMetricsRegistry, httpRequestsCounter } from '@ephemera/runtime';
+import { Histogram, type Counter, type Registry } from 'prom-client';
 
 export interface QueryMetrics {
   registry: Registry;
@@ -7,16 +8,10 @@ export interface QueryMetrics {
 }
 
 export function createQueryMetrics(): QueryMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = createMetricsRegistry();
   return {
     registry,
-    requests: new Counter({
-      name: 'query_http_requests_total',
-      help: 'HTTP requests by route and status code',
-      labelNames: ['route', 'status'],
-      registers: [registry],
-    }),
+    requests: httpRequestsCounter(registry, 'query'),
     seconds: new Histogram({
       name: 'query_http_request_duration_seconds',
       help: 'Request latency by route',

@@ -96,16 +96,7 @@ export class Migrator {
   async drift(): Promise<string> {
     const migrationsList = await readMigrationList(this.migrationsDir);
     const schema = await this.schemaContainer();
-    return this.withEngine(async (engine) => {
-      const res = await engine.diff({
-        from: migrationsTarget(migrationsList),
-        to: { tag: 'schemaDatamodel', ...schema },
-        script: true,
-        exitCode: null,
-        filters: NO_FILTER,
-      });
-      return meaningfulSql(res.stdout ?? '');
-    });
+    return this.withEngine(async (engine) => meaningfulSql(await diffScript(engine, migrationsTarget(migrationsList), { tag: 'schemaDatamodel', ...schema })));
   }
 
   /**
@@ -116,23 +107,9 @@ export class Migrator {
     const dirName = migrationDirName(name, now);
     const migrationsList = await readMigrationList(this.migrationsDir);
     const schema = await this.schemaContainer();
-    const [upSql, downSql] = await this.withEngine(async (engine) => {
-      const up = await engine.diff({
-        from: migrationsTarget(migrationsList),
-        to: { tag: 'schemaDatamodel', ...schema },
-        script: true,
-        exitCode: null,
-        filters: NO_FILTER,
-      });
-      const down = await engine.diff({
-        from: { tag: 'schemaDatamodel', ...schema },
-        to: migrationsTarget(migrationsList),
-        script: true,
-        exitCode: null,
-        filters: NO_FILTER,
-      });
-      return [up.stdout ?? '', down.stdout ?? ''];
-    });
+    const migrations = migrationsTarget(migrationsList);
+    const datamodel: DiffTarget = { tag: 'schemaDatamodel', ...schema };
+    const [upSql, downSql] = await this.withEngine(async (engine) => [await diffScript(engine, migrations, datamodel), await diffScript(engine, datamodel, migrations)]);
     if (!meaningfulSql(upSql)) return null;
     const dir = await writeMigration(this.migrationsDir, dirName, upSql, downSql);
     return { name: dirName, dir, upSql, downSql };
@@ -243,6 +220,12 @@ function migrationsTarget(list: MigrationList): DiffTarget {
 async function historyTableExists(client: pg.Client): Promise<boolean> {
   const { rows } = await client.query<{ t: string | null }>("SELECT to_regclass('_prisma_migrations') AS t");
   return rows[0]?.t != null;
+}
+
+/** The SQL script that takes schema `from` to schema `to`, as the engine writes it. */
+async function diffScript(engine: SchemaEngine, from: DiffTarget, to: DiffTarget): Promise<string> {
+  const res = await engine.diff({ from, to, script: true, exitCode: null, filters: NO_FILTER });
+  return res.stdout ?? '';
 }
 
 /** The engine's diff of two equal schemas is a comment ("-- This is an empty migration."), not an empty string. */

@@ -1,6 +1,7 @@
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { accountOf, nodeIdOf, type AccountType } from './account-of.js';
+import { MAX_NAME_LENGTH, isObject, manifestProblems } from './manifest-problems.js';
 
 /** A GitHub App registered from a manifest, with everything GitHub hands back once (its secrets and key). */
 export interface ManifestApp {
@@ -25,142 +26,14 @@ export interface ManifestApp {
 /** What a page of the flow answers: an HTML page, or a redirect. */
 export type ManifestPage = { status: 200 | 400 | 404 | 422; html: string } | { status: 302; location: string };
 
-/** GitHub's limit on an App's name. */
-const MAX_NAME_LENGTH = 34;
 /** The manifest code lives an hour, as GitHub documents ("the code expires after one hour"). */
 const CODE_TTL_MS = 3600_000;
-const MAX_CALLBACK_URLS = 10;
-
-/**
- * App permissions GitHub knows and the access each may be given (GitHub's `app-permissions` schema); a manifest asking
- * for another, or for an access the permission does not have, is refused.
- */
-const PERMISSION_LEVELS: Record<string, readonly string[]> = {
-  actions: ['read', 'write'],
-  administration: ['read', 'write'],
-  checks: ['read', 'write'],
-  contents: ['read', 'write'],
-  deployments: ['read', 'write'],
-  environments: ['read', 'write'],
-  issues: ['read', 'write'],
-  metadata: ['read', 'write'],
-  packages: ['read', 'write'],
-  pages: ['read', 'write'],
-  pull_requests: ['read', 'write'],
-  repository_hooks: ['read', 'write'],
-  repository_projects: ['read', 'write', 'admin'],
-  secret_scanning_alerts: ['read', 'write'],
-  secrets: ['read', 'write'],
-  security_events: ['read', 'write'],
-  single_file: ['read', 'write'],
-  statuses: ['read', 'write'],
-  vulnerability_alerts: ['read', 'write'],
-  workflows: ['write'],
-  members: ['read', 'write'],
-  organization_administration: ['read', 'write'],
-  organization_hooks: ['read', 'write'],
-  organization_projects: ['read', 'write', 'admin'],
-};
-
-/**
- * Webhook events an App may subscribe to and the permissions that make each available (any one of them), as GitHub's
- * "Webhook events and payloads" lists them for Apps: subscribing to an event without its permission is refused.
- */
-const EVENT_PERMISSIONS: Record<string, readonly string[]> = {
-  check_run: ['checks'],
-  check_suite: ['checks'],
-  create: ['contents'],
-  delete: ['contents'],
-  deployment: ['deployments'],
-  deployment_status: ['deployments'],
-  issue_comment: ['issues', 'pull_requests'],
-  issues: ['issues'],
-  label: ['metadata'],
-  member: ['members'],
-  public: ['metadata'],
-  pull_request: ['pull_requests'],
-  pull_request_review: ['pull_requests'],
-  pull_request_review_comment: ['pull_requests'],
-  pull_request_review_thread: ['pull_requests'],
-  push: ['contents'],
-  release: ['contents'],
-  repository: ['metadata'],
-  star: ['metadata'],
-  status: ['statuses'],
-  watch: ['metadata'],
-  workflow_job: ['actions'],
-  workflow_run: ['actions'],
-};
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 // No favicon: a browser would otherwise ask the fake for one, and log its 404.
 const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>${escape(title)} · GitHub</title></head><body>${body}</body></html>`;
-
-const isWebUrl = (value: unknown): value is string => {
-  if (typeof value !== 'string') return false;
-  try {
-    return ['http:', 'https:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-};
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/**
- * What GitHub says is wrong with a manifest (nothing: an empty list). The rules of "Registering a GitHub App from a
- * manifest": `url` is required; `hook_attributes` needs its `url`; `redirect_url`, `setup_url` and each of at most 10
- * `callback_urls` are URLs; `public`, `request_oauth_on_install`, `setup_on_update` and `hook_attributes.active` are
- * booleans; permissions are GitHub's names with an access each has; every event is one an App may subscribe to, with a
- * permission that makes it available. Fields GitHub does not know are ignored, as GitHub ignores them.
- */
-export function manifestProblems(manifest: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  if (!isWebUrl(manifest.url)) problems.push('url is required: the homepage URL of the App (http or https)');
-  if (manifest.name !== undefined && (typeof manifest.name !== 'string' || manifest.name.trim() === '' || manifest.name.length > MAX_NAME_LENGTH)) {
-    problems.push(`name must be a string of 1 to ${MAX_NAME_LENGTH} characters`);
-  }
-  if (manifest.description !== undefined && typeof manifest.description !== 'string') problems.push('description must be a string');
-  if (manifest.hook_attributes !== undefined) {
-    const hook = manifest.hook_attributes;
-    if (!isObject(hook) || !isWebUrl(hook.url)) problems.push('hook_attributes.url is required with hook_attributes: the URL GitHub delivers webhooks to');
-    else if (hook.active !== undefined && typeof hook.active !== 'boolean') problems.push('hook_attributes.active must be a boolean');
-  }
-  for (const field of ['redirect_url', 'setup_url'] as const) {
-    if (manifest[field] !== undefined && !isWebUrl(manifest[field])) problems.push(`${field} must be an http or https URL`);
-  }
-  if (manifest.callback_urls !== undefined) {
-    const urls = manifest.callback_urls;
-    if (!Array.isArray(urls) || !urls.every(isWebUrl)) problems.push('callback_urls must be a list of http or https URLs');
-    else if (urls.length > MAX_CALLBACK_URLS) problems.push(`callback_urls holds at most ${MAX_CALLBACK_URLS} URLs`);
-  }
-  for (const field of ['public', 'request_oauth_on_install', 'setup_on_update'] as const) {
-    if (manifest[field] !== undefined && typeof manifest[field] !== 'boolean') problems.push(`${field} must be a boolean`);
-  }
-  const permissions = manifest.default_permissions ?? {};
-  if (!isObject(permissions)) {
-    problems.push('default_permissions must be an object of permission names and their access');
-  } else {
-    for (const [name, level] of Object.entries(permissions)) {
-      const levels = PERMISSION_LEVELS[name];
-      if (!levels) problems.push(`default_permissions: ${name} is not a permission`);
-      else if (typeof level !== 'string' || !levels.includes(level)) problems.push(`default_permissions: ${name} may be ${levels.join(' or ')}, not ${JSON.stringify(level)}`);
-    }
-  }
-  const events = manifest.default_events ?? [];
-  if (!Array.isArray(events) || !events.every((e) => typeof e === 'string')) {
-    problems.push('default_events must be a list of event names');
-  } else {
-    const granted = isObject(permissions) ? permissions : {};
-    for (const event of events) {
-      const needs = EVENT_PERMISSIONS[event];
-      if (!needs) problems.push(`default_events: ${event} is not an event an App can subscribe to`);
-      else if (!needs.some((p) => p in granted)) problems.push(`default_events: ${event} is not supported by the requested permissions (it needs ${needs.join(' or ')})`);
-    }
-  }
-  return problems;
-}
 
 /** A new App's private key: RSA 2048, PKCS#1 PEM, as GitHub gives it. */
 async function newPrivateKey(): Promise<string> {

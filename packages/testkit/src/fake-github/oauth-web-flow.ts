@@ -30,27 +30,14 @@ const REFRESH_TTL_S = 15_811_200;
 const TROUBLESHOOTING = 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/';
 const AUTHORIZE_TROUBLESHOOTING = '/apps/building-integrations/setting-up-and-registering-oauth-apps/troubleshooting-authorization-request-errors/';
 
-const BAD_CREDENTIALS: TokenAnswer = {
-  error: 'incorrect_client_credentials',
-  error_description: 'The client_id and/or client_secret passed are incorrect.',
-  error_uri: `${TROUBLESHOOTING}#incorrect-client-credentials`,
-};
-const BAD_CODE: TokenAnswer = {
-  error: 'bad_verification_code',
-  error_description: 'The code passed is incorrect or expired.',
-  error_uri: `${TROUBLESHOOTING}#bad-verification-code`,
-};
-const REDIRECT_MISMATCH: TokenAnswer = {
-  error: 'redirect_uri_mismatch',
-  error_description: 'The redirect_uri MUST match the registered callback URL for this application.',
-  error_uri: `${TROUBLESHOOTING}#redirect-uri-mismatch2`,
-};
+/** A failed token request as GitHub answers it: the error, what it says, and its section of the troubleshooting page. */
+const tokenError = (error: string, description: string, section: string): TokenAnswer => ({ error, error_description: description, error_uri: `${TROUBLESHOOTING}#${section}` });
+
+const BAD_CREDENTIALS = tokenError('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.', 'incorrect-client-credentials');
+const BAD_CODE = tokenError('bad_verification_code', 'The code passed is incorrect or expired.', 'bad-verification-code');
+const REDIRECT_MISMATCH = tokenError('redirect_uri_mismatch', 'The redirect_uri MUST match the registered callback URL for this application.', 'redirect-uri-mismatch2');
 // GitHub points this one at the verification code's section too.
-const BAD_REFRESH: TokenAnswer = {
-  error: 'bad_refresh_token',
-  error_description: 'The refresh token passed is incorrect or expired.',
-  error_uri: `${TROUBLESHOOTING}#bad-verification-code`,
-};
+const BAD_REFRESH = tokenError('bad_refresh_token', 'The refresh token passed is incorrect or expired.', 'bad-verification-code');
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 /** A GitHub-style token: its kind's prefix and random base62 characters. */
