@@ -4,6 +4,7 @@ import { DEFAULT_LOG_MAX_BYTES } from './deployments.js';
 import { environmentStatusStamps, type StatusChange } from './environments.js';
 import { Prisma, type Environment, type PullRequestState } from './generated/prisma/client.js';
 import { LOCK_KEY_SQL, pullRequestLockKey, type PullRequestKey } from './lock-key.js';
+import { sameRepositorySql } from './repository-identity.js';
 import { assignments, selectFields } from './sql-fields.js';
 
 export { pullRequestLockKey, type PullRequestKey };
@@ -48,10 +49,7 @@ const STATE_COLUMNS = selectFields(Prisma.PullRequestStateScalarFieldEnum, 's');
 
 /** Matches a pull request's row: by repository id, or by name for a row made before the id was kept. */
 function matches(alias: string, key: PullRequestKey): Prisma.Sql {
-  const a = Prisma.raw(alias);
-  return key.repositoryId === null
-    ? Prisma.sql`${a}.pr_number = ${key.prNumber} AND ${a}.repository_full_name = ${key.repositoryFullName}`
-    : Prisma.sql`${a}.pr_number = ${key.prNumber} AND (${a}.repository_id = ${BigInt(key.repositoryId)} OR (${a}.repository_id IS NULL AND ${a}.repository_full_name = ${key.repositoryFullName}))`;
+  return Prisma.sql`${Prisma.raw(alias)}.pr_number = ${key.prNumber} AND ${sameRepositorySql(alias, key)}`;
 }
 
 export interface DeploymentRef {
