@@ -36,6 +36,11 @@ export function sameRepositorySql(alias: string, repo: RepositoryRef): Prisma.Sq
     : Prisma.sql`(${a}.repository_id = ${BigInt(repo.repositoryId)} OR (${a}.repository_id IS NULL AND ${name} = ${folded}))`;
 }
 
+/** Whether the row of alias `alias` is named by one of `fullNames`, compared as the rule compares names. */
+export function repositoryNamedSql(alias: string, fullNames: readonly string[]): Prisma.Sql {
+  return Prisma.sql`${Prisma.raw(foldedName(alias))} = ANY(${repositoryNames(fullNames)}::text[])`;
+}
+
 /** Whether the rows of aliases `a` and `b` are of the same repository, as SQL text. */
 export function sameRepositoryRowsSql(a: string, b: string): string {
   return `CASE WHEN ${a}.repository_id IS NOT NULL AND ${b}.repository_id IS NOT NULL THEN ${a}.repository_id = ${b}.repository_id

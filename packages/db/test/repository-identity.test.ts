@@ -4,6 +4,7 @@ import pg from 'pg';
 import { namespaceFor } from '@ephemera/schema';
 import {
   Prisma,
+  advancePullRequestStates,
   createEnvironment,
   createPrismaClient,
   getEnvironmentByPr,
@@ -125,6 +126,15 @@ describe('two references differing only in case are the same repository', () => 
     const env = await environmentOf(ref(null, 'Acme/Listed'));
     const page = await listEnvironments(pool, { repositories: { ids: [], fullNames: ['ACME/listed'] }, limit: 10 });
     expect((JSON.parse(page.body) as Array<{ id: number }>).map((e) => e.id)).toEqual([env.id]);
+  });
+
+  it('in the stale-event guard an installation event advances', async () => {
+    const at = new Date('2030-01-01T00:00:00Z');
+    await db.$executeRaw`INSERT INTO pull_request_states (repository_full_name, pr_number, installation_id, updated_at)
+                         VALUES ('Acme/Removed', 1, 77, now())`;
+    await advancePullRequestStates(db, { installationId: 77n, repositoryFullNames: ['acme/REMOVED'] }, at);
+    const state = await db.pullRequestState.findFirst({ where: { installationId: 77n } });
+    expect(state?.lastEventAt).toEqual(at);
   });
 
   it("in Prisma's where (the repository's environments)", async () => {
