@@ -9,6 +9,8 @@ export { repositoryIdentity, repositoryKey, sameRepository, type RepositoryRef }
 
 /** A row's full name as the rule compares it (lower case; GitHub names are ASCII, where JavaScript and PostgreSQL fold alike). */
 const foldedName = (alias: string) => `lower(${alias}.repository_full_name)`;
+/** A full name as the rule compares it: the identity of a repository whose id is not known. */
+const fold = (repositoryFullName: string) => repositoryIdentity({ repositoryId: null, repositoryFullName });
 
 /**
  * The rows of `repo` as a Prisma `where` (environments, pull request states): by id, or by name for a row made
@@ -30,7 +32,7 @@ export function repositoryWhere(repo: RepositoryRef): {
 export function sameRepositorySql(alias: string, repo: RepositoryRef): Prisma.Sql {
   const a = Prisma.raw(alias);
   const name = Prisma.raw(foldedName(alias));
-  const folded = repositoryIdentity({ repositoryId: null, repositoryFullName: repo.repositoryFullName });
+  const folded = fold(repo.repositoryFullName);
   return repo.repositoryId === null
     ? Prisma.sql`${name} = ${folded}`
     : Prisma.sql`(${a}.repository_id = ${BigInt(repo.repositoryId)} OR (${a}.repository_id IS NULL AND ${name} = ${folded}))`;
@@ -57,7 +59,7 @@ export function repositoryAmongSql(alias: string, ids: string, names: string): s
 
 /** Full names folded as {@link repositoryAmongSql} compares them. */
 export function repositoryNames(fullNames: readonly string[]): string[] {
-  return fullNames.map((repositoryFullName) => repositoryIdentity({ repositoryId: null, repositoryFullName }));
+  return fullNames.map(fold);
 }
 
 /** The twin of `repositoryKey`: the key of the repository of a row of alias `alias`. */
