@@ -22,3 +22,4 @@ export {
   type ApiJsonField,
   type JsonKind,
 } from './api-json-fields.js';
+export * from './repository-identity.js';

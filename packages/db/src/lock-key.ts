@@ -1,12 +1,11 @@
 import { Prisma } from './generated/prisma/client.js';
+import { repositoryKey, repositoryKeySql, type RepositoryRef } from './repository-identity.js';
 
 /**
  * A pull request, keyed on GitHub's numeric repository id (which survives renames and transfers). The full name
  * is data: it is kept current from each event and is how rows made before the id was kept are found.
  */
-export interface PullRequestKey {
-  repositoryId: bigint | number | null;
-  repositoryFullName: string;
+export interface PullRequestKey extends RepositoryRef {
   prNumber: number;
 }
 
@@ -16,8 +15,6 @@ export interface PullRequestKey {
  * row `e` (a test holds the two to each other).
  */
 export function pullRequestLockKey(key: PullRequestKey): string {
-  return key.repositoryId !== null ? `repository:${key.repositoryId}#${key.prNumber}` : `${key.repositoryFullName.toLowerCase()}#${key.prNumber}`;
+  return `${repositoryKey(key)}#${key.prNumber}`;
 }
-export const LOCK_KEY_SQL = Prisma.raw(
-  `CASE WHEN e.repository_id IS NOT NULL THEN 'repository:' || e.repository_id || '#' || e.pr_number ELSE lower(e.repository_full_name) || '#' || e.pr_number END`,
-);
+export const LOCK_KEY_SQL = Prisma.sql`(${repositoryKeySql('e')}) || '#' || e.pr_number`;

@@ -1,5 +1,6 @@
 import type { Db } from './db-client.js';
 import { Prisma } from './generated/prisma/client.js';
+import { repositoryIdentity, type RepositoryRef } from './repository-identity.js';
 
 // The scheduled sweeps' queries that Prisma's query builder cannot express.
 
@@ -30,7 +31,7 @@ export async function pruneProcessedDeliveries(db: Db, before: Date, batch = 500
  * Serialises counting and starting a repository's environments under MAX_ENVIRONMENTS_PER_REPO (besides each PR's
  * own lock), keyed like pull requests on the repository's id.
  */
-export async function lockRepository(tx: Db, repository: { repositoryId: bigint | number | null; repositoryFullName: string }): Promise<void> {
-  const key = repository.repositoryId !== null ? `repository:${repository.repositoryId}` : `repository:${repository.repositoryFullName.toLowerCase()}`;
+export async function lockRepository(tx: Db, repository: RepositoryRef): Promise<void> {
+  const key = `repository:${repositoryIdentity(repository)}`;
   await tx.$executeRaw(Prisma.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
 }

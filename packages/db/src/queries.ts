@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { apiJsonSelectList, deploymentApiJson } from './api-json-fields.js';
 import { poolConfigFromUrl } from './database-url.js';
+import { repositoryAmongSql, repositoryNames, sameRepositoryRowsSql } from './repository-identity.js';
 
 // The read side of the query API, on plain node-postgres rather than Prisma: these are the hottest requests
 // Ephemera serves, and the same statement costs the service much less CPU this way than through Prisma's query
@@ -111,7 +112,7 @@ export async function listEnvironments(db: Queryable, filter: EnvironmentFilter)
   if (filter.prNumber !== undefined) where.push(`e.pr_number = ${param(filter.prNumber)}`);
   if (filter.repositories) {
     where.push(
-      `(e.repository_id = ANY(${param(filter.repositories.ids)}::bigint[]) OR (e.repository_id IS NULL AND lower(e.repository_full_name) = ANY(${param(filter.repositories.fullNames.map((n) => n.toLowerCase()))}::text[])))`,
+      repositoryAmongSql('e', param(filter.repositories.ids), param(repositoryNames(filter.repositories.fullNames))),
     );
   }
   if (filter.after) {
@@ -206,9 +207,7 @@ export async function readActionTarget(db: Queryable, id: number): Promise<Actio
                   (SELECT s.last_pr_state
                      FROM pull_request_states s
                     WHERE s.pr_number = e.pr_number
-                      AND CASE WHEN e.repository_id IS NULL THEN s.repository_full_name = e.repository_full_name
-                               ELSE s.repository_id = e.repository_id
-                                    OR (s.repository_id IS NULL AND s.repository_full_name = e.repository_full_name) END
+                      AND ${sameRepositoryRowsSql('s', 'e')}
                     ORDER BY s.repository_id NULLS LAST
                     LIMIT 1) AS pr_state
              FROM environments e

@@ -1,6 +1,8 @@
+import type http from 'node:http';
 import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import { ConfigError } from './config.js';
+import { listen } from './listen.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './shutdown.js';
 
@@ -21,6 +23,11 @@ export interface Service<C> {
    * opened first (a connection) is closed after what uses it (the server, the queues).
    */
   onStop(stop: () => Promise<void> | void): void;
+  /**
+   * Serves `target` (an HTTP server, or an express app) on `port`; `portVariable` is the environment variable that
+   * sets the port, named by the fatal line when the port is taken (the process then exits 1).
+   */
+  listen(target: http.Server | http.RequestListener, port: number, portVariable: string, onListening?: () => void): http.Server;
 }
 
 /**
@@ -32,8 +39,8 @@ export interface Service<C> {
  * exception is logged as fatal and the process exits 1, since what it interrupted is left half done.
  *
  * @example
- * const { config, logger, onStop } = createService({ name: 'ingest', loadConfig: loadIngestConfig });
- * const server = createServer(createApp({ logger, ... })).listen(config.INGEST_PORT);
+ * const { config, logger, onStop, listen } = createService({ name: 'ingest', loadConfig: loadIngestConfig });
+ * const server = listen(createServer(createApp({ logger, ... })), config.INGEST_PORT, 'INGEST_PORT');
  * onStop(() => new Promise((resolve) => server.close(() => resolve())));
  */
 export function createService<C extends { LOG_LEVEL: string }>(options: ServiceOptions<C>): Service<C> {
@@ -57,7 +64,12 @@ export function createService<C extends { LOG_LEVEL: string }>(options: ServiceO
     options.shutdownTimeoutMs?.(config),
   );
 
-  return { config, logger, onStop: (stop) => void stops.push(stop) };
+  return {
+    config,
+    logger,
+    onStop: (stop) => void stops.push(stop),
+    listen: (target, port, portVariable, onListening) => listen(logger, target, port, portVariable, onListening),
+  };
 }
 
 function loadConfigOrExit<C>(options: ServiceOptions<C>): C {

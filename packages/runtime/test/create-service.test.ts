@@ -10,7 +10,7 @@ const RUNTIME = JSON.stringify(new URL('../dist/index.js', import.meta.url).href
 function serviceScript(body: string, options: { load?: string; config?: Record<string, unknown>; extra?: string } = {}): string {
   return `
     import { ConfigError, createService } from ${RUNTIME};
-    const { config, logger, onStop } = createService({
+    const { config, logger, onStop, listen } = createService({
       name: 'svc',
       loadConfig: () => { ${options.load ?? `return ${JSON.stringify(options.config ?? { LOG_LEVEL: 'info' })};`} },
       ${options.extra ?? ''}
@@ -125,6 +125,39 @@ describe(createService.name, () => {
     );
     expect(sut.code).toBe(1);
     expect(sut.lines.at(-1)).toMatchObject({ level: 'error', msg: 'shutdown took too long; exiting', timeoutMs: 200 });
+  });
+
+  describe('listen', () => {
+    it('serves a request handler on the port and calls back once listening', () => {
+      const sut = run(
+        serviceScript(`
+          const server = listen((_req, res) => res.end('served'), 0, 'SVC_PORT', async () => {
+            const res = await fetch('http://127.0.0.1:' + server.address().port);
+            logger.info({ body: await res.text() }, 'answered');
+            server.close();
+          });
+        `),
+      );
+      expect(sut.code).toBe(0);
+      expect(sut.lines).toEqual([expect.objectContaining({ level: 'info', msg: 'answered', body: 'served' })]);
+    });
+
+    it('exits 1 when the port is taken, the fatal line naming the port and its variable', () => {
+      const sut = run(
+        serviceScript(`
+          const net = await import('node:net');
+          const http = await import('node:http');
+          const taken = net.createServer().listen(0, () => {
+            listen(http.createServer(), taken.address().port, 'SVC_PORT', () => logger.info('should not listen'));
+          });
+        `),
+      );
+      const port = /port (\d+) is already in use/.exec(sut.lines[0]?.msg ?? '')?.[1];
+      expect(sut.code).toBe(1);
+      expect(sut.lines).toEqual([
+        expect.objectContaining({ level: 'fatal', msg: `port ${port} is already in use (SVC_PORT)`, err: expect.objectContaining({ code: 'EADDRINUSE' }) }),
+      ]);
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 export * from './statuses.js';
 export * from './state-machine.js';
 export * from './namespace.js';
+export * from './repository-identity.js';
 export * from './queues.js';
 export * from './webhook-job.js';
 export * from './trim-webhook-payload.js';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { repositoryKey } from './repository-identity.js';
 
 /** Kubernetes namespace names are DNS-1123 labels. */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -21,8 +22,7 @@ export function namespaceFor(repositoryFullName: string, prNumber: number, repos
   const fullName = repositoryFullName.trim();
   if (!fullName.includes('/')) throw new RangeError(`repository name must be owner/name: ${repositoryFullName}`);
   const repo = fullName.slice(fullName.lastIndexOf('/') + 1);
-  const identity = repositoryId === null ? fullName.toLowerCase() : `repository:${repositoryId}`;
-  const hash = createHash('sha256').update(identity).digest('hex').slice(0, HASH_LENGTH);
+  const hash = createHash('sha256').update(repositoryKey({ repositoryId, repositoryFullName: fullName })).digest('hex').slice(0, HASH_LENGTH);
   const prefix = `pr-${prNumber}-`;
   const room = MAX_NAMESPACE_LENGTH - prefix.length - 1 - HASH_LENGTH;
   const slug = slugify(repo).slice(0, room).replace(/-+$/, '') || 'repo';

@@ -6,7 +6,7 @@ import { createIngestMetrics } from './metrics.js';
 import { SignatureVerifier } from './signature-verifier.js';
 import { WebhookQueue } from './webhook-queue.js';
 
-const { config, logger, onStop } = createService({ name: 'ingest', loadConfig: loadIngestConfig });
+const { config, logger, onStop, listen } = createService({ name: 'ingest', loadConfig: loadIngestConfig });
 
 const redis = createRedis(config.REDIS_URL, 'producer');
 logErrors(redis, logger, 'redis connection error');
@@ -19,16 +19,7 @@ const app = createApp({
   maxInflightBytes: config.INGEST_MAX_INFLIGHT_BYTES,
   allowedAccounts: config.ALLOWED_ACCOUNTS ?? AccountAllowList.ANY,
 });
-const server = createServer(app);
-
-server.on('error', (err: NodeJS.ErrnoException) => {
-  logger.fatal(
-    { err: { message: err.message, code: err.code } },
-    err.code === 'EADDRINUSE' ? `port ${config.INGEST_PORT} is already in use (INGEST_PORT)` : 'server error',
-  );
-  process.exit(1);
-});
-server.listen(config.INGEST_PORT, () => {
+const server = listen(createServer(app), config.INGEST_PORT, 'INGEST_PORT', () => {
   logger.info(
     {
       port: config.INGEST_PORT,

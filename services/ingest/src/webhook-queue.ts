@@ -8,6 +8,7 @@ import {
   webhookJobName,
   type WebhookJob,
 } from '@ephemera/schema';
+import { dedupKey, defineRemoveIfFailed, removeIfFailed } from './remove-if-failed.js';
 
 /**
  * `requeued`: the delivery id was seen before and its job had failed for good; the failed job was replaced by a
@@ -39,30 +40,6 @@ interface Pending {
 const MAX_BATCH = 200;
 /** Rounds in flight at once; while they run, new deliveries gather into the next round. */
 const MAX_ROUNDS_IN_FLIGHT = 2;
-
-/**
- * Removes a delivery's job if, and only if, it is in the failed set, with its deduplication key, so that the job
- * can be added again under the same id: 1 when removed, 0 otherwise (any other state, or no job at all). One
- * script, so the state read and the removal cannot part. The keys removed are those BullMQ's own removal deletes
- * for a job without parent or children.
- *
- * KEYS: failed set, job hash, deduplication key, deduplication "next" key, events stream, meta.
- * ARGV: job id.
- */
-const REMOVE_IF_FAILED = `
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-local job = KEYS[2]
-redis.call('DEL', job, job .. ':logs', job .. ':dependencies', job .. ':processed', job .. ':failed', job .. ':unsuccessful')
-redis.call('DEL', KEYS[3], KEYS[4])
-local maxEvents = tonumber(redis.call('HGET', KEYS[6], 'opts.maxLenEvents')) or 10000
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', maxEvents, '*', 'event', 'removed', 'jobId', ARGV[1], 'prev', 'failed')
-return 1
-`;
-
-type ScriptedRedis = Redis & {
-  ephemeraRemoveIfFailed(failed: string, job: string, dedup: string, dedupNext: string, events: string, meta: string, id: string): Promise<number>;
-};
 
 /**
  * The webhooks queue as ingest sees it. A delivery is `queued` once its job is in Redis; the same delivery id
@@ -107,7 +84,7 @@ export class WebhookQueue implements WebhookSink {
     private readonly signer: JobSigner,
     logger?: Logger,
   ) {
-    redis.defineCommand('ephemeraRemoveIfFailed', { numberOfKeys: 6, lua: REMOVE_IF_FAILED });
+    defineRemoveIfFailed(redis);
     this.queues = new RenewingQueue(
       () => {
         const queue = new Queue(QUEUES.webhooks, { connection: redis, prefix });
@@ -196,7 +173,7 @@ export class WebhookQueue implements WebhookSink {
     const live = batch.filter((p) => !p.abandoned);
     if (live.length === 0) return;
     // Sent first, so Redis runs it before the adds below: a key it finds was set by an earlier round.
-    const stored = this.redis.mget(live.map((p) => this.dedupKey(p.job.deliveryId)));
+    const stored = this.redis.mget(live.map((p) => dedupKey(this.queue, p.job.deliveryId)));
     // One add per job rather than addBulk: addBulk builds an ioredis pipeline, and ioredis copies every script
     // BullMQ defines onto each pipeline it creates, which cost more CPU than the writes it saves.
     const adds = live.map((p) => this.add(p.job));
@@ -227,21 +204,7 @@ export class WebhookQueue implements WebhookSink {
    * redelivery is queued as a new delivery would be.
    */
   private async requeueFailed(seen: Pending[]): Promise<void> {
-    const redis = this.redis as ScriptedRedis;
-    const removed = await Promise.allSettled(
-      seen.map((p) => {
-        const id = p.job.deliveryId;
-        return redis.ephemeraRemoveIfFailed(
-          this.queue.toKey('failed'),
-          this.queue.toKey(id),
-          this.dedupKey(id),
-          this.queue.toKey(`dn:${id}`),
-          this.queue.toKey('events'),
-          this.queue.toKey('meta'),
-          id,
-        );
-      }),
-    );
+    const removed = await Promise.allSettled(seen.map((p) => removeIfFailed(this.redis, this.queue, p.job.deliveryId)));
     await Promise.all(
       seen.map(async (p, i) => {
         const result = removed[i]!;
@@ -255,11 +218,6 @@ export class WebhookQueue implements WebhookSink {
         }
       }),
     );
-  }
-
-  /** BullMQ's key for a deduplication id (`<prefix>:<queue>:de:<id>`). */
-  private dedupKey(deliveryId: string): string {
-    return `${this.queue.toKey('de')}:${deliveryId}`;
   }
 
   /**

@@ -14,7 +14,7 @@ import { createQueryMetrics } from './metrics.js';
 import { githubAppEnvFileHasId } from './setup/github-app-env-file.js';
 import { OctokitManifestConversion } from './setup/manifest-conversion.js';
 
-const { config, logger, onStop } = createService({ name: 'query', loadConfig: loadQueryConfig });
+const { config, logger, onStop, listen } = createService({ name: 'query', loadConfig: loadQueryConfig });
 if (config.API_TOKENS.length === 0 && config.API_AUTH === 'none') {
   logger.warn('API_AUTH=none and no API_TOKENS: the environments API is open to anyone who can reach it; set API_TOKENS to require a token');
 } else if (config.API_AUTH === 'none') {
@@ -120,12 +120,8 @@ const app = createApp({
     cookieSecret: sessionSecret,
   },
 });
-const server = app.listen(config.QUERY_PORT, () => {
+const server = listen(app, config.QUERY_PORT, 'QUERY_PORT', () => {
   logger.info({ port: config.QUERY_PORT }, `query listening on :${config.QUERY_PORT} (dashboard /, API /api/v1, docs /docs, Bull Board /admin/queues)`);
-});
-server.on('error', (err: NodeJS.ErrnoException) => {
-  logger.fatal({ err: { message: err.message, code: err.code } }, err.code === 'EADDRINUSE' ? `port ${config.QUERY_PORT} is already in use (QUERY_PORT)` : 'server error');
-  process.exit(1);
 });
 
 onStop(async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
-import { readPullRequest, type PrismaClient, type PullRequestKey } from '@ephemera/db';
+import { readPullRequest, repositoryIdentity, type PrismaClient, type PullRequestKey } from '@ephemera/db';
 import type { JobSigner } from '@ephemera/runtime';
 import { FEEDBACK_JOB, PROVISIONING_JOBS, type DeployJob, type DestroyJob, type FeedbackJob } from '@ephemera/schema';
 import { feedbackJobOptions, provisioningJobOptions, type WorkerQueues } from './queues.js';
@@ -163,7 +163,7 @@ export class FollowUps {
 
 /** One feedback job per pull request at a time, by repository id (or name, for rows from before ids were kept). */
 function feedbackDedupId(key: PullRequestKey): string {
-  return `fb-${key.repositoryId ?? key.repositoryFullName.toLowerCase()}-${key.prNumber}`;
+  return `fb-${repositoryIdentity(key)}-${key.prNumber}`;
 }
 
 /**

@@ -13,7 +13,7 @@ import { GithubConfigSource } from './provisioners/preview-config-source.js';
 import type { Provisioner } from './provisioners/provisioner.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
-const { config, logger, onStop } = createService({
+const { config, logger, onStop, listen } = createService({
   name: 'worker',
   loadConfig: loadWorkerConfig,
   shutdownTimeoutMs: (c) => c.SHUTDOWN_TIMEOUT_MS,
@@ -97,7 +97,7 @@ const runtime = await startWorkerRuntime(
   },
 );
 
-const server = createApp({ db, redis: runtime.redis, queues: runtime.queues, metrics }).listen(config.WORKER_PORT, () => {
+const server = listen(createApp({ db, redis: runtime.redis, queues: runtime.queues, metrics }), config.WORKER_PORT, 'WORKER_PORT', () => {
   logger.info(
     {
       port: config.WORKER_PORT,
@@ -108,10 +108,6 @@ const server = createApp({ db, redis: runtime.redis, queues: runtime.queues, met
     },
     `worker running; ops on :${config.WORKER_PORT}`,
   );
-});
-server.on('error', (err: NodeJS.ErrnoException) => {
-  logger.fatal({ err: { message: err.message, code: err.code } }, err.code === 'EADDRINUSE' ? `port ${config.WORKER_PORT} is already in use (WORKER_PORT)` : 'server error');
-  process.exit(1);
 });
 
 onStop(async () => {

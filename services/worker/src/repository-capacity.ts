@@ -1,4 +1,4 @@
-import { lockRepository, type Prisma, type PrismaClient } from '@ephemera/db';
+import { lockRepository, repositoryWhere, type Prisma, type PrismaClient, type RepositoryRef } from '@ephemera/db';
 
 /**
  * MAX_ENVIRONMENTS_PER_REPO: how many environments of one repository may be alive at once. An environment
@@ -11,16 +11,9 @@ import { lockRepository, type Prisma, type PrismaClient } from '@ephemera/db';
 export { lockRepository };
 
 /** A repository, by GitHub's id (rows from before the id was kept are matched by name). */
-export interface RepositoryRef {
-  repositoryId: bigint | number | null;
-  repositoryFullName: string;
-}
+export type { RepositoryRef };
 
-function ofRepository(repo: RepositoryRef): Prisma.EnvironmentWhereInput {
-  return repo.repositoryId === null
-    ? { repositoryFullName: repo.repositoryFullName }
-    : { OR: [{ repositoryId: BigInt(repo.repositoryId) }, { repositoryId: null, repositoryFullName: repo.repositoryFullName }] };
-}
+const ofRepository = (repo: RepositoryRef): Prisma.EnvironmentWhereInput => repositoryWhere(repo);
 
 /** Environments holding a place: every one not DESTROYED and not waiting (a FAILED one keeps its namespace). */
 export async function placesTaken(tx: Prisma.TransactionClient, repo: RepositoryRef, exceptId?: number): Promise<number> {
