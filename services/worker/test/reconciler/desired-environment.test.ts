@@ -128,6 +128,11 @@ describe(planWrite.name, () => {
       const unlabeled = await closing(prJob({ action: 'unlabeled' }), 'FAILED', { ...settings, previewLabel: 'preview' });
       expect(unlabeled.state.note).toBe('The `preview` label was removed, so the preview is being removed. Add it again to bring it back.');
       expect(unlabeled.environment).toMatchObject({ status: 'DESTROYING' });
+      for (const status of ['PROVISIONING', 'UPDATING'] as const) {
+        const { write } = await plan({ job: prJob({ action: 'closed', state: 'closed' }), record: record({ environment: environment({ status }), active: [8] }) });
+        expect(write.environment).toMatchObject({ status: 'DESTROYING' });
+        expect(write.supersede).toEqual({ ids: [8], reason: 'pull request closed' });
+      }
     });
 
     it('voids the deployment a reopen queued while the environment is being destroyed, and leaves a destroyed one alone', async () => {

@@ -129,6 +129,11 @@ describe(reconcilePullRequest.name, () => {
       expect(touched).toEqual({ key: KEY, installationId: 99, ...WRITTEN });
     });
 
+    it('leaves counting the repository\'s places to a transaction', async () => {
+      await expect(reconcilePullRequest(ctx({ optimistic, settings: { ...settings, maxEnvironmentsPerRepo: 1 } }), prJob())).rejects.toThrow(NeedsTransaction);
+      expect(calls).toEqual(['read']);
+    });
+
     it('says when the pull request changed meanwhile, or the delivery was applied before', async () => {
       outcome = 'conflict';
       await expect(reconcilePullRequest(ctx({ optimistic }), prJob())).rejects.toThrow(new ConcurrentChange('acme/app#7 changed while this event was decided'));

@@ -38,3 +38,20 @@ describe(snapshotOrder.name, () => {
     expect(snapshotOrder(prJob({ headSha: HEAD }), at(UPDATED_AT), 'event', false)).toBe('apply');
   });
 });
+
+describe('the errors that tell the caller what to do next', () => {
+  it('carry their names, which the logs and the retry rules show', async () => {
+    const { ConcurrentChange, NeedsTransaction } = await import('../../src/reconciler/reconcile-errors.js');
+    for (const [Err, name] of [
+      [SameSecondConflict, 'SameSecondConflict'],
+      [StaleApproval, 'StaleApproval'],
+      [ConcurrentChange, 'ConcurrentChange'],
+      [NeedsTransaction, 'NeedsTransaction'],
+    ] as const) {
+      const err = new Err('why');
+      expect(err).toBeInstanceOf(Error);
+      expect(err.name).toBe(name);
+      expect(String(err)).toBe(`${name}: why`);
+    }
+  });
+});
