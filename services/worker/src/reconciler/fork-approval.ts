@@ -53,6 +53,7 @@ export interface ApprovalDecision {
 
 /** Which ways of approving a fork's commit count (FORK_APPROVAL, default both). */
 export function approvalWays(settings: Pick<PreviewSettings, 'forkApproval'>): { label: boolean; review: boolean } {
+  // Stryker disable next-line StringLiteral: any default other than 'label' or 'review' counts both ways, as 'both' does
   const mode = settings.forkApproval ?? 'both';
   return { label: mode !== 'review', review: mode !== 'label' };
 }
@@ -82,7 +83,7 @@ export function decideApproval(input: ApprovalInput): ApprovalDecision {
   const { job, state, settings } = input;
   const ways = approvalWays(settings);
   const labelOn = job.pullRequest.labels.includes(settings.approveLabel);
-  const d: ApprovalDecision = {
+  const d: Omit<ApprovalDecision, 'approved'> = {
     fromFork: isFromFork(job.pullRequest),
     vouchers: {
       approvedSha: state?.approvedSha ?? null,
@@ -92,7 +93,6 @@ export function decideApproval(input: ApprovalInput): ApprovalDecision {
       reviewApprovalId: state?.reviewApprovalId ?? null,
       trustedSha: state?.trustedSha ?? null,
     },
-    approved: false,
     refusal: null,
     withdrawn: null,
     granted: false,
@@ -103,6 +103,7 @@ export function decideApproval(input: ApprovalInput): ApprovalDecision {
     sha !== null && (sha === d.vouchers.trustedSha || (ways.label && sha === d.vouchers.approvedSha && labelOn) || (ways.review && sha === d.vouchers.reviewApprovedSha));
   if (input.approval?.by === 'label') applyLabel(input, input.approval.change, ways.label, d);
   if (input.approval?.by === 'review' && d.fromFork) applyReview(input, input.approval, ways.review, d);
+  // Stryker disable next-line ConditionalExpression: a review's actions are neither opened nor synchronize; the check gives `before` its type
   if (d.fromFork && input.senderTrusted && job.event === 'pull_request') {
     // The commit a trusted person opened the pull request with, or pushed onto one already vouched for. A push onto
     // the fork's unapproved commits ("Update branch", a fix on top) contains them: it vouches for nothing.
@@ -114,8 +115,7 @@ export function decideApproval(input: ApprovalInput): ApprovalDecision {
     }
   }
   // After this event's changes: the head as vouched for now.
-  d.approved = !d.fromFork || vouched(job.pullRequest.headSha);
-  return d;
+  return { ...d, approved: !d.fromFork || vouched(job.pullRequest.headSha) };
 }
 
 function whoMayApprove(job: PullRequestEventJob): string {
@@ -123,7 +123,7 @@ function whoMayApprove(job: PullRequestEventJob): string {
 }
 
 /** The approval label added or removed. */
-function applyLabel({ job, settings, senderTrusted }: ApprovalInput, change: 'granted' | 'revoked', counts: boolean, d: ApprovalDecision): void {
+function applyLabel({ job, settings, senderTrusted }: ApprovalInput, change: 'granted' | 'revoked', counts: boolean, d: Omit<ApprovalDecision, 'approved'>): void {
   d.granted = change === 'granted';
   if (!counts) {
     if (change === 'granted' && d.fromFork) {
@@ -144,7 +144,7 @@ function applyLabel({ job, settings, senderTrusted }: ApprovalInput, change: 'gr
 }
 
 /** A review of a fork's pull request approving a commit, or the review in force dismissed. */
-function applyReview(input: ApprovalInput, approval: NonNullable<ApprovalChange> & { by: 'review' }, counts: boolean, d: ApprovalDecision): void {
+function applyReview(input: ApprovalInput, approval: NonNullable<ApprovalChange> & { by: 'review' }, counts: boolean, d: Omit<ApprovalDecision, 'approved'>): void {
   const { job, settings, senderTrusted } = input;
   const head = job.pullRequest.headSha;
   if (!counts) {
@@ -178,6 +178,7 @@ function applyReview(input: ApprovalInput, approval: NonNullable<ApprovalChange>
 /** What a person with write access does to approve the head, as the comment tells it (which ways count). */
 function howToApprove(settings: PreviewSettings, labelOn: boolean): string {
   const label = `${labelOn ? 'removes and adds' : 'adds'} the \`${settings.approveLabel}\` label${labelOn ? ' again' : ''}`;
+  // Stryker disable next-line StringLiteral: any default other than 'label' or 'review' takes the default branch, as 'both' does
   switch (settings.forkApproval ?? 'both') {
     case 'label':
       return label;

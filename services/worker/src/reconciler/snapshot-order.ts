@@ -12,15 +12,15 @@ import { SameSecondConflict, StaleApproval } from './reconcile-errors.js';
  */
 export function snapshotOrder(job: PullRequestEventJob, state: PullRequestState | null, authority: SnapshotAuthority, reviewMatters: boolean): 'stale' | 'apply' {
   const pr = job.pullRequest;
-  const lastAt = state?.lastEventAt ?? null;
-  if (authority !== 'event' || !lastAt) return 'apply';
+  if (authority !== 'event' || !state?.lastEventAt) return 'apply';
+  const lastAt = state.lastEventAt;
   const eventAt = new Date(pr.updatedAt);
   const what = `${job.repository.fullName}#${pr.number}`;
   // Strictly older only: GitHub's timestamps have one-second resolution, and events of the same second
   // (opened, then labeled) must all apply, unless they disagree on what the PR is.
   if (eventAt < lastAt && reviewMatters) throw new StaleApproval(`${what}: a review older than the last applied event`);
   if (eventAt < lastAt) return 'stale';
-  if (eventAt.getTime() === lastAt.getTime() && state?.lastPrState != null && (state.lastPrState !== pr.state || state.lastHeadSha !== pr.headSha)) {
+  if (eventAt.getTime() === lastAt.getTime() && state.lastPrState != null && (state.lastPrState !== pr.state || state.lastHeadSha !== pr.headSha)) {
     throw new SameSecondConflict(
       `${what}: an event of the same second disagrees with the last applied one (${state.lastPrState} ${state.lastHeadSha?.slice(0, 7)} against ${pr.state} ${pr.headSha.slice(0, 7)})`,
     );

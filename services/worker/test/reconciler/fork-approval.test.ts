@@ -64,6 +64,12 @@ describe(decideApproval.name, () => {
     expect(decide({ jobOptions: { action: 'synchronize', before: BEFORE }, senderTrusted: false, state: prState({ trustedSha: BEFORE }) })).toMatchObject({ approved: false, refusal: null });
   });
 
+  it('takes a commit for pushed onto another only on a push', () => {
+    for (const action of ['edited', 'labeled', 'ready_for_review'] as const) {
+      expect(decide({ jobOptions: { action, before: BEFORE }, state: prState({ trustedSha: BEFORE }) })).toMatchObject({ approved: false, refusal: null, vouchers: { trustedSha: BEFORE } });
+    }
+  });
+
   it('vouches for a push onto a label-approved commit only while the label is on and counts', () => {
     const state = prState({ approvedSha: BEFORE });
     const push = (labels: string[], forkApproval?: PreviewSettings['forkApproval']) =>
