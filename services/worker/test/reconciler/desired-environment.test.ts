@@ -87,6 +87,8 @@ describe(planWrite.name, () => {
     const later = new Date('2026-03-01T12:30:00Z');
     const { write } = await plan({ job: prJob({ installationId: null }), record: record({ state: prState({ lastEventAt: later }) }) });
     expect(write.state).toMatchObject({ lastEventAt: later, installationId: null, note: 'This repository sends webhooks directly rather than through the Ephemera GitHub App.' });
+    const earlier = await plan({ record: record({ state: prState({ lastEventAt: new Date('2026-03-01T11:00:00Z') }) }) });
+    expect(earlier.write.state.lastEventAt).toEqual(new Date('2026-03-01T12:00:00Z'));
   });
 
   it('updates an environment\'s fields from the event, the new head deployed', async () => {
@@ -269,6 +271,8 @@ describe(planWrite.name, () => {
     expect(write.deployment).toBeNull();
     expect(write.state.note).toBe('Destroyed from the dashboard.');
     expect(write.environment).not.toHaveProperty('status');
+    const stateless = await plan({ job: prJob({ action: 'edited' }), record: { ...rec, state: null } });
+    expect(stateless.write.state.note).toBeNull();
     const back = await plan({ job: prJob({ action: 'labeled', labels: ['preview-approved'] }), record: rec, approval: { by: 'label', change: 'granted' } });
     expect(back.write.deployment).not.toBeNull();
   });
@@ -302,6 +306,8 @@ describe(keptDestroyed.name, () => {
     expect(kept(prJob({ action: 'labeled', label: 'bug' }))).toBe(true);
     expect(kept(prJob({ action: 'edited' }), destroyed({ status: 'DESTROYING' }))).toBe(true);
     expect(kept(prJob({ action: 'labeled', label: 'preview' }))).toBe(true);
+    expect(kept(prJob({ action: 'labeled', label: 'bug' }), destroyed(), false, { ...settings, previewLabel: 'preview' })).toBe(true);
+    expect(kept(prJob({ action: 'edited' }), record({ environment: environment({ status: 'DESTROYED', lastAction: 'destroy' }), state: null }))).toBe(true);
   });
 
   it('brings it back on a push, a reopen, ready for review, the preview label or an approval', () => {

@@ -51,7 +51,7 @@ describe(reconcilePullRequest.name, () => {
     expect(touched).toEqual({ key: KEY, installationId: 99, ...WRITTEN });
     expect(pullRequestKey(prJob())).toEqual(KEY);
     const { write, options } = writes[0]!;
-    expect(options).toEqual({});
+    expect(options).toStrictEqual({});
     expect(write.key).toEqual(KEY);
     expect(write.environment).toEqual({
       insert: {
