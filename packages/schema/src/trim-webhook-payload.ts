@@ -27,13 +27,17 @@ const ghRepository = z.object({
 });
 const isoTime = z.iso.datetime({ offset: true });
 const ghInstallationRef = z.object({ id: ghId }).nullish();
+/** The installation an installation event is about, and the account it is on. */
+const ghInstallation = z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() });
+/** An account acting: a sender, a reviewer. */
+const ghActor = ghAccount.extend({ type: z.string().nullish() });
 
 const sha40 = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha');
 
 const ghPullRequestCommon = z.object({
   installation: ghInstallationRef,
   repository: ghRepository,
-  sender: ghAccount.extend({ type: z.string().nullish() }),
+  sender: ghActor,
   pull_request: z.object({
     number: z.number().int().positive(),
     title: z.string(),
@@ -45,11 +49,11 @@ const ghPullRequestCommon = z.object({
     user: ghAccount.extend({ avatar_url: z.string().nullish(), email: z.string().nullish() }),
     labels: z.array(z.object({ name: z.string() })).nullish(),
     head: z.object({
-      sha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'),
+      sha: sha40,
       ref: z.string().min(1),
       repo: z.object({ full_name: fullName }).nullish(),
     }),
-    base: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'), repo: z.object({ full_name: fullName }) }),
+    base: z.object({ sha: sha40, repo: z.object({ full_name: fullName }) }),
   }),
 });
 
@@ -64,17 +68,17 @@ const ghPullRequestReviewEvent = ghPullRequestCommon.extend({
     id: ghId,
     commit_id: sha40.nullish(),
     state: z.string().max(64),
-    user: ghAccount.extend({ type: z.string().nullish() }).nullish(),
+    user: ghActor.nullish(),
   }),
 });
 
 const ghInstallationEvent = z.object({
-  installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
+  installation: ghInstallation,
   repositories: z.array(z.object({ full_name: fullName })).nullish(),
 });
 
 const ghInstallationRepositoriesEvent = z.object({
-  installation: z.object({ id: ghId, account: z.object({ login: z.string() }).nullish() }),
+  installation: ghInstallation,
   repositories_removed: z.array(z.object({ id: ghId, full_name: fullName })),
 });
 
@@ -107,17 +111,17 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
     deliveryId: meta.deliveryId,
     receivedAt: meta.receivedAt.toISOString(),
   };
+  /** What a job of an event with actions begins with: the delivery, the event and its action (checked above). */
+  const head = <E extends HandledEvent>(e: E) => ({ ...common, event: e, action: action as (typeof HANDLED_EVENTS)[E][number] });
   switch (event) {
     case 'pull_request': {
       const p = parse(ghPullRequestEvent, payload);
       const job: PullRequestJob = {
-        ...common,
-        event,
-        action: action as PullRequestJob['action'],
+        ...head(event),
         ...pullRequestParts(p),
         label: p.label?.name ?? null,
         before: action === 'synchronize' ? (p.before ?? null) : null,
-        sender: senderOf(p),
+        sender: accountOf(p.sender),
       };
       return job;
     }
@@ -125,43 +129,27 @@ export function trimWebhookPayload(meta: DeliveryMeta, payload: unknown): Webhoo
       const p = parse(ghPullRequestReviewEvent, payload);
       const review = p.review;
       const job: PullRequestReviewJob = {
-        ...common,
-        event,
-        action: action as PullRequestReviewJob['action'],
+        ...head(event),
         ...pullRequestParts(p),
         review: {
           id: review.id,
           commitId: review.commit_id ?? null,
           state: review.state.toLowerCase(),
-          user: review.user ? { id: review.user.id, login: review.user.login, type: review.user.type ?? 'User' } : null,
+          user: review.user ? accountOf(review.user) : null,
         },
-        sender: senderOf(p),
+        sender: accountOf(p.sender),
       };
       return job;
     }
     case 'installation': {
       const p = parse(ghInstallationEvent, payload);
-      const job: InstallationJob = {
-        ...common,
-        event,
-        action: action as InstallationJob['action'],
-        installationId: p.installation.id,
-        accountLogin: p.installation.account?.login ?? '',
-        repositories: p.repositories ? p.repositories.map((r) => r.full_name) : null,
-      };
+      const job: InstallationJob = { ...head(event), ...installationParts(p.installation), repositories: p.repositories?.map((r) => r.full_name) ?? null };
       return job;
     }
     case 'installation_repositories': {
       const p = parse(ghInstallationRepositoriesEvent, payload);
-      const job: InstallationRepositoriesJob = {
-        ...common,
-        event,
-        action: action as (typeof HANDLED_EVENTS.installation_repositories)[number],
-        installationId: p.installation.id,
-        accountLogin: p.installation.account?.login ?? '',
-        repositoriesRemoved: p.repositories_removed.map((r) => r.full_name),
-        repositoryIdsRemoved: p.repositories_removed.map((r) => r.id),
-      };
+      const removed = { repositoriesRemoved: p.repositories_removed.map((r) => r.full_name), repositoryIdsRemoved: p.repositories_removed.map((r) => r.id) };
+      const job: InstallationRepositoriesJob = { ...head(event), ...installationParts(p.installation), ...removed };
       return job;
     }
     case 'check_run':
@@ -177,12 +165,7 @@ function pullRequestParts(p: z.infer<typeof ghPullRequestCommon>): Pick<PullRequ
   const pr = p.pull_request;
   return {
     installationId: p.installation?.id ?? null,
-    repository: {
-      id: p.repository.id,
-      fullName: p.repository.full_name,
-      name: p.repository.name,
-      ownerLogin: p.repository.owner.login,
-    },
+    repository: repositoryOf(p.repository),
     pullRequest: {
       number: pr.number,
       title: pr.title,
@@ -207,8 +190,18 @@ function pullRequestParts(p: z.infer<typeof ghPullRequestCommon>): Pick<PullRequ
   };
 }
 
-function senderOf(p: z.infer<typeof ghPullRequestCommon>): PullRequestJob['sender'] {
-  return { id: p.sender.id, login: p.sender.login, type: p.sender.type ?? 'User' };
+function repositoryOf(r: z.infer<typeof ghRepository>): PullRequestJob['repository'] {
+  return { id: r.id, fullName: r.full_name, name: r.name, ownerLogin: r.owner.login };
+}
+
+/** A sender or a reviewer: an account without a type is a user's. */
+function accountOf(a: z.infer<typeof ghActor>): PullRequestJob['sender'] {
+  return { id: a.id, login: a.login, type: a.type ?? 'User' };
+}
+
+/** An installation event's installation and the account it is on ('' when GitHub names none). */
+function installationParts(installation: z.infer<typeof ghInstallation>): Pick<InstallationJob, 'installationId' | 'accountLogin'> {
+  return { installationId: installation.id, accountLogin: installation.account?.login ?? '' };
 }
 
 /** A commit's check concluding: which repository and commit, and the check's name where the event has one. */
@@ -234,7 +227,7 @@ function commitCheckJob(event: CommitCheckJob['event'], common: { deliveryId: st
     event,
     action: event === 'status' ? null : 'completed',
     installationId: p.installation?.id ?? null,
-    repository: { id: p.repository.id, fullName: p.repository.full_name, name: p.repository.name, ownerLogin: p.repository.owner.login },
+    repository: repositoryOf(p.repository),
     sha,
     name,
   };

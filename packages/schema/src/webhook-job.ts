@@ -102,13 +102,21 @@ const pullRequestSnapshot = z.object({
   labels: z.array(z.string()),
 });
 
-/** Who caused the event; `type` is `Bot` for apps (a bot never approves a fork). */
-const sender = z.object({ id: githubId, login: z.string(), type: z.string().default('User') });
+/** A GitHub account acting: `type` is `Bot` for apps (a bot never approves a fork). */
+const account = z.object({ id: githubId, login: z.string(), type: z.string().default('User') });
+/** Who caused the event. */
+const sender = account;
+
+/** The events whose jobs name their action. */
+type EventWithActions = Exclude<HandledEvent, 'status' | CommitCheckEvent>;
+
+/** What the job of a delivery of `event` starts with: the delivery, the event and its action. */
+function eventJobFields<E extends EventWithActions>(event: E) {
+  return { ...base, event: z.literal(event), action: z.enum(HANDLED_EVENTS[event]) };
+}
 
 const pullRequestJobSchema = z.object({
-  ...base,
-  event: z.literal('pull_request'),
-  action: z.enum(HANDLED_EVENTS.pull_request),
+  ...eventJobFields('pull_request'),
   repository: repositoryRef,
   pullRequest: pullRequestSnapshot,
   /** The label added or removed (labeled / unlabeled only). */
@@ -123,9 +131,7 @@ const pullRequestJobSchema = z.object({
 export type PullRequestJob = z.infer<typeof pullRequestJobSchema>;
 
 const pullRequestReviewJobSchema = z.object({
-  ...base,
-  event: z.literal('pull_request_review'),
-  action: z.enum(HANDLED_EVENTS.pull_request_review),
+  ...eventJobFields('pull_request_review'),
   repository: repositoryRef,
   /** The pull request as the review event shows it. */
   pullRequest: pullRequestSnapshot,
@@ -136,7 +142,7 @@ const pullRequestReviewJobSchema = z.object({
     /** `approved`, `changes_requested`, `commented`, `dismissed` (lowercased). */
     state: z.string().max(64),
     /** The review's author; null when GitHub gives none (a deleted account). */
-    user: z.object({ id: githubId, login: z.string(), type: z.string().default('User') }).nullable(),
+    user: account.nullable(),
   }),
   sender,
 });
@@ -146,9 +152,7 @@ export type PullRequestReviewJob = z.infer<typeof pullRequestReviewJobSchema>;
 export type PullRequestEventJob = PullRequestJob | PullRequestReviewJob;
 
 const installationJobSchema = z.object({
-  ...base,
-  event: z.literal('installation'),
-  action: z.enum(HANDLED_EVENTS.installation),
+  ...eventJobFields('installation'),
   installationId: githubId,
   accountLogin: z.string(),
   /** The repositories GitHub lists with the event, when it lists them. */
@@ -157,9 +161,7 @@ const installationJobSchema = z.object({
 export type InstallationJob = z.infer<typeof installationJobSchema>;
 
 const installationRepositoriesJobSchema = z.object({
-  ...base,
-  event: z.literal('installation_repositories'),
-  action: z.enum(HANDLED_EVENTS.installation_repositories),
+  ...eventJobFields('installation_repositories'),
   installationId: githubId,
   /** The account the App is installed on ('' in jobs queued before it was kept). */
   accountLogin: z.string().default(''),
@@ -176,7 +178,7 @@ const commitCheckJobSchema = z.object({
   action: z.literal('completed').nullable(),
   repository: repositoryRef,
   /** The commit the check ran on. */
-  sha: z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character commit sha'),
+  sha: sha40,
   /** A check run's name or a commit status's context; null for a check suite or a workflow run, which name no one check. */
   name: z.string().max(1024).nullable(),
 });

@@ -84,6 +84,10 @@ describe('environment state machine', () => {
     expect(() => assertEnvironmentTransition('DESTROYED', 'READY', 42)).toThrow(
       'illegal environment transition for environment 42: DESTROYED → READY',
     );
+    const err = new IllegalTransitionError('deployment', 'SUCCESS', 'QUEUED');
+    expect(err).toMatchObject({ name: 'IllegalTransitionError', entity: 'deployment', from: 'SUCCESS', to: 'QUEUED', message: 'illegal deployment transition: SUCCESS → QUEUED' });
+    expect(() => assertDeploymentTransition('SUCCESS', 'QUEUED', 7)).toThrow(new IllegalTransitionError('deployment', 'SUCCESS', 'QUEUED', 7));
+    expect(() => assertDeploymentTransition('SUCCESS', 'QUEUED', 7)).toThrow('illegal deployment transition for deployment 7: SUCCESS → QUEUED');
   });
 
   it('gives as predecessors of each status exactly the statuses the design moves from to it', () => {
