@@ -96,7 +96,7 @@ const ADMIN = { username: 'kubernetes-admin', uid: '', groups: ['kubeadm:cluster
 type User = typeof WORKER;
 
 const PREVIEW = namespaceFor('acme/web', 7, 42);
-/** A namespace as the worker makes it (preview-manifests.ts: ownerLabels, the PR, Pod Security). */
+/** A namespace as the worker makes it (preview-fences.ts: ownerLabels, the PR, Pod Security). */
 function previewNamespace(name = PREVIEW, labels: Record<string, string | undefined> = {}): Obj {
   const all: Record<string, string | undefined> = {
     'app.kubernetes.io/managed-by': 'ephemera',

@@ -27,7 +27,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ingestConfigSchema, loadIngestConfig } from '../../../services/ingest/src/config.js';
 import { loadQueryConfig, queryConfigSchema } from '../../../services/query/src/config.js';
 import { loadWorkerConfig, previewGateway, workerConfigSchema } from '../../../services/worker/src/config.js';
-import { LABELS, MANAGED_BY } from '../../../services/worker/src/provisioners/kubernetes/preview-manifests.js';
+import { LABELS, MANAGED_BY } from '../../../services/worker/src/provisioners/kubernetes/preview-labels.js';
 import { kustomizeBuild, type KubeObject } from './kustomize.js';
 import { probePasses, runRedisStart } from './redis-start.js';
 

@@ -11,10 +11,12 @@ import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { KubeApi } from '../../../services/worker/src/provisioners/kubernetes/kube-api.js';
 import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, gatewayPermission, permissionKeys } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-permissions.js';
-import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-provisioner.js';
+import { KubernetesProvisioner } from '../../../services/worker/src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { previewRoleBinding } from '../../../services/worker/src/provisioners/kubernetes/preview-role-binding.js';
 import type { PreviewConfigSource } from '../../../services/worker/src/provisioners/preview-config-source.js';
 import type { ProvisionTarget } from '../../../services/worker/src/provisioners/provisioner.js';
+import { GATEWAY_ENV, kubeSettings } from '../../../services/worker/test/kube-provisioner.js';
+import type { EnvOverrides } from '../../../services/worker/test/worker-settings.js';
 import { kustomizeBuild, type KubeObject } from './kustomize.js';
 
 // The worker's rights as deploy/kubernetes ships them: the roles against the provisioner's permission tables, and the
@@ -196,31 +198,25 @@ describe('the Kubernetes provisioner with only the shipped rights (RBAC and admi
     secret('other', 'Opaque', { token: 'not for previews' });
 
     api = new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), requestTimeoutMs: 5_000 });
-    provisioner = new KubernetesProvisioner(options());
+    provisioner = make();
   });
-  /** The provisioner's settings here: an Ingress each, TLS copied in; `overrides` for a Gateway. */
-  const options = (overrides: Partial<KubernetesProvisionerOptions> = {}): KubernetesProvisionerOptions => ({
-    api,
-    configs,
+  /** The provisioner as configured here: an Ingress each, TLS copied in; `env` for a Gateway. */
+  const make = (env: EnvOverrides = {}) => {
     // The instance the shipped policies name.
-    instance: 'default',
-    baseDomain: 'preview.test',
-    urlScheme: 'https',
-    quota: { cpu: '2', memory: '4Gi', pods: 20 },
-    defaults: { cpu: '250m', memory: '256Mi' },
-    ingressNamespace: 'ingress-nginx',
-    ingressClass: 'nginx',
-    tlsMode: 'copy',
-    tlsSecret: { namespace: 'preview-secrets', name: 'preview-wildcard-tls' },
-    imagePullSecret: { namespace: 'preview-secrets', name: 'registry-pull' },
-    secretsNamespace: 'preview-secrets',
-    secretsAllowed: ['preview-db'],
-    destroyTimeoutSeconds: 60,
-    githubWebUrl: 'https://github.com',
-    pollIntervalMs: 10,
-    secondMs: 10,
-    ...overrides,
-  });
+    const settings = kubeSettings(
+      'default',
+      {
+        PREVIEW_URL_SCHEME: 'https',
+        PREVIEW_TLS_MODE: 'copy',
+        PREVIEW_TLS_SECRET: 'preview-secrets/preview-wildcard-tls',
+        PREVIEW_IMAGE_PULL_SECRET: 'preview-secrets/registry-pull',
+        PREVIEW_SECRETS_NAMESPACE: 'preview-secrets',
+        PREVIEW_SECRETS_ALLOWED: 'preview-db',
+      },
+      env,
+    );
+    return new KubernetesProvisioner(settings, { api, configs, clock: { pollMs: 10, secondMs: 10 } });
+  };
   afterAll(async () => {
     await fake?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -300,9 +296,7 @@ describe('the Kubernetes provisioner with only the shipped rights (RBAC and admi
       },
     });
     const before = fake.requests.length;
-    const gateway = new KubernetesProvisioner(
-      options({ tlsMode: undefined, tlsSecret: undefined, urlScheme: 'http', gateway: { namespace: 'gateway-system', name: 'previews', sectionName: undefined, dataPlaneNamespace: 'gateway-system' } }),
-    );
+    const gateway = make({ ...GATEWAY_ENV, PREVIEW_TLS_MODE: undefined, PREVIEW_TLS_SECRET: undefined, PREVIEW_URL_SCHEME: 'http' });
     await expect(gateway.checkAccess(signal)).resolves.toEqual({ username: WORKER, warnings: [] });
     await gateway.provision(target(5, 'b'.repeat(40)), log, signal);
     expect(logs).toContain('HTTPRoute ephemera-preview accepted by Gateway gateway-system/previews');

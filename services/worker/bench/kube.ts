@@ -39,7 +39,7 @@ async function main() {
   // 1. Requests per deploy, on the scaled clock; the old polling code polled every 2 s of that clock.
   for (const waitSeconds of [60, 600]) {
     const fake: FakeKubernetes = await startFakeKubernetes({ secondMs: SECOND_MS, controllerDelayMs: 5, rollout: () => ({ readiness: { passAfterSeconds: waitSeconds } }) });
-    const h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, { secondMs: SECOND_MS, pollIntervalMs: 2 * SECOND_MS }, dirs) });
+    const h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, {}, dirs, { secondMs: SECOND_MS, pollMs: 2 * SECOND_MS }) });
     try {
       h.fakeGithub!.setFile('acme/bench', sha(waitSeconds), '.ephemera.yml', config(waitSeconds + 300));
       await h.deliver(pullRequestPayload({ action: 'opened', number: waitSeconds, repository: 'acme/bench', headSha: sha(waitSeconds), updatedAt: at(1) }));
@@ -59,7 +59,7 @@ async function main() {
 
   // 2. READY latency at RATE deploys a second, on the real clock.
   const fake = await startFakeKubernetes({ controllerDelayMs: 20 });
-  const h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, { secondMs: 1_000, pollIntervalMs: 2_000 }, dirs), concurrency: 8 });
+  const h = await startHarness({ provisionerFor: kubeProvisionerFor(fake, {}, dirs, { secondMs: 1_000, pollMs: 2_000 }), concurrency: 8 });
   const latencies: number[] = [];
   try {
     const started = Date.now();

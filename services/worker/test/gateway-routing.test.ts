@@ -5,16 +5,14 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/glo
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { parsePreviewConfig } from '@ephemera/schema';
 import { startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
-import type { PreviewGatewaySettings } from '../src/config.js';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
-import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
-import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
+import { GATEWAY_ENV, KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
+import type { EnvOverrides } from './worker-settings.js';
 
 // PREVIEW_ROUTING=gateway against the fake API server and its Gateway controller, which decides as the Gateway API
 // specifies (listeners' allowedRoutes and hostnames, backend references) and writes the route's status.parents.
 
 const CONTROLLER = 'example.net/gateway-controller';
-const GATEWAY: PreviewGatewaySettings = { namespace: 'gateway-system', name: 'previews', sectionName: undefined, dataPlaneNamespace: 'gateway-system' };
 const ROUTE = 'ephemera-preview';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -50,10 +48,11 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-function make(overrides: Partial<KubernetesProvisionerOptions> = {}) {
+/** The provisioner on the test's fake API, with the worker's environment `env` (default: routed by the Gateway). */
+function make(env: EnvOverrides = GATEWAY_ENV) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
   dirs.push(dir);
-  return directProvisioner(new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), requestTimeoutMs: 5_000 }), 'gw', { gateway: GATEWAY, ...overrides });
+  return directProvisioner(new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), requestTimeoutMs: 5_000 }), 'gw', env);
 }
 
 function config(text: string) {
@@ -129,9 +128,9 @@ describe('previews routed by an HTTPRoute on the operator\'s Gateway', () => {
   it('a listener named by PREVIEW_GATEWAY_SECTION: the route attaches to it alone', async () => {
     seedGateway(fake);
     const target = directTarget(5, 'gw', 'a'.repeat(40), WEB);
-    await make({ gateway: { ...GATEWAY, sectionName: 'https' } }).provision(target, () => {}, signal);
+    await make({ ...GATEWAY_ENV, PREVIEW_GATEWAY_SECTION: 'https' }).provision(target, () => {}, signal);
     expect(routeIn(target.namespace).spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'gateway-system', name: 'previews', sectionName: 'https' }]);
-    await expect(make({ gateway: { ...GATEWAY, sectionName: 'http' } }).provision(directTarget(6, 'gw', 'a'.repeat(40), WEB), () => {}, signal)).rejects.toThrow(
+    await expect(make({ ...GATEWAY_ENV, PREVIEW_GATEWAY_SECTION: 'http' }).provision(directTarget(6, 'gw', 'a'.repeat(40), WEB), () => {}, signal)).rejects.toThrow(
       /refused HTTPRoute ephemera-preview: NoMatchingParent/,
     );
   });
@@ -152,7 +151,8 @@ describe('previews routed by an HTTPRoute on the operator\'s Gateway', () => {
   it('switching PREVIEW_ROUTING moves a preview on its next deploy: the new route applied, then the old kind pruned', async () => {
     seedGateway(fake);
     const target = directTarget(8, 'gw', 'a'.repeat(40), WEB);
-    const ingress = make({ gateway: undefined });
+    // PREVIEW_ROUTING's default: an Ingress.
+    const ingress = make({});
     await ingress.provision(target, () => {}, signal);
     expect(fake.list('networking.k8s.io/v1', 'Ingress', target.namespace).map((o) => o.metadata.name)).toEqual([ROUTE]);
     expect(routeIn(target.namespace)).toBeUndefined();

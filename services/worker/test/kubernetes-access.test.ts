@@ -6,8 +6,8 @@ import { parsePreviewConfig } from '@ephemera/schema';
 import { startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
 import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, gatewayPermission, sourceSecretPermissions, type KubernetesPermission } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
-import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
-import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
+import { GATEWAY_ENV, KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
+import type { EnvOverrides } from './worker-settings.js';
 
 // The worker's own rights, against a fake API server that authorizes every request by the RBAC objects it holds,
 // as a cluster does: the start-up check, and the RoleBinding each preview namespace gets.
@@ -72,10 +72,10 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-function make(overrides: Partial<KubernetesProvisionerOptions> = {}) {
+function make(env: EnvOverrides = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ephemera-kube-'));
   dirs.push(dir);
-  return directProvisioner(new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), requestTimeoutMs: 5_000 }), 'access', overrides);
+  return directProvisioner(new KubeApi({ kubeconfigPath: fake.writeKubeconfig(dir), requestTimeoutMs: 5_000 }), 'access', env);
 }
 
 const WEB = (() => {
@@ -119,7 +119,7 @@ describe('Kubernetes provisioner: start-up check', () => {
   it('checks `get` on each source Secret by name, and nothing wider', async () => {
     seedWorkerRoles(fake);
     seedSourceSecrets(fake, ['preview-db']);
-    const p = make({ secretsNamespace: 'preview-secrets', secretsAllowed: ['preview-db'], imagePullSecret: { namespace: 'preview-secrets', name: 'registry-pull' } });
+    const p = make({ PREVIEW_SECRETS_NAMESPACE: 'preview-secrets', PREVIEW_SECRETS_ALLOWED: 'preview-db', PREVIEW_IMAGE_PULL_SECRET: 'preview-secrets/registry-pull' });
     expect(p.sourceSecrets()).toEqual([
       { namespace: 'preview-secrets', name: 'registry-pull' },
       { namespace: 'preview-secrets', name: 'preview-db' },
@@ -134,7 +134,7 @@ describe('Kubernetes provisioner: start-up check', () => {
     fake = await startFakeKubernetes({ authorization: 'rbac', user: WORKER, terminatingMs: 30, controllerDelayMs: 5, secondMs: KUBE_SECOND_MS, gatewayApi: {} });
     seedWorkerRoles(fake);
     fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gateway-system' } });
-    const p = make({ gateway: { namespace: 'gateway-system', name: 'previews', sectionName: undefined, dataPlaneNamespace: 'gateway-system' } });
+    const p = make(GATEWAY_ENV);
     await expect(p.checkAccess()).rejects.toThrow(/what the provisioner needs: get gateway gateway-system\/previews;/);
     // Deploy's Role (deploy/kubernetes/preview-gateway): the one name, nothing wider.
     seedGatewayRole(fake);
@@ -154,7 +154,7 @@ describe('Kubernetes provisioner: start-up check', () => {
 
   it('a cluster without the Gateway API: PREVIEW_ROUTING=gateway stops the worker saying so', async () => {
     seedWorkerRoles(fake);
-    const p = make({ gateway: { namespace: 'gateway-system', name: 'previews', sectionName: undefined, dataPlaneNamespace: 'gateway-system' } });
+    const p = make(GATEWAY_ENV);
     seedGatewayRole(fake);
     await expect(p.checkAccess()).rejects.toThrow(/the cluster does not serve the Gateway API \(gateway\.networking\.k8s\.io\/v1\): install its CRDs/);
   });
@@ -162,7 +162,7 @@ describe('Kubernetes provisioner: start-up check', () => {
   it('uses EPHEMERA_KUBE_SUBJECT instead of asking, and warns of rights no worker needs', async () => {
     seedWorkerRoles(fake);
     bindCluster(fake, 'cluster-admin', worker, 'too-much');
-    const result = await make({ kubeSubject: WORKER }).checkAccess();
+    const result = await make({ EPHEMERA_KUBE_SUBJECT: WORKER }).checkAccess();
     expect(fake.requests.filter((r) => r.resource === 'selfsubjectreviews')).toHaveLength(0);
     expect(result.warnings).toEqual([
       `${WORKER} may list secrets cluster-wide, which Ephemera never needs: its identity is bound to more than deploy/kubernetes grants`,
@@ -177,7 +177,7 @@ describe('Kubernetes provisioner: start-up check', () => {
     dirs.push(dir);
     const file = path.join(dir, 'config');
     writeFileSync(file, fake.kubeconfig.replace(fake.url, 'http://127.0.0.1:9'));
-    const p = make({ api: new KubeApi({ kubeconfigPath: file, requestTimeoutMs: 2_000 }) });
+    const p = directProvisioner(new KubeApi({ kubeconfigPath: file, requestTimeoutMs: 2_000 }), 'access');
     await expect(p.checkAccess()).rejects.toThrow(/^cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:9: /);
   });
 

@@ -4,9 +4,9 @@ import { AccountAllowList } from '@ephemera/schema';
 import { pullRequestPayload, startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { mendStuck, reconcileNamespaces } from '../src/processors/cleanup-processor.js';
 import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, permissionKeys, sourceSecretPermissions } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
-import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 import { KUBE_SECOND_MS, kubeProvisionerFor } from './kube-provisioner.js';
+import type { EnvOverrides } from './worker-settings.js';
 
 // The real driver, through @kubernetes/client-node, against the fake API server from the test kit; the
 // configuration is read through the fake GitHub's contents API with the App's installation token.
@@ -27,7 +27,7 @@ timeout_seconds: 600
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const provisionerFor = (fake: FakeKubernetes, overrides: Partial<KubernetesProvisionerOptions> = {}) => kubeProvisionerFor(fake, overrides, dirs);
+const provisionerFor = (fake: FakeKubernetes, env: EnvOverrides = {}) => kubeProvisionerFor(fake, env, dirs);
 
 async function envOf(h: Harness, repository: string, pr: number) {
   return h.db.environment.findFirstOrThrow({ where: { repositoryFullName: repository, prNumber: pr } });
@@ -340,7 +340,7 @@ describe('Kubernetes provisioner: a teardown holds no provisioning slot', () => 
   beforeAll(async () => {
     fake = await startFakeKubernetes({ terminatingMs: 20, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
     // One job at a time, and a teardown allowed to take 50 (configured) minutes.
-    h = await startHarness({ provisionerFor: provisionerFor(fake, { destroyTimeoutSeconds: 3_000 }), concurrency: 1 });
+    h = await startHarness({ provisionerFor: provisionerFor(fake, { DESTROY_TIMEOUT_SECONDS: '3000' }), concurrency: 1 });
     for (const n of [40, 41]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', 'version: 1\nservices:\n  web:\n    image: nginx:1.27\n    port: 80\ntimeout_seconds: 600\n');
   });
   afterAll(async () => {
@@ -413,9 +413,9 @@ describe('Kubernetes provisioner: forks and secrets', () => {
     });
     h = await startHarness({
       provisionerFor: provisionerFor(fake, {
-        tlsSecret: { namespace: 'preview-secrets', name: 'wildcard-tls' },
-        imagePullSecret: { namespace: 'preview-secrets', name: 'registry' },
-        urlScheme: 'https',
+        PREVIEW_TLS_SECRET: 'preview-secrets/wildcard-tls',
+        PREVIEW_IMAGE_PULL_SECRET: 'preview-secrets/registry',
+        PREVIEW_URL_SCHEME: 'https',
       }),
     });
     // Fork pull requests here are opened by someone with write access, so they deploy without a label.
@@ -483,7 +483,7 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
   let h: Harness;
   beforeAll(async () => {
     fake = await startFakeKubernetes({ terminatingMs: 50, controllerDelayMs: 10, secondMs: KUBE_SECOND_MS });
-    h = await startHarness({ provisionerFor: provisionerFor(fake, { destroyTimeoutSeconds: 30 }) });
+    h = await startHarness({ provisionerFor: provisionerFor(fake, { DESTROY_TIMEOUT_SECONDS: '30' }) });
     for (const n of [30, 31, 32, 33]) h.fakeGithub!.setFile(REPO, sha(n), '.ephemera.yml', CONFIG);
   });
   afterAll(async () => {

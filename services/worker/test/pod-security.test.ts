@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
 import { startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
-import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
-import { environmentSelector, jobManifest } from '../src/provisioners/kubernetes/preview-manifests.js';
+import { environmentSelector } from '../src/provisioners/kubernetes/preview-labels.js';
+import { jobManifest } from '../src/provisioners/kubernetes/preview-job.js';
 import { waitForRollout } from '../src/provisioners/kubernetes/rollout-waiter.js';
 import type { ProvisionTarget } from '../src/provisioners/provisioner.js';
 import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
 import { PREVIEW_YAML, deploymentsOf, ofKind, previewConfig, renderInput, renderPreview } from './preview-render.js';
+import type { EnvOverrides } from './worker-settings.js';
 
 /**
  * The Pod Security Standards' `restricted` profile, written out from https://kubernetes.io/docs/concepts/security/pod-security-standards/
@@ -122,7 +123,7 @@ describe('the fake API server (enforcing Pod Security) admits a preview in a res
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const provisioner = (overrides: Partial<KubernetesProvisionerOptions> = {}) => directProvisioner(api, 'pss', overrides);
+  const provisioner = (env: EnvOverrides = {}) => directProvisioner(api, 'pss', env);
   const target = (pr: number): ProvisionTarget => directTarget(pr, 'pss', 'c'.repeat(40), { file: '.ephemera.yml', config: previewConfig(PREVIEW_YAML) });
 
   it('an end-to-end deploy reaches READY; the pods were admitted under restricted:latest', async () => {

@@ -7,11 +7,11 @@ import { startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
 import { loadWorkerConfig } from '../src/config.js';
 import { imageAllowed, registryHost } from '../src/provisioners/kubernetes/image-policy.js';
 import { KubeApi } from '../src/provisioners/kubernetes/kube-api.js';
-import type { KubernetesProvisionerOptions } from '../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { CERT_MANAGER_ISSUER } from '../src/provisioners/kubernetes/preview-route.js';
 import { ProvisionError, type ProvisionTarget } from '../src/provisioners/provisioner.js';
 import { KUBE_SECOND_MS, directProvisioner, directTarget } from './kube-provisioner.js';
 import { PREVIEW_YAML, deploymentsOf, ingressOf, previewConfig, renderPreview } from './preview-render.js';
+import type { EnvOverrides } from './worker-settings.js';
 
 const HOST = 'pr-7-web.preview.test';
 const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1/x', QUEUE_SIGNING_KEY: 'k'.repeat(32) };
@@ -98,13 +98,13 @@ describe('TLS copies and the image allow-list, against the fake API server', () 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const provisioner = (overrides: Partial<KubernetesProvisionerOptions> = {}) => directProvisioner(api, 'tls', overrides);
+  const provisioner = (env: EnvOverrides = {}) => directProvisioner(api, 'tls', env);
   const target = (pr: number): ProvisionTarget => directTarget(pr, 'tls', 'd'.repeat(40), { file: '.ephemera.yml', config: previewConfig(PREVIEW_YAML) });
   const signal = new AbortController().signal;
   const secrets = (ns: string) => fake.list('v1', 'Secret', ns).map((s) => s.metadata.name);
 
   it('copy: the wildcard Secret is copied in and used', async () => {
-    await provisioner({ tlsSecret: { namespace: 'ingress-nginx', name: 'wildcard-tls' } }).provision(target(1), () => undefined, signal);
+    await provisioner({ PREVIEW_TLS_SECRET: 'ingress-nginx/wildcard-tls' }).provision(target(1), () => undefined, signal);
     expect(secrets('pr-1-web-tls')).toEqual(['wildcard-tls']);
     expect(fake.list('networking.k8s.io/v1', 'Ingress', 'pr-1-web-tls')[0].spec.tls).toEqual([{ hosts: ['pr-1-web-tls.preview.test'], secretName: 'wildcard-tls' }]);
   });
@@ -112,7 +112,7 @@ describe('TLS copies and the image allow-list, against the fake API server', () 
   it('default-certificate and cert-manager: nothing is copied, the key is never read', async () => {
     const before = fake.requests.length;
     await provisioner({}).provision(target(2), () => undefined, signal);
-    await provisioner({ tlsMode: 'cert-manager', tlsIssuer: 'letsencrypt' }).provision(target(3), () => undefined, signal);
+    await provisioner({ PREVIEW_TLS_MODE: 'cert-manager', PREVIEW_TLS_ISSUER: 'letsencrypt' }).provision(target(3), () => undefined, signal);
     expect(secrets('pr-2-web-tls')).toEqual([]);
     expect(secrets('pr-3-web-tls')).toEqual([]);
     expect(fake.requests.slice(before).filter((r) => r.resource === 'secrets')).toEqual([]);
@@ -123,7 +123,7 @@ describe('TLS copies and the image allow-list, against the fake API server', () 
 
   it('an image outside PREVIEW_IMAGE_ALLOWED fails before anything is applied, naming the image and the patterns', async () => {
     const before = fake.requests.length;
-    const failure = provisioner({ imageAllowed: ['ghcr.io/acme/*'] }).provision(target(4), () => undefined, signal);
+    const failure = provisioner({ PREVIEW_IMAGE_ALLOWED: 'ghcr.io/acme/*' }).provision(target(4), () => undefined, signal);
     await expect(failure).rejects.toThrow('services.worker.image docker.io/library/node:20 is not an image this installation runs (PREVIEW_IMAGE_ALLOWED: ghcr.io/acme/*)');
     await expect(failure).rejects.toMatchObject({ transient: false });
     await expect(failure).rejects.toBeInstanceOf(ProvisionError);

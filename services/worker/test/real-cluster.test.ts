@@ -176,7 +176,7 @@ suite('the quota on a real cluster', () => {
   let api: KubeApi;
   beforeAll(async () => {
     api = clusterApi();
-    h = await startHarness({ provisionerFor: clusterProvisionerFor(api, `test-${process.pid}-quota`, { quota: { cpu: '1', memory: '1Gi', pods: 5 } }) });
+    h = await startHarness({ provisionerFor: clusterProvisionerFor(api, `test-${process.pid}-quota`, { PREVIEW_QUOTA_CPU: '1', PREVIEW_QUOTA_MEMORY: '1Gi', PREVIEW_QUOTA_PODS: '5' }) });
   }, 60_000);
   afterAll(async () => {
     await deleteLeftNamespaces(h).catch(() => undefined);

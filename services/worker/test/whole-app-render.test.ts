@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { parseConfig } from '@ephemera/runtime';
 import { workerConfigSchema } from '../src/config.js';
-import { addonSecret, jobManifest } from '../src/provisioners/kubernetes/preview-manifests.js';
+import { addonSecret } from '../src/provisioners/kubernetes/preview-addons.js';
+import { jobManifest } from '../src/provisioners/kubernetes/preview-job.js';
 import { deploymentsOf, ingressOf, ofKind, previewConfig, renderInput, renderPreview } from './preview-render.js';
 
 /* The objects of a whole app: add-ons (StatefulSet, Service, Secret), job runs and routes, as rendered. */

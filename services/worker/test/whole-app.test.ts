@@ -155,13 +155,13 @@ describe('a whole app on the Kubernetes provisioner (fake API server)', () => {
     when: before_deploy
 `;
     const before = fake.requests.length;
-    const failure = directProvisioner(api, 'app', { imageAllowed: ['ghcr.io/acme/*'] }).provision(target(7, sha('a'), yaml, { deploymentId: 71 }), () => {}, signal);
+    const failure = directProvisioner(api, 'app', { PREVIEW_IMAGE_ALLOWED: 'ghcr.io/acme/*' }).provision(target(7, sha('a'), yaml, { deploymentId: 71 }), () => {}, signal);
     await expect(failure).rejects.toThrow('jobs.migrate.image docker.io/library/node:20 is not an image this installation runs (PREVIEW_IMAGE_ALLOWED: ghcr.io/acme/*)');
     await expect(failure).rejects.toMatchObject({ transient: false });
     expect(fake.requests.slice(before).filter((r) => r.verb !== 'get')).toEqual([]);
     expect(fake.get('v1', 'Namespace', undefined, 'pr-7-web-app')).toBeUndefined();
     // The same file with the job's image allowed deploys.
-    await directProvisioner(api, 'app', { imageAllowed: ['ghcr.io/acme/*', 'docker.io/library/node:*'] }).provision(target(7, sha('a'), yaml, { deploymentId: 72 }), () => {}, signal);
+    await directProvisioner(api, 'app', { PREVIEW_IMAGE_ALLOWED: 'ghcr.io/acme/*,docker.io/library/node:*' }).provision(target(7, sha('a'), yaml, { deploymentId: 72 }), () => {}, signal);
     expect(fake.get('batch/v1', 'Job', 'pr-7-web-app', 'migrate-aaaaaaa-72')).toBeDefined();
   });
 

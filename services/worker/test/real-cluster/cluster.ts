@@ -3,9 +3,10 @@ import type { Deployment, Environment } from '@ephemera/db';
 import type { FakeGithub } from '@ephemera/testkit';
 import { InstallationClients } from '../../src/github/installation-clients.js';
 import { KubeApi } from '../../src/provisioners/kubernetes/kube-api.js';
-import { KubernetesProvisioner, type KubernetesProvisionerOptions } from '../../src/provisioners/kubernetes/kubernetes-provisioner.js';
+import { KubernetesProvisioner } from '../../src/provisioners/kubernetes/kubernetes-provisioner.js';
 import { GithubConfigSource } from '../../src/provisioners/preview-config-source.js';
 import type { Harness } from '../harness.js';
+import { workerSettings, type EnvOverrides } from '../worker-settings.js';
 
 // What the real-cluster suite shares: the cluster's API, the provisioner as an operator would configure it for a
 // kind/k3d cluster, and waits that end with what the worker logged when they run out (a CI run is all there is to read).
@@ -22,25 +23,25 @@ export function clusterApi(): KubeApi {
  * `instance` keeps each harness's namespaces its own: the scratch databases all count environment ids from 1, so
  * a sweep of one harness must never see another's namespaces as orphans.
  */
-export function clusterProvisionerFor(api: KubeApi, instance: string, overrides: Partial<KubernetesProvisionerOptions> = {}) {
+export function clusterProvisionerFor(api: KubeApi, instance: string, env: EnvOverrides = {}) {
+  const settings = workerSettings(
+    {
+      EPHEMERA_INSTANCE: instance,
+      PREVIEW_BASE_DOMAIN: '127.0.0.1.nip.io',
+      PREVIEW_URL_SCHEME: 'http',
+      PREVIEW_QUOTA_CPU: '2',
+      PREVIEW_QUOTA_MEMORY: '2Gi',
+      PREVIEW_QUOTA_PODS: '10',
+      PREVIEW_DEFAULT_CPU: '100m',
+      PREVIEW_DEFAULT_MEMORY: '64Mi',
+      DESTROY_TIMEOUT_SECONDS: '300',
+    },
+    env,
+  );
   return ({ fakeGithub, pem }: { fakeGithub: FakeGithub; pem: string }) =>
-    new KubernetesProvisioner({
+    new KubernetesProvisioner(settings, {
       api,
       configs: new GithubConfigSource(new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 10_000), { maxReplicas: 3 }),
-      instance,
-      baseDomain: '127.0.0.1.nip.io',
-      urlScheme: 'http',
-      quota: { cpu: '2', memory: '2Gi', pods: 10 },
-      defaults: { cpu: '100m', memory: '64Mi' },
-      ingressNamespace: 'ingress-nginx',
-      ingressClass: undefined,
-      tlsSecret: undefined,
-      imagePullSecret: undefined,
-      secretsNamespace: undefined,
-      secretsAllowed: [],
-      destroyTimeoutSeconds: 300,
-      githubWebUrl: 'https://github.com',
-      ...overrides,
     });
 }
 

@@ -1,5 +1,4 @@
 import type { KubernetesObject, V1Deployment, V1Namespace } from '@kubernetes/client-node';
-import { PRUNABLE_KINDS } from './preview-manifests.js';
 
 /**
  * The namespace's record of what Ephemera applied in it: `Kind/name` of every object, and the Deployments that had
@@ -68,3 +67,21 @@ export function droppedObjects(previous: AppliedSet, next: AppliedSet): Array<{ 
       return known && name ? [{ apiVersion: known.apiVersion, kind, name }] : [];
     });
 }
+
+/**
+ * The kinds an environment's objects come in inside its namespace, for pruning what a new configuration dropped.
+ * `recordedOnly`: pruned by the namespace's record alone, never listed for a namespace without one (those predate
+ * the kind, and a cluster without the Gateway API answers a list of HTTPRoutes with 404).
+ */
+export const PRUNABLE_KINDS: ReadonlyArray<{ apiVersion: string; kind: string; recordedOnly?: true }> = [
+  { apiVersion: 'apps/v1', kind: 'StatefulSet' },
+  { apiVersion: 'v1', kind: 'PersistentVolumeClaim' },
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', recordedOnly: true },
+  { apiVersion: 'v1', kind: 'Secret' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  { apiVersion: 'v1', kind: 'ResourceQuota' },
+  { apiVersion: 'v1', kind: 'LimitRange' },
+];

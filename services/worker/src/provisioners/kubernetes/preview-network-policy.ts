@@ -1,15 +1,6 @@
 import { isIP } from 'node:net';
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } from '@kubernetes/client-node';
-
-/** What a preview's pods may reach and be reached by, besides their own namespace. */
-export interface PreviewNetworkSettings {
-  /** The ingress controller's namespace, or the Gateway's data plane's: the only other namespace that may connect to a preview. */
-  routerNamespace: string;
-  /** Internet destinations refused (private ranges, cloud metadata); IPv4 ones under 0.0.0.0/0, IPv6 ones under ::/0. */
-  egressDenyCidrs: readonly string[];
-  /** Destinations allowed even inside the refused ranges. */
-  egressAllowCidrs: readonly string[];
-}
+import type { PreviewManifestSettings } from './kubernetes-settings.js';
 
 const NAMESPACE_NAME = 'kubernetes.io/metadata.name';
 const isIpv6Cidr = (cidr: string) => isIP(cidr.split('/')[0] ?? '') === 6;
@@ -30,7 +21,17 @@ function internet(deny: readonly string[]): V1NetworkPolicyPeer[] {
  * ranges (so neither the cluster's pods and services, nor Ephemera itself, nor the cloud metadata endpoint), plus
  * the explicitly allowed ranges.
  */
-export function previewNetworkPolicy(metadata: V1NetworkPolicy['metadata'], settings: PreviewNetworkSettings): V1NetworkPolicy {
+export function previewNetworkPolicy(
+  metadata: V1NetworkPolicy['metadata'],
+  /** The ingress controller's namespace, or the Gateway's data plane's: the only other namespace that may connect to a preview. */
+  routerNamespace: string,
+  /**
+   * PREVIEW_EGRESS_DENY_CIDRS: internet destinations refused (private ranges, cloud metadata), IPv4 ones under
+   * 0.0.0.0/0, IPv6 ones under ::/0; PREVIEW_EGRESS_ALLOW_CIDRS: destinations allowed even inside them.
+   */
+  settings: Pick<PreviewManifestSettings, 'PREVIEW_EGRESS_DENY_CIDRS' | 'PREVIEW_EGRESS_ALLOW_CIDRS'>,
+): V1NetworkPolicy {
+  const allowed = settings.PREVIEW_EGRESS_ALLOW_CIDRS;
   const egress: V1NetworkPolicyEgressRule[] = [
     {
       to: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
@@ -40,9 +41,9 @@ export function previewNetworkPolicy(metadata: V1NetworkPolicy['metadata'], sett
       ],
     },
     { to: [{ podSelector: {} }] },
-    { to: internet(settings.egressDenyCidrs) },
+    { to: internet(settings.PREVIEW_EGRESS_DENY_CIDRS) },
   ];
-  if (settings.egressAllowCidrs.length > 0) egress.push({ to: settings.egressAllowCidrs.map((cidr) => ({ ipBlock: { cidr } })) });
+  if (allowed.length > 0) egress.push({ to: allowed.map((cidr) => ({ ipBlock: { cidr } })) });
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -50,7 +51,7 @@ export function previewNetworkPolicy(metadata: V1NetworkPolicy['metadata'], sett
     spec: {
       podSelector: {},
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ _from: [{ podSelector: {} }] }, { _from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME]: settings.routerNamespace } } }] }],
+      ingress: [{ _from: [{ podSelector: {} }] }, { _from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME]: routerNamespace } } }] }],
       egress,
     },
   };

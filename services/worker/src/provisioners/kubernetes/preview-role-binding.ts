@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiException, type RbacV1Subject, type V1RoleBinding } from '@kubernetes/client-node';
+import type { RbacV1Subject, V1RoleBinding } from '@kubernetes/client-node';
 import { ProvisionError } from '../provisioner.js';
 import { kubeCall, type KubeApi } from './kube-api.js';
 import { PREVIEW_ROLE } from './kubernetes-permissions.js';
+import { createOnce, FIELD_MANAGER } from './preview-apply.js';
 
 const SERVICE_ACCOUNT = /^system:serviceaccount:([^:]+):([^:]+)$/;
 
@@ -42,17 +43,10 @@ export interface BindOptions {
  */
 export async function bindPreviewRole(o: BindOptions): Promise<boolean> {
   const namespace = o.binding.metadata!.namespace!;
-  const created = await kubeCall(
-    async () => {
-      try {
-        await o.api.rbac.createNamespacedRoleBinding({ namespace, body: o.binding, fieldManager: 'ephemera' });
-        return true;
-      } catch (err) {
-        if (err instanceof ApiException && err.code === 409) return false;
-        throw err;
-      }
-    },
-    { signal: o.signal, what: `binding the worker to ClusterRole ${PREVIEW_ROLE} in namespace ${namespace}` },
+  const created = await createOnce(
+    `binding the worker to ClusterRole ${PREVIEW_ROLE} in namespace ${namespace}`,
+    () => o.api.rbac.createNamespacedRoleBinding({ namespace, body: o.binding, fieldManager: FIELD_MANAGER }),
+    o.signal,
   );
   if (!created) return false;
   const deadline = Date.now() + o.settleMs;

@@ -1,7 +1,8 @@
 import type { KubernetesObject, V1Ingress } from '@kubernetes/client-node';
 import { HTTPRoute, type IHTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { routesByPrefix, type PreviewConfig } from '@ephemera/schema';
-import type { PreviewGatewaySettings, PreviewTlsMode } from '../../config.js';
+import { previewGateway, previewTlsMode, type PreviewGatewaySettings, type PreviewTlsMode, type WorkerConfig } from '../../config.js';
+import type { PreviewRoutingKey } from './kubernetes-settings.js';
 
 /** The name of the object that routes the preview's host: its Ingress or its HTTPRoute. */
 export const ROUTE_NAME = 'ephemera-preview';
@@ -30,6 +31,18 @@ export interface PreviewTls {
 export type PreviewRouting =
   | { mode: 'ingress'; namespace: string; className: string | undefined; tls: PreviewTls }
   | { mode: 'gateway'; gateway: PreviewGatewaySettings };
+
+/** PREVIEW_ROUTING's route, from the configuration as config.ts checked it (TLS mode and Gateway by its rules). */
+export function previewRouting(settings: Pick<WorkerConfig, PreviewRoutingKey>): PreviewRouting {
+  const gateway = previewGateway(settings);
+  if (gateway) return { mode: 'gateway', gateway };
+  return {
+    mode: 'ingress',
+    namespace: settings.INGRESS_NAMESPACE,
+    className: settings.INGRESS_CLASS,
+    tls: { mode: previewTlsMode(settings), secretName: settings.PREVIEW_TLS_SECRET?.name, issuer: settings.PREVIEW_TLS_ISSUER },
+  };
+}
 
 /** The namespace the preview's NetworkPolicy lets in besides its own: the ingress controller's, or the Gateway's data plane. */
 export function routerNamespace(routing: PreviewRouting): string {
