@@ -7,7 +7,7 @@ import { AccountAllowList, DELIVERY_DEDUP_TTL_SECONDS, PayloadError, QUEUES, del
 import { pullRequestPayload } from '@ephemera/testkit';
 import { IN_FLIGHT_MS, redeliverLost } from '../src/github/redelivery.js';
 import { resyncWithGithub } from '../src/github/resync.js';
-import { pruneData } from '../src/processors/cleanup-processor.js';
+import { pruneData } from '../src/jobs/cleanup/prune.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
 /**
@@ -296,10 +296,10 @@ describe('bounded data', () => {
     await h.drain();
     await h.db.$executeRaw`UPDATE processed_deliveries SET processed_at = now() - interval '20 days'`;
     await h.db.$executeRaw`UPDATE environments SET destroyed_at = now() - interval '100 days' WHERE pr_number = 90`;
-    expect(await pruneData(h.cleanupDeps())).toBe('pruned 3 delivery ids, 1 destroyed environments');
+    expect(await pruneData(h.jobContext())).toBe('pruned 3 delivery ids, 1 destroyed environments');
     expect(await h.db.environment.findMany({ select: { prNumber: true } })).toEqual([{ prNumber: 91 }]);
     expect(await h.db.deployment.count()).toBe(1);
-    expect(await pruneData({ ...h.cleanupDeps(), retention: { deliveryDays: 14, destroyedDays: 0 } })).toBe('pruned 0 delivery ids, 0 destroyed environments');
+    expect(await pruneData({ ...h.jobContext(), config: { ...h.jobContext().config, DESTROYED_RETENTION_DAYS: 0 } })).toBe('pruned 0 delivery ids, 0 destroyed environments');
   });
 
   it("keeps a deployment's newest log lines within the cap, cut at a line and marked", async () => {
