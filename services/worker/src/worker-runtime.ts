@@ -45,6 +45,8 @@ const CONCURRENCY: Readonly<Record<QueueName, (workerConcurrency: number) => num
   [QUEUES.cleanup]: () => 1,
   // People's redeploys and destroys are few; each is one short transaction, the work follows on other queues.
   [QUEUES.actions]: () => 2,
+  // One pass at a time: each spends the App's rate limit.
+  [QUEUES.githubSync]: () => 1,
 };
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { JobSigner, createLogger } from '@ephemera/runtime';
-import { AccountAllowList, CLEANUP_JOBS, ENVIRONMENT_ACTIONS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
+import { AccountAllowList, CLEANUP_JOBS, ENVIRONMENT_ACTIONS, GITHUB_SYNC_JOBS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { JobRegistry, type JobDefinition } from '../src/jobs/job-registry.js';
 import { destroyIdle } from '../src/jobs/cleanup/idle.js';
@@ -238,8 +238,8 @@ describe(JobRegistry.name, () => {
     const defs = all();
     const withoutOpened = defs.filter((d) => d.name !== 'pull_request.opened');
     expect(() => new JobRegistry(withoutOpened, admission)).toThrow('ephemera-webhooks: pull_request.opened has no handler');
-    const withoutResync = defs.filter((d) => d.name !== CLEANUP_JOBS.resync);
-    expect(() => new JobRegistry(withoutResync, admission)).toThrow(`ephemera-cleanup: ${CLEANUP_JOBS.resync} has no handler`);
+    const withoutResync = defs.filter((d) => d.name !== GITHUB_SYNC_JOBS.resync);
+    expect(() => new JobRegistry(withoutResync, admission)).toThrow(`ephemera-github-sync: ${GITHUB_SYNC_JOBS.resync} has no handler`);
     const withoutDestroy = defs.filter((d) => d.name !== ENVIRONMENT_ACTIONS.destroy);
     expect(() => new JobRegistry(withoutDestroy, admission)).toThrow(`ephemera-actions: ${ENVIRONMENT_ACTIONS.destroy} has no handler`);
     expect(() => new JobRegistry([...defs, defs.find((d) => d.name === PROVISIONING_JOBS.deploy)!], admission)).toThrow(`${PROVISIONING_JOBS.deploy} has two handlers`);

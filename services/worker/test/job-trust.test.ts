@@ -7,6 +7,7 @@ import {
   CLEANUP_JOBS,
   ENVIRONMENT_ACTIONS,
   FEEDBACK_JOB,
+  GITHUB_SYNC_JOBS,
   PROVISIONING_JOBS,
   QUEUES,
   trimWebhookPayload,
@@ -158,13 +159,19 @@ describe('queue jobs carry proof of origin', () => {
     const scheduled = await startHarness({ github: false, schedule: true });
     try {
       const cleanup = scheduled.queues.cleanup;
-      const sweeps = [CLEANUP_JOBS.idle, CLEANUP_JOBS.namespaces, CLEANUP_JOBS.prune, CLEANUP_JOBS.stuck, CLEANUP_JOBS.redeliver, CLEANUP_JOBS.resync];
-      const made = async () => cleanup.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
+      const sweeps = [CLEANUP_JOBS.idle, CLEANUP_JOBS.namespaces, CLEANUP_JOBS.prune, CLEANUP_JOBS.stuck];
+      const passes = [GITHUB_SYNC_JOBS.redeliver, GITHUB_SYNC_JOBS.resync];
+      const madeOn = async (queue: Queue) => queue.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
+      const made = () => madeOn(cleanup);
       // Each scheduler has made its job (the first may have run already; the rest wait for their time).
       await waitFor(async () => new Set((await made()).map((j) => j.name)).size === sweeps.length, 'a job of every scheduler');
+      await waitFor(async () => new Set((await madeOn(scheduled.queues.githubSync)).map((j) => j.name)).size === passes.length, 'a job of every GitHub sync scheduler');
       const jobs = await made();
       expect([...new Set(jobs.map((j) => j.name))].sort()).toEqual([...sweeps].sort());
       for (const j of jobs) expect(scheduled.signer.verify(QUEUES.cleanup, j.name, j.data)).toMatchObject({ ok: true });
+      const syncJobs = await madeOn(scheduled.queues.githubSync);
+      expect([...new Set(syncJobs.map((j) => j.name))].sort()).toEqual([...passes].sort());
+      for (const j of syncJobs) expect(scheduled.signer.verify(QUEUES.githubSync, j.name, j.data)).toMatchObject({ ok: true });
       // One run to the end: promoted if it still waits for its time.
       const prune = jobs.find((j) => j.name === CLEANUP_JOBS.prune)!;
       if (await prune.isDelayed()) await prune.promote();
@@ -226,6 +233,7 @@ describe('ALLOWED_ACCOUNTS in the worker', () => {
       [QUEUES.feedback]: [FEEDBACK_JOB],
       [QUEUES.cleanup]: [],
       [QUEUES.actions]: Object.values(ENVIRONMENT_ACTIONS),
+      [QUEUES.githubSync]: [],
     });
     const run = (queue: QueueName, name: string, data: object) =>
       registry.processor(queue, context)({ id: randomUUID(), name, data: h.sign(queue, name, data), attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job);

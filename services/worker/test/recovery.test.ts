@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendDeploymentLogs } from '@ephemera/db';
 import { recordSettledDelivery } from '@ephemera/runtime';
-import { AccountAllowList, DELIVERY_DEDUP_TTL_SECONDS, PayloadError, QUEUES, deliveryAccount, trimWebhookPayload } from '@ephemera/schema';
+import type { Queue } from 'bullmq';
+import { AccountAllowList, DELIVERY_DEDUP_TTL_SECONDS, GITHUB_SYNC_JOBS, PayloadError, QUEUES, deliveryAccount, trimWebhookPayload } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { IN_FLIGHT_MS, redeliverLost } from '../src/github/redelivery.js';
 import { resyncWithGithub } from '../src/github/resync.js';
@@ -321,13 +322,28 @@ describe('schedulers', () => {
   });
   afterAll(() => h.close());
 
+  const idsOn = async (queue: Queue) => (await queue.getJobSchedulers()).map((s) => s.key).sort();
+
   it('are made again when the worker reconnects to a Redis that lost them', async () => {
-    const ids = async () => (await h.queues.cleanup.getJobSchedulers()).map((s) => s.key).sort();
-    expect(await ids()).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck', 'redelivery', 'resync']);
-    for (const id of await ids()) await h.queues.cleanup.removeJobScheduler(id);
+    const ids = async () => [...(await idsOn(h.queues.cleanup)), ...(await idsOn(h.queues.githubSync))];
+    expect(await idsOn(h.queues.cleanup)).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck']);
+    expect(await idsOn(h.queues.githubSync)).toEqual(['redelivery', 'resync']);
+    for (const id of await idsOn(h.queues.cleanup)) await h.queues.cleanup.removeJobScheduler(id);
+    for (const id of await idsOn(h.queues.githubSync)) await h.queues.githubSync.removeJobScheduler(id);
     expect(await ids()).toEqual([]);
     h.runtimes[0]!.redis.disconnect(true);
     await waitFor(async () => (await ids()).length === 6);
+  });
+
+  it('the redelivery and resync schedulers of the clean-up queue (before they had a queue of their own) are removed', async () => {
+    for (const [id, name] of [['redelivery', GITHUB_SYNC_JOBS.redeliver], ['resync', GITHUB_SYNC_JOBS.resync]] as const) {
+      await h.queues.cleanup.upsertJobScheduler(id, { every: 60_000 }, { name, data: h.sign(QUEUES.cleanup, name, {}) });
+    }
+    expect(await idsOn(h.queues.cleanup)).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck', 'redelivery', 'resync']);
+    h.runtimes[0]!.redis.disconnect(true);
+    await waitFor(async () => (await idsOn(h.queues.cleanup)).length === 4);
+    expect(await idsOn(h.queues.cleanup)).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck']);
+    expect(await idsOn(h.queues.githubSync)).toEqual(['redelivery', 'resync']);
   });
 });
 

@@ -1,6 +1,16 @@
+import { QUEUES, type QueueName } from '@ephemera/schema';
 import type { JobProducer } from './enqueue.js';
 import type { JobContext } from './job-context.js';
 import type { JobDefinition } from './job-definition.js';
+
+/**
+ * Schedulers of earlier versions, from when the redelivery and resync passes ran on the clean-up queue (they have
+ * their own queue now, QUEUES.githubSync): removed, so an upgraded installation does not run those passes twice.
+ */
+const RETIRED_SCHEDULERS: ReadonlyArray<readonly [QueueName, string]> = [
+  [QUEUES.cleanup, 'redelivery'],
+  [QUEUES.cleanup, 'resync'],
+];
 
 /**
  * Makes (or removes, at an interval of 0) the BullMQ job scheduler of every job with a schedule: one job per
@@ -9,6 +19,7 @@ import type { JobDefinition } from './job-definition.js';
  * append-only file, or flushed) would otherwise stop every sweep for good.
  */
 export async function upsertJobSchedulers(definitions: readonly JobDefinition[], producer: JobProducer, ctx: JobContext): Promise<void> {
+  for (const [queue, id] of RETIRED_SCHEDULERS) await producer.queues.byName(queue).removeJobScheduler(id);
   for (const def of definitions) {
     if (!def.schedule) continue;
     const queue = producer.queues.byName(def.queue);

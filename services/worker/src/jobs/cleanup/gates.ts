@@ -2,7 +2,7 @@ import { listWaitingDeployments } from '@ephemera/db';
 import { CLEANUP_JOBS } from '@ephemera/schema';
 import { isServed } from '../../environment-account.js';
 import type { JobContext } from '../job-context.js';
-import { sweepJob } from './sweep-job.js';
+import { sweepJob } from '../sweep-job.js';
 
 /**
  * `cleanup.gates`, every GATE_POLL_INTERVAL_MS (0: never), with the deploy gate only: PROVISIONER=none never waits.

@@ -1,7 +1,7 @@
 import { environmentKey, findIdleEnvironments, lockEnvironmentPullRequest, setPullRequestNote, updateEnvironmentStatus } from '@ephemera/db';
 import { CLEANUP_JOBS } from '@ephemera/schema';
 import type { JobContext } from '../job-context.js';
-import { sweepJob } from './sweep-job.js';
+import { sweepJob } from '../sweep-job.js';
 
 /** `cleanup.idle`, every CLEANUP_INTERVAL_MS: see {@link destroyIdle}. */
 export const idleJob = sweepJob(CLEANUP_JOBS.idle, { id: 'cleanup-idle', every: (s) => s.CLEANUP_INTERVAL_MS }, destroyIdle);

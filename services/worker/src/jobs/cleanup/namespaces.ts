@@ -2,7 +2,7 @@ import { createDeployment, environmentKey, lockEnvironmentPullRequest, setPullRe
 import { ACTIVE_DEPLOYMENT_STATUSES, CLEANUP_JOBS } from '@ephemera/schema';
 import { isServed } from '../../environment-account.js';
 import type { JobContext } from '../job-context.js';
-import { sweepJob } from './sweep-job.js';
+import { sweepJob } from '../sweep-job.js';
 
 /** `cleanup.namespaces`, every CLEANUP_INTERVAL_MS: see {@link reconcileNamespaces}. */
 export const namespacesJob = sweepJob(CLEANUP_JOBS.namespaces, { id: 'cleanup-namespaces', every: (s) => s.CLEANUP_INTERVAL_MS }, reconcileNamespaces);

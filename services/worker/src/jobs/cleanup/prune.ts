@@ -1,7 +1,7 @@
 import { pruneProcessedDeliveries } from '@ephemera/db';
 import { CLEANUP_JOBS } from '@ephemera/schema';
 import type { JobContext } from '../job-context.js';
-import { sweepJob } from './sweep-job.js';
+import { sweepJob } from '../sweep-job.js';
 
 /** `cleanup.prune`, every CLEANUP_INTERVAL_MS: see {@link pruneData}. */
 export const pruneJob = sweepJob(CLEANUP_JOBS.prune, { id: 'cleanup-prune', every: (s) => s.CLEANUP_INTERVAL_MS }, pruneData);

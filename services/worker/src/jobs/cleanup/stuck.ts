@@ -6,7 +6,7 @@ import { repositoriesWithWaiting, startWaiting } from '../../repository-capacity
 import type { JobContext } from '../job-context.js';
 import { deployJobId } from '../provisioning/deploy.js';
 import { destroyJobId } from '../provisioning/destroy.js';
-import { sweepJob } from './sweep-job.js';
+import { sweepJob } from '../sweep-job.js';
 
 /** `cleanup.stuck`, every CLEANUP_INTERVAL_MS: see {@link mendStuck}. */
 export const stuckJob = sweepJob(CLEANUP_JOBS.stuck, { id: 'cleanup-stuck', every: (s) => s.CLEANUP_INTERVAL_MS }, mendStuck);

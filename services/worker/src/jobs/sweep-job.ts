@@ -1,6 +1,6 @@
 import { QUEUES, cleanupJobSchema, type QueueName } from '@ephemera/schema';
-import type { JobContext } from '../job-context.js';
-import { defineJob, type JobDefinition } from '../job-definition.js';
+import type { JobContext } from './job-context.js';
+import { defineJob, type JobDefinition } from './job-definition.js';
 
 /**
  * A scheduled sweep: no payload, a job scheduler of its own (made again whenever the worker connects to Redis), a
