@@ -6,9 +6,8 @@ import { FollowUps } from './follow-ups.js';
 import type { JobProducer } from './jobs/enqueue.js';
 import { JOBS } from './jobs/index.js';
 import type { JobContext } from './jobs/job-context.js';
-import { JobRegistry, NOT_ALLOWED } from './jobs/job-registry.js';
+import { JobRegistry } from './jobs/job-registry.js';
 import { upsertJobSchedulers } from './jobs/job-schedulers.js';
-import type { WorkerMetrics } from './metrics.js';
 import { createWorkerQueues, type WorkerQueues } from './queues.js';
 import type { QueueSettings, RuntimeSettings, WorkerTiming } from './worker-settings.js';
 
@@ -64,7 +63,7 @@ export async function startWorkerRuntime(config: RuntimeSettings, deps: WorkerRu
   const accounts = deps.accounts ?? AccountAllowList.ANY;
   const context: JobContext = { ...deps, accounts, followUps, queues, redis, config, timing };
   const registry = new JobRegistry(JOBS, { signer: deps.signer, accounts, rejected: deps.metrics.jobsRejected });
-  const workers = ALL_QUEUES.map((name) => startWorker(name, timed(name, registry.processor(name, context), deps.metrics), config, redis, log));
+  const workers = ALL_QUEUES.map((name) => startWorker(name, registry.processor(name, context), config, redis, log));
 
   if (schedule !== false) {
     await upsertJobSchedulers(JOBS, producer, context);
@@ -105,20 +104,4 @@ function startWorker(name: QueueName, processor: Processor, config: QueueSetting
     log.warn({ queue: name, job_id: job?.id, name: job?.name, attempts: job?.attemptsMade, err: { message: err.message } }, 'job failed');
   });
   return worker;
-}
-
-function timed(queue: string, processor: Processor, metrics: WorkerMetrics): Processor {
-  return async (job, token, signal) => {
-    const stop = metrics.jobSeconds.startTimer({ queue });
-    try {
-      const result = await processor(job, token, signal);
-      metrics.jobs.inc({ queue, name: job.name, outcome: typeof result === 'string' && (/^(duplicate|stale)$/.test(result) || result === NOT_ALLOWED) ? result : 'completed' });
-      return result;
-    } catch (err) {
-      metrics.jobs.inc({ queue, name: job.name, outcome: 'failed' });
-      throw err;
-    } finally {
-      stop();
-    }
-  };
 }

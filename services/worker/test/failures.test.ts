@@ -217,7 +217,7 @@ describe('invalid webhook jobs', () => {
 
 describe(JobRegistry.name, () => {
   // Checking the definitions touches none of the jobs' dependencies; only running a job would.
-  const context = { logger: createLogger({ service: 'test', level: 'silent' }) } as JobContext;
+  const context = { logger: createLogger({ service: 'test', level: 'silent' }), metrics: createWorkerMetrics() } as JobContext;
   const all = (): JobDefinition[] => [...JOBS];
   const signer = new JobSigner(signingKey());
   const admission = { signer, accounts: AccountAllowList.ANY, rejected: createWorkerMetrics().jobsRejected };

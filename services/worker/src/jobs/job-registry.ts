@@ -47,13 +47,35 @@ export class JobRegistry {
   }
 
   /**
-   * The BullMQ processor of a queue, the one place every job passes before anything runs. A job without a valid
+   * The BullMQ processor of a queue (what its Worker runs), timing and counting every job by its outcome
+   * (`worker_job_duration_seconds`, `worker_jobs_total`).
+   */
+  processor(queue: QueueName, ctx: JobContext): Processor {
+    const run = this.admitted(queue, ctx);
+    const { jobs, jobSeconds } = ctx.metrics;
+    return async (job: Job, token?: string) => {
+      const stop = jobSeconds.startTimer({ queue });
+      try {
+        const result = await run(job, token);
+        jobs.inc({ queue, name: job.name, outcome: /^(duplicate|stale)$/.test(result) || result === NOT_ALLOWED ? result : 'completed' });
+        return result;
+      } catch (err) {
+        jobs.inc({ queue, name: job.name, outcome: 'failed' });
+        throw err;
+      } finally {
+        stop();
+      }
+    };
+  }
+
+  /**
+   * The one place every job passes before anything runs. A job without a valid
    * signature is refused: it may have been written to Redis by anyone, and is trusted with nothing (logged by its
    * queue, name and id, never its payload; counted). Then the payload is parsed with its definition's schema; a job
    * of an unknown name or with a payload that does not parse fails at once (retrying cannot fix either), logged.
    * Finally a job of an account outside ALLOWED_ACCOUNTS completes without its handler, having changed nothing.
    */
-  processor(queue: QueueName, ctx: JobContext): Processor {
+  private admitted(queue: QueueName, ctx: JobContext): (job: Job, token?: string) => Promise<string> {
     const { logger } = ctx;
     const names = this.byQueue.get(queue) ?? new Map<string, JobDefinition>();
     const { signer, accounts, rejected } = this.admission;

@@ -3,4 +3,4 @@ import { installationRepositoriesRemoved } from '../../handlers/installation-rep
 import { webhookJobs } from '../../handlers/webhook-job.js';
 
 /** `installation_repositories.removed`: the previews of repositories the App no longer reaches are removed. */
-export const installationRepositoriesJobs = webhookJobs('installation_repositories', (data, _name, ctx) => applyDelivery(ctx, installationRepositoriesRemoved, data));
+export const installationRepositoriesJobs = webhookJobs('installation_repositories', (data, ctx) => applyDelivery(ctx, installationRepositoriesRemoved, data));

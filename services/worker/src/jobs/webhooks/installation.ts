@@ -11,4 +11,4 @@ const HANDLERS: Record<InstallationJob['action'], WebhookHandler<InstallationJob
 };
 
 /** `installation.*`: the App uninstalled or suspended (its previews removed, once GitHub confirms it), or unsuspended. */
-export const installationJobs = webhookJobs('installation', (data, _name, ctx) => applyDelivery(ctx, HANDLERS[data.action], data));
+export const installationJobs = webhookJobs('installation', (data, ctx) => applyDelivery(ctx, HANDLERS[data.action], data));

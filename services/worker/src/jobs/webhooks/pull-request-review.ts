@@ -16,6 +16,6 @@ function approvalOf(job: PullRequestReviewJob): ApprovalChange {
  * `pull_request_review.*`: a review carries the whole PR too, reconciled as a pull_request event's snapshot, with
  * what the review says about approval; other reviews are the snapshot alone.
  */
-export const pullRequestReviewJobs = webhookJobs('pull_request_review', (data, _name, ctx) =>
+export const pullRequestReviewJobs = webhookJobs('pull_request_review', (data, ctx) =>
   applyDelivery(ctx, async (handlerCtx, job: PullRequestReviewJob) => [await reconcilePullRequest(handlerCtx, job, approvalOf(job))], data),
 );

@@ -21,6 +21,6 @@ function approvalOf(job: PullRequestJob, ctx: HandlerContext): ApprovalChange {
  * current; labeled, unlabeled: the approval label, see {@link approvalOf}). The delivery's transaction (or its
  * optimistic write) runs the reconciliation: see `applyDelivery`.
  */
-export const pullRequestJobs = webhookJobs('pull_request', (data, _name, ctx) =>
+export const pullRequestJobs = webhookJobs('pull_request', (data, ctx) =>
   applyDelivery(ctx, async (handlerCtx, job: PullRequestJob) => [await reconcilePullRequest(handlerCtx, job, approvalOf(job, handlerCtx))], data),
 );
