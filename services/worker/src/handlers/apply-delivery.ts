@@ -22,11 +22,11 @@ export type WebhookOutcome = 'applied' | 'duplicate' | 'stale';
 export type StateJob = Exclude<WebhookJob, CommitCheckJob>;
 
 /**
- * A delivery is applied in one transaction: the delivery id is
- * recorded in processed_deliveries (taking the pull request's lock in the same statement), so a delivery seen
- * again (BullMQ retry after a crash, GitHub redelivery) changes nothing, and the handler's writes commit with it.
- * Follow-up jobs are queued after the commit from what the transaction left, also for a duplicate (read then):
- * that is how a crash between commit and queueing is mended.
+ * Applies a delivery with its handler, in one transaction: the delivery id is recorded in processed_deliveries
+ * (taking the pull request's lock in the same statement), so a delivery seen again (BullMQ retry after a crash,
+ * GitHub redelivery) changes nothing, and the handler's writes commit with it. Follow-up jobs are queued after the
+ * commit from what the transaction left, also for a duplicate (read then): that is how a crash between commit and
+ * queueing is mended.
  *
  * A pull_request event of the same second as the last applied one that disagrees with it cannot be ordered by
  * its timestamp: its transaction is rolled back, GitHub is asked for the pull request as it is now (outside any

@@ -1,4 +1,5 @@
 import { QUEUES, cleanupJobSchema, type QueueName } from '@ephemera/schema';
+import type { InstallationClients } from '../github/installation-clients.js';
 import type { JobContext } from './job-context.js';
 import { defineJob, type JobDefinition } from './job-definition.js';
 
@@ -21,4 +22,13 @@ export function sweepJob(
     account: null,
     handle: (_data, ctx) => sweep(ctx),
   });
+}
+
+/** A pass that asks GitHub with the App's clients, on the GitHub sync queue; skipped without App credentials. */
+export function githubSyncJob(
+  name: string,
+  schedule: NonNullable<JobDefinition['schedule']>,
+  pass: (ctx: JobContext, clients: InstallationClients) => Promise<string>,
+): JobDefinition<typeof cleanupJobSchema> {
+  return sweepJob(name, schedule, (ctx) => (ctx.clients ? pass(ctx, ctx.clients) : Promise.resolve('skipped: no App credentials')), QUEUES.githubSync);
 }
