@@ -1,6 +1,6 @@
 import { COMMIT_CHECK_EVENTS } from '@ephemera/schema';
 import { processCommitCheck } from '../../gate/commit-check-events.js';
-import { webhookJobs } from '../../handlers/webhook-job.js';
+import { webhookJobs } from '../../handlers/webhook-jobs.js';
 
 /**
  * `check_run.completed`, `check_suite.completed`, `workflow_run.completed`, `status`: not applied to a pull request;

@@ -2,7 +2,7 @@ import type { InstallationJob } from '@ephemera/schema';
 import { applyDelivery } from '../../handlers/apply-delivery.js';
 import type { WebhookHandler } from '../../handlers/handler.js';
 import { installationDeleted, installationSuspend, installationUnsuspend } from '../../handlers/installation.js';
-import { webhookJobs } from '../../handlers/webhook-job.js';
+import { webhookJobs } from '../../handlers/webhook-jobs.js';
 
 const HANDLERS: Record<InstallationJob['action'], WebhookHandler<InstallationJob>> = {
   deleted: installationDeleted,

@@ -1,7 +1,7 @@
 import type { PullRequestReviewJob } from '@ephemera/schema';
 import { applyDelivery } from '../../handlers/apply-delivery.js';
 import { reviewerOf } from '../../handlers/delivery-facts.js';
-import { webhookJobs } from '../../handlers/webhook-job.js';
+import { webhookJobs } from '../../handlers/webhook-jobs.js';
 import { reconcilePullRequest, type ApprovalChange } from '../../pull-request-reconciler.js';
 
 /** An approving review lets a fork's reviewed commit (`review.commit_id`) deploy, and dismissing it withdraws that. */

@@ -1,7 +1,7 @@
 import type { PullRequestJob } from '@ephemera/schema';
 import { applyDelivery } from '../../handlers/apply-delivery.js';
 import type { HandlerContext } from '../../handlers/handler.js';
-import { webhookJobs } from '../../handlers/webhook-job.js';
+import { webhookJobs } from '../../handlers/webhook-jobs.js';
 import { reconcilePullRequest, type ApprovalChange } from '../../pull-request-reconciler.js';
 
 /**
