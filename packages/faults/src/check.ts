@@ -22,16 +22,20 @@ export async function closeQueues(queues: Queue[]): Promise<void> {
   await Promise.all(queues.map((q) => q.close()));
 }
 
+/** The queues whose sweeps and passes run on job schedulers. */
+const SCHEDULED = new Set<string>([QUEUES.cleanup, QUEUES.githubSync]);
+
 /**
  * Jobs not yet finished across the queues, and a description of the busy ones (for the message when a wait
- * times out). The cleanup queue always holds each job scheduler's next run as a delayed job; those do not count.
+ * times out). The queues with job schedulers (clean-up, GitHub sync) always hold each scheduler's next run as a
+ * delayed job; those do not count.
  */
 export async function queueDepth(queues: Queue[]): Promise<{ depth: number; busy: string[] }> {
   const busy: string[] = [];
   const counts = await Promise.all(
     queues.map(async (q) => {
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-      if (q.name === QUEUES.cleanup) c.delayed = Math.max(0, (c.delayed ?? 0) - (await q.getJobSchedulersCount()));
+      if (SCHEDULED.has(q.name)) c.delayed = Math.max(0, (c.delayed ?? 0) - (await q.getJobSchedulersCount()));
       const n = Object.values(c).reduce((a, b) => a + b, 0);
       if (n > 0) busy.push(`${q.name} ${JSON.stringify(c)}`);
       return n;

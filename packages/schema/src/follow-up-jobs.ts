@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-// The jobs the worker gives itself after a state change: provisioning work, GitHub feedback, scheduled
-// clean-up. Defined once here, validated again when processed.
+// The jobs the worker gives itself: provisioning work after a state change, GitHub feedback, scheduled clean-up
+// and GitHub sync passes. Defined once here, validated again when processed.
 
 const id = z.number().int().positive();
 
@@ -40,19 +40,27 @@ export type FeedbackJob = z.infer<typeof feedbackJobSchema>;
 
 export const FEEDBACK_JOB = 'feedback.report';
 
-/** Scheduled sweeps carry no payload. */
+/** Scheduled sweeps (clean-up and GitHub sync) carry no payload. */
 export const cleanupJobSchema = z.unknown();
 
 export const CLEANUP_JOBS = {
   idle: 'cleanup.idle',
   stuck: 'cleanup.stuck',
   namespaces: 'cleanup.namespaces',
-  /** Ask GitHub to redeliver what was lost (REDELIVERY_INTERVAL_MS). */
-  redeliver: 'cleanup.redeliver',
-  /** Converge on GitHub's pull requests and installations (RESYNC_INTERVAL_MS). */
-  resync: 'cleanup.resync',
   /** Keep the data bounded: old delivery ids, old destroyed environments. */
   prune: 'cleanup.prune',
   /** Look again at every deployment waiting for its commit's checks, in case a check event was lost (GATE_POLL_INTERVAL_MS). */
   gates: 'cleanup.gates',
+} as const;
+
+/**
+ * The passes that ask GitHub (the App's rate limit) on a queue of their own, `ephemera-github-sync`, so a slow or
+ * rate-limited GitHub never holds up the clean-up sweeps. Their names are kept from when they ran on the clean-up
+ * queue, so their metrics' series go on.
+ */
+export const GITHUB_SYNC_JOBS = {
+  /** Ask GitHub to redeliver what was lost (REDELIVERY_INTERVAL_MS). */
+  redeliver: 'cleanup.redeliver',
+  /** Converge on GitHub's pull requests and installations (RESYNC_INTERVAL_MS). */
+  resync: 'cleanup.resync',
 } as const;

@@ -1,5 +1,5 @@
 import { ENVIRONMENT_ACTIONS } from './environment-actions.js';
-import { CLEANUP_JOBS, FEEDBACK_JOB, PROVISIONING_JOBS } from './follow-up-jobs.js';
+import { CLEANUP_JOBS, FEEDBACK_JOB, GITHUB_SYNC_JOBS, PROVISIONING_JOBS } from './follow-up-jobs.js';
 import { COMMIT_CHECK_EVENTS, WEBHOOK_JOB_NAMES, type WebhookJob } from './webhook-job.js';
 
 /**
@@ -9,14 +9,16 @@ import { COMMIT_CHECK_EVENTS, WEBHOOK_JOB_NAMES, type WebhookJob } from './webho
 export const QUEUES = {
   /** Verified webhook deliveries, one job per delivery (job id = X-GitHub-Delivery). */
   webhooks: 'ephemera-webhooks',
-  /** provision / update / destroy work against the provisioner. */
+  /** Deploys, destroys and the teardown sweep, against the provisioner. */
   provisioning: 'ephemera-provisioning',
-  /** PR comments, commit statuses and deployment statuses sent to GitHub. */
+  /** The pull request's comment, commit statuses and deployment statuses sent to GitHub. */
   feedback: 'ephemera-feedback',
-  /** Scheduled clean-up of idle and stuck environments. */
+  /** Scheduled sweeps: idle and stuck environments, orphan namespaces, old data, deployments waiting for checks. */
   cleanup: 'ephemera-cleanup',
   /** Redeploy and destroy, asked for from the dashboard or the write API. */
   actions: 'ephemera-actions',
+  /** Scheduled passes that ask GitHub: lost deliveries redelivered, state resynchronised. */
+  githubSync: 'ephemera-github-sync',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -29,6 +31,7 @@ export const QUEUE_JOB_NAMES: Readonly<Record<QueueName, readonly string[]>> = {
   [QUEUES.feedback]: [FEEDBACK_JOB],
   [QUEUES.cleanup]: Object.values(CLEANUP_JOBS),
   [QUEUES.actions]: Object.values(ENVIRONMENT_ACTIONS),
+  [QUEUES.githubSync]: Object.values(GITHUB_SYNC_JOBS),
 };
 
 /**

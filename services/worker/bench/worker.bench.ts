@@ -12,6 +12,7 @@ import { Migrator, defaultPrismaDir } from '@ephemera/db/migrate';
 import { JobSigner, createLogger, createRedis } from '@ephemera/runtime';
 import { QUEUES, WEBHOOK_JOB_OPTIONS, namespaceFor, trimWebhookPayload, webhookJobName, type PullRequestJob } from '@ephemera/schema';
 import { freePort, pullRequestPayload, startPostgres, startRedis } from '@ephemera/testkit';
+import { loadWorkerConfig } from '../src/config.js';
 import { LoggingFeedback } from '../src/github/github-feedback.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { NoGithubChecks } from '../src/github/github-checks.js';
@@ -126,7 +127,8 @@ async function main() {
   const producerRedis = createRedis(redisUrl, 'producer');
   const producer = createWorkerQueues(producerRedis, prefix);
   // Signed as ingest signs them: the worker refuses any job that is not.
-  const signer = new JobSigner(randomBytes(32).toString('hex'));
+  const signingKey = randomBytes(32).toString('hex');
+  const signer = new JobSigner(signingKey);
   for (let i = 0; i < jobs.length; i += 500) {
     await producer.webhooks.addBulk(
       jobs.slice(i, i + 500).map((j) => ({ name: webhookJobName(j), data: signer.sign(QUEUES.webhooks, webhookJobName(j), j), opts: { ...WEBHOOK_JOB_OPTIONS, jobId: j.deliveryId } })),
@@ -140,7 +142,16 @@ async function main() {
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
   const started = Date.now();
   const runtime = await startWorkerRuntime(
-    { redisUrl, prefix, concurrency: CONCURRENCY, lockMs: 30_000, provisionAttempts: 3, ttlHours: 72, stuckAfterMinutes: 30, cleanupIntervalMs: 3_600_000, schedule: false, feedbackDelayMs: 1_000 },
+    loadWorkerConfig({
+      DATABASE_URL: urlOf(dbs[0]!),
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      QUEUE_SIGNING_KEY: signingKey,
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      PROVISION_ATTEMPTS: '3',
+      CLEANUP_INTERVAL_MS: '3600000',
+      NODE_ENV: 'test',
+    }),
     {
       db,
       provisioner: new NoneProvisioner(0),
@@ -151,6 +162,7 @@ async function main() {
       metrics: createWorkerMetrics(),
       signer,
     },
+    { schedule: false },
   );
   runtime.workers[0]!.on('completed', (job) => {
     processing.push((job.finishedOn ?? Date.now()) - (job.processedOn ?? job.timestamp));

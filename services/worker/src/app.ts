@@ -33,7 +33,7 @@ export function createApp({ db, redis, queues, metrics }: WorkerAppDeps): expres
   app.get('/metrics', async (_req, res) => {
     // Queue depth is read when scraped, so it is never stale and costs nothing between scrapes.
     await Promise.all(
-      [queues.webhooks, queues.provisioning, queues.feedback, queues.cleanup, queues.actions].map(async (q) => {
+      queues.all.map(async (q) => {
         const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized').catch(() => null);
         if (counts) for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: q.name, state }, n);
       }),

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { JobsOptions, Queue } from 'bullmq';
-import { readPullRequest, repositoryIdentity, type PrismaClient, type PullRequestKey } from '@ephemera/db';
-import type { JobSigner } from '@ephemera/runtime';
-import { FEEDBACK_JOB, PROVISIONING_JOBS, type DeployJob, type DestroyJob, type FeedbackJob } from '@ephemera/schema';
-import { feedbackJobOptions, provisioningJobOptions, type WorkerQueues } from './queues.js';
-import type { Touched } from './touched.js';
+import type { Queue } from 'bullmq';
+import { readPullRequest, type PrismaClient, type PullRequestKey } from '@ephemera/db';
+import type { DeployJob, DestroyJob, FeedbackJob } from '@ephemera/schema';
+import { enqueue, type JobProducer } from './jobs/enqueue.js';
+import { feedbackDedupId, feedbackJob } from './jobs/feedback/report.js';
+import { deployJob, deployJobId, gateCheckOptions, gateDeadlineJobId, gateDeadlineOptions } from './jobs/provisioning/deploy.js';
+import { destroyJob } from './jobs/provisioning/destroy.js';
+import { teardownsJob } from './jobs/provisioning/teardowns.js';
+import { touchedPullRequest, type Touched } from './touched.js';
 
 /**
  * Queues what must follow a committed state change, derived from the state itself rather than from the event:
@@ -22,27 +25,21 @@ export class FollowUps {
 
   constructor(
     private readonly db: PrismaClient,
-    private readonly queues: WorkerQueues,
-    /** Signs every job queued here (QUEUE_SIGNING_KEY), as every producer does: the worker runs no other. */
-    private readonly signer: JobSigner,
-    private readonly provisionAttempts: number,
-    /** FEEDBACK_DELAY_MS: how long feedback waits for more changes of the same pull request before reporting. */
-    private readonly feedbackDelayMs = 0,
-    /** How long the teardown sweep's first look waits after a deletion was asked for; later looks back off to 30 s. */
-    private readonly teardownCheckMs = 2_000,
+    /** Every job is queued through its definition (jobs/), with the options it defines. */
+    private readonly producer: JobProducer,
   ) {}
+
+  /** FEEDBACK_DELAY_MS: how long feedback waits for more changes of the same pull request before reporting. */
+  private get feedbackDelayMs(): number {
+    return this.producer.settings.FEEDBACK_DELAY_MS;
+  }
 
   /**
    * A pass of the teardown sweep, after a back-off that grows with `attempt`. Destroys asking for one while one waits
    * share it; one asked for while one runs follows it.
    */
   async teardownSweep(attempt: number): Promise<void> {
-    await this.add(this.queues.provisioning, PROVISIONING_JOBS.teardowns, { attempt }, {
-      ...provisioningJobOptions(this.provisionAttempts),
-      jobId: `teardowns-${randomUUID()}`,
-      delay: Math.min(30_000, this.teardownCheckMs * 2 ** Math.min(attempt, 10)),
-      deduplication: { id: 'teardowns', keepLastIfActive: true },
-    });
+    await enqueue(this.producer, teardownsJob, { attempt });
   }
 
   async ensure(touched: readonly Touched[]): Promise<void> {
@@ -68,17 +65,11 @@ export class FollowUps {
   }
 
   async deploy(job: DeployJob): Promise<void> {
-    await this.add(this.queues.provisioning, PROVISIONING_JOBS.deploy, job, {
-      ...provisioningJobOptions(this.provisionAttempts),
-      jobId: deployJobId(job.deploymentId),
-    });
+    await enqueue(this.producer, deployJob, job);
   }
 
   async destroy(job: DestroyJob): Promise<void> {
-    await this.add(this.queues.provisioning, PROVISIONING_JOBS.destroy, job, {
-      ...provisioningJobOptions(this.provisionAttempts),
-      jobId: destroyJobId(job.environmentId, job.deploymentId),
-    });
+    await enqueue(this.producer, destroyJob, job);
   }
 
   /**
@@ -94,11 +85,11 @@ export class FollowUps {
       prNumber: key.prNumber,
       installationId,
     };
-    const dedupId = feedbackDedupId(key);
+    const dedupId = feedbackDedupId(job);
     const now = Date.now();
     if ((this.waitingFeedback.get(dedupId) ?? 0) > now) return;
     const jobId = `${dedupId}-${randomUUID()}`;
-    const added = await this.add(this.queues.feedback, FEEDBACK_JOB, job, { ...feedbackJobOptions(dedupId, this.feedbackDelayMs), jobId });
+    const added = await enqueue(this.producer, feedbackJob, job, { jobId });
     // Only a job this add created is known to wait; an add absorbed by another job learns nothing of its time. The
     // margin keeps well short of the delay, since the job runs at its time or later, never earlier.
     if (added.id === jobId && this.feedbackDelayMs >= 100) {
@@ -107,37 +98,20 @@ export class FollowUps {
     }
   }
 
-  /**
-   * Another look at a deployment's deploy gate (a check of its commit concluded, or the poll): the deploy step, under
-   * an id of its own, since the deployment's deploy job already ran. Looks asked for while one waits are absorbed by
-   * it, and one asked for while one runs follows it.
-   */
+  /** Another look at a deployment's deploy gate (a check of its commit concluded, or the poll). */
   async gateCheck(job: DeployJob): Promise<void> {
-    const dedupId = `gate-${job.deploymentId}`;
-    await this.add(this.queues.provisioning, PROVISIONING_JOBS.deploy, job, {
-      ...provisioningJobOptions(this.provisionAttempts),
-      jobId: `${dedupId}-${randomUUID()}`,
-      deduplication: { id: dedupId, keepLastIfActive: true },
-    });
+    await enqueue(this.producer, deployJob, job, gateCheckOptions(job));
   }
 
   /** The look at a waiting deployment's gate at its deadline, which fails it if it still waits then. */
   async gateDeadline(job: DeployJob, at: Date): Promise<void> {
-    await this.add(this.queues.provisioning, PROVISIONING_JOBS.deploy, job, {
-      ...provisioningJobOptions(this.provisionAttempts),
-      jobId: gateDeadlineJobId(job.deploymentId),
-      delay: Math.max(0, at.getTime() - Date.now()) + 100,
-    });
+    await enqueue(this.producer, deployJob, job, gateDeadlineOptions(job, at));
   }
 
   /** The deadline's look is not needed once the gate opened or failed. */
   async cancelGateDeadline(deploymentId: number): Promise<void> {
-    const job = await this.queues.provisioning.getJob(gateDeadlineJobId(deploymentId));
+    const job = await this.producer.queues.provisioning.getJob(gateDeadlineJobId(deploymentId));
     if (job && (await job.isDelayed())) await job.remove().catch(() => undefined);
-  }
-
-  private add(queue: Queue, name: string, data: object, opts: JobsOptions) {
-    return queue.add(name, this.signer.sign(queue.name, name, data), opts);
   }
 
   /** FEEDBACK_DELAY_MS: a step that ends sooner reports its start and end together. */
@@ -151,19 +125,14 @@ export class FollowUps {
    */
   async afterWaiting(key: PullRequestKey): Promise<void> {
     const { latest } = await readPullRequest(this.db, key);
-    if (latest?.status === 'QUEUED') await clearFinishedJob(this.queues.provisioning, deployJobId(latest.id));
-    await this.ensureOne({ key, installationId: null });
+    if (latest?.status === 'QUEUED') await clearFinishedJob(this.producer.queues.provisioning, deployJobId(latest.id));
+    await this.ensureOne(touchedPullRequest(key, null));
   }
 
   /** Follow-ups of a pull request's current state (after a provisioning step or a sweep changed it). */
   async after(key: PullRequestKey): Promise<void> {
-    await this.ensureOne({ key, installationId: null });
+    await this.ensureOne(touchedPullRequest(key, null));
   }
-}
-
-/** One feedback job per pull request at a time, by repository id (or name, for rows from before ids were kept). */
-function feedbackDedupId(key: PullRequestKey): string {
-  return `fb-${repositoryIdentity(key)}-${key.prNumber}`;
 }
 
 /**
@@ -176,18 +145,4 @@ export async function clearFinishedJob(queue: Queue, jobId: string): Promise<boo
   if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') return false;
   if (existing) await existing.remove();
   return true;
-}
-
-function gateDeadlineJobId(deploymentId: number): string {
-  return `gate-deadline-${deploymentId}`;
-}
-
-/** A deploy's job id: one job per deployment, so queueing it again adds nothing. */
-export function deployJobId(deploymentId: number): string {
-  return `deploy-${deploymentId}`;
-}
-
-/** A destroy's job id: the latest deployment is part of it, so a teardown asked for after a reopen is a new job. */
-export function destroyJobId(environmentId: number, deploymentId: number | null): string {
-  return `destroy-${environmentId}-${deploymentId ?? 0}`;
 }

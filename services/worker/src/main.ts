@@ -53,23 +53,7 @@ const db = createPrismaClient({
 });
 const metrics = createWorkerMetrics();
 const runtime = await startWorkerRuntime(
-  {
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockMs: config.WORKER_LOCK_MS,
-    provisionAttempts: config.PROVISION_ATTEMPTS,
-    ttlHours: config.ENVIRONMENT_TTL_HOURS,
-    stuckAfterMinutes: config.STUCK_AFTER_MINUTES,
-    cleanupIntervalMs: config.CLEANUP_INTERVAL_MS,
-    redeliveryIntervalMs: config.REDELIVERY_INTERVAL_MS,
-    resyncIntervalMs: config.RESYNC_INTERVAL_MS,
-    retention: { deliveryDays: config.DELIVERY_RETENTION_DAYS, destroyedDays: config.DESTROYED_RETENTION_DAYS },
-    feedbackDelayMs: config.FEEDBACK_DELAY_MS,
-    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
-    publicUrl: config.PUBLIC_URL,
-    gatePollIntervalMs: config.GATE_POLL_INTERVAL_MS,
-  },
+  config,
   {
     db,
     provisioner,

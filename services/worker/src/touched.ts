@@ -16,3 +16,11 @@ export interface Touched {
   /** The delivery was applied before (found when recording it). */
   duplicate?: boolean;
 }
+
+/**
+ * A pull request touched without its state at hand (a duplicate delivery, a sweep): its follow-ups read the
+ * environment and latest deployment as they are now.
+ */
+export function touchedPullRequest(key: PullRequestKey, installationId: number | null): Touched {
+  return { key, installationId };
+}

@@ -11,7 +11,7 @@ import {
   type FakeKubernetes,
 } from '@ephemera/testkit';
 import { AccountAllowList, ENVIRONMENT_ACTIONS, QUEUES, namespaceFor, type EnvironmentActionJob } from '@ephemera/schema';
-import { pollGates } from '../src/processors/cleanup-processor.js';
+import { pollGates } from '../src/jobs/cleanup/gates.js';
 import { at, startHarness, type Harness } from './harness.js';
 import { KUBE_SECOND_MS, kubeProvisionerFor } from './kube-provisioner.js';
 
@@ -142,8 +142,8 @@ describe('deploy gate: a commit is deployed once its checks have passed', () => 
     expect((await env()).deployments.map((d) => d.status)).toEqual(['WAITING']);
     const before = (await h.metrics.registry.getSingleMetric('ephemera_gate_polls_total')!.get()).values[0]?.value ?? 0;
     // Not for an account outside ALLOWED_ACCOUNTS.
-    expect(await pollGates({ ...h.cleanupDeps(), accounts: AccountAllowList.of(['someone-else']) })).toBe('looked again at 0 waiting deployment(s)');
-    expect(await pollGates(h.cleanupDeps())).toBe('looked again at 1 waiting deployment(s)');
+    expect(await pollGates({ ...h.jobContext(), accounts: AccountAllowList.of(['someone-else']) })).toBe('looked again at 0 waiting deployment(s)');
+    expect(await pollGates(h.jobContext())).toBe('looked again at 1 waiting deployment(s)');
     await h.drain();
     const e = await env();
     expect(e.status).toBe('READY');

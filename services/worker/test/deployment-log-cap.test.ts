@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pullRequestPayload } from '@ephemera/testkit';
-import { mendStuck } from '../src/processors/cleanup-processor.js';
+import { mendStuck } from '../src/jobs/cleanup/stuck.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
 // DEPLOYMENT_LOG_MAX_BYTES holds on every path that writes a deployment's logs, not only the provisioning job's:
@@ -38,7 +38,7 @@ describe('DEPLOYMENT_LOG_MAX_BYTES on every path that writes a deployment\'s log
   it('the sweep failing a deployment stuck past twice the bound', async () => {
     const { env, deployment } = await underWay(2);
     await h.db.$executeRaw`UPDATE environments SET status = 'UPDATING', updated_at = now() - make_interval(mins => 70) WHERE id = ${env.id}`;
-    expect(await mendStuck(h.cleanupDeps())).toBe('retried 0, failed 1, destroys retried 0, waiting started 0');
+    expect(await mendStuck(h.jobContext())).toBe('retried 0, failed 1, destroys retried 0, waiting started 0');
     const logs = await logsOf(deployment.id);
     expect(Buffer.byteLength(logs)).toBeLessThanOrEqual(MAX);
     expect(logs).toContain('stuck in UPDATING for more than 60 minutes');

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { JobSigner, createLogger } from '@ephemera/runtime';
-import { AccountAllowList, CLEANUP_JOBS, ENVIRONMENT_ACTIONS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
+import { AccountAllowList, CLEANUP_JOBS, ENVIRONMENT_ACTIONS, GITHUB_SYNC_JOBS, PROVISIONING_JOBS, QUEUES } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { JobRegistry, type JobDefinition } from '../src/jobs/job-registry.js';
-import { actionJobs } from '../src/processors/action-processor.js';
-import { provisioningJobs } from '../src/processors/provisioning-processor.js';
-import { webhookJobs } from '../src/processors/webhook-processor.js';
-import { cleanupJobs, destroyIdle, mendStuck } from '../src/processors/cleanup-processor.js';
-import { feedbackJobs, rateLimitWait } from '../src/processors/feedback-processor.js';
+import { destroyIdle } from '../src/jobs/cleanup/idle.js';
+import { mendStuck } from '../src/jobs/cleanup/stuck.js';
+import { JOBS } from '../src/jobs/index.js';
+import type { JobContext } from '../src/jobs/job-context.js';
+import { rateLimitWait } from '../src/github/rate-limit.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { ProvisionError, type Provisioner } from '../src/provisioners/provisioner.js';
 import { at, sha, signingKey, startHarness, type Harness } from './harness.js';
@@ -161,7 +161,7 @@ describe('cleanup sweeps', () => {
     await h.drain();
     const idle = await h.db.environment.findFirstOrThrow({ where: { prNumber: 10 } });
     await h.db.$executeRaw`UPDATE deployments SET created_at = now() - interval '100 hours' WHERE environment_id = ${idle.id}`;
-    expect(await destroyIdle(h.cleanupDeps())).toBe('destroyed 1 idle environment(s)');
+    expect(await destroyIdle(h.jobContext())).toBe('destroyed 1 idle environment(s)');
     await h.drain();
     expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 10 } })).status).toBe('DESTROYED');
     expect((await h.db.environment.findFirstOrThrow({ where: { prNumber: 11 } })).status).toBe('READY');
@@ -185,7 +185,7 @@ describe('cleanup sweeps', () => {
       await h.db.$executeRaw`UPDATE environments SET status = 'UPDATING', updated_at = now() - make_interval(mins => ${minutes}) WHERE id = ${env.id}`;
       expect(dep.status).toBe('IN_PROGRESS');
     }
-    expect(await mendStuck(h.cleanupDeps())).toBe('retried 1, failed 1, destroys retried 0, waiting started 0');
+    expect(await mendStuck(h.jobContext())).toBe('retried 1, failed 1, destroys retried 0, waiting started 0');
     await h.drain();
     const mended = await h.db.environment.findFirstOrThrow({ where: { prNumber: 20 } });
     expect(mended.status).toBe('READY');
@@ -216,9 +216,9 @@ describe('invalid webhook jobs', () => {
 });
 
 describe(JobRegistry.name, () => {
-  // Building the definitions touches none of their dependencies; only running a job would.
-  const deps = {} as never;
-  const all = (): JobDefinition[] => [...webhookJobs(deps), ...provisioningJobs(deps), ...feedbackJobs(deps), ...cleanupJobs(deps), ...actionJobs(deps)];
+  // Checking the definitions touches none of the jobs' dependencies; only running a job would.
+  const context = { logger: createLogger({ service: 'test', level: 'silent' }), metrics: createWorkerMetrics() } as JobContext;
+  const all = (): JobDefinition[] => [...JOBS];
   const signer = new JobSigner(signingKey());
   const admission = { signer, accounts: AccountAllowList.ANY, rejected: createWorkerMetrics().jobsRejected };
 
@@ -229,7 +229,7 @@ describe(JobRegistry.name, () => {
   it('runs a job through its own definition, with the payload its schema parsed', async () => {
     const seen: unknown[] = [];
     const defs = all().map((d) => (d.name === CLEANUP_JOBS.prune ? { ...d, handle: async (data: unknown) => (seen.push(data), 'pruned') } : d));
-    const processor = new JobRegistry(defs, admission).processor(QUEUES.cleanup, createLogger({ service: 'test', level: 'silent' }));
+    const processor = new JobRegistry(defs, admission).processor(QUEUES.cleanup, context);
     await expect(processor({ name: CLEANUP_JOBS.prune, data: signer.sign(QUEUES.cleanup, CLEANUP_JOBS.prune, { from: 'scheduler' }) } as Job)).resolves.toBe('pruned');
     expect(seen).toEqual([{ from: 'scheduler' }]);
   });
@@ -238,8 +238,8 @@ describe(JobRegistry.name, () => {
     const defs = all();
     const withoutOpened = defs.filter((d) => d.name !== 'pull_request.opened');
     expect(() => new JobRegistry(withoutOpened, admission)).toThrow('ephemera-webhooks: pull_request.opened has no handler');
-    const withoutResync = defs.filter((d) => d.name !== CLEANUP_JOBS.resync);
-    expect(() => new JobRegistry(withoutResync, admission)).toThrow(`ephemera-cleanup: ${CLEANUP_JOBS.resync} has no handler`);
+    const withoutResync = defs.filter((d) => d.name !== GITHUB_SYNC_JOBS.resync);
+    expect(() => new JobRegistry(withoutResync, admission)).toThrow(`ephemera-github-sync: ${GITHUB_SYNC_JOBS.resync} has no handler`);
     const withoutDestroy = defs.filter((d) => d.name !== ENVIRONMENT_ACTIONS.destroy);
     expect(() => new JobRegistry(withoutDestroy, admission)).toThrow(`ephemera-actions: ${ENVIRONMENT_ACTIONS.destroy} has no handler`);
     expect(() => new JobRegistry([...defs, defs.find((d) => d.name === PROVISIONING_JOBS.deploy)!], admission)).toThrow(`${PROVISIONING_JOBS.deploy} has two handlers`);
@@ -248,7 +248,7 @@ describe(JobRegistry.name, () => {
   });
 
   it('fails a job of a name its queue does not carry at once, without running anything', async () => {
-    const processor = new JobRegistry(all(), admission).processor(QUEUES.cleanup, createLogger({ service: 'test', level: 'silent' }));
+    const processor = new JobRegistry(all(), admission).processor(QUEUES.cleanup, context);
     await expect(processor({ name: 'cleanup.everything', data: signer.sign(QUEUES.cleanup, 'cleanup.everything', {}) } as Job)).rejects.toThrow(UnrecoverableError);
   });
 });

@@ -6,14 +6,15 @@ import { createScratchDatabase } from '@ephemera/db/testing';
 import { JobSigner, createLogger } from '@ephemera/runtime';
 import { AccountAllowList, QUEUES, trimWebhookPayload, webhookJobName, webhookJobOptions } from '@ephemera/schema';
 import { startFakeGithub, type FakeGithub } from '@ephemera/testkit';
+import { loadWorkerConfig, type WorkerConfig } from '../src/config.js';
 import { LoggingFeedback, OctokitFeedback } from '../src/github/github-feedback.js';
 import { InstallationClients } from '../src/github/installation-clients.js';
 import { NoGithubChecks, OctokitChecks } from '../src/github/github-checks.js';
 import { createWorkerMetrics } from '../src/metrics.js';
-import type { CleanupDeps } from '../src/processors/cleanup-processor.js';
 import { GithubGateReader } from '../src/gate/gate-reader.js';
 import { NoneProvisioner } from '../src/provisioners/none-provisioner.js';
 import { GithubConfigSource } from '../src/provisioners/preview-config-source.js';
+import type { JobContext } from '../src/jobs/job-context.js';
 import type { Provisioner } from '../src/provisioners/provisioner.js';
 import type { PreviewSettings } from '../src/pull-request-reconciler.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../src/worker-runtime.js';
@@ -52,6 +53,20 @@ export interface HarnessOptions {
 /** A random QUEUE_SIGNING_KEY, as `npm start` makes one. */
 export function signingKey(): string {
   return randomBytes(32).toString('hex');
+}
+
+/**
+ * The worker's configuration as the worker parses it (same defaults), from a minimal environment and the variables
+ * a test sets.
+ */
+export function testWorkerConfig(overrides: Record<string, string | undefined> = {}): WorkerConfig {
+  return loadWorkerConfig({
+    DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/ephemera_test',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_SIGNING_KEY: process.env.QUEUE_SIGNING_KEY ?? signingKey(),
+    NODE_ENV: 'test',
+    ...overrides,
+  });
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
@@ -93,28 +108,26 @@ export async function startHarness(options: HarnessOptions = {}) {
   const signer = new JobSigner(signingKeyOfRun, options.previousSigningKey);
   const accounts = options.allowedAccounts ? AccountAllowList.of(options.allowedAccounts) : AccountAllowList.ANY;
   const clients = fakeGithub ? new InstallationClients({ appId: 42, privateKey: pem }, fakeGithub.url, 10_000) : undefined;
+  const config = testWorkerConfig({
+    DATABASE_URL: scratch.url,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    QUEUE_SIGNING_KEY: signingKeyOfRun,
+    WORKER_CONCURRENCY: String(options.concurrency ?? 4),
+    WORKER_LOCK_MS: '5000',
+    PROVISION_ATTEMPTS: String(options.provisionAttempts ?? 3),
+    CLEANUP_INTERVAL_MS: '60000',
+    // The deploy gate's poll runs only where a test asks for it.
+    GATE_POLL_INTERVAL_MS: '0',
+    FEEDBACK_DELAY_MS: String(options.feedbackDelayMs ?? 0),
+    PUBLIC_URL: options.publicUrl,
+  });
   const runtimes: WorkerRuntime[] = [];
   const count = options.noRuntime ? 0 : (options.runtimes ?? 1);
   for (let i = 0; i < count; i++) {
     runtimes.push(
       await startWorkerRuntime(
-        {
-          redisUrl,
-          prefix,
-          concurrency: options.concurrency ?? 4,
-          lockMs: 5_000,
-          provisionAttempts: options.provisionAttempts ?? 3,
-          ttlHours: 72,
-          stuckAfterMinutes: 30,
-          cleanupIntervalMs: 60_000,
-          redeliveryIntervalMs: 300_000,
-          resyncIntervalMs: 1_800_000,
-          schedule: options.schedule ?? false,
-          feedbackDelayMs: options.feedbackDelayMs ?? 0,
-          publicUrl: options.publicUrl,
-          ...(options.gate?.minuteMs !== undefined ? { gateMinuteMs: options.gate.minuteMs } : {}),
-          teardownCheckMs: 20,
-        },
+        config,
         {
           db,
           provisioner,
@@ -128,6 +141,7 @@ export async function startHarness(options: HarnessOptions = {}) {
           accounts,
           gate: options.gate && clients ? { configs: new GithubConfigSource(clients, { maxReplicas: 3 }), reader: new GithubGateReader(clients) } : undefined,
         },
+        { schedule: options.schedule ?? false, teardownCheckMs: 20, ...(options.gate?.minuteMs !== undefined ? { gateMinuteMs: options.gate.minuteMs } : {}) },
       ),
     );
   }
@@ -158,25 +172,9 @@ export async function startHarness(options: HarnessOptions = {}) {
       return signer.sign(queue, name, data);
     },
 
-    /** What the cleanup sweeps are given, to run them by hand (the harness schedules none). */
-    cleanupDeps(): CleanupDeps {
-      return {
-        db,
-        queues: producer,
-        followUps: runtimes[0]!.followUps,
-        logger: createLogger({ service: 'test', level: 'silent' }),
-        ttlHours: 72,
-        stuckAfterMinutes: 30,
-        provisioner,
-        metrics,
-        maxEnvironmentsPerRepo: options.maxEnvironmentsPerRepo ?? 0,
-        clients,
-        settings,
-        retention: { deliveryDays: 14, destroyedDays: 90 },
-        accounts,
-        redis: runtimes[0]!.redis,
-        prefix,
-      };
+    /** What the jobs run with, to run a sweep by hand (the harness schedules none). */
+    jobContext(): JobContext {
+      return { ...runtimes[0]!.context, logger: createLogger({ service: 'test', level: 'silent' }) };
     },
 
     /** Queues a delivery exactly as ingest does (trimmed, signed, job id = delivery id). */
@@ -238,7 +236,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     async close() {
       for (const r of runtimes) await r.close();
       if (!runtimes[0]) await producer.close();
-      for (const q of [producer.webhooks, producer.provisioning, producer.feedback, producer.cleanup, producer.actions]) {
+      for (const q of producer.all) {
         await q.obliterate({ force: true }).catch(() => undefined);
       }
       await db.$disconnect();

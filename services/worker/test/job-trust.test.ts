@@ -7,6 +7,7 @@ import {
   CLEANUP_JOBS,
   ENVIRONMENT_ACTIONS,
   FEEDBACK_JOB,
+  GITHUB_SYNC_JOBS,
   PROVISIONING_JOBS,
   QUEUES,
   trimWebhookPayload,
@@ -20,10 +21,8 @@ import { resyncWithGithub } from '../src/github/resync.js';
 import { JobRegistry, NOT_ALLOWED } from '../src/jobs/job-registry.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { OctokitFeedback } from '../src/github/github-feedback.js';
-import { actionJobs } from '../src/processors/action-processor.js';
-import { feedbackJobs } from '../src/processors/feedback-processor.js';
-import { mendStuck } from '../src/processors/cleanup-processor.js';
-import { provisioningJobs } from '../src/processors/provisioning-processor.js';
+import { mendStuck } from '../src/jobs/cleanup/stuck.js';
+import { JOBS } from '../src/jobs/index.js';
 import { at, sha, signingKey, startHarness, type Harness } from './harness.js';
 
 // What the worker trusts: a job only with a signature QUEUE_SIGNING_KEY (or QUEUE_SIGNING_KEY_PREVIOUS) made, and
@@ -160,13 +159,19 @@ describe('queue jobs carry proof of origin', () => {
     const scheduled = await startHarness({ github: false, schedule: true });
     try {
       const cleanup = scheduled.queues.cleanup;
-      const sweeps = [CLEANUP_JOBS.idle, CLEANUP_JOBS.namespaces, CLEANUP_JOBS.prune, CLEANUP_JOBS.stuck, CLEANUP_JOBS.redeliver, CLEANUP_JOBS.resync];
-      const made = async () => cleanup.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
+      const sweeps = [CLEANUP_JOBS.idle, CLEANUP_JOBS.namespaces, CLEANUP_JOBS.prune, CLEANUP_JOBS.stuck];
+      const passes = [GITHUB_SYNC_JOBS.redeliver, GITHUB_SYNC_JOBS.resync];
+      const madeOn = async (queue: Queue) => queue.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
+      const made = () => madeOn(cleanup);
       // Each scheduler has made its job (the first may have run already; the rest wait for their time).
       await waitFor(async () => new Set((await made()).map((j) => j.name)).size === sweeps.length, 'a job of every scheduler');
+      await waitFor(async () => new Set((await madeOn(scheduled.queues.githubSync)).map((j) => j.name)).size === passes.length, 'a job of every GitHub sync scheduler');
       const jobs = await made();
       expect([...new Set(jobs.map((j) => j.name))].sort()).toEqual([...sweeps].sort());
       for (const j of jobs) expect(scheduled.signer.verify(QUEUES.cleanup, j.name, j.data)).toMatchObject({ ok: true });
+      const syncJobs = await madeOn(scheduled.queues.githubSync);
+      expect([...new Set(syncJobs.map((j) => j.name))].sort()).toEqual([...passes].sort());
+      for (const j of syncJobs) expect(scheduled.signer.verify(QUEUES.githubSync, j.name, j.data)).toMatchObject({ ok: true });
       // One run to the end: promoted if it still waits for its time.
       const prune = jobs.find((j) => j.name === CLEANUP_JOBS.prune)!;
       if (await prune.isDelayed()) await prune.promote();
@@ -216,8 +221,9 @@ describe('ALLOWED_ACCOUNTS in the worker', () => {
     const env = await h.db.environment.findFirstOrThrow({ where: { prNumber: 2 } });
     const latest = await h.db.deployment.findFirstOrThrow({ where: { environmentId: env.id }, orderBy: { id: 'desc' } });
     // The same definitions as the running worker, admitted under a list that no longer holds Codertocat.
-    const deps = { db: h.db, followUps: h.runtimes[0]!.followUps, logger: h.logger, provisioner: h.provisioner, github: new OctokitFeedback(h.clients!) };
-    const registry = new JobRegistry([...actionJobs(deps), ...provisioningJobs(deps), ...feedbackJobs(deps)], {
+    const context = { ...h.jobContext(), logger: h.logger, github: new OctokitFeedback(h.clients!) };
+    const served: QueueName[] = [QUEUES.actions, QUEUES.provisioning, QUEUES.feedback];
+    const registry = new JobRegistry(JOBS.filter((d) => served.includes(d.queue)), {
       signer: h.signer,
       accounts: AccountAllowList.of(['octo-org']),
       rejected: createWorkerMetrics().jobsRejected,
@@ -227,9 +233,10 @@ describe('ALLOWED_ACCOUNTS in the worker', () => {
       [QUEUES.feedback]: [FEEDBACK_JOB],
       [QUEUES.cleanup]: [],
       [QUEUES.actions]: Object.values(ENVIRONMENT_ACTIONS),
+      [QUEUES.githubSync]: [],
     });
     const run = (queue: QueueName, name: string, data: object) =>
-      registry.processor(queue, h.logger)({ id: randomUUID(), name, data: h.sign(queue, name, data), attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job);
+      registry.processor(queue, context)({ id: randomUUID(), name, data: h.sign(queue, name, data), attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job);
     const action = () => ({ requestId: randomUUID(), environmentId: env.id, requestedBy: { kind: 'operator', login: 'admin' }, requestedAt: new Date().toISOString() });
     const before = await h.snapshot();
     const asked = h.fakeGithub!.requests.length;
@@ -250,10 +257,10 @@ describe('ALLOWED_ACCOUNTS in the worker', () => {
     // A step whose job was lost: the stuck sweep queues it again, for an account it serves.
     await h.db.deployment.create({ data: { environmentId: env.id, commitSha: sha(103), status: 'IN_PROGRESS', startedAt: new Date() } });
     await h.db.$executeRaw`UPDATE environments SET status = 'UPDATING', updated_at = now() - interval '40 minutes' WHERE id = ${env.id}`;
-    const elsewhere = { ...h.cleanupDeps(), accounts: AccountAllowList.of(['octo-org']) };
+    const elsewhere = { ...h.jobContext(), accounts: AccountAllowList.of(['octo-org']) };
     expect(await mendStuck(elsewhere)).toBe('retried 0, failed 0, destroys retried 0, waiting started 0');
     expect((await h.db.environment.findUniqueOrThrow({ where: { id: env.id } })).status).toBe('UPDATING');
-    expect(await mendStuck(h.cleanupDeps())).toBe('retried 1, failed 0, destroys retried 0, waiting started 0');
+    expect(await mendStuck(h.jobContext())).toBe('retried 1, failed 0, destroys retried 0, waiting started 0');
     await h.drain();
     expect((await h.db.environment.findUniqueOrThrow({ where: { id: env.id } })).status).toBe('READY');
   });

@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { AccountAllowList } from '@ephemera/schema';
 import { pullRequestPayload, startFakeKubernetes, type FakeKubernetes } from '@ephemera/testkit';
-import { mendStuck, reconcileNamespaces } from '../src/processors/cleanup-processor.js';
+import { reconcileNamespaces } from '../src/jobs/cleanup/namespaces.js';
+import { mendStuck } from '../src/jobs/cleanup/stuck.js';
 import { CLUSTER_PERMISSIONS, PREVIEW_NAMESPACE_PERMISSIONS, permissionKeys, sourceSecretPermissions } from '../src/provisioners/kubernetes/kubernetes-permissions.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 import { KUBE_SECOND_MS, kubeProvisionerFor } from './kube-provisioner.js';
@@ -507,7 +508,7 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
     fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pr-1001-theirs', labels: labels(987655, 'other') } });
     fake.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'unrelated' } });
 
-    const result = await reconcileNamespaces(h.cleanupDeps());
+    const result = await reconcileNamespaces(h.jobContext());
     expect(result).toBe('orphan namespaces deleted 2, environments redeployed 0');
     await new Promise((r) => setTimeout(r, 150));
     const names = fake.list('v1', 'Namespace').map((n) => n.metadata.name);
@@ -523,8 +524,8 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
     const env = await envOf(h, REPO, 30);
     fake.removeNamespaceNow(env.namespace);
     // Not for an account outside ALLOWED_ACCOUNTS.
-    expect(await reconcileNamespaces({ ...h.cleanupDeps(), accounts: AccountAllowList.of(['someone-else']) })).toBe('orphan namespaces deleted 0, environments redeployed 0');
-    expect(await reconcileNamespaces(h.cleanupDeps())).toBe('orphan namespaces deleted 0, environments redeployed 1');
+    expect(await reconcileNamespaces({ ...h.jobContext(), accounts: AccountAllowList.of(['someone-else']) })).toBe('orphan namespaces deleted 0, environments redeployed 0');
+    expect(await reconcileNamespaces(h.jobContext())).toBe('orphan namespaces deleted 0, environments redeployed 1');
     await h.drain();
     expect((await envOf(h, REPO, 30)).status).toBe('READY');
     expect(fake.get('apps/v1', 'Deployment', env.namespace, 'web')).toBeDefined();
@@ -543,7 +544,7 @@ describe('Kubernetes provisioner: sweeps, teardown timeouts and the per-reposito
     expect(failed.destroyRequestedAt).toBeInstanceOf(Date);
 
     hold.release();
-    expect(await mendStuck(h.cleanupDeps())).toBe('retried 0, failed 0, destroys retried 1, waiting started 0');
+    expect(await mendStuck(h.jobContext())).toBe('retried 0, failed 0, destroys retried 1, waiting started 0');
     await h.drain();
     const gone = await envOf(h, REPO, 30);
     expect(gone).toMatchObject({ status: 'DESTROYED', destroyRequestedAt: null });

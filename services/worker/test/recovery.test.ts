@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendDeploymentLogs } from '@ephemera/db';
 import { recordSettledDelivery } from '@ephemera/runtime';
-import { AccountAllowList, DELIVERY_DEDUP_TTL_SECONDS, PayloadError, QUEUES, deliveryAccount, trimWebhookPayload } from '@ephemera/schema';
+import type { Queue } from 'bullmq';
+import { AccountAllowList, DELIVERY_DEDUP_TTL_SECONDS, GITHUB_SYNC_JOBS, PayloadError, QUEUES, deliveryAccount, trimWebhookPayload } from '@ephemera/schema';
 import { pullRequestPayload } from '@ephemera/testkit';
 import { IN_FLIGHT_MS, redeliverLost } from '../src/github/redelivery.js';
 import { resyncWithGithub } from '../src/github/resync.js';
-import { pruneData } from '../src/processors/cleanup-processor.js';
+import { pruneData } from '../src/jobs/cleanup/prune.js';
 import { at, sha, startHarness, type Harness } from './harness.js';
 
 /**
@@ -296,10 +297,10 @@ describe('bounded data', () => {
     await h.drain();
     await h.db.$executeRaw`UPDATE processed_deliveries SET processed_at = now() - interval '20 days'`;
     await h.db.$executeRaw`UPDATE environments SET destroyed_at = now() - interval '100 days' WHERE pr_number = 90`;
-    expect(await pruneData(h.cleanupDeps())).toBe('pruned 3 delivery ids, 1 destroyed environments');
+    expect(await pruneData(h.jobContext())).toBe('pruned 3 delivery ids, 1 destroyed environments');
     expect(await h.db.environment.findMany({ select: { prNumber: true } })).toEqual([{ prNumber: 91 }]);
     expect(await h.db.deployment.count()).toBe(1);
-    expect(await pruneData({ ...h.cleanupDeps(), retention: { deliveryDays: 14, destroyedDays: 0 } })).toBe('pruned 0 delivery ids, 0 destroyed environments');
+    expect(await pruneData({ ...h.jobContext(), config: { ...h.jobContext().config, DESTROYED_RETENTION_DAYS: 0 } })).toBe('pruned 0 delivery ids, 0 destroyed environments');
   });
 
   it("keeps a deployment's newest log lines within the cap, cut at a line and marked", async () => {
@@ -321,13 +322,28 @@ describe('schedulers', () => {
   });
   afterAll(() => h.close());
 
+  const idsOn = async (queue: Queue) => (await queue.getJobSchedulers()).map((s) => s.key).sort();
+
   it('are made again when the worker reconnects to a Redis that lost them', async () => {
-    const ids = async () => (await h.queues.cleanup.getJobSchedulers()).map((s) => s.key).sort();
-    expect(await ids()).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck', 'redelivery', 'resync']);
-    for (const id of await ids()) await h.queues.cleanup.removeJobScheduler(id);
+    const ids = async () => [...(await idsOn(h.queues.cleanup)), ...(await idsOn(h.queues.githubSync))];
+    expect(await idsOn(h.queues.cleanup)).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck']);
+    expect(await idsOn(h.queues.githubSync)).toEqual(['redelivery', 'resync']);
+    for (const id of await idsOn(h.queues.cleanup)) await h.queues.cleanup.removeJobScheduler(id);
+    for (const id of await idsOn(h.queues.githubSync)) await h.queues.githubSync.removeJobScheduler(id);
     expect(await ids()).toEqual([]);
     h.runtimes[0]!.redis.disconnect(true);
     await waitFor(async () => (await ids()).length === 6);
+  });
+
+  it('the redelivery and resync schedulers of the clean-up queue (before they had a queue of their own) are removed', async () => {
+    for (const [id, name] of [['redelivery', GITHUB_SYNC_JOBS.redeliver], ['resync', GITHUB_SYNC_JOBS.resync]] as const) {
+      await h.queues.cleanup.upsertJobScheduler(id, { every: 60_000 }, { name, data: h.sign(QUEUES.cleanup, name, {}) });
+    }
+    expect(await idsOn(h.queues.cleanup)).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck', 'redelivery', 'resync']);
+    h.runtimes[0]!.redis.disconnect(true);
+    await waitFor(async () => (await idsOn(h.queues.cleanup)).length === 4);
+    expect(await idsOn(h.queues.cleanup)).toEqual(['cleanup-idle', 'cleanup-namespaces', 'cleanup-prune', 'cleanup-stuck']);
+    expect(await idsOn(h.queues.githubSync)).toEqual(['redelivery', 'resync']);
   });
 });
 

@@ -41,20 +41,39 @@ const NOTES = {
  * GitHub is asked outside any transaction; each correction is its own transaction under the PR's lock.
  */
 export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
-  const { db, clients, logger, corrections } = deps;
+  const { clients, logger } = deps;
   const app = clients.app();
   const installations = await app.paginate(app.rest.apps.listInstallations, { per_page: 100 });
-  const listed = new Map(installations.map((i) => [i.id, i] as const));
-  let installationsGone = 0;
-  let applied = 0;
-  let destroyed = 0;
+  const installationsGone = await removeGoneInstallations(deps, new Map(installations.map((i) => [i.id, i] as const)));
+  const served = installations.filter((i) => deps.accounts.allows(installationAccount(i)));
+  if (served.length < installations.length) {
+    const others = installations.filter((i) => !served.includes(i)).map(installationAccount);
+    logger.info({ installations: others.length, accounts: others.slice(0, 20) }, 'resync: installations of accounts outside ALLOWED_ACCOUNTS skipped');
+  }
+  const counts = { applied: 0, destroyed: 0 };
+  for (const installation of served) {
+    if (installation.suspended_at) continue;
+    const octokit = clients.for(installation.id);
+    const repositories = (await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 })) as Repository[];
+    for (const repository of repositories) await resyncRepository(deps, installation.id, repository, counts);
+  }
+  const { applied, destroyed } = counts;
+  if (applied + destroyed + installationsGone > 0) logger.warn({ applied, destroyed, installations: installationsGone }, 'resync corrected what deliveries missed');
+  return `resync: applied ${applied}, destroyed ${destroyed}, installations ${installationsGone}`;
+}
 
-  // Installations with previews that GitHub no longer lists, or lists as suspended.
+type Installation = { id: number; suspended_at?: string | null };
+
+/** Installations with previews that GitHub no longer lists, or lists as suspended, lose them; how many did. */
+async function removeGoneInstallations(deps: ResyncDeps, listed: ReadonlyMap<number, Installation>): Promise<number> {
+  const { db, logger, corrections } = deps;
+  const app = deps.clients.app();
   const known = await db.environment.findMany({
     where: { status: { notIn: ['DESTROYING', 'DESTROYED'] }, installationId: { gt: 0 } },
     distinct: ['installationId'],
     select: { installationId: true },
   });
+  let installationsGone = 0;
   for (const { installationId } of known) {
     const id = Number(installationId);
     const entry = listed.get(id);
@@ -77,60 +96,54 @@ export async function resyncWithGithub(deps: ResyncDeps): Promise<string> {
       await deps.followUps.ensure(touched);
     }
   }
+  return installationsGone;
+}
 
-  const served = installations.filter((i) => deps.accounts.allows(installationAccount(i)));
-  if (served.length < installations.length) {
-    const others = installations.filter((i) => !served.includes(i)).map(installationAccount);
-    logger.info({ installations: others.length, accounts: others.slice(0, 20) }, 'resync: installations of accounts outside ALLOWED_ACCOUNTS skipped');
-  }
-  for (const installation of served) {
-    if (installation.suspended_at) continue;
-    const octokit = clients.for(installation.id);
-    const repositories = (await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 })) as Repository[];
-    for (const repository of repositories) {
-      const open = await openPullRequests(deps, installation.id, repository);
-      if (open === null) continue; // unchanged since the last pass
-      const byNumber = new Map(open.map((pr) => [pr.number, pr] as const));
-      // By GitHub's id, and by name for rows from before ids were kept.
-      const ofRepository = { OR: [{ repositoryId: BigInt(repository.id) }, { repositoryId: null, repositoryFullName: repository.full_name }] };
-      const [states, live] = await Promise.all([
-        db.pullRequestState.findMany({ where: ofRepository, select: { prNumber: true, lastEventAt: true } }),
-        db.environment.findMany({
-          where: { ...ofRepository, status: { notIn: ['DESTROYING', 'DESTROYED'] } } satisfies Prisma.EnvironmentWhereInput,
-          select: { prNumber: true },
-        }),
-      ]);
-      const appliedAt = new Map(states.map((s) => [s.prNumber, s.lastEventAt?.getTime() ?? 0] as const));
-
-      // Open pull requests GitHub shows newer than what was applied (or never applied).
-      for (const pr of open) {
-        if (Date.parse(pr.updated_at) <= (appliedAt.get(pr.number) ?? -1)) continue;
-        if (await reconcile(deps, installation.id, repository, pr)) {
-          applied++;
-          corrections.inc({ kind: 'applied' });
-        }
-      }
-      // Live environments whose pull request is no longer open: GitHub's own record of it is applied.
-      for (const env of live.filter((e) => !byNumber.has(e.prNumber))) {
-        let pr: PullRequest | null = null;
-        try {
-          pr = (await octokit.rest.pulls.get({ owner: repository.owner.login, repo: repository.name, pull_number: env.prNumber })).data as unknown as PullRequest;
-        } catch (err) {
-          if ((err as { status?: number }).status !== 404) throw err;
-        }
-        if (pr && pr.state === 'open') continue; // opened since the list was read
-        const changed = pr
-          ? await reconcile(deps, installation.id, repository, pr)
-          : (await db.$transaction((tx) => destroyEnvironments(tx, { ...ofRepository, prNumber: env.prNumber }, 'This pull request no longer exists on GitHub, so its preview was removed.', deps.settings.logMaxBytes))).length > 0;
-        if (changed) {
-          destroyed++;
-          corrections.inc({ kind: 'destroyed' });
-        }
-      }
+/**
+ * One repository: its open pull requests GitHub shows newer than what was applied (or never applied) are applied,
+ * and its live environments whose pull request is no longer open get GitHub's own record of it.
+ */
+async function resyncRepository(deps: ResyncDeps, installationId: number, repository: Repository, counts: { applied: number; destroyed: number }): Promise<void> {
+  const { db, corrections } = deps;
+  const open = await openPullRequests(deps, installationId, repository);
+  if (open === null) return; // unchanged since the last pass
+  const byNumber = new Map(open.map((pr) => [pr.number, pr] as const));
+  // By GitHub's id, and by name for rows from before ids were kept.
+  const ofRepository = { OR: [{ repositoryId: BigInt(repository.id) }, { repositoryId: null, repositoryFullName: repository.full_name }] };
+  const [states, live] = await Promise.all([
+    db.pullRequestState.findMany({ where: ofRepository, select: { prNumber: true, lastEventAt: true } }),
+    db.environment.findMany({
+      where: { ...ofRepository, status: { notIn: ['DESTROYING', 'DESTROYED'] } } satisfies Prisma.EnvironmentWhereInput,
+      select: { prNumber: true },
+    }),
+  ]);
+  const appliedAt = new Map(states.map((s) => [s.prNumber, s.lastEventAt?.getTime() ?? 0] as const));
+  // Open pull requests GitHub shows newer than what was applied (or never applied).
+  for (const pr of open) {
+    if (Date.parse(pr.updated_at) <= (appliedAt.get(pr.number) ?? -1)) continue;
+    if (await reconcile(deps, installationId, repository, pr)) {
+      counts.applied++;
+      corrections.inc({ kind: 'applied' });
     }
   }
-  if (applied + destroyed + installationsGone > 0) logger.warn({ applied, destroyed, installations: installationsGone }, 'resync corrected what deliveries missed');
-  return `resync: applied ${applied}, destroyed ${destroyed}, installations ${installationsGone}`;
+  // Live environments whose pull request is no longer open: GitHub's own record of it is applied.
+  const octokit = deps.clients.for(installationId);
+  for (const env of live.filter((e) => !byNumber.has(e.prNumber))) {
+    let pr: PullRequest | null = null;
+    try {
+      pr = (await octokit.rest.pulls.get({ owner: repository.owner.login, repo: repository.name, pull_number: env.prNumber })).data as unknown as PullRequest;
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
+    if (pr && pr.state === 'open') continue; // opened since the list was read
+    const changed = pr
+      ? await reconcile(deps, installationId, repository, pr)
+      : (await db.$transaction((tx) => destroyEnvironments(tx, { ...ofRepository, prNumber: env.prNumber }, 'This pull request no longer exists on GitHub, so its preview was removed.', deps.settings.logMaxBytes))).length > 0;
+    if (changed) {
+      counts.destroyed++;
+      corrections.inc({ kind: 'destroyed' });
+    }
+  }
 }
 
 /** The repository's open pull requests, or null when GitHub says the list is unchanged since the last pass (304). */

@@ -1,6 +1,6 @@
 import type { OptimisticWrite, Prisma } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
-import type { CommitCheckJobName, WebhookJob, WebhookJobName } from '@ephemera/schema';
+import type { WebhookJob } from '@ephemera/schema';
 import type { InstallationState } from '../github/github-checks.js';
 import type { PreviewSettings, SnapshotAuthority } from '../pull-request-reconciler.js';
 import type { Touched } from '../touched.js';
@@ -36,11 +36,3 @@ export interface HandlerContext {
 
 /** What a webhook job does inside the delivery's transaction. */
 export type WebhookHandler<J extends WebhookJob = WebhookJob> = (ctx: HandlerContext, job: J) => Promise<Touched[]>;
-
-/**
- * Every handled job name with its handler: the one table the webhook jobs are registered from. Commit check
- * deliveries are not applied to a pull request: the deploy gate handles them (`gate/commit-check-events.ts`).
- */
-export type WebhookHandlers = {
-  [N in Exclude<WebhookJobName, CommitCheckJobName>]: WebhookHandler<Extract<WebhookJob, { event: N extends `${infer E}.${string}` ? E : never }>>;
-};

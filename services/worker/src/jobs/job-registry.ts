@@ -1,29 +1,11 @@
 import { UnrecoverableError, type Job, type Processor } from 'bullmq';
 import type { Counter } from 'prom-client';
-import type { z } from 'zod';
-import type { JobSigner, Logger } from '@ephemera/runtime';
+import type { JobSigner } from '@ephemera/runtime';
 import { ALL_QUEUES, QUEUE_JOB_NAMES, type AccountAllowList, type QueueName } from '@ephemera/schema';
+import type { JobContext } from './job-context.js';
+import type { JobDefinition } from './job-definition.js';
 
-/** A job: its queue and name, the schema its payload must pass, whose it is, and what runs it. */
-export interface JobDefinition<S extends z.ZodType = z.ZodType> {
-  readonly queue: QueueName;
-  readonly name: string;
-  readonly schema: S;
-  /**
-   * The GitHub account the job acts for, checked against ALLOWED_ACCOUNTS before the handler runs: a job of an
-   * account outside it changes nothing. `null`: a job that acts for no one account, a sweep (which applies the list
-   * to what it finds) or a teardown (which only removes); a function may also answer null when the account cannot be
-   * told (the job's environment is gone, which its handler deals with).
-   */
-  readonly account: ((data: z.infer<S>) => string | null | Promise<string | null>) | null;
-  /** Runs the job with its parsed payload; the string is the job's result (kept by BullMQ, shown in the dashboard). */
-  handle(data: z.infer<S>, job: Job, token?: string): Promise<string>;
-}
-
-/** Types a job definition: the handler receives exactly what the schema parses. */
-export function defineJob<S extends z.ZodType>(definition: JobDefinition<S>): JobDefinition<S> {
-  return definition;
-}
+export { defineJob, type JobDefinition } from './job-definition.js';
 
 /** What every job passes before its handler runs: proof of its origin, and ALLOWED_ACCOUNTS. */
 export interface JobAdmission {
@@ -38,7 +20,7 @@ export interface JobAdmission {
 export const NOT_ALLOWED = 'not_allowed';
 
 /**
- * The job definitions by queue and name, checked when the worker starts: every job name a queue carries
+ * The job definitions (jobs/index.ts) by queue and name, checked when the worker starts: every job name a queue carries
  * (QUEUE_JOB_NAMES) has exactly one definition, and no definition answers to a name nobody produces. A build
  * missing a handler fails at start, naming it, rather than on the first job of that name.
  */
@@ -65,13 +47,36 @@ export class JobRegistry {
   }
 
   /**
-   * The BullMQ processor of a queue, the one place every job passes before anything runs. A job without a valid
+   * The BullMQ processor of a queue (what its Worker runs), timing and counting every job by its outcome
+   * (`worker_job_duration_seconds`, `worker_jobs_total`).
+   */
+  processor(queue: QueueName, ctx: JobContext): Processor {
+    const run = this.admitted(queue, ctx);
+    const { jobs, jobSeconds } = ctx.metrics;
+    return async (job: Job, token?: string) => {
+      const stop = jobSeconds.startTimer({ queue });
+      try {
+        const result = await run(job, token);
+        jobs.inc({ queue, name: job.name, outcome: /^(duplicate|stale)$/.test(result) || result === NOT_ALLOWED ? result : 'completed' });
+        return result;
+      } catch (err) {
+        jobs.inc({ queue, name: job.name, outcome: 'failed' });
+        throw err;
+      } finally {
+        stop();
+      }
+    };
+  }
+
+  /**
+   * The one place every job passes before anything runs. A job without a valid
    * signature is refused: it may have been written to Redis by anyone, and is trusted with nothing (logged by its
    * queue, name and id, never its payload; counted). Then the payload is parsed with its definition's schema; a job
    * of an unknown name or with a payload that does not parse fails at once (retrying cannot fix either), logged.
    * Finally a job of an account outside ALLOWED_ACCOUNTS completes without its handler, having changed nothing.
    */
-  processor(queue: QueueName, logger: Logger): Processor {
+  private admitted(queue: QueueName, ctx: JobContext): (job: Job, token?: string) => Promise<string> {
+    const { logger } = ctx;
     const names = this.byQueue.get(queue) ?? new Map<string, JobDefinition>();
     const { signer, accounts, rejected } = this.admission;
     return async (job: Job, token?: string) => {
@@ -91,13 +96,13 @@ export class JobRegistry {
         throw new UnrecoverableError(`invalid ${job.name} job: ${where}`);
       }
       if (!accounts.any && definition.account) {
-        const account = await definition.account(parsed.data);
+        const account = await definition.account(parsed.data, ctx);
         if (account !== null && !accounts.allows(account)) {
           logger.info({ queue, job_id: job.id, name: job.name, account }, `job of ${account} not run: not in ALLOWED_ACCOUNTS`);
           return NOT_ALLOWED;
         }
       }
-      return definition.handle(parsed.data, job, token);
+      return definition.handle(parsed.data, ctx, job, token);
     };
   }
 }

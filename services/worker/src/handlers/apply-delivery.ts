@@ -1,85 +1,41 @@
-import { UnrecoverableError } from 'bullmq';
-import { recordDelivery, type PrismaClient } from '@ephemera/db';
-import type { Logger } from '@ephemera/runtime';
-import {
-  QUEUES,
-  WEBHOOK_JOB_NAMES,
-  deliveryAccount,
-  isCommitCheckJob,
-  isPullRequestEventJob,
-  webhookJobName,
-  webhookJobSchema,
-  type CommitCheckJob,
-  type PullRequestEventJob,
-  type PullRequestJob,
-  type WebhookJob,
-} from '@ephemera/schema';
-import { processCommitCheck } from '../gate/commit-check-events.js';
-import type { FollowUps } from '../follow-ups.js';
-import type { GithubChecks } from '../github/github-checks.js';
-import { NO_FACTS, type DeliveryFacts, type HandlerContext, type WebhookHandler, type WebhookHandlers } from '../handlers/handler.js';
-import { WEBHOOK_HANDLERS, reviewerOf } from '../handlers/webhook-handlers.js';
-import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
-import type { WorkerMetrics } from '../metrics.js';
+import { recordDelivery } from '@ephemera/db';
+import { isPullRequestEventJob, webhookJobName, type CommitCheckJob, type PullRequestEventJob, type PullRequestJob, type WebhookJob } from '@ephemera/schema';
+import type { JobContext } from '../jobs/job-context.js';
 import {
   ConcurrentChange,
   NeedsTransaction,
   SameSecondConflict,
   StaleApproval,
-  approvalWays,
-  isFromFork,
   pullRequestKey,
-  type PreviewSettings,
   type SnapshotAuthority,
 } from '../pull-request-reconciler.js';
-import type { Touched } from '../touched.js';
+import { touchedPullRequest, type Touched } from '../touched.js';
+import { gatherFacts } from './delivery-facts.js';
+import type { DeliveryFacts, HandlerContext, WebhookHandler } from './handler.js';
 
-export interface WebhookProcessorDeps {
-  db: PrismaClient;
-  settings: PreviewSettings;
-  followUps: FollowUps;
-  logger: Logger;
-  metrics: WorkerMetrics;
-  checks: GithubChecks;
-  /** The handlers by job name (tests may give a table of their own). */
-  handlers?: WebhookHandlers;
-}
+/** What applying a delivery needs of the job context. */
+export type DeliveryDeps = Pick<JobContext, 'db' | 'settings' | 'followUps' | 'logger' | 'metrics' | 'checks'>;
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'stale';
 
+/** A delivery applied to the state: a pull request's or an installation's. */
+export type StateJob = Exclude<WebhookJob, CommitCheckJob>;
+
 /**
- * One job definition per handled webhook job name. A delivery is applied in one transaction: the delivery id is
- * recorded in processed_deliveries (taking the pull request's lock in the same statement), so a delivery seen
- * again (BullMQ retry after a crash, GitHub redelivery) changes nothing, and the handler's writes commit with it.
- * Follow-up jobs are queued after the commit from what the transaction left, also for a duplicate (read then):
- * that is how a crash between commit and queueing is mended.
+ * Applies a delivery with its handler, in one transaction: the delivery id is recorded in processed_deliveries
+ * (taking the pull request's lock in the same statement), so a delivery seen again (BullMQ retry after a crash,
+ * GitHub redelivery) changes nothing, and the handler's writes commit with it. Follow-up jobs are queued after the
+ * commit from what the transaction left, also for a duplicate (read then): that is how a crash between commit and
+ * queueing is mended.
  *
  * A pull_request event of the same second as the last applied one that disagrees with it cannot be ordered by
  * its timestamp: its transaction is rolled back, GitHub is asked for the pull request as it is now (outside any
  * transaction), and that is applied instead. So is a review's approval or dismissal older than what was applied:
  * it vouches for the commit reviewed whatever the snapshot's age, and is weighed against the pull request as it is.
  */
-export function webhookJobs(deps: WebhookProcessorDeps): JobDefinition[] {
-  const handlers = deps.handlers ?? WEBHOOK_HANDLERS;
-  return WEBHOOK_JOB_NAMES.map((name) =>
-    defineJob({
-      queue: QUEUES.webhooks,
-      name,
-      schema: webhookJobSchema,
-      account: deliveryAccount,
-      handle: async (data) => {
-        if (webhookJobName(data) !== name) throw new UnrecoverableError(`job ${name} carries a ${webhookJobName(data)} delivery`);
-        if (isCommitCheckJob(data)) return processCommitCheck(deps, data);
-        return processWebhook(deps, handlers[name as keyof WebhookHandlers] as WebhookHandler, data);
-      },
-    }),
-  );
-}
-
-/** A delivery applied to the state: a pull request's or an installation's. */
-type StateJob = Exclude<WebhookJob, CommitCheckJob>;
-
-async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandler, data: StateJob): Promise<WebhookOutcome> {
+export async function applyDelivery<J extends StateJob>(deps: DeliveryDeps, handlerOfJob: WebhookHandler<J>, data: J): Promise<WebhookOutcome> {
+  // The delivery may be applied again as GitHub's snapshot of the same pull request: the same kind of job.
+  const handler = handlerOfJob as WebhookHandler;
   const { db, settings, followUps, logger, metrics, checks } = deps;
   const name = webhookJobName(data);
   if (data.installationId === null) {
@@ -97,7 +53,7 @@ async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandle
       async (tx) => {
         const lock = isPullRequestEventJob(job) ? pullRequestKey(job) : null;
         const fresh = await recordDelivery(tx, { deliveryId: job.deliveryId, event: job.event, action: job.action }, lock);
-        if (!fresh) return { outcome: 'duplicate' as const, touched: lock ? [{ key: lock, installationId: job.installationId } as Touched] : [] };
+        if (!fresh) return { outcome: 'duplicate' as const, touched: lock ? [touchedPullRequest(lock, job.installationId)] : [] };
         const ctx: HandlerContext = { tx, settings, logger, facts: jobFacts, locked: lock !== null, authority };
         const touched: Touched[] = await handler(ctx, job);
         const outcome: WebhookOutcome = touched.length > 0 && touched.every((t) => t.stale) ? 'stale' : 'applied';
@@ -116,7 +72,7 @@ async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandle
       // An older snapshot is never applied over a newer one: without GitHub's word the review changes nothing.
       logger.warn({ delivery_id: data.deliveryId, event: name, stale: err.message }, 'a review older than what was applied and GitHub cannot be asked; not applied');
       const fresh = await recordDelivery(db, { deliveryId: data.deliveryId, event: data.event, action: data.action }, null);
-      result = { outcome: fresh ? ('stale' as const) : ('duplicate' as const), touched: [] as Touched[] };
+      result = { outcome: fresh ? ('stale' as const) : ('duplicate' as const), touched: NOTHING_TOUCHED };
     } else if (current === null) {
       logger.warn({ delivery_id: data.deliveryId, event: name, conflict: err.message }, 'same-second conflict and GitHub cannot be asked; applied in arrival order');
       result = await apply(data, facts, 'arrival');
@@ -132,6 +88,8 @@ async function processWebhook(deps: WebhookProcessorDeps, handler: WebhookHandle
   return result.outcome;
 }
 
+const NOTHING_TOUCHED: Touched[] = [];
+
 /** Attempts of an optimistic application before the transaction under the lock decides. */
 const OPTIMISTIC_ATTEMPTS = 3;
 
@@ -142,7 +100,7 @@ const OPTIMISTIC_ATTEMPTS = 3;
  * in between, it is read and decided again; null when the transaction must decide (contention, a row from before
  * repository ids were kept, a repository's capacity).
  */
-async function applyOptimistically(deps: WebhookProcessorDeps, handler: WebhookHandler, data: PullRequestEventJob, facts: DeliveryFacts) {
+async function applyOptimistically(deps: DeliveryDeps, handler: WebhookHandler, data: PullRequestEventJob, facts: DeliveryFacts) {
   const delivery = { deliveryId: data.deliveryId, event: data.event, action: data.action };
   const key = pullRequestKey(data);
   for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
@@ -153,7 +111,7 @@ async function applyOptimistically(deps: WebhookProcessorDeps, handler: WebhookH
         const fresh = await recordDelivery(deps.db, delivery, null);
         return { outcome: fresh ? ('stale' as const) : ('duplicate' as const), touched: [] };
       }
-      if (!touched || touched.duplicate) return { outcome: 'duplicate' as const, touched: [{ key, installationId: data.installationId } as Touched] };
+      if (!touched || touched.duplicate) return { outcome: 'duplicate' as const, touched: [touchedPullRequest(key, data.installationId)] };
       return { outcome: 'applied' as const, touched: [touched] };
     } catch (err) {
       if (err instanceof ConcurrentChange) continue;
@@ -176,35 +134,4 @@ function withGithubSnapshot(job: PullRequestEventJob, current: PullRequestJob['p
     { ...job, pullRequest: current, ...(sameCommit ? {} : { label: null }) },
     sameCommit ? facts : { ...facts, senderTrusted: false },
   ];
-}
-
-/**
- * What GitHub says that a delivery's effect depends on: for a pull request from a fork, whether the sender (a
- * review's author) may put code into a preview (asked only for the events that can bring new code or approve it, in
- * a way FORK_APPROVAL counts); for destructive installation events, whether GitHub confirms them.
- */
-async function gatherFacts(checks: GithubChecks, settings: PreviewSettings, data: StateJob): Promise<DeliveryFacts> {
-  if (isPullRequestEventJob(data)) {
-    const ways = approvalWays(settings);
-    let login = data.sender.login;
-    let bot = data.sender.type === 'Bot';
-    let asks: boolean;
-    if (data.event === 'pull_request') {
-      const bringsCode = data.action === 'opened' || data.action === 'synchronize';
-      asks = bringsCode || (ways.label && data.action === 'labeled' && data.label === settings.approveLabel);
-    } else {
-      asks = ways.review && data.action === 'submitted' && data.review.state === 'approved';
-      login = reviewerOf(data);
-      bot ||= data.review.user?.type === 'Bot';
-    }
-    if (!isFromFork(data.pullRequest) || !asks) return NO_FACTS;
-    const senderTrusted = !bot && data.installationId !== null && (await checks.canWrite(data.installationId, data.repository.fullName, login));
-    return { ...NO_FACTS, senderTrusted };
-  }
-  if (data.event === 'installation') {
-    if (data.action !== 'deleted' && data.action !== 'suspend') return NO_FACTS;
-    return { ...NO_FACTS, installationState: await checks.installationState(data.installationId) };
-  }
-  const reachable = await checks.installationRepositories(data.installationId);
-  return { ...NO_FACTS, confirmedRemoved: reachable === null ? null : data.repositoriesRemoved.filter((r) => !reachable.has(r.toLowerCase())) };
 }

@@ -5,54 +5,25 @@ import {
   readPullRequest,
   writeEnvironmentAction,
   type EnvironmentActionWrite,
-  type PrismaClient,
   type PullRequestRecord,
 } from '@ephemera/db';
-import type { Logger } from '@ephemera/runtime';
-import {
-  ACTION_APPLIES_TO,
-  ENVIRONMENT_ACTIONS,
-  QUEUES,
-  environmentActionJobSchema,
-  type ActionRequester,
-  type EnvironmentAction,
-  type EnvironmentActionJob,
-} from '@ephemera/schema';
-import { environmentAccount } from '../environment-account.js';
-import type { FollowUps } from '../follow-ups.js';
-import { defineJob, type JobDefinition } from '../jobs/job-registry.js';
+import { ACTION_APPLIES_TO, type ActionRequester, type EnvironmentAction, type EnvironmentActionJob } from '@ephemera/schema';
+import type { JobContext } from '../jobs/job-context.js';
 
-export interface ActionDeps {
-  db: PrismaClient;
-  followUps: FollowUps;
-  logger: Logger;
-  /** DEPLOYMENT_LOG_MAX_BYTES. */
-  logMaxBytes?: number;
-}
+/** What applying an action needs of the job context. */
+export type ActionDeps = Pick<JobContext, 'db' | 'followUps' | 'logger' | 'settings'>;
+
+type Decision = { skip: string } | { duplicate: true } | { write: Omit<EnvironmentActionWrite, 'requestId' | 'action' | 'requestedBy' | 'requestedAt'> };
 
 /**
- * Redeploy and destroy, asked for from the dashboard or the write API: one job each. The query service checked that
+ * Redeploy and destroy, asked for from the dashboard or the write API. The query service checked that
  * the action applied when it was asked; the environment may have moved since, so it is decided again here under the
  * pull request's lock, like an event. The request id is recorded with the change in one transaction, so a job run
  * twice (a retry after a crash, the same request queued again) applies once. The deploy or destroy job and the
  * feedback follow from the state the transaction left, as after any event.
  */
-export function actionJobs(deps: ActionDeps): JobDefinition[] {
-  return (Object.keys(ENVIRONMENT_ACTIONS) as EnvironmentAction[]).map((action) =>
-    defineJob({
-      queue: QUEUES.actions,
-      name: ENVIRONMENT_ACTIONS[action],
-      schema: environmentActionJobSchema,
-      // A redeploy deploys, so it is for allowed accounts only; a destroy only removes, whoever's the environment.
-      account: action === 'redeploy' ? (data) => environmentAccount(deps.db, data.environmentId) : null,
-      handle: (data) => applyAction(deps, action, data),
-    }),
-  );
-}
-
-type Decision = { skip: string } | { duplicate: true } | { write: Omit<EnvironmentActionWrite, 'requestId' | 'action' | 'requestedBy' | 'requestedAt'> };
-
-async function applyAction({ db, followUps, logger, logMaxBytes }: ActionDeps, action: EnvironmentAction, job: EnvironmentActionJob): Promise<string> {
+export async function applyAction({ db, followUps, logger, settings }: ActionDeps, action: EnvironmentAction, job: EnvironmentActionJob): Promise<string> {
+  const logMaxBytes = settings.logMaxBytes;
   const log = { request_id: job.requestId, environment_id: job.environmentId, action, requested_by: job.requestedBy.login, requester_kind: job.requestedBy.kind };
   const duplicate = { duplicate: true } as const;
   const result = await db.$transaction(
