@@ -1162,7 +1162,7 @@ describe('traffic', () => {
       'Prefix /static -> query:http',
     ]);
     // ingest accepts GitHub's 25 MB (MAX_BODY_BYTES); ingress-nginx's default would refuse anything over 1 MiB.
-    const maxBody = /MAX_BODY_BYTES = ([\d\s*]+);/.exec(read('services/ingest/src/app.ts'))![1]!.split('*').reduce((a, b) => a * Number(b), 1);
+    const maxBody = /MAX_BODY_BYTES = ([\d\s*]+);/.exec(read('services/ingest/src/replies.ts'))![1]!.split('*').reduce((a, b) => a * Number(b), 1);
     expect(quantity(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'].replace(/m$/, 'Mi'))).toBeGreaterThanOrEqual(maxBody);
     const expected = INGRESS_EXPECTED[tree];
     expect(expected).toBeDefined();
