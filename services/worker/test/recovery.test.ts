@@ -272,6 +272,24 @@ describe('resynchronisation with GitHub', () => {
     expect((await h.db.pullRequestState.findFirstOrThrow({ where: { prNumber: 73 } })).heldSha).toBe(sha(73));
   });
 
+  it('finds the rows of a repository made before its id was kept, whatever the case of their name', async () => {
+    const opened = { action: 'opened', number: 74, headSha: sha(74), updatedAt: at(9) } as const;
+    h.fakeGithub!.setPullRequest(REPO, pr(opened));
+    await h.deliver(pullRequestPayload(opened));
+    await h.drain();
+    // Rows from before repository ids were kept, named as a rename or an older event spelled the repository.
+    const legacy = { repositoryId: null, repositoryFullName: REPO.toLowerCase() };
+    await h.db.pullRequestState.updateMany({ where: { prNumber: 74 }, data: legacy });
+    await h.db.environment.updateMany({ where: { prNumber: 74 }, data: legacy });
+    // What was applied is recognised: nothing is applied again.
+    expect(await pass()).toBe('resync: applied 0, destroyed 0, installations 0');
+    // #74 was closed on GitHub and the delivery was lost: its environment is found and removed.
+    h.fakeGithub!.setPullRequest(REPO, pr({ ...opened, action: 'closed', updatedAt: at(10), state: 'closed' }));
+    expect(await pass()).toBe('resync: applied 0, destroyed 1, installations 0');
+    await h.drain();
+    expect(await h.db.environment.findFirstOrThrow({ where: { prNumber: 74 }, select: { status: true } })).toEqual({ status: 'DESTROYED' });
+  });
+
   it('removes the previews of an installation GitHub no longer lists', async () => {
     await h.deliver(pullRequestPayload({ action: 'opened', number: 1, repository: 'gone/app', headSha: sha(80), updatedAt: at(1), installationId: 9 }));
     await h.drain();

@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from '@ephemera/db';
+import { repositoryWhere, type Prisma, type PrismaClient } from '@ephemera/db';
 import type { Logger } from '@ephemera/runtime';
 import type { AccountAllowList } from '@ephemera/schema';
 import type { Counter } from 'prom-client';
@@ -108,8 +108,8 @@ async function resyncRepository(deps: ResyncDeps, installationId: number, reposi
   const open = await openPullRequests(deps, installationId, repository);
   if (open === null) return; // unchanged since the last pass
   const byNumber = new Map(open.map((pr) => [pr.number, pr] as const));
-  // By GitHub's id, and by name for rows from before ids were kept.
-  const ofRepository = { OR: [{ repositoryId: BigInt(repository.id) }, { repositoryId: null, repositoryFullName: repository.full_name }] };
+  // By GitHub's id, and by name (in any case) for rows from before ids were kept.
+  const ofRepository = repositoryWhere({ repositoryId: repository.id, repositoryFullName: repository.full_name });
   const [states, live] = await Promise.all([
     db.pullRequestState.findMany({ where: ofRepository, select: { prNumber: true, lastEventAt: true } }),
     db.environment.findMany({
