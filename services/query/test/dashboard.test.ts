@@ -412,8 +412,8 @@ describe('the dashboard', () => {
     it('shows only the repositories GitHub says the person reaches, with buttons only where they may write', async () => {
       const web = await insertEnvironment(q.db, { repo: 'acme/web', pr: 1, repositoryId: repositoryIdOf('acme/web') });
       const api = await insertEnvironment(q.db, { repo: 'acme/api', pr: 2, repositoryId: repositoryIdOf('acme/api') });
-      // A row made before repository ids were kept: matched by full name.
-      const apiOld = await insertEnvironment(q.db, { repo: 'acme/api', pr: 3, repositoryId: null });
+      // A row made before repository ids were kept: matched by full name, in any case.
+      const apiOld = await insertEnvironment(q.db, { repo: 'Acme/API', pr: 3, repositoryId: null });
       const secret = await insertEnvironment(q.db, { repo: 'acme/secret', pr: 4, repositoryId: repositoryIdOf('acme/secret') });
       // Same name, another repository (renamed or recreated): GitHub's id decides.
       const impostor = await insertEnvironment(q.db, { repo: 'acme/web', pr: 5, repositoryId: 999 });

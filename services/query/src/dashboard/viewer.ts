@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { findEnvironment } from '@ephemera/db';
+import { findEnvironment, repositoryIdentity } from '@ephemera/db';
 import type { ActionRequester } from '@ephemera/schema';
 import { signedCookie, type DashboardContext } from './dashboard-context.js';
 import type { PageViewer } from './layout.js';
@@ -15,15 +15,22 @@ type RepositoryOf = Pick<EnvironmentView, 'repository_id' | 'repository_full_nam
  * and ask it; none decides visibility on its own.
  */
 export class Viewer {
-  private readonly byId: Map<number, ReachableRepository>;
-  private readonly byName: Map<string, ReachableRepository>;
+  /**
+   * The repositories GitHub listed, under the one "same repository" rule's identity: each by its id and by its
+   * folded full name (the two cannot collide), so a row is found by whichever it carries.
+   */
+  private readonly reachable: Map<string, ReachableRepository>;
   constructor(
     readonly session: Session,
     readonly access: Exclude<AccessState, 'revoked'>,
   ) {
     const repos = session.access?.repositories ?? [];
-    this.byId = new Map(repos.map((r) => [r.id, r]));
-    this.byName = new Map(repos.map((r) => [r.fullName.toLowerCase(), r]));
+    this.reachable = new Map(
+      repos.flatMap((r) => [
+        [repositoryIdentity({ repositoryId: r.id, repositoryFullName: r.fullName }), r],
+        [repositoryIdentity({ repositoryId: null, repositoryFullName: r.fullName }), r],
+      ]),
+    );
   }
   get everything(): boolean {
     return this.session.kind === 'operator';
@@ -40,14 +47,15 @@ export class Viewer {
   }
   /** The repositories filter of a list, or undefined for an operator who sees everything. */
   get repositories(): { ids: number[]; fullNames: string[] } | undefined {
-    return this.everything ? undefined : { ids: [...this.byId.keys()], fullNames: [...this.byName.keys()] };
+    const repos = this.session.access?.repositories ?? [];
+    return this.everything ? undefined : { ids: repos.map((r) => r.id), fullNames: repos.map((r) => r.fullName) };
   }
   /**
    * The environment's repository as GitHub last listed it for this person, or undefined. Rows without GitHub's
    * repository id are matched by full name, as the worker matches pull requests.
    */
   repositoryOf(e: RepositoryOf): ReachableRepository | undefined {
-    return e.repository_id !== null ? this.byId.get(e.repository_id) : this.byName.get(e.repository_full_name.toLowerCase());
+    return this.reachable.get(repositoryIdentity({ repositoryId: e.repository_id, repositoryFullName: e.repository_full_name }));
   }
   canSee(e: RepositoryOf): boolean {
     return this.everything || this.repositoryOf(e) !== undefined;
