@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { apiJsonSelectList, deploymentApiJson } from './api-json-fields.js';
 import { poolConfigFromUrl } from './database-url.js';
-import { repositoryAmongSql, repositoryNames, sameRepositoryRowsSql } from './repository-identity.js';
+import { repositoryAmongSql, repositoryNamedAsSql, repositoryNames, sameRepositoryRowsSql } from './repository-identity.js';
 
 // The read side of the query API, on plain node-postgres rather than Prisma: these are the hottest requests
 // Ephemera serves, and the same statement costs the service much less CPU this way than through Prisma's query
@@ -68,6 +68,7 @@ export interface EnvironmentJsonRow {
 }
 
 export interface EnvironmentFilter {
+  /** Only this repository's rows, by full name in any case (as GitHub compares names). */
   repositoryFullName?: string;
   statuses?: string[];
   prNumber?: number;
@@ -107,7 +108,7 @@ export async function listEnvironments(db: Queryable, filter: EnvironmentFilter)
   const where: string[] = [];
   const values: unknown[] = [];
   const param = (v: unknown) => `$${values.push(v)}`;
-  if (filter.repositoryFullName) where.push(`e.repository_full_name = ${param(filter.repositoryFullName)}`);
+  if (filter.repositoryFullName) where.push(repositoryNamedAsSql('e', param(repositoryNames([filter.repositoryFullName])[0])));
   if (filter.statuses?.length) where.push(`e.status = ANY(${param(filter.statuses)}::environment_status[])`);
   if (filter.prNumber !== undefined) where.push(`e.pr_number = ${param(filter.prNumber)}`);
   if (filter.repositories) {

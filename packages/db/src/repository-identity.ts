@@ -57,7 +57,16 @@ export function repositoryAmongSql(alias: string, ids: string, names: string): s
   return `(${alias}.repository_id = ANY(${ids}::bigint[]) OR (${alias}.repository_id IS NULL AND ${foldedName(alias)} = ANY(${names}::text[])))`;
 }
 
-/** Full names folded as {@link repositoryAmongSql} compares them. */
+/**
+ * Whether the row of alias `alias` is named by the full name in a query parameter (a placeholder such as `$1`)
+ * folded by {@link repositoryNames}. The index on the folded name serves it (migration
+ * 20261204093034_environment_repository_name_folded).
+ */
+export function repositoryNamedAsSql(alias: string, name: string): string {
+  return `${foldedName(alias)} = ${name}`;
+}
+
+/** Full names folded as {@link repositoryAmongSql} and {@link repositoryNamedAsSql} compare them. */
 export function repositoryNames(fullNames: readonly string[]): string[] {
   return fullNames.map(fold);
 }

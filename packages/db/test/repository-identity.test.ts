@@ -15,6 +15,8 @@ import {
   repositoryIdentity,
   repositoryKey,
   repositoryKeySql,
+  repositoryNamedAsSql,
+  repositoryNames,
   repositoryWhere,
   sameRepository,
   sameRepositoryRowsSql,
@@ -126,6 +128,26 @@ describe('two references differing only in case are the same repository', () => 
     const env = await environmentOf(ref(null, 'Acme/Listed'));
     const page = await listEnvironments(pool, { repositories: { ids: [], fullNames: ['ACME/listed'] }, limit: 10 });
     expect((JSON.parse(page.body) as Array<{ id: number }>).map((e) => e.id)).toEqual([env.id]);
+  });
+
+  it("in the API's repository filter, served by the index on the folded name", async () => {
+    const env = await environmentOf(ref(31337, 'Acme/Filtered'));
+    const page = await listEnvironments(pool, { repositoryFullName: 'ACME/filtered', limit: 10 });
+    expect((JSON.parse(page.body) as Array<{ id: number }>).map((e) => e.id)).toEqual([env.id]);
+    // A few rows make a sequential scan cheapest; with it priced out, the plan shows whether the filter's
+    // expression is the index's.
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL enable_seqscan = off');
+      const sql = `EXPLAIN SELECT e.id FROM environments e WHERE ${repositoryNamedAsSql('e', '$1')} ORDER BY e.created_at DESC, e.id DESC LIMIT 51`;
+      const plan = (await client.query<{ 'QUERY PLAN': string }>(sql, repositoryNames(['Acme/Filtered']))).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/Index Scan using environments_folded_repository_created_at_id_idx/);
+      expect(plan).not.toMatch(/Sort/);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 
   it('in the stale-event guard an installation event advances', async () => {

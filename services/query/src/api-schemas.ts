@@ -22,7 +22,7 @@ export const listEnvironmentsQuery = z.object({
     .string()
     .regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/repo')
     .optional()
-    .meta({ description: 'Only environments of this repository (owner/repo)' }),
+    .meta({ description: 'Only environments of this repository (owner/repo, in any case, as GitHub compares names)' }),
   active_only: booleanParam.optional().meta({ description: 'true: everything not DESTROYED' }),
   status: z
     .union([z.enum(ENVIRONMENT_STATUSES), z.array(z.enum(ENVIRONMENT_STATUSES))])

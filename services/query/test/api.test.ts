@@ -69,6 +69,7 @@ describe('environments API', () => {
 
   it.each([
     ['?repository=acme/web', [3, 2, 1]],
+    ['?repository=ACME/Web', [3, 2, 1]],
     ['?active_only=true', [2, 1, 3, 1]],
     ['?active_only=false', [9, 2, 1, 3, 2, 1]],
     ['?status=READY', [1, 1]],
