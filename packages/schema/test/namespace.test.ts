@@ -72,5 +72,19 @@ describe(namespaceFor.name, () => {
     expect(() => namespaceFor('acme/app', 0)).toThrow(RangeError);
     expect(() => namespaceFor('acme/app', 1.5)).toThrow(RangeError);
     expect(() => namespaceFor('no-slash', 1)).toThrow('owner/name');
+    expect(() => namespaceFor('acme/app', -3)).toThrow('invalid pull request number: -3');
+  });
+
+  it('reads a name with spaces around it as the name', () => {
+    expect(namespaceFor('  acme/web \n', 2)).toBe(namespaceFor('acme/web', 2));
+  });
+});
+
+describe(isValidNamespace.name, () => {
+  it('takes a DNS-1123 label of at most 63 characters, and nothing else', () => {
+    expect(isValidNamespace('a'.repeat(63))).toBe(true);
+    expect(isValidNamespace('a'.repeat(64))).toBe(false);
+    expect(isValidNamespace('Pr-1')).toBe(false);
+    expect(isValidNamespace('pr-1-')).toBe(false);
   });
 });

@@ -118,3 +118,68 @@ describe(trimWebhookPayload.name, () => {
     expect(() => trimWebhookPayload({ ...meta('pull_request'), deliveryId: 'abc' }, example)).toThrow(PayloadError);
   });
 });
+
+describe('what GitHub may leave out of a payload', () => {
+  const opened = () => structuredClone(webhookExamples('pull_request').find((e) => e.action === 'opened')!) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  it("reads a pull request without draft, merged, avatar, email or labels, and a fork deleted since, as GitHub's defaults", () => {
+    const p = opened();
+    for (const key of ['draft', 'merged', 'labels']) delete p.pull_request[key];
+    delete p.pull_request.user.avatar_url;
+    p.pull_request.user.email = null;
+    p.pull_request.head.repo = null;
+    delete p.sender.type;
+    expect(trimWebhookPayload(meta('pull_request'), p)).toMatchObject({
+      pullRequest: { draft: false, merged: false, labels: [], headRepoFullName: null, author: { avatarUrl: null, email: null } },
+      sender: { type: 'User' },
+    });
+  });
+
+  it('keeps what the payload does say: draft, labels, avatar, a fork, a bot', () => {
+    const p = opened();
+    p.pull_request.draft = true;
+    p.pull_request.labels = [{ name: 'preview' }, { name: 'bug' }];
+    p.pull_request.head.repo = { ...p.pull_request.head.repo, full_name: 'stranger/Hello-World' };
+    p.sender.type = 'Bot';
+    expect(trimWebhookPayload(meta('pull_request'), p)).toMatchObject({
+      pullRequest: { draft: true, labels: ['preview', 'bug'], headRepoFullName: 'stranger/Hello-World', author: { avatarUrl: p.pull_request.user.avatar_url } },
+      sender: { type: 'Bot' },
+    });
+  });
+
+  it("reads an installation event without the installation's account as account ''", () => {
+    const deleted = structuredClone(webhookExamples('installation').find((e) => e.action === 'deleted')!) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(trimWebhookPayload(meta('installation'), deleted)).toMatchObject({ accountLogin: deleted.installation.account.login });
+    delete deleted.installation.account;
+    expect(trimWebhookPayload(meta('installation'), deleted)).toMatchObject({ accountLogin: '' });
+  });
+});
+
+describe('payloads that are not what a handled event sends', () => {
+  it('ignores anything whose action is missing or not a string, and what is not an object', () => {
+    const p = webhookExamples('pull_request').find((e) => e.action === 'opened')!;
+    expect(trimWebhookPayload(meta('pull_request'), { ...p, action: 1 })).toBeNull();
+    expect(trimWebhookPayload(meta('pull_request'), { ...p, action: undefined })).toBeNull();
+    for (const payload of [null, 'opened', 42, ['opened']]) expect(trimWebhookPayload(meta('pull_request'), payload)).toBeNull();
+  });
+
+  it("names '(payload)' when the whole payload is wrong, and the field otherwise; the error says what it is", () => {
+    // A commit status has no action, so a payload that is not an object reaches the schema.
+    expect(() => trimWebhookPayload(meta('status'), 'a string')).toThrow(/^invalid payload: \(payload\): /);
+    expect(() => trimWebhookPayload(meta('status'), {})).toThrow(/^invalid payload: repository: /);
+    const err = (() => {
+      try {
+        trimWebhookPayload(meta('status'), {});
+      } catch (e) {
+        return e as Error;
+      }
+      return null;
+    })();
+    expect(err?.name).toBe('PayloadError');
+  });
+
+  it('says why a delivery id is refused', () => {
+    const [example] = webhookExamples('pull_request').filter((e) => e.action === 'opened');
+    expect(() => trimWebhookPayload({ ...meta('pull_request'), deliveryId: 'abc' }, example)).toThrow('invalid delivery id: must be a GUID');
+  });
+});
