@@ -26,6 +26,12 @@ describe('ALLOWED_ACCOUNTS', () => {
     expect(() => allowedAccountsSchema.parse(['acme/app'])).toThrow(/must be GitHub logins/);
   });
 
+  it('refuses a list with one login that is not a GitHub login among good ones, and says why', () => {
+    const messages = (logins: string[]) => allowedAccountsSchema.safeParse(logins).error?.issues.map((i) => i.message);
+    expect(messages(['acme', 'acme/app', 'octo-org'])).toEqual(['must be GitHub logins (users or organizations), comma-separated, or * for every account']);
+    expect(messages(['*', 'acme'])).toEqual(['* stands alone: it allows every account']);
+  });
+
   it('is required in production only', () => {
     expect(allowedAccountsProblem({ NODE_ENV: 'production' })).toMatch(/^ALLOWED_ACCOUNTS is not set/);
     expect(allowedAccountsProblem({ NODE_ENV: 'production', ALLOWED_ACCOUNTS: AccountAllowList.ANY })).toBeNull();
