@@ -101,6 +101,11 @@ export interface FakeKubernetes {
    * etcd was compacted) does: a client resuming from its last resourceVersion gets 410 Gone and must list again.
    */
   expireWatches(): void;
+  /**
+   * Date.now() when the change that made `resourceVersion` was stored (while the watch cache keeps it, the last 5,000
+   * changes): when a controller or the kubelet acted, which a watcher's arrival time only bounds from above.
+   */
+  changedAt(resourceVersion: string): number | undefined;
   setRollout(fn: (ctx: RolloutContext) => RolloutScript): void;
   /**
    * What the Gateway controller writes for a route's parentRef to one of its Gateways: the script may override the
@@ -151,6 +156,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     writeKubeconfig: (dir) => writeKubeconfig(dir, kubeconfig),
     requests: state.requests,
     rolloutsCompleted: state.controller.rolloutsCompleted,
+    changedAt: (resourceVersion) => state.watches.changedAt(Number(resourceVersion)),
     get discoveryRequests() {
       return state.discoveryRequests;
     },

@@ -25,7 +25,7 @@ const logOf = async (ns: string, pod: string, query = '') => {
 
 describe('image pulls', () => {
   it('an image pushed late is picked up at the first pull attempt after it appears, attempts 10 s, 20 s, 40 s apart', async () => {
-    // Its own server, with a second of 50 ms: arrival times over a watch jitter by a few ms.
+    // Its own server, with a second of 50 ms: the timers behind these intervals fire a few ms late on a busy machine.
     let picked = 0;
     const late = await startClient({
       secondMs: 50,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { RolloutContext, RolloutScript } from '../src/fake-kubernetes.js';
 import { resolveFenceposts } from '../src/fake-kubernetes/deployment-util.js';
 import { condition, deployment, isReady, namespace, sleep, startClient, waitFor, waitingReason, watch, type KubeTestClient } from './kube-test-client.js';
@@ -97,29 +97,31 @@ describe('a crash-looping commit, then a fixed one, with replicas 1', () => {
     scripts.set(`${ns}/2`, { readiness: { passAfterSeconds: 15 } });
     await k.apply(namespace(ns));
     const pods = await watch(k.fake, `/api/v1/namespaces/${ns}/pods`);
+    const deployments = await watch(k.fake, `/apis/apps/v1/namespaces/${ns}/deployments`);
     await k.apply(deployment(ns, 'web', { probe: true }));
     const old = await waitFor('the crash loop', async () => (await k.pods(ns, 'web')).find((p) => waitingReason(p) === 'CrashLoopBackOff'));
     await k.apply(deployment(ns, 'web', { probe: true, image: 'ghcr.io/acme/web:fixed' }));
 
-    const both = await waitFor('both pods, the old one crash-looping', async () => {
-      const list = await k.pods(ns, 'web');
-      return list.length === 2 && waitingReason(list.find((p) => p.metadata?.name === old.metadata?.name)) === 'CrashLoopBackOff' ? list : undefined;
-    });
-    const fresh = both.find((p) => p.metadata?.name !== old.metadata?.name)!;
+    // Read from the watches, not by polling: both pods exist for only 15 s (150 ms), which a busy machine can miss.
+    const fresh = await waitFor('the new pod', () => pods.events.find((e) => e.type === 'ADDED' && e.object.metadata.name !== old.metadata?.name)?.object as V1Pod | undefined);
     expect(fresh.metadata?.labels?.['pod-template-hash']).not.toBe(old.metadata?.labels?.['pod-template-hash']);
     // The Deployment's status follows the pods two informer hops later (pods → ReplicaSet status → Deployment).
-    const during = await waitFor('the status during the rollout', async () => {
-      const d = await k.deployment(ns, 'web');
-      return d.status?.updatedReplicas === 1 && d.status.replicas === 2 ? d : undefined;
-    });
-    expect(isReady((await k.pods(ns, 'web')).find((p) => p.metadata?.name === fresh.metadata?.name))).toBe(false);
+    const during = await waitFor('the status during the rollout', () => deployments.events.find((e) => e.object.status?.updatedReplicas === 1 && e.object.status.replicas === 2)?.object as V1Deployment | undefined);
     expect(during.status).toMatchObject({ observedGeneration: 2, replicas: 2, updatedReplicas: 1, unavailableReplicas: 2 });
     expect(during.status?.availableReplicas).toBeUndefined();
     expect(condition(during, 'Available')).toMatchObject({ status: 'False', reason: 'MinimumReplicasUnavailable' });
 
     await waitFor('the old pod to go', async () => ((await k.pods(ns, 'web')).some((p) => p.metadata?.name === old.metadata?.name) ? undefined : true));
     pods.stop();
-    const readyAt = pods.events.find((e) => e.object.metadata.name === fresh.metadata?.name && isReady(e.object as V1Pod))!.at;
+    deployments.stop();
+    const ready = pods.events.find((e) => e.object.metadata.name === fresh.metadata?.name && isReady(e.object as V1Pod))!;
+    // resourceVersions order every write: that status was written while the new pod was not yet ready.
+    expect(Number(ready.object.metadata.resourceVersion)).toBeGreaterThan(Number(during.metadata?.resourceVersion));
+    // The old pod was still crash-looping (or between restarts) when the new one was created.
+    const oldBefore = pods.events.filter((e) => e.object.metadata.name === old.metadata?.name && Number(e.object.metadata.resourceVersion) < Number(fresh.metadata?.resourceVersion));
+    expect(isReady(oldBefore.at(-1)?.object as V1Pod)).toBe(false);
+    expect(oldBefore.some((e) => waitingReason(e.object as V1Pod) === 'CrashLoopBackOff')).toBe(true);
+    const readyAt = ready.at;
     const deletedAt = pods.events.find((e) => e.type === 'DELETED' && e.object.metadata.name === old.metadata?.name)!.at;
     expect(deletedAt).toBeGreaterThanOrEqual(readyAt);
     // Until then every look at the old pod found it still there, still crash-looping or between restarts.
@@ -199,14 +201,18 @@ describe('minReadySeconds and Recreate', () => {
     const ns = 'min-ready';
     await k.apply(namespace(ns));
     const sets = await watch(k.fake, `/apis/apps/v1/namespaces/${ns}/replicasets`);
+    const pods = await watch(k.fake, `/api/v1/namespaces/${ns}/pods`);
     await k.apply(deployment(ns, 'web', { minReadySeconds: 20 }));
     await waitFor('complete', async () => condition(await k.deployment(ns, 'web'), 'Progressing')?.reason === 'NewReplicaSetAvailable');
     sets.stop();
-    const readyAt = sets.events.find((e) => e.object.status?.readyReplicas === 1)!.at;
-    const availableAt = sets.events.find((e) => e.object.status?.availableReplicas === 1)!.at;
-    // The ReplicaSet controller saw the pod ready a reaction delay (5 ms) after the kubelet made it so.
-    expect(availableAt - readyAt).toBeGreaterThanOrEqual(200 - 20);
-    expect(availableAt - readyAt).toBeLessThan(200 + 150);
+    pods.stop();
+    // From the kubelet's write of the Ready condition, as the controller counts (not from when it noticed).
+    const readyAt = pods.events.find((e) => isReady(e.object as V1Pod))!.at;
+    const counted = sets.events.find((e) => e.object.status?.readyReplicas === 1)!;
+    const available = sets.events.find((e) => e.object.status?.availableReplicas === 1)!;
+    expect(counted.object.status.availableReplicas ?? 0).toBe(0);
+    expect(available.at - readyAt).toBeGreaterThanOrEqual(200);
+    expect(available.at - readyAt).toBeLessThan(200 + 150);
   });
 
   it('Recreate: the old pods are gone before the new ReplicaSet is created', async () => {

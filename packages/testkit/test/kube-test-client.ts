@@ -88,17 +88,28 @@ export function deployment(ns: string, name: string, o: DeploymentOptions = {}):
 export interface WatchEvent {
   type: string;
   object: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- arbitrary Kubernetes JSON
-  /** Date.now() when it arrived. */
+  /**
+   * Date.now() when the fake stored the change: when the component that made it acted. The arrival time would do
+   * only on an idle machine: a busy one delivers an event late, and an interval measured from it comes out short.
+   */
   at: number;
 }
 
-/** Watches `path` (…?watch=true) with plain HTTP, collecting each event with its arrival time; stop() ends it. */
+function stamped(fake: FakeKubernetes, event: Omit<WatchEvent, 'at'>): WatchEvent {
+  const resourceVersion = event.object?.metadata?.resourceVersion as string | undefined;
+  const at = resourceVersion === undefined ? undefined : fake.changedAt(resourceVersion);
+  if (at === undefined) throw new Error(`no stored time for the ${event.type} event of resourceVersion ${resourceVersion}`);
+  return { ...event, at };
+}
+
+/** Watches `path` (…?watch=true) with plain HTTP, collecting each event with the time it was stored; stop() ends it. */
 export async function watch(fake: FakeKubernetes, path: string): Promise<{ events: WatchEvent[]; stop(): void }> {
   const abort = new AbortController();
   const res = await fetch(`${fake.url}${path}${path.includes('?') ? '&' : '?'}watch=true`, { headers: { authorization: 'Bearer fake-token' }, signal: abort.signal });
   const events: WatchEvent[] = [];
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
+  let failure: unknown;
   void (async () => {
     let buffered = '';
     try {
@@ -109,14 +120,20 @@ export async function watch(fake: FakeKubernetes, path: string): Promise<{ event
         for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
           const line = buffered.slice(0, i);
           buffered = buffered.slice(i + 1);
-          if (line) events.push({ ...(JSON.parse(line) as { type: string; object: unknown }), at: Date.now() });
+          if (line) events.push(stamped(fake, JSON.parse(line) as Omit<WatchEvent, 'at'>));
         }
       }
-    } catch {
-      // aborted
+    } catch (err) {
+      if (!abort.signal.aborted) failure = err;
     }
   })();
-  return { events, stop: () => abort.abort() };
+  return {
+    events,
+    stop: () => {
+      abort.abort();
+      if (failure) throw failure;
+    },
+  };
 }
 
 export const waitingReason = (pod: V1Pod | undefined) => pod?.status?.containerStatuses?.[0]?.state?.waiting?.reason;

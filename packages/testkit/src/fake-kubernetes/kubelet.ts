@@ -203,9 +203,11 @@ export class Kubelet {
     const pod = this.alive(run);
     if (!pod) return;
     const allReady = run.node !== undefined && run.containers.every((c) => c.ready);
+    const updated = this.host.update(DEF.pod, { ...pod, status: podStatus(pod, run) }, 'kubelet', 'status');
+    // Ready from the write that says so (the Ready condition's lastTransitionTime, to the ms): minReadySeconds
+    // counts from there, never from a moment before anyone could see it.
     if (!allReady) run.readySince = undefined;
     else run.readySince ??= Date.now();
-    const updated = this.host.update(DEF.pod, { ...pod, status: podStatus(pod, run) }, 'kubelet', 'status');
     this.podChanged(updated);
   }
 }

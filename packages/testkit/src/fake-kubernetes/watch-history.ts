@@ -7,6 +7,8 @@ export interface WatchEvent {
   def: ResourceDef;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   object: any;
+  /** Date.now() when the change was stored: when the component that wrote it acted, whenever a watcher reads it. */
+  at: number;
 }
 
 /**
@@ -33,6 +35,16 @@ export class WatchHistory {
   since(resourceVersion: number): { expired: true; oldest: number } | { expired: false; events: WatchEvent[] } {
     if (resourceVersion < this.compactedTo) return { expired: true, oldest: this.compactedTo + 1 };
     return { expired: false, events: this.events.filter((e) => e.resourceVersion > resourceVersion) };
+  }
+
+  /** When the change that made `resourceVersion` was stored, while it is kept. */
+  changedAt(resourceVersion: number): number | undefined {
+    for (let i = this.events.length - 1; i >= 0; i--) {
+      const e = this.events[i]!;
+      if (e.resourceVersion === resourceVersion) return e.at;
+      if (e.resourceVersion < resourceVersion) return undefined;
+    }
+    return undefined;
   }
 
   /** Forgets every change up to `resourceVersion`: a watch from before it gets 410 Gone (a test of a client's answer). */

@@ -35,7 +35,7 @@ export class WatchHub {
 
   /** A change was stored: it is kept for resuming watches and sent to every open watch it matches. */
   notify(d: ResourceDef, type: ChangeType, obj: Obj): void {
-    this.history.record({ resourceVersion: Number(obj.metadata.resourceVersion), def: d, type, object: clone(obj) });
+    this.history.record({ resourceVersion: Number(obj.metadata.resourceVersion), def: d, type, object: clone(obj), at: Date.now() });
     for (const w of this.watchers) {
       if (w.def !== d || (w.namespace !== undefined && obj.metadata.namespace !== w.namespace)) continue;
       if (!w.labels(obj.metadata.labels) || !w.fields(obj) || w.res.writableEnded) continue;
@@ -68,6 +68,11 @@ export class WatchHub {
     res.on('close', () => this.watchers.delete(w));
     const timeout = Number(query.get('timeoutSeconds') ?? 0);
     if (timeout > 0) source.schedule(timeout * 1000, () => res.end());
+  }
+
+  /** When the change that made `resourceVersion` was stored, while the watch cache keeps it. */
+  changedAt(resourceVersion: number): number | undefined {
+    return this.history.changedAt(resourceVersion);
   }
 
   /** Forgets the changes up to `resourceVersion` (a compaction) and ends every open watch. */
