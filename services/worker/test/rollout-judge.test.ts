@@ -209,6 +209,8 @@ describe('the causes named, one container at a time', () => {
       event('web-old-1', 'FailedScheduling', 'old pod', undefined, '2026-01-01T00:00:06Z'),
       { ...event('web-new-1', 'FailedScheduling', 'normal', undefined, '2026-01-01T00:00:07Z'), type: 'Normal' },
       { ...event('web-new-1', 'Unhealthy', 'readiness probe failed: nameless', undefined, '2026-01-01T00:00:08Z'), involvedObject: { kind: 'Pod' } },
+      // Not a failing probe: the kubelet's ProbeWarning (a probe that passed with a warning) names no readiness failure.
+      event('web-new-1', 'ProbeWarning', 'Readiness probe warning: redirect ignored', 'spec.containers{web}', '2026-01-01T00:00:09Z'),
     ];
     expect(causesFor(running, events)).toEqual([
       { rank: 5, text: 'FailedCreate: quota exceeded', fatal: false },
@@ -224,6 +226,7 @@ describe('the causes named, one container at a time', () => {
     expect(refusing({ type: 'ReplicaFailure', status: 'True', reason: 'Forbidden', message: 'no' })).toMatchObject({ causes: [{ rank: 5, text: 'Forbidden: no', fatal: false }] });
     expect(refusing({ type: 'ReplicaFailure', status: 'True' })).toMatchObject({ causes: [{ text: 'FailedCreate: ' }] });
     expect(refusing({ type: 'ReplicaFailure', status: 'False', message: 'gone' })).toMatchObject({ causes: [] });
+    expect(refusing({ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: 'progressing' })).toMatchObject({ causes: [] });
     const noRs = judgeDeployment(deployment({ revision: '9', available: 0, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'Forbidden', message: 'no' }] }), view([pod('web-new-1', newRs, waitingOn('InvalidImageName'))]), settings);
     expect(noRs).toMatchObject({ state: 'waiting', causes: [{ text: 'Forbidden: no' }] });
   });
@@ -252,6 +255,9 @@ describe('the causes named, one container at a time', () => {
     const judged = judgeDeployment(d, twoPods, settings);
     expect(judged).toMatchObject({ state: 'failed', causes: [{ rank: 3, text: 'RunContainerError: third', fatal: true, pod: 'web-new-3' }, { rank: 4, fatal: false }] });
     expect(judged.state === 'failed' && judged.causes).toHaveLength(2);
+    // Seen in the other order, still most specific first.
+    const reversed = judgeDeployment(d, view([pod('web-new-1', newRs, waitingOn('ErrImagePull', 'first')), pod('web-new-2', newRs, waitingOn('InvalidImageName', 'second'))], [], d), settings);
+    expect(reversed.state === 'failed' && reversed.causes.map((c) => [c.rank, c.pod])).toEqual([[3, 'web-new-2'], [4, 'web-new-1']]);
     const waiting = judgeDeployment(d, view([pod('web-new-1', newRs, waitingOn('ErrImagePull', 'x'))], [], d), settings);
     expect(waiting).toEqual({ state: 'waiting', message: '1 old replicas are pending termination', causes: [expect.objectContaining({ rank: 4 })] });
     const done = judgeDeployment(deployment({ updated: 1, available: 1, total: 1 }), view([pod('web-new-1', newRs, waitingOn('InvalidImageName', 'x'))]), settings);
